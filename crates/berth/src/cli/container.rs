@@ -1,0 +1,332 @@
+//! Container commands other than run/create/start: ps, stop, restart, kill, rm, logs, wait,
+//! rename, prune.
+
+use super::{ContainersArgs, KillArgs, LogsArgs, PruneArgs, PsArgs, RenameArgs, RmArgs, StopArgs};
+use crate::format::{list_format, render_list};
+use crate::{human, CmdResult, Exit};
+use anyhow::{anyhow, bail};
+use berth_engine::container::{ContainerRecord, State, Status};
+use berth_engine::Engine;
+use serde_json::{json, Value};
+use std::io::Write;
+
+/// Runs `f` on each named container, printing the name on success and Docker's error lines on
+/// failure; exit 1 if any failed.
+fn each(engine: &Engine, names: &[String], mut f: impl FnMut(&str) -> berth_engine::Result<()>) -> CmdResult {
+    let mut failed = false;
+    for n in names {
+        match engine.resolve(n).and_then(|id| f(&id)) {
+            Ok(()) => println!("{n}"),
+            Err(e) => {
+                eprintln!("Error response from daemon: {}", e.message);
+                failed = true;
+            }
+        }
+    }
+    Ok(if failed { 1 } else { 0 })
+}
+
+/// `berth stop`.
+pub fn stop(engine: &Engine, a: StopArgs) -> CmdResult {
+    let sig = a.signal.as_deref().map(berth_engine::signal::parse).transpose()?;
+    each(engine, &a.containers, |id| {
+        if let Some(s) = sig {
+            // An explicit signal replaces the container's stop signal for this stop.
+            let st = engine.state(id)?;
+            if st.status == Status::Running {
+                engine.kill(id, s)?;
+            }
+        }
+        engine.stop(id, a.time)
+    })
+}
+
+/// `berth restart`.
+pub fn restart(engine: &Engine, a: StopArgs) -> CmdResult {
+    each(engine, &a.containers, |id| {
+        engine.stop(id, a.time)?;
+        engine.start(id, None).map(|_| ())
+    })
+}
+
+/// `berth kill`.
+pub fn kill(engine: &Engine, a: KillArgs) -> CmdResult {
+    let sig = berth_engine::signal::parse(&a.signal)?;
+    each(engine, &a.containers, |id| engine.kill(id, sig))
+}
+
+/// `berth rm`.
+pub fn rm(engine: &Engine, a: RmArgs) -> CmdResult {
+    each(engine, &a.containers, |id| engine.remove(id, a.force))
+}
+
+/// `berth wait`.
+pub fn wait(engine: &Engine, a: ContainersArgs) -> CmdResult {
+    let mut failed = false;
+    for n in &a.containers {
+        match engine.resolve(n).and_then(|id| engine.wait(&id)) {
+            Ok(code) => println!("{code}"),
+            Err(e) => {
+                eprintln!("Error response from daemon: {}", e.message);
+                failed = true;
+            }
+        }
+    }
+    Ok(if failed { 1 } else { 0 })
+}
+
+/// `berth rename`.
+pub fn rename(engine: &Engine, a: RenameArgs) -> CmdResult {
+    let id = engine.resolve(&a.container)?;
+    engine.rename(&id, &a.new_name)?;
+    Ok(0)
+}
+
+/// `berth container prune`.
+pub fn prune(engine: &Engine, a: PruneArgs) -> CmdResult {
+    if !a.force && !confirm("WARNING! This will remove all stopped containers.\nAre you sure you want to continue? [y/N] ") {
+        return Ok(0);
+    }
+    let (ids, bytes) = engine.prune_containers()?;
+    if !ids.is_empty() {
+        println!("Deleted Containers:");
+        for id in &ids {
+            println!("{id}");
+        }
+        println!();
+    }
+    println!("Total reclaimed space: {}", human::size(bytes));
+    Ok(0)
+}
+
+/// Asks on the terminal; anything but y/yes is no.
+pub fn confirm(question: &str) -> bool {
+    eprint!("{question}");
+    let _ = std::io::stderr().flush();
+    let mut line = String::new();
+    if std::io::stdin().read_line(&mut line).is_err() {
+        return false;
+    }
+    matches!(line.trim().to_ascii_lowercase().as_str(), "y" | "yes")
+}
+
+/// Docker's STATUS column.
+pub fn status_text(st: &State) -> String {
+    match st.status {
+        Status::Running => format!("Up {}", human::duration(human::since(&st.started_at))),
+        Status::Exited => format!("Exited ({}) {} ago", st.exit_code, human::duration(human::since(&st.finished_at))),
+        Status::Created => "Created".into(),
+        Status::Paused => format!("Up {} (Paused)", human::duration(human::since(&st.started_at))),
+        Status::Restarting => format!("Restarting ({}) {} ago", st.exit_code, human::duration(human::since(&st.finished_at))),
+        Status::Removing => "Removal In Progress".into(),
+        Status::Dead => "Dead".into(),
+    }
+}
+
+fn truncate(s: &str, n: usize) -> String {
+    if s.chars().count() > n {
+        let mut t: String = s.chars().take(n - 1).collect();
+        t.push('…');
+        t
+    } else {
+        s.to_string()
+    }
+}
+
+/// The row object `ps --format` templates see (Docker's field names).
+fn ps_row(engine: &Engine, rec: &ContainerRecord, st: &State, no_trunc: bool) -> Value {
+    let mut cmd = rec.path.clone();
+    for a in &rec.args {
+        cmd.push(' ');
+        cmd.push_str(a);
+    }
+    let cmd = if no_trunc { cmd } else { truncate(&cmd, 20) };
+    // The name the user gave, if it still means this image; else the short id (Docker).
+    let image = match engine.images.resolve(&rec.config.image) {
+        Ok(img) if img.id == rec.image => rec.config.image.clone(),
+        _ => {
+            if no_trunc {
+                rec.image.clone()
+            } else {
+                rec.image.trim_start_matches("sha256:").chars().take(12).collect()
+            }
+        }
+    };
+    let labels: Vec<String> = rec.config.labels.iter().flatten().map(|(k, v)| format!("{k}={v}")).collect();
+    json!({
+        "ID": if no_trunc { rec.id.clone() } else { rec.id[..12].to_string() },
+        "Image": image,
+        "Command": format!("\"{cmd}\""),
+        "CreatedAt": human::created_at(&rec.created),
+        "RunningFor": format!("{} ago", human::duration(human::since(&rec.created))),
+        "Ports": "",
+        "State": st.status.as_str(),
+        "Status": status_text(st),
+        "Size": "0B",
+        "Names": rec.name,
+        "Labels": labels.join(","),
+        "Mounts": "",
+        "Networks": if rec.host_config.network_mode.is_empty() { "none" } else { rec.host_config.network_mode.as_str() },
+        "LocalVolumes": "0",
+    })
+}
+
+fn matches_filter(engine: &Engine, rec: &ContainerRecord, st: &State, key: &str, val: &str) -> anyhow::Result<bool> {
+    Ok(match key {
+        "status" => {
+            const OK: &[&str] = &["created", "restarting", "running", "removing", "paused", "exited", "dead"];
+            if !OK.contains(&val) {
+                bail!("invalid filter 'status={val}'");
+            }
+            st.status.as_str() == val
+        }
+        "name" => rec.name.contains(val.trim_start_matches('/')),
+        "id" => rec.id.starts_with(val),
+        "exited" => st.status == Status::Exited && val.parse::<i32>().ok() == Some(st.exit_code),
+        "label" => {
+            let (k, v) = match val.split_once('=') {
+                Some((k, v)) => (k, Some(v)),
+                None => (val, None),
+            };
+            match rec.config.labels.as_ref().and_then(|l| l.get(k)) {
+                Some(x) => v.is_none_or(|v| v == x),
+                None => false,
+            }
+        }
+        "ancestor" => match engine.images.resolve(val) {
+            Ok(img) => img.id == rec.image,
+            Err(_) => rec.config.image == val,
+        },
+        other => bail!("invalid filter '{other}'"),
+    })
+}
+
+/// `berth ps`.
+pub fn ps(engine: &Engine, a: PsArgs) -> CmdResult {
+    let mut filters = Vec::new();
+    for f in &a.filter {
+        let (k, v) = f.split_once('=').ok_or_else(|| anyhow!("bad format of filter (expected name=value)"))?;
+        filters.push((k.to_string(), v.to_string()));
+    }
+    let last = if a.latest { Some(1) } else { a.last.filter(|n| *n > 0) };
+    let mut rows = Vec::new();
+    let list = engine.list();
+    let mut seen = 0;
+    for (rec, st) in &list {
+        if let Some(n) = last {
+            if seen >= n {
+                break;
+            }
+            seen += 1;
+        } else if !a.all && st.status != Status::Running && !filters.iter().any(|(k, _)| k == "status" || k == "exited") {
+            continue;
+        }
+        // Same key: any value may match; different keys: all must.
+        let mut keys: Vec<&str> = filters.iter().map(|(k, _)| k.as_str()).collect();
+        keys.dedup();
+        let mut ok = true;
+        for k in keys {
+            let mut any = false;
+            for (_, v) in filters.iter().filter(|(fk, _)| fk == k) {
+                any |= matches_filter(engine, rec, st, k, v)?;
+            }
+            ok &= any;
+        }
+        if ok {
+            rows.push(ps_row(engine, rec, st, a.no_trunc));
+        }
+    }
+    if a.quiet {
+        for r in &rows {
+            println!("{}", r["ID"].as_str().unwrap_or(""));
+        }
+        return Ok(0);
+    }
+    let fmt = list_format(a.format.as_deref(), "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}");
+    let headers = json!({
+        "ID": "CONTAINER ID", "Image": "IMAGE", "Command": "COMMAND", "CreatedAt": "CREATED AT", "RunningFor": "CREATED",
+        "Ports": "PORTS", "State": "STATE", "Status": "STATUS", "Size": "SIZE", "Names": "NAMES", "Labels": "LABELS",
+        "Mounts": "MOUNTS", "Networks": "NETWORKS", "LocalVolumes": "LOCAL VOLUMES",
+    });
+    print!("{}", render_list(&fmt, &headers, &rows).map_err(|e| Exit { code: 1, message: e.to_string() })?);
+    Ok(0)
+}
+
+/// Parses `--since`/`--until`: RFC 3339, a Unix timestamp, or a relative duration (`10m`).
+fn parse_time(s: &str) -> anyhow::Result<chrono::DateTime<chrono::Utc>> {
+    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(s) {
+        return Ok(t.with_timezone(&chrono::Utc));
+    }
+    if let Ok(secs) = s.parse::<f64>() {
+        return chrono::DateTime::from_timestamp(secs.trunc() as i64, (secs.fract() * 1e9) as u32).ok_or_else(|| anyhow!("invalid time {s}"));
+    }
+    let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit() && c != '.').unwrap_or(s.len()));
+    let n: f64 = num.parse().map_err(|_| anyhow!("invalid value for \"since\": {s}"))?;
+    let secs = match unit {
+        "s" => n,
+        "m" => n * 60.0,
+        "h" => n * 3600.0,
+        "ms" => n / 1000.0,
+        _ => bail!("invalid value for \"since\": {s}"),
+    };
+    Ok(chrono::Utc::now() - chrono::Duration::milliseconds((secs * 1000.0) as i64))
+}
+
+/// `berth logs`.
+pub fn logs(engine: &Engine, a: LogsArgs) -> CmdResult {
+    let id = engine.resolve(&a.container)?;
+    let path = engine.containers.log_path(&id);
+    let since = a.since.as_deref().map(parse_time).transpose()?;
+    let until = a.until.as_deref().map(parse_time).transpose()?;
+    let tail: Option<usize> = match a.tail.as_str() {
+        "all" | "" => None,
+        n => match n.parse::<i64>() {
+            Ok(v) if v < 0 => None,
+            Ok(v) => Some(v as usize),
+            Err(_) => bail!("invalid value for \"tail\": {n}"),
+        },
+    };
+    let in_range = |t: &str| -> bool {
+        let Ok(t) = chrono::DateTime::parse_from_rfc3339(t) else { return true };
+        let t = t.with_timezone(&chrono::Utc);
+        since.is_none_or(|s| t >= s) && until.is_none_or(|u| t <= u)
+    };
+    let print = |e: &berth_engine::logs::LogEntry| {
+        let line = if a.timestamps {
+            let ts = chrono::DateTime::parse_from_rfc3339(&e.time)
+                .map(|t| t.with_timezone(&chrono::Utc).to_rfc3339_opts(chrono::SecondsFormat::Nanos, true))
+                .unwrap_or_else(|_| e.time.clone());
+            format!("{ts} {}", e.log)
+        } else {
+            e.log.clone()
+        };
+        if e.stream == "stderr" {
+            let mut o = std::io::stderr().lock();
+            let _ = o.write_all(line.as_bytes());
+            let _ = o.flush();
+        } else {
+            let mut o = std::io::stdout().lock();
+            let _ = o.write_all(line.as_bytes());
+            let _ = o.flush();
+        }
+    };
+    let offset = berth_engine::logs::live_len(&path);
+    let mut entries: Vec<_> = berth_engine::logs::read_all(&path).into_iter().filter(|e| in_range(&e.time)).collect();
+    if let Some(n) = tail {
+        let skip = entries.len().saturating_sub(n);
+        entries.drain(..skip);
+    }
+    for e in &entries {
+        print(e);
+    }
+    if a.follow && until.is_none() {
+        let running = || engine.state(&id).map(|s| s.status == Status::Running).unwrap_or(false);
+        berth_engine::logs::follow(&path, offset, |e| {
+            if in_range(&e.time) {
+                print(e);
+            }
+            true
+        }, || !running())?;
+    }
+    Ok(0)
+}

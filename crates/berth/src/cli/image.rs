@@ -1,0 +1,296 @@
+//! Image commands: images, import, load, save, tag, rmi, history, image prune.
+
+use super::{HistoryArgs, ImagesArgs, ImportArgs, LoadArgs, PruneArgs, RmiArgs, SaveArgs, TagArgs};
+use crate::format::{list_format, render_list};
+use crate::{human, CmdResult, Exit};
+use anyhow::{anyhow, bail, Context};
+use berth_engine::image::config::apply_change;
+use berth_engine::image::ContainerConfig;
+use berth_engine::reference::Reference;
+use berth_engine::Engine;
+use serde_json::{json, Value};
+
+fn short_id(id: &str, no_trunc: bool) -> String {
+    if no_trunc {
+        id.to_string()
+    } else {
+        id.trim_start_matches("sha256:").chars().take(12).collect()
+    }
+}
+
+/// `berth images`.
+pub fn images(engine: &Engine, a: ImagesArgs) -> CmdResult {
+    let want = a.repository.as_deref().map(Reference::parse_named).transpose()?;
+    let mut dangling: Option<bool> = None;
+    let mut ref_filters = Vec::new();
+    let mut label_filters = Vec::new();
+    for f in &a.filter {
+        let (k, v) = f.split_once('=').ok_or_else(|| anyhow!("bad format of filter (expected name=value)"))?;
+        match k {
+            "dangling" => dangling = Some(matches!(v, "true" | "1")),
+            "reference" => ref_filters.push(v.to_string()),
+            "label" => label_filters.push(v.to_string()),
+            _ => bail!("invalid filter '{k}'"),
+        }
+    }
+    let mut imgs: Vec<_> = engine.images.list().into_iter().filter_map(|r| engine.images.config(&r.id).ok().map(|c| (r, c))).collect();
+    imgs.sort_by(|a, b| b.1.created.cmp(&a.1.created));
+    let mut rows = Vec::new();
+    for (img, cfg) in &imgs {
+        let refs = engine.images.refs_of(&img.id);
+        if let Some(d) = dangling {
+            if d != refs.is_empty() {
+                continue;
+            }
+        }
+        if !label_filters.is_empty() {
+            let labels = cfg.config.labels.clone().unwrap_or_default();
+            let ok = label_filters.iter().all(|l| match l.split_once('=') {
+                Some((k, v)) => labels.get(k).map(String::as_str) == Some(v),
+                None => labels.contains_key(l.as_str()),
+            });
+            if !ok {
+                continue;
+            }
+        }
+        let created = cfg.created.clone().unwrap_or_default();
+        let size = engine.images.size(img);
+        let digest = refs.iter().find_map(|r| r.digest().map(str::to_string)).unwrap_or_else(|| "<none>".into());
+        let mut pairs: Vec<(String, String)> = refs.iter().filter(|r| r.tag().is_some()).map(|r| (r.familiar_name(), r.tag().unwrap_or("").to_string())).collect();
+        if let Some(w) = &want {
+            pairs.retain(|(repo, tag)| *repo == w.familiar_name() && w.tag().is_none_or(|t| t == tag));
+            if pairs.is_empty() {
+                continue;
+            }
+        }
+        if !ref_filters.is_empty() {
+            pairs.retain(|(repo, tag)| ref_filters.iter().any(|f| glob_match(f, repo) || glob_match(f, &format!("{repo}:{tag}"))));
+            if pairs.is_empty() {
+                continue;
+            }
+        }
+        if pairs.is_empty() {
+            pairs.push(("<none>".into(), "<none>".into()));
+        }
+        for (repo, tag) in pairs {
+            rows.push(json!({
+                "Repository": repo, "Tag": tag, "Digest": digest, "ID": short_id(&img.id, a.no_trunc),
+                "CreatedSince": if created.is_empty() { "N/A".to_string() } else { format!("{} ago", human::duration(human::since(&created))) },
+                "CreatedAt": human::created_at(&created), "Size": human::size(size), "VirtualSize": human::size(size),
+                "SharedSize": "N/A", "UniqueSize": "N/A", "Containers": "N/A",
+            }));
+        }
+    }
+    if a.quiet {
+        let mut seen = std::collections::HashSet::new();
+        for r in &rows {
+            let id = r["ID"].as_str().unwrap_or("");
+            if seen.insert(id.to_string()) {
+                println!("{id}");
+            }
+        }
+        return Ok(0);
+    }
+    let default = if a.digests {
+        "table {{.Repository}}\t{{.Tag}}\t{{.Digest}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}"
+    } else {
+        "table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}"
+    };
+    let fmt = list_format(a.format.as_deref(), default);
+    let headers = json!({
+        "Repository": "REPOSITORY", "Tag": "TAG", "Digest": "DIGEST", "ID": "IMAGE ID", "CreatedSince": "CREATED",
+        "CreatedAt": "CREATED AT", "Size": "SIZE", "VirtualSize": "VIRTUAL SIZE", "SharedSize": "SHARED SIZE",
+        "UniqueSize": "UNIQUE SIZE", "Containers": "CONTAINERS",
+    });
+    print!("{}", render_list(&fmt, &headers, &rows).map_err(|e| Exit { code: 1, message: e.to_string() })?);
+    Ok(0)
+}
+
+/// Shell-style `*` matching for `reference=` filters.
+fn glob_match(pat: &str, s: &str) -> bool {
+    let parts: Vec<&str> = pat.split('*').collect();
+    if parts.len() == 1 {
+        return pat == s;
+    }
+    let mut rest = s;
+    for (i, p) in parts.iter().enumerate() {
+        if i == 0 {
+            if !rest.starts_with(p) {
+                return false;
+            }
+            rest = &rest[p.len()..];
+        } else if i == parts.len() - 1 {
+            return rest.ends_with(p);
+        } else if let Some(pos) = rest.find(p) {
+            rest = &rest[pos + p.len()..];
+        } else {
+            return false;
+        }
+    }
+    true
+}
+
+/// `berth import`.
+pub fn import(engine: &Engine, a: ImportArgs) -> CmdResult {
+    let mut cfg = ContainerConfig::default();
+    for c in &a.change {
+        apply_change(&mut cfg, c).map_err(|e| anyhow!("{e}"))?;
+    }
+    let tag = a.reference.as_deref().map(Reference::parse).transpose()?;
+    if a.source.contains("://") {
+        bail!("importing from a URL is not supported: download the file and import it");
+    }
+    let id = if a.source == "-" {
+        engine.images.import(std::io::stdin().lock(), cfg, "-", a.message.as_deref(), tag.as_ref())?
+    } else {
+        let f = std::fs::File::open(&a.source).with_context(|| format!("open {}", a.source))?;
+        engine.images.import(f, cfg, &a.source, a.message.as_deref(), tag.as_ref())?
+    };
+    println!("{id}");
+    Ok(0)
+}
+
+/// `berth load`.
+pub fn load(engine: &Engine, a: LoadArgs) -> CmdResult {
+    let loaded = match &a.input {
+        Some(p) => engine.images.load(std::fs::File::open(p).with_context(|| format!("open {}", p.display()))?)?,
+        None => {
+            if nix::unistd::isatty(std::io::stdin()).unwrap_or(false) {
+                bail!("requested load from stdin, but stdin is empty");
+            }
+            engine.images.load(std::io::stdin().lock())?
+        }
+    };
+    if !a.quiet {
+        for (refs, id) in loaded {
+            if refs.is_empty() {
+                println!("Loaded image ID: {id}");
+            }
+            for r in refs {
+                println!("Loaded image: {}", r.familiar());
+            }
+        }
+    }
+    Ok(0)
+}
+
+/// `berth save`.
+pub fn save(engine: &Engine, a: SaveArgs) -> CmdResult {
+    let mut wanted: Vec<(String, Vec<Reference>)> = Vec::new();
+    for name in &a.images {
+        let img = engine.images.resolve(name)?;
+        let refs: Vec<Reference> = match Reference::parse(name) {
+            Ok(r) if engine.images.refs_of(&img.id).contains(&r) => vec![r],
+            _ => engine.images.refs_of(&img.id),
+        };
+        match wanted.iter_mut().find(|(id, _)| *id == img.id) {
+            Some((_, v)) => v.extend(refs),
+            None => wanted.push((img.id.clone(), refs)),
+        }
+    }
+    match &a.output {
+        Some(p) => {
+            // Written aside and renamed, so a failed save leaves no truncated archive.
+            let tmp = p.with_file_name(format!(".{}.tmp-{}", p.file_name().unwrap_or_default().to_string_lossy(), std::process::id()));
+            let res = (|| -> anyhow::Result<()> {
+                let f = std::fs::File::create(&tmp).with_context(|| format!("create {}", tmp.display()))?;
+                engine.images.save(&wanted, std::io::BufWriter::new(f))?;
+                std::fs::rename(&tmp, p).with_context(|| format!("write {}", p.display()))?;
+                Ok(())
+            })();
+            if res.is_err() {
+                let _ = std::fs::remove_file(&tmp);
+            }
+            res?;
+        }
+        None => {
+            if nix::unistd::isatty(std::io::stdout()).unwrap_or(false) {
+                bail!("cowardly refusing to save to a terminal. Use the -o flag or redirect");
+            }
+            engine.images.save(&wanted, std::io::BufWriter::new(std::io::stdout().lock()))?;
+        }
+    }
+    Ok(0)
+}
+
+/// `berth tag`.
+pub fn tag(engine: &Engine, a: TagArgs) -> CmdResult {
+    let img = engine.images.resolve(&a.source)?;
+    let target = Reference::parse(&a.target)?;
+    if target.digest().is_some() {
+        bail!("refusing to create a tag with a digest reference");
+    }
+    engine.images.tag(&img.id, &target)?;
+    Ok(0)
+}
+
+/// `berth rmi`.
+pub fn rmi(engine: &Engine, a: RmiArgs) -> CmdResult {
+    let mut failed = false;
+    for n in &a.images {
+        match engine.remove_image(n, a.force) {
+            Ok(lines) => lines.iter().for_each(|l| println!("{l}")),
+            Err(e) => {
+                eprintln!("Error response from daemon: {}", e.message);
+                failed = true;
+            }
+        }
+    }
+    Ok(if failed { 1 } else { 0 })
+}
+
+/// `berth image prune`.
+pub fn prune(engine: &Engine, a: PruneArgs) -> CmdResult {
+    let q = if a.all {
+        "WARNING! This will remove all images without at least one container associated to them.\nAre you sure you want to continue? [y/N] "
+    } else {
+        "WARNING! This will remove all dangling images.\nAre you sure you want to continue? [y/N] "
+    };
+    if !a.force && !super::container::confirm(q) {
+        return Ok(0);
+    }
+    let (ids, bytes) = engine.prune_images(a.all)?;
+    if !ids.is_empty() {
+        println!("Deleted Images:");
+        for id in &ids {
+            println!("deleted: {id}");
+        }
+        println!();
+    }
+    println!("Total reclaimed space: {}", human::size(bytes));
+    Ok(0)
+}
+
+/// `berth history`.
+pub fn history(engine: &Engine, a: HistoryArgs) -> CmdResult {
+    let img = engine.images.resolve(&a.image)?;
+    let cfg = engine.images.config(&img.id)?;
+    let mut layer_sizes = img.layers.iter().map(|l| engine.images.layers.info(&l.diff_id).map(|i| i.size).unwrap_or(0));
+    let mut rows: Vec<Value> = Vec::new();
+    let n = cfg.history.len();
+    for (i, h) in cfg.history.iter().enumerate() {
+        let size = if h.empty_layer { 0 } else { layer_sizes.next().unwrap_or(0) };
+        let created = h.created.clone().unwrap_or_default();
+        let by = h.created_by.clone().unwrap_or_default();
+        let by = if a.no_trunc { by } else if by.chars().count() > 45 { format!("{}…", by.chars().take(44).collect::<String>()) } else { by };
+        rows.push(json!({
+            "ID": if i + 1 == n { short_id(&img.id, a.no_trunc) } else { "<missing>".to_string() },
+            "CreatedSince": if a.human { format!("{} ago", human::duration(human::since(&created))) } else { created.clone() },
+            "CreatedAt": created,
+            "CreatedBy": by,
+            "Size": if a.human { human::size(size) } else { size.to_string() },
+            "Comment": h.comment.clone().unwrap_or_default(),
+        }));
+    }
+    rows.reverse();
+    if a.quiet {
+        for r in &rows {
+            println!("{}", r["ID"].as_str().unwrap_or(""));
+        }
+        return Ok(0);
+    }
+    let fmt = list_format(a.format.as_deref(), "table {{.ID}}\t{{.CreatedSince}}\t{{.CreatedBy}}\t{{.Size}}\t{{.Comment}}");
+    let headers = json!({"ID": "IMAGE", "CreatedSince": "CREATED", "CreatedAt": "CREATED AT", "CreatedBy": "CREATED BY", "Size": "SIZE", "Comment": "COMMENT"});
+    print!("{}", render_list(&fmt, &headers, &rows).map_err(|e| Exit { code: 1, message: e.to_string() })?);
+    Ok(0)
+}

@@ -1,0 +1,546 @@
+//! Docker-compatible command line: argument definitions (parse and validate only); each command
+//! file turns them into engine calls and prints.
+
+pub mod container;
+pub mod image;
+pub mod run;
+pub mod system;
+
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+/// berth: a Docker-compatible container engine in one binary, no daemon required.
+#[derive(Parser, Debug)]
+#[command(name = "berth", disable_version_flag = true, disable_help_subcommand = true)]
+pub struct Cli {
+    /// State root (default /var/lib/berth, or $BERTH_ROOT)
+    #[arg(long, global = true, env = "BERTH_ROOT")]
+    pub root: Option<PathBuf>,
+    /// Print version information and quit
+    #[arg(short = 'v', long = "version")]
+    pub version: bool,
+    /// The command.
+    #[command(subcommand)]
+    pub command: Option<Cmd>,
+}
+
+/// Top-level commands (Docker's names).
+#[derive(Subcommand, Debug)]
+pub enum Cmd {
+    /// Create and run a new container from an image
+    #[command(disable_help_flag = true)]
+    Run(RunArgs),
+    /// Create a new container
+    #[command(disable_help_flag = true)]
+    Create(RunArgs),
+    /// Start one or more stopped containers
+    Start(StartArgs),
+    /// Stop one or more running containers
+    Stop(StopArgs),
+    /// Restart one or more containers
+    Restart(StopArgs),
+    /// Kill one or more running containers
+    Kill(KillArgs),
+    /// Remove one or more containers
+    Rm(RmArgs),
+    /// List containers
+    #[command(alias = "list")]
+    Ps(PsArgs),
+    /// Fetch the logs of a container
+    Logs(LogsArgs),
+    /// Block until one or more containers stop, then print their exit codes
+    Wait(ContainersArgs),
+    /// Rename a container
+    Rename(RenameArgs),
+    /// Return low-level information on containers or images
+    Inspect(InspectArgs),
+    /// List images
+    Images(ImagesArgs),
+    /// Import the contents from a tarball to create a filesystem image
+    Import(ImportArgs),
+    /// Load an image from a tar archive or STDIN
+    Load(LoadArgs),
+    /// Save one or more images to a tar archive (streamed to STDOUT by default)
+    Save(SaveArgs),
+    /// Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE
+    Tag(TagArgs),
+    /// Remove one or more images
+    Rmi(RmiArgs),
+    /// Show the history of an image
+    History(HistoryArgs),
+    /// Show the berth version information
+    Version(FormatArgs),
+    /// Display system-wide information
+    Info(FormatArgs),
+    /// Manage containers
+    Container {
+        /// The container command.
+        #[command(subcommand)]
+        cmd: ContainerCmd,
+    },
+    /// Manage images
+    Image {
+        /// The image command.
+        #[command(subcommand)]
+        cmd: ImageCmd,
+    },
+    /// Internal: supervise one container (started by berth itself)
+    #[command(hide = true)]
+    Shim(ShimArgs),
+}
+
+/// `berth container …`.
+#[derive(Subcommand, Debug)]
+pub enum ContainerCmd {
+    /// Create and run a new container from an image
+    #[command(disable_help_flag = true)]
+    Run(RunArgs),
+    /// Create a new container
+    #[command(disable_help_flag = true)]
+    Create(RunArgs),
+    /// Start one or more stopped containers
+    Start(StartArgs),
+    /// Stop one or more running containers
+    Stop(StopArgs),
+    /// Restart one or more containers
+    Restart(StopArgs),
+    /// Kill one or more running containers
+    Kill(KillArgs),
+    /// Remove one or more containers
+    #[command(alias = "remove")]
+    Rm(RmArgs),
+    /// List containers
+    #[command(alias = "ps", alias = "list")]
+    Ls(PsArgs),
+    /// Fetch the logs of a container
+    Logs(LogsArgs),
+    /// Block until one or more containers stop
+    Wait(ContainersArgs),
+    /// Rename a container
+    Rename(RenameArgs),
+    /// Display detailed information on one or more containers
+    Inspect(InspectArgs),
+    /// Remove all stopped containers
+    Prune(PruneArgs),
+}
+
+/// `berth image …`.
+#[derive(Subcommand, Debug)]
+pub enum ImageCmd {
+    /// List images
+    #[command(alias = "list")]
+    Ls(ImagesArgs),
+    /// Import the contents from a tarball to create a filesystem image
+    Import(ImportArgs),
+    /// Load an image from a tar archive or STDIN
+    Load(LoadArgs),
+    /// Save one or more images to a tar archive
+    Save(SaveArgs),
+    /// Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE
+    Tag(TagArgs),
+    /// Remove one or more images
+    #[command(alias = "remove")]
+    Rm(RmiArgs),
+    /// Show the history of an image
+    History(HistoryArgs),
+    /// Display detailed information on one or more images
+    Inspect(InspectArgs),
+    /// Remove unused images
+    Prune(PruneArgs),
+}
+
+/// Flags of `run` and `create`.
+#[derive(Args, Debug, Clone, Default)]
+pub struct RunArgs {
+    /// Run container in background and print container ID
+    #[arg(short = 'd', long)]
+    pub detach: bool,
+    /// Automatically remove the container when it exits
+    #[arg(long)]
+    pub rm: bool,
+    /// Assign a name to the container
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Set environment variables
+    #[arg(short = 'e', long = "env")]
+    pub env: Vec<String>,
+    /// Read in a file of environment variables
+    #[arg(long = "env-file")]
+    pub env_file: Vec<PathBuf>,
+    /// Working directory inside the container
+    #[arg(short = 'w', long = "workdir")]
+    pub workdir: Option<String>,
+    /// Username or UID (format: <name|uid>[:<group|gid>])
+    #[arg(short = 'u', long)]
+    pub user: Option<String>,
+    /// Overwrite the default ENTRYPOINT of the image
+    #[arg(long)]
+    pub entrypoint: Option<String>,
+    /// Container host name
+    #[arg(short = 'h', long)]
+    pub hostname: Option<String>,
+    /// Container NIS domain name
+    #[arg(long)]
+    pub domainname: Option<String>,
+    /// Set meta data on a container
+    #[arg(short = 'l', long = "label")]
+    pub label: Vec<String>,
+    /// Keep STDIN open even if not attached
+    #[arg(short = 'i', long)]
+    pub interactive: bool,
+    /// Allocate a pseudo-TTY
+    #[arg(short = 't', long)]
+    pub tty: bool,
+    /// Memory limit
+    #[arg(short = 'm', long)]
+    pub memory: Option<String>,
+    /// Swap limit equal to memory plus swap: '-1' to enable unlimited swap
+    #[arg(long = "memory-swap", allow_hyphen_values = true)]
+    pub memory_swap: Option<String>,
+    /// Number of CPUs
+    #[arg(long)]
+    pub cpus: Option<String>,
+    /// CPU shares (relative weight)
+    #[arg(short = 'c', long = "cpu-shares")]
+    pub cpu_shares: Option<i64>,
+    /// Tune container pids limit (set -1 for unlimited)
+    #[arg(long = "pids-limit", allow_hyphen_values = true)]
+    pub pids_limit: Option<i64>,
+    /// Logging driver for the container
+    #[arg(long = "log-driver")]
+    pub log_driver: Option<String>,
+    /// Log driver options
+    #[arg(long = "log-opt")]
+    pub log_opt: Vec<String>,
+    /// Mount the container's root filesystem as read only
+    #[arg(long = "read-only")]
+    pub read_only: bool,
+    /// Give extended privileges to this container
+    #[arg(long)]
+    pub privileged: bool,
+    /// Add Linux capabilities
+    #[arg(long = "cap-add")]
+    pub cap_add: Vec<String>,
+    /// Drop Linux capabilities
+    #[arg(long = "cap-drop")]
+    pub cap_drop: Vec<String>,
+    /// Security Options
+    #[arg(long = "security-opt")]
+    pub security_opt: Vec<String>,
+    /// Ulimit options
+    #[arg(long)]
+    pub ulimit: Vec<String>,
+    /// Signal to stop the container
+    #[arg(long = "stop-signal")]
+    pub stop_signal: Option<String>,
+    /// Timeout (in seconds) to stop a container
+    #[arg(long = "stop-timeout", allow_hyphen_values = true)]
+    pub stop_timeout: Option<i64>,
+    /// Connect a container to a network (only "none" until networking lands)
+    #[arg(long = "network", alias = "net")]
+    pub network: Option<String>,
+    /// Restart policy to apply when a container exits
+    #[arg(long)]
+    pub restart: Option<String>,
+    /// Size of /dev/shm
+    #[arg(long = "shm-size")]
+    pub shm_size: Option<String>,
+    /// Proxy received signals to the process
+    #[arg(long = "sig-proxy", default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    pub sig_proxy: bool,
+    /// Attach to STDIN, STDOUT or STDERR
+    #[arg(short = 'a', long = "attach")]
+    pub attach: Vec<String>,
+    /// Print help
+    #[arg(long, action = clap::ArgAction::Help)]
+    pub help: Option<bool>,
+    /// The image.
+    #[arg(value_name = "IMAGE")]
+    pub image: String,
+    /// The command and its arguments.
+    #[arg(value_name = "COMMAND", trailing_var_arg = true, allow_hyphen_values = true)]
+    pub command: Vec<String>,
+}
+
+/// Flags of `start`.
+#[derive(Args, Debug)]
+pub struct StartArgs {
+    /// Attach STDOUT/STDERR and forward signals
+    #[arg(short = 'a', long)]
+    pub attach: bool,
+    /// Attach container's STDIN
+    #[arg(short = 'i', long)]
+    pub interactive: bool,
+    /// The containers.
+    #[arg(required = true, value_name = "CONTAINER")]
+    pub containers: Vec<String>,
+}
+
+/// Flags of `stop` and `restart`.
+#[derive(Args, Debug)]
+pub struct StopArgs {
+    /// Seconds to wait before killing the container
+    #[arg(short = 't', long = "time", visible_alias = "timeout", allow_hyphen_values = true)]
+    pub time: Option<i64>,
+    /// Signal to send to the container
+    #[arg(short = 's', long)]
+    pub signal: Option<String>,
+    /// The containers.
+    #[arg(required = true, value_name = "CONTAINER")]
+    pub containers: Vec<String>,
+}
+
+/// Flags of `kill`.
+#[derive(Args, Debug)]
+pub struct KillArgs {
+    /// Signal to send to the container
+    #[arg(short = 's', long, default_value = "KILL")]
+    pub signal: String,
+    /// The containers.
+    #[arg(required = true, value_name = "CONTAINER")]
+    pub containers: Vec<String>,
+}
+
+/// Flags of `rm`.
+#[derive(Args, Debug)]
+pub struct RmArgs {
+    /// Force the removal of a running container (uses SIGKILL)
+    #[arg(short = 'f', long)]
+    pub force: bool,
+    /// Remove anonymous volumes associated with the container
+    #[arg(short = 'v', long)]
+    pub volumes: bool,
+    /// The containers.
+    #[arg(required = true, value_name = "CONTAINER")]
+    pub containers: Vec<String>,
+}
+
+/// Flags of `ps`.
+#[derive(Args, Debug)]
+pub struct PsArgs {
+    /// Show all containers (default shows just running)
+    #[arg(short = 'a', long)]
+    pub all: bool,
+    /// Only display container IDs
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+    /// Show n last created containers (includes all states)
+    #[arg(short = 'n', long = "last", allow_hyphen_values = true)]
+    pub last: Option<i64>,
+    /// Show the latest created container (includes all states)
+    #[arg(short = 'l', long)]
+    pub latest: bool,
+    /// Don't truncate output
+    #[arg(long = "no-trunc")]
+    pub no_trunc: bool,
+    /// Filter output based on conditions provided
+    #[arg(short = 'f', long = "filter")]
+    pub filter: Vec<String>,
+    /// Format output using a custom template
+    #[arg(long)]
+    pub format: Option<String>,
+    /// Display total file sizes
+    #[arg(short = 's', long)]
+    pub size: bool,
+}
+
+/// Flags of `logs`.
+#[derive(Args, Debug)]
+pub struct LogsArgs {
+    /// Follow log output
+    #[arg(short = 'f', long)]
+    pub follow: bool,
+    /// Number of lines to show from the end of the logs
+    #[arg(short = 'n', long, default_value = "all")]
+    pub tail: String,
+    /// Show timestamps
+    #[arg(short = 't', long)]
+    pub timestamps: bool,
+    /// Show logs since timestamp or relative (e.g. 42m for 42 minutes)
+    #[arg(long)]
+    pub since: Option<String>,
+    /// Show logs before a timestamp or relative
+    #[arg(long)]
+    pub until: Option<String>,
+    /// Show extra details provided to logs
+    #[arg(long)]
+    pub details: bool,
+    /// The container.
+    pub container: String,
+}
+
+/// One or more containers.
+#[derive(Args, Debug)]
+pub struct ContainersArgs {
+    /// The containers.
+    #[arg(required = true, value_name = "CONTAINER")]
+    pub containers: Vec<String>,
+}
+
+/// Flags of `rename`.
+#[derive(Args, Debug)]
+pub struct RenameArgs {
+    /// The container.
+    pub container: String,
+    /// Its new name.
+    pub new_name: String,
+}
+
+/// Flags of `inspect`.
+#[derive(Args, Debug)]
+pub struct InspectArgs {
+    /// Format output using a custom template
+    #[arg(short = 'f', long)]
+    pub format: Option<String>,
+    /// Return JSON for specified type
+    #[arg(long = "type")]
+    pub typ: Option<String>,
+    /// Display total file sizes if the type is container
+    #[arg(short = 's', long)]
+    pub size: bool,
+    /// The objects.
+    #[arg(required = true, value_name = "NAME|ID")]
+    pub names: Vec<String>,
+}
+
+/// Flags of `images`.
+#[derive(Args, Debug)]
+pub struct ImagesArgs {
+    /// Show all images (default hides intermediate images)
+    #[arg(short = 'a', long)]
+    pub all: bool,
+    /// Only show image IDs
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+    /// Show digests
+    #[arg(long)]
+    pub digests: bool,
+    /// Don't truncate output
+    #[arg(long = "no-trunc")]
+    pub no_trunc: bool,
+    /// Filter output based on conditions provided
+    #[arg(short = 'f', long = "filter")]
+    pub filter: Vec<String>,
+    /// Format output using a custom template
+    #[arg(long)]
+    pub format: Option<String>,
+    /// Only images of this repository[:tag].
+    #[arg(value_name = "REPOSITORY[:TAG]")]
+    pub repository: Option<String>,
+}
+
+/// Flags of `import`.
+#[derive(Args, Debug)]
+pub struct ImportArgs {
+    /// Apply Dockerfile instruction to the created image
+    #[arg(short = 'c', long)]
+    pub change: Vec<String>,
+    /// Set commit message for imported image
+    #[arg(short = 'm', long)]
+    pub message: Option<String>,
+    /// Set platform if server is multi-platform capable
+    #[arg(long)]
+    pub platform: Option<String>,
+    /// A tarball path or "-" for stdin.
+    #[arg(value_name = "file|URL|-")]
+    pub source: String,
+    /// Name for the new image.
+    #[arg(value_name = "REPOSITORY[:TAG]")]
+    pub reference: Option<String>,
+}
+
+/// Flags of `load`.
+#[derive(Args, Debug)]
+pub struct LoadArgs {
+    /// Read from tar archive file, instead of STDIN
+    #[arg(short = 'i', long)]
+    pub input: Option<PathBuf>,
+    /// Suppress the load output
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+}
+
+/// Flags of `save`.
+#[derive(Args, Debug)]
+pub struct SaveArgs {
+    /// Write to a file, instead of STDOUT
+    #[arg(short = 'o', long)]
+    pub output: Option<PathBuf>,
+    /// The images.
+    #[arg(required = true, value_name = "IMAGE")]
+    pub images: Vec<String>,
+}
+
+/// Flags of `tag`.
+#[derive(Args, Debug)]
+pub struct TagArgs {
+    /// The source image.
+    pub source: String,
+    /// The new name.
+    pub target: String,
+}
+
+/// Flags of `rmi`.
+#[derive(Args, Debug)]
+pub struct RmiArgs {
+    /// Force removal of the image
+    #[arg(short = 'f', long)]
+    pub force: bool,
+    /// Do not delete untagged parents
+    #[arg(long = "no-prune")]
+    pub no_prune: bool,
+    /// The images.
+    #[arg(required = true, value_name = "IMAGE")]
+    pub images: Vec<String>,
+}
+
+/// Flags of `history`.
+#[derive(Args, Debug)]
+pub struct HistoryArgs {
+    /// Print sizes and dates in human readable format
+    #[arg(short = 'H', long, default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    pub human: bool,
+    /// Don't truncate output
+    #[arg(long = "no-trunc")]
+    pub no_trunc: bool,
+    /// Only show image IDs
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+    /// Format output using a custom template
+    #[arg(long)]
+    pub format: Option<String>,
+    /// The image.
+    pub image: String,
+}
+
+/// Flags of the prune commands.
+#[derive(Args, Debug)]
+pub struct PruneArgs {
+    /// Do not prompt for confirmation
+    #[arg(short = 'f', long)]
+    pub force: bool,
+    /// Remove all unused images, not just dangling ones
+    #[arg(short = 'a', long)]
+    pub all: bool,
+    /// Provide filter values
+    #[arg(long = "filter")]
+    pub filter: Vec<String>,
+}
+
+/// A `--format` flag alone.
+#[derive(Args, Debug)]
+pub struct FormatArgs {
+    /// Format output using a custom template
+    #[arg(short = 'f', long)]
+    pub format: Option<String>,
+}
+
+/// Flags of the hidden `shim` command.
+#[derive(Args, Debug)]
+pub struct ShimArgs {
+    /// The container.
+    pub id: String,
+    /// Descriptor 4 is a first attached client.
+    #[arg(long)]
+    pub attach: bool,
+}

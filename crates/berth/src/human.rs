@@ -1,0 +1,101 @@
+//! Numbers for people, the way Docker's CLI prints them (go-units).
+
+/// Docker's `HumanDuration`: "Less than a second", "3 seconds", "About a minute", "2 hours", ….
+pub fn duration(secs: i64) -> String {
+    let s = secs.max(0);
+    let mins = s / 60;
+    let hours = (s as f64 / 3600.0).round() as i64;
+    if s < 1 {
+        "Less than a second".into()
+    } else if s == 1 {
+        "1 second".into()
+    } else if s < 60 {
+        format!("{s} seconds")
+    } else if mins == 1 {
+        "About a minute".into()
+    } else if mins < 60 {
+        format!("{mins} minutes")
+    } else if hours == 1 {
+        "About an hour".into()
+    } else if hours < 48 {
+        format!("{hours} hours")
+    } else if hours < 24 * 7 * 2 {
+        format!("{} days", hours / 24)
+    } else if hours < 24 * 30 * 2 {
+        format!("{} weeks", hours / 24 / 7)
+    } else if hours < 24 * 365 * 2 {
+        format!("{} months", hours / 24 / 30)
+    } else {
+        format!("{} years", hours / 24 / 365)
+    }
+}
+
+/// Seconds since an RFC 3339 time (0 if unparsable).
+pub fn since(rfc3339: &str) -> i64 {
+    chrono::DateTime::parse_from_rfc3339(rfc3339).map(|t| (chrono::Utc::now() - t.with_timezone(&chrono::Utc)).num_seconds()).unwrap_or(0)
+}
+
+/// Docker's `HumanSizeWithPrecision(size, 3)`: decimal units, three significant digits.
+pub fn size(bytes: u64) -> String {
+    const UNITS: [&str; 9] = ["B", "kB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB"];
+    let mut v = bytes as f64;
+    let mut i = 0;
+    while v >= 1000.0 && i < UNITS.len() - 1 {
+        v /= 1000.0;
+        i += 1;
+    }
+    format!("{}{}", sig3(v), UNITS[i])
+}
+
+/// Go's `%.3g` for the values `size` produces.
+fn sig3(v: f64) -> String {
+    if v == 0.0 {
+        return "0".into();
+    }
+    let digits = v.abs().log10().floor() as i32 + 1;
+    let decimals = (3 - digits).max(0) as usize;
+    let s = format!("{v:.decimals$}");
+    if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        s
+    }
+}
+
+/// Parses Docker's memory sizes (`64m`, `1g`, `512k`, bytes): binary units.
+pub fn parse_ram(s: &str) -> Result<i64, String> {
+    berth_engine::logs::parse_size(s).map(|v| v as i64).map_err(|_| format!("invalid size: '{s}'"))
+}
+
+/// Docker's "2026-11-28 03:32:31 +0000 UTC" form of a time.
+pub fn created_at(rfc3339: &str) -> String {
+    chrono::DateTime::parse_from_rfc3339(rfc3339)
+        .map(|t| t.with_timezone(&chrono::Utc).format("%Y-%m-%d %H:%M:%S +0000 UTC").to_string())
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(duration(0), "Less than a second");
+        assert_eq!(duration(1), "1 second");
+        assert_eq!(duration(45), "45 seconds");
+        assert_eq!(duration(90), "About a minute");
+        assert_eq!(duration(600), "10 minutes");
+        assert_eq!(duration(3600), "About an hour");
+        assert_eq!(duration(3 * 86400), "3 days");
+    }
+
+    #[test]
+    fn sizes() {
+        assert_eq!(size(0), "0B");
+        assert_eq!(size(999), "999B");
+        assert_eq!(size(1240), "1.24kB");
+        assert_eq!(size(4_260_000), "4.26MB");
+        assert_eq!(size(12_300_000), "12.3MB");
+        assert_eq!(size(100_000_000), "100MB");
+    }
+}

@@ -1,0 +1,128 @@
+//! `berth`: the Docker-compatible CLI, the hidden `shim` role, all in one binary.
+
+mod cli;
+mod format;
+mod human;
+
+use clap::Parser;
+use std::path::PathBuf;
+
+/// An error that already knows its exit code and has been (or must be) shown.
+#[derive(Debug)]
+pub struct Exit {
+    /// Exit code.
+    pub code: i32,
+    /// Message for stderr (empty: already printed).
+    pub message: String,
+}
+
+impl std::fmt::Display for Exit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Exit {}
+
+/// Result of a command: the process exit code.
+pub type CmdResult = anyhow::Result<i32>;
+
+fn main() {
+    let code = match cli::Cli::try_parse() {
+        Ok(c) => run(c),
+        Err(e) => {
+            use clap::error::ErrorKind as K;
+            match e.kind() {
+                K::DisplayHelp | K::DisplayVersion | K::DisplayHelpOnMissingArgumentOrSubcommand => {
+                    let _ = e.print();
+                    0
+                }
+                _ => {
+                    let _ = e.print();
+                    125
+                }
+            }
+        }
+    };
+    std::process::exit(code);
+}
+
+fn run(c: cli::Cli) -> i32 {
+    if c.version {
+        println!("berth version {}, build {}", env!("CARGO_PKG_VERSION"), option_env!("BERTH_GIT_COMMIT").unwrap_or("dev"));
+        return 0;
+    }
+    let root = c.root.clone().unwrap_or_else(|| PathBuf::from(berth_engine::store::DEFAULT_ROOT));
+    let Some(cmd) = c.command else {
+        use clap::CommandFactory;
+        let _ = cli::Cli::command().print_help();
+        return 0;
+    };
+    if let cli::Cmd::Shim(a) = &cmd {
+        return berth_engine::shim::run(&root, &a.id, a.attach);
+    }
+    // Run-like commands report engine failures with Docker's 125/126/127; others exit 1.
+    let run_like = matches!(cmd, cli::Cmd::Run(_) | cli::Cmd::Create(_) | cli::Cmd::Container { cmd: cli::ContainerCmd::Run(_) | cli::ContainerCmd::Create(_) });
+    let result = berth_engine::Engine::open(&root).map_err(anyhow::Error::from).and_then(|engine| dispatch(&engine, cmd));
+    match result {
+        Ok(code) => code,
+        Err(e) => report(e, run_like),
+    }
+}
+
+/// Prints an error the way Docker's CLI does and picks the exit code.
+fn report(e: anyhow::Error, run_like: bool) -> i32 {
+    if let Some(x) = e.downcast_ref::<Exit>() {
+        if !x.message.is_empty() {
+            eprintln!("{}", x.message);
+        }
+        return x.code;
+    }
+    if let Some(ee) = e.downcast_ref::<berth_engine::Error>() {
+        if run_like {
+            eprintln!("berth: Error response from daemon: {}", ee.message);
+            return ee.kind.exit_code();
+        }
+        eprintln!("Error response from daemon: {}", ee.message);
+        return 1;
+    }
+    eprintln!("Error: {e:#}");
+    if run_like {
+        125
+    } else {
+        1
+    }
+}
+
+fn dispatch(engine: &berth_engine::Engine, cmd: cli::Cmd) -> CmdResult {
+    use cli::{Cmd, ContainerCmd as C, ImageCmd as I};
+    use cli::{container as ct, image as im, run as rn, system as sy};
+    match cmd {
+        Cmd::Run(a) | Cmd::Container { cmd: C::Run(a) } => rn::run(engine, a),
+        Cmd::Create(a) | Cmd::Container { cmd: C::Create(a) } => rn::create(engine, a),
+        Cmd::Start(a) | Cmd::Container { cmd: C::Start(a) } => rn::start(engine, a),
+        Cmd::Stop(a) | Cmd::Container { cmd: C::Stop(a) } => ct::stop(engine, a),
+        Cmd::Restart(a) | Cmd::Container { cmd: C::Restart(a) } => ct::restart(engine, a),
+        Cmd::Kill(a) | Cmd::Container { cmd: C::Kill(a) } => ct::kill(engine, a),
+        Cmd::Rm(a) | Cmd::Container { cmd: C::Rm(a) } => ct::rm(engine, a),
+        Cmd::Ps(a) | Cmd::Container { cmd: C::Ls(a) } => ct::ps(engine, a),
+        Cmd::Logs(a) | Cmd::Container { cmd: C::Logs(a) } => ct::logs(engine, a),
+        Cmd::Wait(a) | Cmd::Container { cmd: C::Wait(a) } => ct::wait(engine, a),
+        Cmd::Rename(a) | Cmd::Container { cmd: C::Rename(a) } => ct::rename(engine, a),
+        Cmd::Container { cmd: C::Inspect(a) } => sy::inspect(engine, a, Some("container")),
+        Cmd::Container { cmd: C::Prune(a) } => ct::prune(engine, a),
+        Cmd::Inspect(a) => sy::inspect(engine, a, None),
+        Cmd::Images(a) | Cmd::Image { cmd: I::Ls(a) } => im::images(engine, a),
+        Cmd::Import(a) | Cmd::Image { cmd: I::Import(a) } => im::import(engine, a),
+        Cmd::Load(a) | Cmd::Image { cmd: I::Load(a) } => im::load(engine, a),
+        Cmd::Save(a) | Cmd::Image { cmd: I::Save(a) } => im::save(engine, a),
+        Cmd::Tag(a) | Cmd::Image { cmd: I::Tag(a) } => im::tag(engine, a),
+        Cmd::Rmi(a) | Cmd::Image { cmd: I::Rm(a) } => im::rmi(engine, a),
+        Cmd::History(a) | Cmd::Image { cmd: I::History(a) } => im::history(engine, a),
+        Cmd::Image { cmd: I::Inspect(a) } => sy::inspect(engine, a, Some("image")),
+        Cmd::Image { cmd: I::Prune(a) } => im::prune(engine, a),
+        Cmd::Version(a) => sy::version(engine, a),
+        Cmd::Info(a) => sy::info(engine, a),
+        Cmd::Shim(_) => unreachable!("handled before the engine opens"),
+    }
+}

@@ -1,0 +1,315 @@
+//! Container records and their state, and the names that point at them.
+//!
+//! A container is a directory `containers/<id>/` holding `container.json` (what was asked for,
+//! written once at create and on rename), `state.json` (what is happening, written by the
+//! engine and the shim under the container's lock), the OCI bundle (`config.json`, `rootfs/`),
+//! the rw layer (`upper/`, `work/`), `hostname`, `hosts`, `resolv.conf` and the json-file log.
+
+pub mod names;
+pub mod seccomp_profile;
+pub mod spec;
+
+use crate::error::{Error, Result};
+use crate::image::ContainerConfig;
+use crate::store::{self, Lock, Root};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::PathBuf;
+
+/// `--log-driver` / `--log-opt`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "PascalCase")]
+pub struct LogConfig {
+    /// Driver name; berth writes Docker's json-file format.
+    #[serde(rename = "Type")]
+    pub typ: String,
+    /// Driver options (`max-size`, `max-file`).
+    pub config: BTreeMap<String, String>,
+}
+
+/// One `--ulimit`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "PascalCase")]
+pub struct Ulimit {
+    /// e.g. `nofile`.
+    pub name: String,
+    /// Soft limit.
+    pub soft: i64,
+    /// Hard limit.
+    pub hard: i64,
+}
+
+/// `--restart`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "PascalCase")]
+pub struct RestartPolicy {
+    /// `no`, `always`, `on-failure`, `unless-stopped` (empty means no).
+    pub name: String,
+    /// Retries for on-failure.
+    pub maximum_retry_count: i64,
+}
+
+/// Docker's `HostConfig`: how the host runs the container.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "PascalCase")]
+pub struct HostConfig {
+    /// Remove the container when it exits (`--rm`).
+    #[serde(default)]
+    pub auto_remove: bool,
+    /// Memory limit in bytes (0: none).
+    #[serde(default)]
+    pub memory: i64,
+    /// Memory plus swap limit (-1: unlimited, 0: unset).
+    #[serde(default)]
+    pub memory_swap: i64,
+    /// CPU quota in units of 1e-9 CPUs (`--cpus`).
+    #[serde(default, rename = "NanoCpus")]
+    pub nano_cpus: i64,
+    /// Relative CPU weight (`--cpu-shares`).
+    #[serde(default)]
+    pub cpu_shares: i64,
+    /// Maximum number of processes (`--pids-limit`).
+    #[serde(default)]
+    pub pids_limit: Option<i64>,
+    /// All capabilities, no seccomp, no masked paths.
+    #[serde(default)]
+    pub privileged: bool,
+    /// Read-only root file system.
+    #[serde(default)]
+    pub readonly_rootfs: bool,
+    /// Capabilities added to the defaults.
+    #[serde(default)]
+    pub cap_add: Option<Vec<String>>,
+    /// Capabilities removed from the defaults.
+    #[serde(default)]
+    pub cap_drop: Option<Vec<String>>,
+    /// `--security-opt` values.
+    #[serde(default)]
+    pub security_opt: Option<Vec<String>>,
+    /// `--ulimit` values.
+    #[serde(default)]
+    pub ulimits: Option<Vec<Ulimit>>,
+    /// Logging.
+    #[serde(default)]
+    pub log_config: LogConfig,
+    /// Network mode (`none` until networks exist: a loopback-only namespace).
+    #[serde(default)]
+    pub network_mode: String,
+    /// Restart policy.
+    #[serde(default)]
+    pub restart_policy: RestartPolicy,
+    /// Size of /dev/shm in bytes.
+    #[serde(default)]
+    pub shm_size: i64,
+    /// `--init`.
+    #[serde(default)]
+    pub init: Option<bool>,
+}
+
+/// What a container was created with; immutable after create (but for the name).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ContainerRecord {
+    /// 64 hex.
+    pub id: String,
+    /// Name without the leading slash.
+    pub name: String,
+    /// Creation time, RFC 3339.
+    pub created: String,
+    /// Image id (`sha256:…`).
+    pub image: String,
+    /// The process path (entrypoint/cmd first element).
+    pub path: String,
+    /// Its arguments.
+    pub args: Vec<String>,
+    /// Run configuration.
+    pub config: ContainerConfig,
+    /// Host configuration.
+    pub host_config: HostConfig,
+    /// The image's diff ids, bottom first, captured at create.
+    pub layers: Vec<String>,
+}
+
+/// Status names as Docker prints them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    /// Created, never started.
+    #[default]
+    Created,
+    /// Running.
+    Running,
+    /// Paused.
+    Paused,
+    /// Restarting.
+    Restarting,
+    /// Being removed.
+    Removing,
+    /// Exited.
+    Exited,
+    /// Dead: could not be cleaned up.
+    Dead,
+}
+
+impl Status {
+    /// The lower-case word.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Created => "created",
+            Status::Running => "running",
+            Status::Paused => "paused",
+            Status::Restarting => "restarting",
+            Status::Removing => "removing",
+            Status::Exited => "exited",
+            Status::Dead => "dead",
+        }
+    }
+}
+
+/// What is happening to a container now.
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+pub struct State {
+    /// Status.
+    pub status: Status,
+    /// Host pid of the container's init (0 when not running).
+    pub pid: i32,
+    /// Host pid of its shim.
+    pub shim_pid: i32,
+    /// The shim's start time (clock ticks since boot) to tell it from a reused pid.
+    pub shim_start: u64,
+    /// Exit code of the last run.
+    pub exit_code: i32,
+    /// Why the last start failed.
+    pub error: String,
+    /// When it last started.
+    pub started_at: String,
+    /// When it last finished.
+    pub finished_at: String,
+    /// Killed by the OOM killer.
+    pub oom_killed: bool,
+    /// Times restarted by policy.
+    pub restart_count: i64,
+    /// True while a user's stop is in progress (so restart policies stay quiet).
+    #[serde(default)]
+    pub stopping: bool,
+}
+
+/// The containers of one root.
+#[derive(Debug, Clone)]
+pub struct ContainerStore {
+    root: Root,
+}
+
+impl ContainerStore {
+    /// The container store of `root`.
+    pub fn new(root: &Root) -> Self {
+        ContainerStore { root: root.clone() }
+    }
+
+    /// A container's directory.
+    pub fn dir(&self, id: &str) -> PathBuf {
+        self.root.container_dir(id)
+    }
+
+    /// Takes the container's lock.
+    pub fn lock(&self, id: &str) -> Result<Lock> {
+        Lock::exclusive(&self.dir(id).join("lock"))
+    }
+
+    /// Reads a record.
+    pub fn record(&self, id: &str) -> Result<ContainerRecord> {
+        let p = self.dir(id).join("container.json");
+        if !p.exists() {
+            return Err(Error::not_found(format!("No such container: {id}")));
+        }
+        store::read_json(&p)
+    }
+
+    /// Writes a record.
+    pub fn write_record(&self, rec: &ContainerRecord) -> Result<()> {
+        store::write_json(&self.dir(&rec.id).join("container.json"), rec)
+    }
+
+    /// Reads the state as stored (see [`crate::Engine::state`] for the checked one).
+    pub fn state_raw(&self, id: &str) -> Result<State> {
+        let p = self.dir(id).join("state.json");
+        if !p.exists() {
+            return Ok(State::default());
+        }
+        store::read_json(&p)
+    }
+
+    /// Writes the state; the caller holds the container's lock.
+    pub fn write_state(&self, id: &str, st: &State) -> Result<()> {
+        store::write_json(&self.dir(id).join("state.json"), st)
+    }
+
+    /// Ids of every container (complete ones: with a record).
+    pub fn ids(&self) -> Vec<String> {
+        let Ok(rd) = fs::read_dir(self.root.join("containers")) else { return Vec::new() };
+        rd.flatten()
+            .filter(|e| e.path().join("container.json").exists())
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect()
+    }
+
+    /// Finds a container by full id, name, or unique id prefix (Docker's order).
+    pub fn resolve(&self, s: &str) -> Result<String> {
+        let not_found = || Error::not_found(format!("No such container: {s}"));
+        if s.is_empty() {
+            return Err(not_found());
+        }
+        if s.len() == 64 && self.dir(s).join("container.json").exists() {
+            return Ok(s.to_string());
+        }
+        if let Some(id) = names::lookup(&self.root, s.trim_start_matches('/')) {
+            if self.dir(&id).join("container.json").exists() {
+                return Ok(id);
+            }
+        }
+        if s.bytes().all(|b| b.is_ascii_hexdigit()) {
+            let m: Vec<String> = self.ids().into_iter().filter(|i| i.starts_with(s)).collect();
+            match m.len() {
+                1 => return Ok(m.into_iter().next().unwrap()),
+                n if n > 1 => return Err(Error::invalid(format!("multiple IDs found with provided prefix: {s}"))),
+                _ => {}
+            }
+        }
+        Err(not_found())
+    }
+}
+
+impl ContainerStore {
+    /// Deletes a container's directory and frees its name. The directory is first renamed into
+    /// tmp, so a crash mid-delete leaves no half-container under its id.
+    pub fn remove_files(&self, rec: &ContainerRecord) -> Result<()> {
+        let dir = self.dir(&rec.id);
+        if dir.exists() {
+            let tmp = self.root.temp_path("rmctr");
+            fs::rename(&dir, &tmp).map_err(|e| Error::io(format!("remove container {}", rec.id), e))?;
+            names::release(&self.root, &rec.name, &rec.id);
+            store::make_writable_and_remove(&tmp).map_err(|e| Error::io(format!("remove container {}", rec.id), e))?;
+        } else {
+            names::release(&self.root, &rec.name, &rec.id);
+        }
+        Ok(())
+    }
+
+    /// The json-file log of a container.
+    pub fn log_path(&self, id: &str) -> PathBuf {
+        self.dir(id).join(format!("{id}-json.log"))
+    }
+}
+
+/// A process's start time in clock ticks since boot (field 22 of /proc/PID/stat), which with
+/// the pid identifies it even after the pid is reused.
+pub fn proc_start_time(pid: i32) -> Option<u64> {
+    let s = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let after = &s[s.rfind(')')? + 1..];
+    after.split_whitespace().nth(19)?.parse().ok()
+}
+
+/// True if `pid` still is the process that started at `start`.
+pub fn same_process(pid: i32, start: u64) -> bool {
+    pid > 0 && proc_start_time(pid) == Some(start)
+}

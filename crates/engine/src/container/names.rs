@@ -1,0 +1,120 @@
+//! Container names: unique across processes because each is a file created with O_EXCL.
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::store::{self, Root};
+use std::fs::{self, OpenOptions};
+use std::io::Write;
+
+const ADJECTIVES: &[&str] = &[
+    "admiring", "agile", "amazing", "angry", "awesome", "blissful", "bold", "brave", "busy", "calm", "charming", "clever", "cool",
+    "crazy", "dazzling", "determined", "dreamy", "eager", "ecstatic", "elegant", "epic", "fervent", "focused", "friendly", "gallant",
+    "gifted", "goofy", "gracious", "happy", "hopeful", "inspiring", "jolly", "keen", "kind", "laughing", "loving", "lucid", "magical",
+    "modest", "nervous", "nice", "nifty", "optimistic", "peaceful", "pensive", "practical", "quirky", "relaxed", "serene", "sharp",
+    "silly", "sleepy", "stoic", "strange", "sweet", "tender", "trusting", "upbeat", "vibrant", "vigilant", "wizardly", "youthful", "zealous",
+];
+const SURNAMES: &[&str] = &[
+    "agnesi", "babbage", "bohr", "cannon", "curie", "darwin", "dijkstra", "einstein", "euler", "faraday", "fermat", "feynman", "franklin",
+    "galileo", "gauss", "goldberg", "hamilton", "hawking", "hodgkin", "hopper", "hypatia", "johnson", "kepler", "knuth", "lamarr",
+    "lovelace", "maxwell", "meitner", "mendel", "newton", "noether", "pascal", "pasteur", "planck", "ritchie", "shannon", "thompson",
+    "tesla", "torvalds", "turing", "wilson", "wozniak", "wright", "yalow", "zhukovsky", "lumiere", "mirzakhani", "ramanujan", "sammet",
+];
+
+/// Checks Docker's name rule `[a-zA-Z0-9][a-zA-Z0-9_.-]+`.
+pub fn validate(name: &str) -> Result<()> {
+    let n = name.strip_prefix('/').unwrap_or(name);
+    let ok = n.len() >= 2
+        && n.as_bytes()[0].is_ascii_alphanumeric()
+        && n.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.' || b == b'-');
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::invalid(format!("Invalid container name ({name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed")))
+    }
+}
+
+/// The id a name points at.
+pub fn lookup(root: &Root, name: &str) -> Option<String> {
+    if validate(name).is_err() {
+        return None;
+    }
+    fs::read_to_string(root.join("names").join(name)).ok().map(|s| s.trim().to_string())
+}
+
+/// Claims `name` for `id`; fails with Docker's conflict message when taken.
+pub fn reserve(root: &Root, name: &str, id: &str) -> Result<()> {
+    validate(name)?;
+    let p = root.join("names").join(name);
+    for _ in 0..2 {
+        match OpenOptions::new().write(true).create_new(true).open(&p) {
+            Ok(mut f) => {
+                f.write_all(id.as_bytes()).map_err(|e| Error::io("write name", e))?;
+                return Ok(());
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                let owner = fs::read_to_string(&p).unwrap_or_default();
+                // A name whose container is gone (crash between steps) is free again.
+                if owner.len() == 64 && !root.container_dir(owner.trim()).join("container.json").exists() && !root.container_dir(owner.trim()).exists() {
+                    let _ = fs::remove_file(&p);
+                    continue;
+                }
+                return Err(Error::new(
+                    ErrorKind::AlreadyExists,
+                    format!(
+                        "Conflict. The container name \"/{name}\" is already in use by container \"{}\". You have to remove (or rename) that container to be able to reuse that name.",
+                        owner.trim()
+                    ),
+                ));
+            }
+            Err(e) => return Err(Error::io(format!("reserve name {name}"), e)),
+        }
+    }
+    Err(Error::internal(format!("could not reserve name {name}")))
+}
+
+/// Frees `name` if it still points at `id`.
+pub fn release(root: &Root, name: &str, id: &str) {
+    if lookup(root, name).as_deref() == Some(id) {
+        let _ = fs::remove_file(root.join("names").join(name));
+    }
+}
+
+/// Picks a free `adjective_surname` name and reserves it for `id`.
+pub fn generate(root: &Root, id: &str) -> Result<String> {
+    for attempt in 0..20 {
+        let r = store::random_hex(4);
+        let n = u32::from_str_radix(&r, 16).unwrap_or(0) as usize;
+        let mut name = format!("{}_{}", ADJECTIVES[n % ADJECTIVES.len()], SURNAMES[(n / ADJECTIVES.len()) % SURNAMES.len()]);
+        if attempt > 5 {
+            name.push_str(&(n % 10).to_string());
+        }
+        if reserve(root, &name, id).is_ok() {
+            return Ok(name);
+        }
+    }
+    Err(Error::internal("could not generate a free container name"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_unique_and_released() {
+        let d = tempfile::tempdir().unwrap();
+        let root = Root::open(d.path()).unwrap();
+        let a = "a".repeat(64);
+        let b = "b".repeat(64);
+        fs::create_dir_all(root.container_dir(&a)).unwrap();
+        reserve(&root, "web", &a).unwrap();
+        let e = reserve(&root, "web", &b).unwrap_err();
+        assert_eq!(e.kind, ErrorKind::AlreadyExists);
+        assert!(e.message.contains("is already in use"));
+        release(&root, "web", &a);
+        reserve(&root, "web", &b).unwrap();
+        assert!(validate("-bad").is_err());
+        assert!(validate("x").is_err());
+        assert!(validate("ok_name.1-2").is_ok());
+        let g = generate(&root, &a).unwrap();
+        assert!(g.contains('_'));
+    }
+}

@@ -1,0 +1,307 @@
+//! Turns a container record into an OCI runtime spec with Docker's defaults: namespaces,
+//! mounts, devices, capabilities, masked paths, seccomp, cgroup resources and rlimits.
+
+use super::{ContainerRecord, HostConfig};
+use crate::error::{Error, Result};
+use oci_spec::runtime::Spec;
+use serde_json::{json, Value};
+use std::path::Path;
+
+/// Docker's default capabilities.
+pub const DEFAULT_CAPS: &[&str] = &[
+    "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER", "CAP_MKNOD", "CAP_NET_RAW", "CAP_SETGID", "CAP_SETUID",
+    "CAP_SETFCAP", "CAP_SETPCAP", "CAP_NET_BIND_SERVICE", "CAP_SYS_CHROOT", "CAP_KILL", "CAP_AUDIT_WRITE",
+];
+
+/// Paths Docker hides from containers.
+pub const MASKED_PATHS: &[&str] = &[
+    "/proc/asound", "/proc/acpi", "/proc/interrupts", "/proc/kcore", "/proc/keys", "/proc/latency_stats", "/proc/timer_list",
+    "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi", "/sys/firmware", "/sys/devices/virtual/powercap",
+];
+
+/// Paths Docker makes read-only in containers.
+pub const READONLY_PATHS: &[&str] = &["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"];
+
+/// Every capability name the kernel may know, for `--privileged` and `--cap-add ALL`.
+const ALL_CAPS: &[&str] = &[
+    "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH", "CAP_FOWNER", "CAP_FSETID", "CAP_KILL", "CAP_SETGID", "CAP_SETUID",
+    "CAP_SETPCAP", "CAP_LINUX_IMMUTABLE", "CAP_NET_BIND_SERVICE", "CAP_NET_BROADCAST", "CAP_NET_ADMIN", "CAP_NET_RAW",
+    "CAP_IPC_LOCK", "CAP_IPC_OWNER", "CAP_SYS_MODULE", "CAP_SYS_RAWIO", "CAP_SYS_CHROOT", "CAP_SYS_PTRACE", "CAP_SYS_PACCT",
+    "CAP_SYS_ADMIN", "CAP_SYS_BOOT", "CAP_SYS_NICE", "CAP_SYS_RESOURCE", "CAP_SYS_TIME", "CAP_SYS_TTY_CONFIG", "CAP_MKNOD",
+    "CAP_LEASE", "CAP_AUDIT_WRITE", "CAP_AUDIT_CONTROL", "CAP_SETFCAP", "CAP_MAC_OVERRIDE", "CAP_MAC_ADMIN", "CAP_SYSLOG",
+    "CAP_WAKE_ALARM", "CAP_BLOCK_SUSPEND", "CAP_AUDIT_READ", "CAP_PERFMON", "CAP_BPF", "CAP_CHECKPOINT_RESTORE",
+];
+
+/// Normalises a capability name as Docker accepts it (`net_admin`, `NET_ADMIN`, `CAP_NET_ADMIN`).
+pub fn normalize_cap(name: &str) -> Result<String> {
+    let up = name.to_ascii_uppercase();
+    if up == "ALL" {
+        return Ok(up);
+    }
+    let full = if up.starts_with("CAP_") { up } else { format!("CAP_{up}") };
+    if ALL_CAPS.contains(&full.as_str()) {
+        Ok(full)
+    } else {
+        Err(Error::invalid(format!("invalid capability: {name}")))
+    }
+}
+
+/// The capability set of a container: Docker's defaults with `--cap-add`/`--cap-drop` applied,
+/// or everything for `--privileged`.
+pub fn capabilities(hc: &HostConfig) -> Result<Vec<String>> {
+    if hc.privileged {
+        return Ok(ALL_CAPS.iter().map(|s| s.to_string()).collect());
+    }
+    let adds: Vec<String> = hc.cap_add.iter().flatten().map(|c| normalize_cap(c)).collect::<Result<_>>()?;
+    let drops: Vec<String> = hc.cap_drop.iter().flatten().map(|c| normalize_cap(c)).collect::<Result<_>>()?;
+    let mut caps: Vec<String> = if adds.iter().any(|c| c == "ALL") {
+        ALL_CAPS.iter().map(|s| s.to_string()).collect()
+    } else {
+        DEFAULT_CAPS.iter().map(|s| s.to_string()).collect()
+    };
+    if drops.iter().any(|c| c == "ALL") {
+        caps.clear();
+    }
+    caps.retain(|c| !drops.contains(c));
+    for a in adds {
+        if a != "ALL" && !caps.contains(&a) {
+            caps.push(a);
+        }
+    }
+    Ok(caps)
+}
+
+/// The user the process runs as, resolved against the image's /etc/passwd and /etc/group.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ResolvedUser {
+    /// uid.
+    pub uid: u32,
+    /// gid.
+    pub gid: u32,
+    /// Supplementary groups.
+    pub additional_gids: Vec<u32>,
+    /// Home directory (for HOME).
+    pub home: String,
+}
+
+/// Resolves `user` (`name`, `uid`, `name:group`, `uid:gid`) like Docker: names must exist in
+/// the image's files; a numeric uid need not.
+pub fn resolve_user(user: &str, passwd: Option<&str>, group: Option<&str>) -> Result<ResolvedUser> {
+    let (u, g) = match user.split_once(':') {
+        Some((u, g)) => (u, Some(g)),
+        None => (user, None),
+    };
+    let u = if u.is_empty() { "0" } else { u };
+    let pw: Vec<Vec<&str>> = passwd.unwrap_or("").lines().map(|l| l.split(':').collect()).filter(|f: &Vec<&str>| f.len() >= 7).collect();
+    let gr: Vec<Vec<&str>> = group.unwrap_or("").lines().map(|l| l.split(':').collect()).filter(|f: &Vec<&str>| f.len() >= 4).collect();
+    let mut out = ResolvedUser { home: "/".into(), ..Default::default() };
+    let entry = pw.iter().find(|f| f[0] == u || (u.parse::<u32>().is_ok() && f[2] == u));
+    let username;
+    match (entry, u.parse::<u32>()) {
+        (Some(f), _) => {
+            out.uid = f[2].parse().unwrap_or(0);
+            out.gid = f[3].parse().unwrap_or(0);
+            out.home = f[5].to_string();
+            username = Some(f[0].to_string());
+        }
+        (None, Ok(n)) => {
+            out.uid = n;
+            username = None;
+        }
+        (None, Err(_)) => return Err(Error::invalid(format!("unable to find user {u}: no matching entries in passwd file"))),
+    }
+    if out.uid == 0 && entry.is_none() {
+        out.home = "/root".into();
+    }
+    if let Some(g) = g {
+        match (gr.iter().find(|f| f[0] == g || (g.parse::<u32>().is_ok() && f[2] == g)), g.parse::<u32>()) {
+            (Some(f), _) => out.gid = f[2].parse().unwrap_or(0),
+            (None, Ok(n)) => out.gid = n,
+            (None, Err(_)) => return Err(Error::invalid(format!("unable to find group {g}: no matching entries in group file"))),
+        }
+    } else if let Some(name) = &username {
+        for f in &gr {
+            if f[3].split(',').any(|m| m == name) {
+                if let Ok(gid) = f[2].parse::<u32>() {
+                    if gid != out.gid && !out.additional_gids.contains(&gid) {
+                        out.additional_gids.push(gid);
+                    }
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Everything [`build`] needs beyond the record.
+pub struct SpecInputs<'a> {
+    /// The container's directory (bundle).
+    pub dir: &'a Path,
+    /// The resolved user.
+    pub user: &'a ResolvedUser,
+    /// Full environment.
+    pub env: Vec<String>,
+    /// cgroup path relative to each hierarchy root.
+    pub cgroup_path: String,
+    /// Whether the host is on cgroup v2 (a private cgroup namespace then).
+    pub cgroup_v2: bool,
+    /// Current hard RLIMIT_NOFILE, the ceiling for Docker's default.
+    pub nofile_hard: u64,
+}
+
+/// Builds the OCI spec for `rec`.
+pub fn build(rec: &ContainerRecord, inp: &SpecInputs) -> Result<Spec> {
+    let hc = &rec.host_config;
+    let caps = capabilities(hc)?;
+    let mut args = vec![rec.path.clone()];
+    args.extend(rec.args.iter().cloned());
+    let cwd = if rec.config.working_dir.is_empty() { "/".to_string() } else { rec.config.working_dir.clone() };
+
+    // Docker's default is 1048576 (containerd's); without CAP_SYS_RESOURCE a hard limit can
+    // only go down, so cap it at what we hold.
+    let nofile = 1_048_576u64.min(inp.nofile_hard);
+    let mut rlimits = vec![json!({"type": "RLIMIT_NOFILE", "hard": nofile, "soft": nofile})];
+    for u in hc.ulimits.iter().flatten() {
+        let typ = format!("RLIMIT_{}", u.name.to_ascii_uppercase());
+        rlimits.retain(|r| r["type"] != typ.as_str());
+        rlimits.push(json!({"type": typ, "hard": u.hard, "soft": u.soft}));
+    }
+
+    let no_new_privs = hc.security_opt.iter().flatten().any(|o| o == "no-new-privileges" || o == "no-new-privileges:true" || o == "no-new-privileges=true");
+    let seccomp_unconfined = hc.security_opt.iter().flatten().any(|o| o == "seccomp=unconfined" || o == "seccomp:unconfined");
+
+    let dir = inp.dir;
+    let shm = if hc.shm_size > 0 { hc.shm_size } else { 67_108_864 };
+    let mut mounts = vec![
+        json!({"destination": "/proc", "type": "proc", "source": "proc", "options": ["nosuid", "noexec", "nodev"]}),
+        json!({"destination": "/dev", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]}),
+        json!({"destination": "/dev/pts", "type": "devpts", "source": "devpts", "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"]}),
+        json!({"destination": "/sys", "type": "sysfs", "source": "sysfs", "options": ["nosuid", "noexec", "nodev", if hc.privileged { "rw" } else { "ro" }]}),
+        json!({"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup", "options": ["nosuid", "noexec", "nodev", "relatime", if hc.privileged { "rw" } else { "ro" }]}),
+        json!({"destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue", "options": ["nosuid", "noexec", "nodev"]}),
+        json!({"destination": "/dev/shm", "type": "tmpfs", "source": "shm", "options": ["nosuid", "noexec", "nodev", "mode=1777", format!("size={shm}")]}),
+    ];
+    for f in ["resolv.conf", "hostname", "hosts"] {
+        mounts.push(json!({"destination": format!("/etc/{f}"), "type": "bind", "source": dir.join(f), "options": ["rbind", "rprivate"]}));
+    }
+
+    let mut namespaces = vec![json!({"type": "pid"}), json!({"type": "ipc"}), json!({"type": "uts"}), json!({"type": "mount"}), json!({"type": "network"})];
+    if inp.cgroup_v2 {
+        namespaces.push(json!({"type": "cgroup"}));
+    }
+
+    let mut resources = json!({
+        "devices": [
+            {"allow": false, "access": "rwm"},
+            {"allow": true, "type": "c", "access": "m"},
+            {"allow": true, "type": "b", "access": "m"},
+            {"allow": true, "type": "c", "major": 1, "minor": 3, "access": "rwm"},
+            {"allow": true, "type": "c", "major": 1, "minor": 8, "access": "rwm"},
+            {"allow": true, "type": "c", "major": 1, "minor": 7, "access": "rwm"},
+            {"allow": true, "type": "c", "major": 5, "minor": 0, "access": "rwm"},
+            {"allow": true, "type": "c", "major": 1, "minor": 5, "access": "rwm"},
+            {"allow": true, "type": "c", "major": 1, "minor": 9, "access": "rwm"},
+            {"allow": true, "type": "c", "major": 5, "minor": 1, "access": "rwm"},
+            {"allow": true, "type": "c", "major": 136, "access": "rwm"},
+            {"allow": true, "type": "c", "major": 5, "minor": 2, "access": "rwm"},
+            {"allow": true, "type": "c", "major": 10, "minor": 200, "access": "rwm"},
+        ]
+    });
+    if hc.privileged {
+        resources["devices"] = json!([{"allow": true, "access": "rwm"}]);
+    }
+    if hc.memory > 0 {
+        // Docker's default for -m without --memory-swap: as much swap as memory.
+        let swap = match hc.memory_swap {
+            0 => hc.memory * 2,
+            s => s,
+        };
+        resources["memory"] = json!({"limit": hc.memory, "swap": swap});
+    }
+    let mut cpu = serde_json::Map::new();
+    if hc.cpu_shares > 0 {
+        cpu.insert("shares".into(), json!(hc.cpu_shares));
+    }
+    if hc.nano_cpus > 0 {
+        let period = 100_000i64;
+        cpu.insert("period".into(), json!(period));
+        cpu.insert("quota".into(), json!(hc.nano_cpus * period / 1_000_000_000));
+    }
+    if !cpu.is_empty() {
+        resources["cpu"] = Value::Object(cpu);
+    }
+    if let Some(p) = hc.pids_limit.filter(|p| *p != 0) {
+        resources["pids"] = json!({"limit": p});
+    }
+
+    let devices: Vec<Value> = [("null", 1, 3), ("zero", 1, 5), ("full", 1, 7), ("random", 1, 8), ("urandom", 1, 9), ("tty", 5, 0)]
+        .iter()
+        .map(|(n, ma, mi)| json!({"path": format!("/dev/{n}"), "type": "c", "major": ma, "minor": mi, "fileMode": 0o666, "uid": 0, "gid": 0}))
+        .collect();
+
+    let mut linux = json!({
+        "namespaces": namespaces,
+        "cgroupsPath": inp.cgroup_path,
+        "resources": resources,
+        "devices": devices,
+        "rootfsPropagation": "rprivate",
+    });
+    if !hc.privileged {
+        linux["maskedPaths"] = json!(MASKED_PATHS);
+        linux["readonlyPaths"] = json!(READONLY_PATHS);
+        if !seccomp_unconfined {
+            linux["seccomp"] = serde_json::to_value(super::seccomp_profile::default_profile(&caps)).map_err(|e| Error::internal(e.to_string()))?;
+        }
+    }
+
+    let spec = json!({
+        "ociVersion": "1.0.2",
+        "root": {"path": dir.join("rootfs"), "readonly": hc.readonly_rootfs},
+        "hostname": rec.config.hostname,
+        "process": {
+            "terminal": rec.config.tty,
+            "user": {"uid": inp.user.uid, "gid": inp.user.gid, "additionalGids": inp.user.additional_gids},
+            "args": args,
+            "env": inp.env,
+            "cwd": cwd,
+            "capabilities": {"bounding": caps, "effective": caps, "permitted": caps},
+            "rlimits": rlimits,
+            "noNewPrivileges": no_new_privs,
+        },
+        "mounts": mounts,
+        "linux": linux,
+    });
+    serde_json::from_value(spec).map_err(|e| Error::internal(format!("building the OCI spec: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn caps_add_drop_all() {
+        let mut hc = HostConfig::default();
+        assert_eq!(capabilities(&hc).unwrap().len(), 14);
+        hc.cap_drop = Some(vec!["ALL".into()]);
+        hc.cap_add = Some(vec!["net_admin".into()]);
+        assert_eq!(capabilities(&hc).unwrap(), vec!["CAP_NET_ADMIN"]);
+        hc.cap_add = Some(vec!["bogus".into()]);
+        assert!(capabilities(&hc).is_err());
+    }
+
+    #[test]
+    fn users_resolve_like_docker() {
+        let pw = "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/home:/bin/false\nwww:x:33:33::/var/www:/bin/sh\n";
+        let gr = "root:x:0:\nwww:x:33:\nstaff:x:50:www,other\nnogroup:x:65534:\n";
+        let r = resolve_user("www", Some(pw), Some(gr)).unwrap();
+        assert_eq!((r.uid, r.gid, r.additional_gids.clone(), r.home.as_str()), (33, 33, vec![50], "/var/www"));
+        let r = resolve_user("1234:50", Some(pw), Some(gr)).unwrap();
+        assert_eq!((r.uid, r.gid), (1234, 50));
+        let r = resolve_user("nobody:staff", Some(pw), Some(gr)).unwrap();
+        assert_eq!((r.uid, r.gid), (65534, 50));
+        let e = resolve_user("ghost", Some(pw), Some(gr)).unwrap_err();
+        assert_eq!(e.message, "unable to find user ghost: no matching entries in passwd file");
+        let r = resolve_user("", None, None).unwrap();
+        assert_eq!((r.uid, r.home.as_str()), (0, "/root"));
+    }
+}

@@ -1,0 +1,644 @@
+//! The engine: one handle on a state root, with the operations the CLI (and later the API
+//! server) call. Every method is safe to run from many processes at once.
+
+use crate::container::{self, names, spec, ContainerRecord, ContainerStore, HostConfig, State, Status};
+use crate::error::{Error, ErrorKind, IoContext, Result};
+use crate::image::{ContainerConfig, ImageRecord, ImageStore};
+use crate::reference::Reference;
+use crate::shim;
+use crate::snapshot;
+use crate::store::{self, Root};
+use std::io::Read;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::net::UnixStream;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// Default PATH for containers whose image sets none (Docker's).
+pub const DEFAULT_PATH: &str = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// What `create` needs: the user's settings before the image's defaults are merged in.
+#[derive(Debug, Clone, Default)]
+pub struct CreateRequest {
+    /// `--name`.
+    pub name: Option<String>,
+    /// Image reference or id.
+    pub image: String,
+    /// The user's run settings: `cmd` set when arguments were given, `entrypoint` when
+    /// `--entrypoint` was (empty to clear the image's), `env` the user's variables.
+    pub config: ContainerConfig,
+    /// Host settings.
+    pub host_config: HostConfig,
+}
+
+/// A handle on one state root.
+#[derive(Debug, Clone)]
+pub struct Engine {
+    /// The state root.
+    pub root: Root,
+    /// Images.
+    pub images: ImageStore,
+    /// Containers.
+    pub containers: ContainerStore,
+    /// cgroup parent of containers (`berth`).
+    pub cgroup_parent: String,
+    /// The binary re-executed as shim (this executable by default).
+    pub shim_binary: PathBuf,
+}
+
+fn pidfd_open(pid: i32) -> Option<OwnedFd> {
+    // SAFETY: pidfd_open(2) returns a new descriptor or -1.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+    // SAFETY: a fresh descriptor we own.
+    (fd >= 0).then(|| unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
+}
+
+/// Waits until the process behind `fd` exits, at most `timeout` (None: forever). True if it did.
+fn wait_pidfd(fd: &OwnedFd, timeout: Option<Duration>) -> bool {
+    let deadline = timeout.map(|t| Instant::now() + t);
+    loop {
+        let ms = match deadline {
+            None => -1,
+            Some(d) => d.saturating_duration_since(Instant::now()).as_millis().min(i32::MAX as u128) as i32,
+        };
+        let mut p = libc::pollfd { fd: fd.as_raw_fd(), events: libc::POLLIN, revents: 0 };
+        // SAFETY: poll(2) on one pollfd.
+        let n = unsafe { libc::poll(&mut p, 1, ms) };
+        if n > 0 {
+            return true;
+        }
+        if n == 0 {
+            return false;
+        }
+        if std::io::Error::last_os_error().kind() != std::io::ErrorKind::Interrupted {
+            return false;
+        }
+    }
+}
+
+impl Engine {
+    /// Opens the state root at `root`, sweeping leftovers of crashed processes.
+    pub fn open(root: &Path) -> Result<Engine> {
+        let root = Root::open(root)?;
+        root.sweep_temp();
+        let shim_binary = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("/proc/self/exe"));
+        Ok(Engine {
+            images: ImageStore::new(&root),
+            containers: ContainerStore::new(&root),
+            root,
+            cgroup_parent: "berth".into(),
+            shim_binary,
+        })
+    }
+
+    // ----- containers -----
+
+    /// Creates a container (Docker's `create`); returns its id.
+    pub fn create(&self, req: CreateRequest) -> Result<String> {
+        let hc = req.host_config;
+        validate_host_config(&hc)?;
+        let img = self.images.resolve(&req.image).map_err(|e| match e.kind {
+            ErrorKind::NotFound => {
+                let shown = Reference::parse(&req.image).map(|r| r.familiar()).unwrap_or_else(|_| req.image.clone());
+                Error::not_found(format!("Unable to find image '{shown}' locally"))
+            }
+            _ => e,
+        })?;
+        let icfg = self.images.config(&img.id)?.config;
+        let u = req.config;
+
+        let mut cfg = icfg.clone();
+        cfg.image = req.image.clone();
+        if u.entrypoint.is_some() {
+            cfg.entrypoint = u.entrypoint.clone().filter(|e| !e.is_empty());
+            // A new entrypoint drops the image's command (Docker's rule).
+            cfg.cmd = None;
+        }
+        if u.cmd.is_some() {
+            cfg.cmd = u.cmd.clone();
+        }
+        let mut env = icfg.env.clone().unwrap_or_default();
+        if !env.iter().any(|e| e.starts_with("PATH=")) {
+            env.insert(0, DEFAULT_PATH.to_string());
+        }
+        for e in u.env.iter().flatten() {
+            let key = e.split_once('=').map(|x| x.0).unwrap_or(e);
+            env.retain(|x| x.split_once('=').map(|y| y.0).unwrap_or(x) != key);
+            env.push(e.clone());
+        }
+        cfg.env = Some(env);
+        if !u.user.is_empty() {
+            cfg.user = u.user.clone();
+        }
+        if !u.working_dir.is_empty() {
+            if !u.working_dir.starts_with('/') {
+                return Err(Error::invalid(format!("the working directory '{}' is invalid, it needs to be an absolute path", u.working_dir)));
+            }
+            cfg.working_dir = u.working_dir.clone();
+        }
+        if let Some(l) = &u.labels {
+            let labels = cfg.labels.get_or_insert_with(Default::default);
+            labels.extend(l.clone());
+        }
+        if u.stop_signal.is_some() {
+            cfg.stop_signal = u.stop_signal.clone();
+        }
+        if let Some(s) = &cfg.stop_signal {
+            crate::signal::parse(s)?;
+        }
+        if u.stop_timeout.is_some() {
+            cfg.stop_timeout = u.stop_timeout;
+        }
+        cfg.tty = u.tty;
+        cfg.open_stdin = u.open_stdin;
+        cfg.stdin_once = u.stdin_once;
+        cfg.attach_stdin = u.attach_stdin;
+        cfg.attach_stdout = u.attach_stdout;
+        cfg.attach_stderr = u.attach_stderr;
+        cfg.domainname = u.domainname.clone();
+
+        let mut full: Vec<String> = cfg.entrypoint.clone().unwrap_or_default();
+        full.extend(cfg.cmd.clone().unwrap_or_default());
+        if full.is_empty() {
+            return Err(Error::invalid("no command specified"));
+        }
+
+        let id = store::random_hex(32);
+        cfg.hostname = if u.hostname.is_empty() { id[..12].to_string() } else { u.hostname.clone() };
+        if !u.hostname.is_empty() {
+            validate_hostname(&u.hostname)?;
+        }
+        let name = match &req.name {
+            Some(n) => {
+                let n = n.trim_start_matches('/').to_string();
+                names::reserve(&self.root, &n, &id)?;
+                n
+            }
+            None => names::generate(&self.root, &id)?,
+        };
+        let rec = ContainerRecord {
+            id: id.clone(),
+            name: name.clone(),
+            created: store::now_rfc3339(),
+            image: img.id.clone(),
+            path: full[0].clone(),
+            args: full[1..].to_vec(),
+            config: cfg,
+            host_config: hc,
+            layers: img.diff_ids(),
+        };
+        // Build the directory aside and rename it into place, so a crash never leaves a
+        // half-made container visible.
+        let tmp = self.root.temp_path("create");
+        let made = (|| -> Result<()> {
+            std::fs::create_dir_all(&tmp).ctx(|| format!("create {}", tmp.display()))?;
+            snapshot::prepare_rw(&tmp)?;
+            store::write_json(&tmp.join("container.json"), &rec)?;
+            store::write_json(&tmp.join("state.json"), &State::default())?;
+            std::fs::rename(&tmp, self.containers.dir(&id)).ctx(|| "store container".into())
+        })();
+        if let Err(e) = made {
+            let _ = store::make_writable_and_remove(&tmp);
+            names::release(&self.root, &name, &id);
+            return Err(e);
+        }
+        Ok(id)
+    }
+
+    /// A container's record.
+    pub fn record(&self, id: &str) -> Result<ContainerRecord> {
+        self.containers.record(id)
+    }
+
+    /// Resolves a name, id or id prefix to a full id.
+    pub fn resolve(&self, s: &str) -> Result<String> {
+        self.containers.resolve(s)
+    }
+
+    /// The state, corrected if the container's shim died without recording an exit (kill -9):
+    /// then whatever is left of the container is killed and it is marked exited.
+    pub fn state(&self, id: &str) -> Result<State> {
+        let st = self.containers.state_raw(id)?;
+        if st.status != Status::Running || container::same_process(st.shim_pid, st.shim_start) {
+            return Ok(st);
+        }
+        let _l = self.containers.lock(id)?;
+        self.state_unlocked_check(id)
+    }
+
+    fn prepare_bundle(&self, rec: &ContainerRecord) -> Result<()> {
+        let dir = self.containers.dir(&rec.id);
+        let upper = dir.join("upper");
+        let layers = &self.images.layers;
+        let passwd = layers.read_file(Some(&upper), &rec.layers, "/etc/passwd").map(|b| String::from_utf8_lossy(&b).into_owned());
+        let group = layers.read_file(Some(&upper), &rec.layers, "/etc/group").map(|b| String::from_utf8_lossy(&b).into_owned());
+        let user = spec::resolve_user(&rec.config.user, passwd.as_deref(), group.as_deref())?;
+        let mut env = rec.config.env.clone().unwrap_or_default();
+        let has = |env: &Vec<String>, k: &str| env.iter().any(|e| e.split_once('=').map(|x| x.0) == Some(k));
+        if !has(&env, "HOSTNAME") {
+            env.insert(1.min(env.len()), format!("HOSTNAME={}", rec.config.hostname));
+        }
+        if rec.config.tty && !has(&env, "TERM") {
+            env.push("TERM=xterm".into());
+        }
+        if !has(&env, "HOME") {
+            env.push(format!("HOME={}", user.home));
+        }
+        std::fs::write(dir.join("hostname"), format!("{}\n", rec.config.hostname)).ctx(|| "write hostname".into())?;
+        let hosts = format!(
+            "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::\tip6-localnet\nff00::\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n"
+        );
+        std::fs::write(dir.join("hosts"), hosts).ctx(|| "write hosts".into())?;
+        std::fs::write(dir.join("resolv.conf"), resolv_conf()).ctx(|| "write resolv.conf".into())?;
+        let nofile_hard = {
+            let mut l = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+            // SAFETY: getrlimit fills the struct.
+            unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut l) };
+            l.rlim_max
+        };
+        let inputs = spec::SpecInputs {
+            dir: &dir,
+            user: &user,
+            env,
+            cgroup_path: format!("{}/{}", self.cgroup_parent, rec.id),
+            cgroup_v2: berth_runtime::CgroupVersion::detect() == berth_runtime::CgroupVersion::V2,
+            nofile_hard,
+        };
+        let spec = spec::build(rec, &inputs)?;
+        let data = serde_json::to_vec(&spec).map_err(|e| Error::internal(e.to_string()))?;
+        store::write_atomic(&dir.join("config.json"), &data)
+    }
+
+    /// Starts a created or exited container through a new shim; `attach` becomes the shim's
+    /// first client. Returns the container's pid; a running container is left as it is.
+    pub fn start(&self, id: &str, attach: Option<UnixStream>) -> Result<i32> {
+        let rec = self.record(id)?;
+        let _lock = self.containers.lock(id)?;
+        let st = self.state_unlocked_check(id)?;
+        if st.status == Status::Running {
+            return Ok(st.pid);
+        }
+        self.prepare_bundle(&rec).map_err(|e| Error::new(e.kind, format!("failed to start container {}: {}", &id[..12], e.message)))?;
+
+        let (ready_r, ready_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| Error::internal(format!("pipe: {e}")))?;
+        let ready_w_fd = ready_w.as_raw_fd();
+        let attach_fd = attach.as_ref().map(|s| s.as_raw_fd());
+        let mut cmd = std::process::Command::new(&self.shim_binary);
+        cmd.arg("shim").arg("--root").arg(self.root.path()).arg(id);
+        if attach.is_some() {
+            cmd.arg("--attach");
+        }
+        cmd.stdin(std::process::Stdio::null()).stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null());
+        // SAFETY: the closure only calls dup2(2), async-signal-safe, between fork and exec.
+        unsafe {
+            cmd.pre_exec(move || {
+                if libc::dup2(ready_w_fd, shim::READY_FD) < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                if let Some(a) = attach_fd {
+                    if libc::dup2(a, shim::ATTACH_FD) < 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                }
+                Ok(())
+            });
+        }
+        let mut child = cmd.spawn().map_err(|e| Error::internal(format!("start shim {}: {e}", self.shim_binary.display())))?;
+        drop(ready_w);
+        drop(attach);
+        let mut msg = String::new();
+        let _ = std::fs::File::from(ready_r).read_to_string(&mut msg);
+        let _ = child.wait();
+        if let Some(pid) = msg.strip_prefix("ok ") {
+            return pid.trim().parse().map_err(|_| Error::internal(format!("shim said {msg:?}")));
+        }
+        let rest = msg.strip_prefix("err ").unwrap_or("");
+        let (code, text) = rest.split_once(' ').unwrap_or(("125", "the shim exited without reporting"));
+        let kind = match code {
+            "127" => ErrorKind::CommandNotFound,
+            "126" => ErrorKind::NotExecutable,
+            _ => ErrorKind::Internal,
+        };
+        let text = if msg.is_empty() { "the shim exited without reporting".to_string() } else { text.to_string() };
+        Err(Error::new(kind, format!("failed to create task for container {}: {text}", &id[..12])))
+    }
+
+    /// The state check for callers that already hold the container's lock.
+    fn state_unlocked_check(&self, id: &str) -> Result<State> {
+        let mut st = self.containers.state_raw(id)?;
+        if st.status == Status::Running && !container::same_process(st.shim_pid, st.shim_start) {
+            let cg = berth_runtime::Cgroup::open(Path::new(&format!("{}/{id}", self.cgroup_parent)));
+            cg.signal_all(libc::SIGKILL);
+            let _ = cg.destroy();
+            st.status = Status::Exited;
+            st.exit_code = 137;
+            st.pid = 0;
+            st.error = "the container's shim died; the container was killed".into();
+            st.finished_at = store::now_rfc3339();
+            self.containers.write_state(id, &st)?;
+        }
+        Ok(st)
+    }
+
+    /// Waits for the shim of a running container to finish (exit recorded). True if it did.
+    fn wait_shim(&self, st: &State, timeout: Option<Duration>) -> bool {
+        if !container::same_process(st.shim_pid, st.shim_start) {
+            return true;
+        }
+        match pidfd_open(st.shim_pid) {
+            Some(fd) => wait_pidfd(&fd, timeout),
+            None => true,
+        }
+    }
+
+    /// Sends a signal to a running container's init.
+    pub fn kill(&self, id: &str, signal: i32) -> Result<()> {
+        let st = self.state(id)?;
+        if st.status != Status::Running {
+            return Err(Error::conflict(format!("cannot kill container: {}: container {id} is not running", &id[..12])));
+        }
+        // SAFETY: kill(2).
+        if unsafe { libc::kill(st.pid, signal) } < 0 {
+            return Err(Error::internal(format!("kill container {id}: {}", std::io::Error::last_os_error())));
+        }
+        Ok(())
+    }
+
+    /// Stops a container: its stop signal, then SIGKILL after `timeout` seconds (default: the
+    /// container's StopTimeout or 10); returns once the exit is recorded.
+    pub fn stop(&self, id: &str, timeout: Option<i64>) -> Result<()> {
+        let rec = self.record(id)?;
+        let st = self.state(id)?;
+        if st.status != Status::Running {
+            return Ok(());
+        }
+        let sig = match &rec.config.stop_signal {
+            Some(s) => crate::signal::parse(s)?,
+            None => libc::SIGTERM,
+        };
+        let t = timeout.or(rec.config.stop_timeout).unwrap_or(10);
+        let cfd = pidfd_open(st.pid);
+        // SAFETY: kill(2).
+        unsafe { libc::kill(st.pid, sig) };
+        let exited = match (&cfd, t) {
+            (Some(fd), t) if t >= 0 => wait_pidfd(fd, Some(Duration::from_secs(t as u64))),
+            (Some(fd), _) => wait_pidfd(fd, None),
+            (None, _) => true,
+        };
+        if !exited {
+            // SAFETY: kill(2).
+            unsafe { libc::kill(st.pid, libc::SIGKILL) };
+        }
+        self.wait_shim(&st, Some(Duration::from_secs(30)));
+        Ok(())
+    }
+
+    /// Blocks until the container is not running; returns its exit code.
+    pub fn wait(&self, id: &str) -> Result<i32> {
+        let st = self.state(id)?;
+        if st.status == Status::Running {
+            self.wait_shim(&st, None);
+        }
+        Ok(self.state(id).map(|s| s.exit_code).unwrap_or(st.exit_code))
+    }
+
+    /// Removes a container; a running one only with `force` (then it is killed first).
+    pub fn remove(&self, id: &str, force: bool) -> Result<()> {
+        let rec = self.record(id)?;
+        let st = self.state(id)?;
+        if st.status == Status::Running {
+            if !force {
+                return Err(Error::conflict(format!(
+                    "cannot remove container \"/{}\": container is running: stop the container before removing or force remove",
+                    rec.name
+                )));
+            }
+            let _ = self.kill(id, libc::SIGKILL);
+            self.wait_shim(&st, Some(Duration::from_secs(30)));
+        }
+        let _l = self.containers.lock(id)?;
+        if !self.containers.dir(id).exists() {
+            return Ok(()); // --rm beat us to it
+        }
+        self.containers.remove_files(&rec)
+    }
+
+    /// Renames a container.
+    pub fn rename(&self, id: &str, new: &str) -> Result<()> {
+        let new = new.trim_start_matches('/');
+        let _l = self.containers.lock(id)?;
+        let mut rec = self.record(id)?;
+        if rec.name == new {
+            return Err(Error::invalid("Renaming a container with the same name as its current name"));
+        }
+        names::reserve(&self.root, new, id)?;
+        let old = std::mem::replace(&mut rec.name, new.to_string());
+        if let Err(e) = self.containers.write_record(&rec) {
+            names::release(&self.root, new, id);
+            return Err(e);
+        }
+        names::release(&self.root, &old, id);
+        Ok(())
+    }
+
+    /// Every container with its state, newest first.
+    pub fn list(&self) -> Vec<(ContainerRecord, State)> {
+        let mut v: Vec<(ContainerRecord, State)> = self
+            .containers
+            .ids()
+            .into_iter()
+            .filter_map(|id| {
+                let r = self.containers.record(&id).ok()?;
+                let s = self.state(&id).ok()?;
+                Some((r, s))
+            })
+            .collect();
+        v.sort_by(|a, b| b.0.created.cmp(&a.0.created));
+        v
+    }
+
+    /// Removes every container that is not running; returns their ids and reclaimed bytes.
+    pub fn prune_containers(&self) -> Result<(Vec<String>, u64)> {
+        let mut out = Vec::new();
+        let mut bytes = 0;
+        for (rec, st) in self.list() {
+            if matches!(st.status, Status::Created | Status::Exited | Status::Dead) {
+                bytes += dir_size(&self.containers.dir(&rec.id).join("upper"));
+                self.remove(&rec.id, false)?;
+                out.push(rec.id);
+            }
+        }
+        Ok((out, bytes))
+    }
+
+    // ----- images -----
+
+    /// Containers (ids) whose image is `image_id`.
+    pub fn containers_using(&self, image_id: &str) -> Vec<String> {
+        self.containers.ids().into_iter().filter(|id| self.containers.record(id).map(|r| r.image == image_id).unwrap_or(false)).collect()
+    }
+
+    /// Docker's `rmi`: untags `name`, and deletes the image once no name is left; returns the
+    /// lines Docker prints (`Untagged: …`, `Deleted: …`).
+    pub fn remove_image(&self, name: &str, force: bool) -> Result<Vec<String>> {
+        let img = self.images.resolve(name)?;
+        let _l = self.images.lock()?;
+        let refs = self.images.refs_of(&img.id);
+        let by_ref = Reference::parse(name).ok().filter(|r| refs.contains(r));
+        let users = self.containers_using(&img.id);
+        let short = &img.id[7..19];
+        let mut out = Vec::new();
+        if let Some(r) = by_ref {
+            if refs.len() > 1 {
+                self.images.untag_locked(&r)?;
+                return Ok(vec![format!("Untagged: {}", r.familiar())]);
+            }
+            if !users.is_empty() && !force {
+                return Err(Error::conflict(format!(
+                    "conflict: unable to remove repository reference \"{name}\" (must force) - container {} is using its referenced image {short}",
+                    &users[0][..12]
+                )));
+            }
+            self.images.untag_locked(&r)?;
+            out.push(format!("Untagged: {}", r.familiar()));
+        } else {
+            if refs.len() > 1 && !force {
+                return Err(Error::conflict(format!("conflict: unable to delete {short} (must be forced) - image is referenced in multiple repositories")));
+            }
+            if !users.is_empty() && !force {
+                let running = users.iter().any(|c| self.state(c).map(|s| s.status == Status::Running).unwrap_or(false));
+                let what = if running { "cannot delete" } else { "unable to delete" };
+                return Err(Error::conflict(format!(
+                    "conflict: {what} {short} (must be forced) - image is being used by {}container {}",
+                    if running { "running " } else { "stopped " },
+                    &users[0][..12]
+                )));
+            }
+            for r in &refs {
+                self.images.untag_locked(r)?;
+                out.push(format!("Untagged: {}", r.familiar()));
+            }
+        }
+        if users.is_empty() {
+            self.images.delete_locked(&img.id)?;
+            out.push(format!("Deleted: {}", img.id));
+        }
+        Ok(out)
+    }
+
+    /// Docker's `image prune`: deletes dangling images (with `all`, every image no container
+    /// uses); returns the deleted ids and the bytes reclaimed.
+    pub fn prune_images(&self, all: bool) -> Result<(Vec<String>, u64)> {
+        let _l = self.images.lock()?;
+        let mut out = Vec::new();
+        let mut bytes = 0;
+        for img in self.images.list() {
+            let tagged = !self.images.refs_of(&img.id).is_empty();
+            if (tagged && !all) || !self.containers_using(&img.id).is_empty() {
+                continue;
+            }
+            bytes += self.images.size(&img);
+            for r in self.images.refs_of(&img.id) {
+                self.images.untag_locked(&r)?;
+            }
+            self.images.delete_locked(&img.id)?;
+            out.push(img.id);
+        }
+        Ok((out, bytes))
+    }
+
+    /// An image by name or id.
+    pub fn image(&self, name: &str) -> Result<ImageRecord> {
+        self.images.resolve(name)
+    }
+}
+
+/// Docker's checks on host settings that would otherwise fail at start.
+fn validate_host_config(hc: &HostConfig) -> Result<()> {
+    if hc.memory != 0 && hc.memory < 6 * 1024 * 1024 {
+        return Err(Error::invalid("Minimum memory limit allowed is 6MB"));
+    }
+    if hc.memory_swap > 0 && hc.memory > 0 && hc.memory_swap < hc.memory {
+        return Err(Error::invalid("Minimum memoryswap limit should be larger than memory limit, see usage"));
+    }
+    if hc.nano_cpus < 0 {
+        return Err(Error::invalid("Range of CPUs is from 0.01 to the number of CPUs available"));
+    }
+    if hc.nano_cpus > 0 {
+        let ncpu = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1) as i64;
+        if hc.nano_cpus < 10_000_000 || hc.nano_cpus > ncpu * 1_000_000_000 {
+            return Err(Error::invalid(format!("Range of CPUs is from 0.01 to {ncpu}.00, as there are only {ncpu} CPUs available")));
+        }
+    }
+    if hc.cpu_shares < 0 {
+        return Err(Error::invalid("invalid CPU shares: must be positive"));
+    }
+    match hc.log_config.typ.as_str() {
+        "" | "json-file" => crate::logs::validate_options(&hc.log_config.config)?,
+        other => return Err(Error::invalid(format!("logging driver {other:?} is not supported (berth writes json-file logs)"))),
+    }
+    spec::capabilities(hc)?;
+    for u in hc.ulimits.iter().flatten() {
+        if u.soft > u.hard {
+            return Err(Error::invalid(format!("ulimit soft limit must be less than or equal to hard limit: {} > {}", u.soft, u.hard)));
+        }
+    }
+    match hc.network_mode.as_str() {
+        "" | "default" | "none" | "bridge" => {}
+        other => return Err(Error::invalid(format!("network mode {other:?} is not supported yet"))),
+    }
+    Ok(())
+}
+
+fn validate_hostname(h: &str) -> Result<()> {
+    let ok = h.len() <= 253 && h.split('.').all(|l| !l.is_empty() && l.len() <= 63 && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'));
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::invalid(format!("invalid hostname format: {h}")))
+    }
+}
+
+/// The host's resolv.conf minus loopback name servers (unreachable from a container's own
+/// network namespace); Docker falls back to public resolvers when none are left.
+fn resolv_conf() -> String {
+    let host = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+    let mut out = String::new();
+    let mut servers = 0;
+    for line in host.lines() {
+        let t = line.trim();
+        if let Some(ns) = t.strip_prefix("nameserver") {
+            let ns = ns.trim();
+            if ns.starts_with("127.") || ns == "::1" {
+                continue;
+            }
+            servers += 1;
+        }
+        out.push_str(line);
+        out.push('\n');
+    }
+    if servers == 0 {
+        out.push_str("nameserver 8.8.8.8\nnameserver 8.8.4.4\n");
+    }
+    out
+}
+
+/// Disk usage of a tree in bytes (allocated blocks, like du).
+pub fn dir_size(p: &Path) -> u64 {
+    let mut total = 0;
+    let mut stack = vec![p.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(rd) = std::fs::read_dir(&d) else { continue };
+        for e in rd.flatten() {
+            if let Ok(m) = e.metadata() {
+                if m.is_dir() {
+                    stack.push(e.path());
+                } else {
+                    total += m.len();
+                }
+            }
+        }
+    }
+    total
+}

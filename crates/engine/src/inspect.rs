@@ -1,0 +1,115 @@
+//! `inspect` output in Docker's JSON shape and key names.
+
+use crate::container::{ContainerRecord, State, Status};
+use crate::image::{ImageConfig, ImageRecord};
+use crate::reference::Reference;
+use crate::store::ZERO_TIME;
+use crate::Engine;
+use serde_json::{json, Value};
+
+fn or_zero(s: &str) -> &str {
+    if s.is_empty() {
+        ZERO_TIME
+    } else {
+        s
+    }
+}
+
+impl Engine {
+    /// Docker's `ContainerJSON` for a container.
+    pub fn inspect_container(&self, rec: &ContainerRecord, st: &State) -> Value {
+        let dir = self.containers.dir(&rec.id);
+        let lower: Vec<String> = rec
+            .layers
+            .iter()
+            .rev()
+            .filter_map(|l| self.images.layers.dir(l).ok().map(|d| d.join("diff").display().to_string()))
+            .collect();
+        let mut hc = serde_json::to_value(&rec.host_config).unwrap_or(json!({}));
+        if rec.host_config.log_config.typ.is_empty() {
+            hc["LogConfig"]["Type"] = json!("json-file");
+        }
+        if rec.host_config.network_mode.is_empty() {
+            hc["NetworkMode"] = json!("none");
+        }
+        json!({
+            "Id": rec.id,
+            "Created": rec.created,
+            "Path": rec.path,
+            "Args": rec.args,
+            "State": {
+                "Status": st.status.as_str(),
+                "Running": st.status == Status::Running,
+                "Paused": st.status == Status::Paused,
+                "Restarting": st.status == Status::Restarting,
+                "OOMKilled": st.oom_killed,
+                "Dead": st.status == Status::Dead,
+                "Pid": st.pid,
+                "ExitCode": st.exit_code,
+                "Error": st.error,
+                "StartedAt": or_zero(&st.started_at),
+                "FinishedAt": or_zero(&st.finished_at),
+            },
+            "Image": rec.image,
+            "ResolvConfPath": dir.join("resolv.conf"),
+            "HostnamePath": dir.join("hostname"),
+            "HostsPath": dir.join("hosts"),
+            "LogPath": self.containers.log_path(&rec.id),
+            "Name": format!("/{}", rec.name),
+            "RestartCount": st.restart_count,
+            "Driver": "overlay2",
+            "Platform": "linux",
+            "MountLabel": "",
+            "ProcessLabel": "",
+            "AppArmorProfile": "",
+            "ExecIDs": Value::Null,
+            "HostConfig": hc,
+            "GraphDriver": {
+                "Name": "overlay2",
+                "Data": {
+                    "LowerDir": lower.join(":"),
+                    "MergedDir": dir.join("rootfs"),
+                    "UpperDir": dir.join("upper"),
+                    "WorkDir": dir.join("work"),
+                },
+            },
+            "Mounts": [],
+            "Config": rec.config,
+            "NetworkSettings": {
+                "Bridge": "", "SandboxID": "", "SandboxKey": "", "Ports": {}, "HairpinMode": false,
+                "LinkLocalIPv6Address": "", "LinkLocalIPv6PrefixLen": 0,
+                "Gateway": "", "IPAddress": "", "IPPrefixLen": 0, "MacAddress": "", "Networks": {},
+            },
+        })
+    }
+
+    /// Docker's image inspect object.
+    pub fn inspect_image(&self, img: &ImageRecord, cfg: &ImageConfig) -> Value {
+        let refs = self.images.refs_of(&img.id);
+        let tags: Vec<String> = refs.iter().filter(|r| r.tag().is_some()).map(Reference::familiar).collect();
+        let digests: Vec<String> = refs.iter().filter_map(|r| r.digest().map(|d| format!("{}@{d}", r.familiar_name()))).collect();
+        let lower: Vec<String> = img
+            .layers
+            .iter()
+            .rev()
+            .filter_map(|l| self.images.layers.dir(&l.diff_id).ok().map(|d| d.join("diff").display().to_string()))
+            .collect();
+        json!({
+            "Id": img.id,
+            "RepoTags": tags,
+            "RepoDigests": digests,
+            "Parent": "",
+            "Comment": cfg.history.last().and_then(|h| h.comment.clone()).unwrap_or_default(),
+            "Created": cfg.created.clone().unwrap_or_else(|| ZERO_TIME.to_string()),
+            "DockerVersion": cfg.extra.get("docker_version").cloned().unwrap_or(json!("")),
+            "Author": cfg.author.clone().unwrap_or_default(),
+            "Config": cfg.config,
+            "Architecture": cfg.architecture,
+            "Os": cfg.os,
+            "Size": self.images.size(img),
+            "GraphDriver": {"Name": "overlay2", "Data": {"LowerDir": lower.join(":")}},
+            "RootFS": {"Type": "layers", "Layers": img.diff_ids()},
+            "Metadata": {"LastTagTime": img.loaded_at},
+        })
+    }
+}

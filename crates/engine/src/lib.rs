@@ -1,0 +1,18 @@
+//! berth's engine: image references, the content store, images and layers, containers and
+//! their shim. Synchronous: the CLI calls it in-process; the API server wraps it.
+
+pub mod container;
+pub mod content;
+mod engine;
+pub mod error;
+pub mod image;
+pub mod inspect;
+pub mod logs;
+pub mod reference;
+pub mod shim;
+pub mod signal;
+pub mod snapshot;
+pub mod store;
+
+pub use engine::{dir_size, CreateRequest, Engine, DEFAULT_PATH};
+pub use error::{Error, ErrorKind, Result};

@@ -1,0 +1,381 @@
+//! The shim: berth re-executed (`berth shim`) to be a container's parent for its whole life.
+//!
+//! It clones the container through the runtime, then — single-threaded, in one poll loop —
+//! copies the container's output into the json-file log and to attached clients, feeds their
+//! input to the container, reaps it, records the exit in `state.json`, removes the container if
+//! `--rm` asked, tells the clients the exit code, and exits. It is detached from whoever started
+//! it (its own session, re-parented away), so the CLI may come and go, and no daemon is needed.
+//!
+//! Descriptors it is started with: 3, a pipe on which it reports the start (`ok <pid>` or
+//! `err <exit code> <message>`); optionally 4, a socket of a first attached client.
+//!
+//! Attach protocol (stream socket, both ways): frames of `[kind: u8][len: u32 BE][payload]`.
+
+use crate::container::{self, ContainerStore, State, Status};
+use crate::logs::LogWriter;
+use crate::snapshot::LayerStore;
+use crate::store::{self, Root};
+use berth_runtime::{SpawnOptions, Stdio};
+use std::io::{Read, Write};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::path::Path;
+
+/// Descriptor on which the shim reports the start.
+pub const READY_FD: RawFd = 3;
+/// Descriptor of the first attached client, when present.
+pub const ATTACH_FD: RawFd = 4;
+
+/// Frame kind: data for the container's stdin (client → shim).
+pub const FRAME_STDIN: u8 = 0;
+/// Frame kind: container stdout (shim → client).
+pub const FRAME_STDOUT: u8 = 1;
+/// Frame kind: container stderr (shim → client).
+pub const FRAME_STDERR: u8 = 2;
+/// Frame kind: the container exited; payload is the exit code, i32 BE (shim → client).
+pub const FRAME_EXIT: u8 = 3;
+/// Frame kind: close the container's stdin (client → shim).
+pub const FRAME_STDIN_EOF: u8 = 4;
+/// Frame kind: terminal size, rows and columns as u16 BE (client → shim).
+pub const FRAME_RESIZE: u8 = 5;
+
+/// Docker's json-file driver splits lines longer than this into several entries.
+const MAX_LINE: usize = 16 * 1024;
+
+/// Writes one frame.
+pub fn write_frame(w: &mut impl Write, kind: u8, payload: &[u8]) -> std::io::Result<()> {
+    let mut head = [0u8; 5];
+    head[0] = kind;
+    head[1..].copy_from_slice(&(payload.len() as u32).to_be_bytes());
+    w.write_all(&head)?;
+    w.write_all(payload)
+}
+
+/// Reads one frame; `None` at a clean end of stream.
+pub fn read_frame(r: &mut impl Read) -> std::io::Result<Option<(u8, Vec<u8>)>> {
+    let mut head = [0u8; 5];
+    match r.read_exact(&mut head) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(None),
+        Err(e) => return Err(e),
+    }
+    let len = u32::from_be_bytes([head[1], head[2], head[3], head[4]]) as usize;
+    if len > 16 << 20 {
+        return Err(std::io::Error::new(std::io::ErrorKind::InvalidData, "attach frame too large"));
+    }
+    let mut payload = vec![0u8; len];
+    r.read_exact(&mut payload)?;
+    Ok(Some((head[0], payload)))
+}
+
+fn pipe() -> std::io::Result<(OwnedFd, OwnedFd)> {
+    let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)?;
+    Ok((r, w))
+}
+
+fn report(ready: &mut Option<std::fs::File>, msg: &str) {
+    if let Some(f) = ready.as_mut() {
+        let _ = f.write_all(msg.as_bytes());
+    }
+    *ready = None;
+}
+
+/// A source of container output: a pipe, or the terminal's master side.
+struct Output {
+    fd: OwnedFd,
+    stream: &'static str,
+    kind: u8,
+    line: Vec<u8>,
+    open: bool,
+}
+
+/// Runs the shim for container `id` under state root `root`; returns the process exit code.
+pub fn run(root: &Path, id: &str, has_attach: bool) -> i32 {
+    // SAFETY: setsid/fork/_exit before any other thread exists.
+    unsafe {
+        libc::setsid();
+        match libc::fork() {
+            -1 => return 125,
+            0 => {}
+            _ => libc::_exit(0),
+        }
+        // A shim outlives terminals and its starter; stray job-control signals must not end it.
+        libc::signal(libc::SIGHUP, libc::SIG_IGN);
+        libc::signal(libc::SIGINT, libc::SIG_IGN);
+        libc::signal(libc::SIGTERM, libc::SIG_IGN);
+        libc::signal(libc::SIGPIPE, libc::SIG_IGN);
+    }
+    // SAFETY: fds 3 and 4 were set up by our starter for us alone.
+    let mut ready = Some(unsafe { std::fs::File::from_raw_fd(READY_FD) });
+    let mut clients: Vec<std::os::unix::net::UnixStream> = Vec::new();
+    if has_attach {
+        // SAFETY: as above.
+        clients.push(unsafe { std::os::unix::net::UnixStream::from_raw_fd(ATTACH_FD) });
+    }
+    match supervise(root, id, &mut ready, &mut clients) {
+        Ok(()) => 0,
+        Err(msg) => {
+            report(&mut ready, &format!("err 125 {msg}"));
+            125
+        }
+    }
+}
+
+fn supervise(root: &Path, id: &str, ready: &mut Option<std::fs::File>, clients: &mut Vec<std::os::unix::net::UnixStream>) -> Result<(), String> {
+    let root = Root::open(root).map_err(|e| e.to_string())?;
+    let containers = ContainerStore::new(&root);
+    let layers = LayerStore::new(&root);
+    let rec = containers.record(id).map_err(|e| e.to_string())?;
+    let dir = containers.dir(id);
+    let spec = berth_runtime::load_spec(&dir).map_err(|e| e.to_string())?;
+    let mut log = LogWriter::open(&containers.log_path(id), &rec.host_config.log_config.config).map_err(|e| e.to_string())?;
+    let overlay = layers.overlay(&rec.layers, &dir).map_err(|e| e.to_string())?;
+
+    let tty = rec.config.tty;
+    let mut outputs: Vec<Output> = Vec::new();
+    let mut stdin_w: Option<OwnedFd> = None;
+    let mut master: Option<RawFd> = None;
+    let child_ends: Vec<OwnedFd>;
+    let stdio;
+    if tty {
+        let pty = nix::pty::openpty(None, None).map_err(|e| format!("openpty: {e}"))?;
+        nix::fcntl::fcntl(&pty.master, nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC)).ok();
+        nix::fcntl::fcntl(&pty.slave, nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC)).ok();
+        let s = pty.slave.as_raw_fd();
+        stdio = Stdio { stdin: Some(s), stdout: Some(s), stderr: Some(s), tty: true };
+        master = Some(pty.master.as_raw_fd());
+        if rec.config.open_stdin {
+            stdin_w = Some(pty.master.try_clone().map_err(|e| e.to_string())?);
+        }
+        outputs.push(Output { fd: pty.master, stream: "stdout", kind: FRAME_STDOUT, line: Vec::new(), open: true });
+        child_ends = vec![pty.slave];
+    } else {
+        let (or, ow) = pipe().map_err(|e| format!("pipe: {e}"))?;
+        let (er, ew) = pipe().map_err(|e| format!("pipe: {e}"))?;
+        let mut ends = vec![];
+        let stdin_r = if rec.config.open_stdin {
+            let (ir, iw) = pipe().map_err(|e| format!("pipe: {e}"))?;
+            stdin_w = Some(iw);
+            Some(ir)
+        } else {
+            None
+        };
+        stdio = Stdio { stdin: stdin_r.as_ref().map(|f| f.as_raw_fd()), stdout: Some(ow.as_raw_fd()), stderr: Some(ew.as_raw_fd()), tty: false };
+        outputs.push(Output { fd: or, stream: "stdout", kind: FRAME_STDOUT, line: Vec::new(), open: true });
+        outputs.push(Output { fd: er, stream: "stderr", kind: FRAME_STDERR, line: Vec::new(), open: true });
+        ends.push(ow);
+        ends.push(ew);
+        ends.extend(stdin_r);
+        child_ends = ends;
+    }
+
+    let opts = SpawnOptions { spec: &spec, rootfs: dir.join("rootfs"), rootfs_mounts: std::slice::from_ref(&overlay), stdio };
+    let spawned = berth_runtime::spawn(&opts);
+    drop(child_ends);
+    let spawned = match spawned {
+        Ok(s) => s,
+        Err(e) => {
+            let err = crate::error::Error::from(e);
+            let code = err.kind.exit_code();
+            // Docker leaves a container whose start failed in "created" with the error recorded.
+            let mut st = containers.state_raw(id).unwrap_or_default();
+            st.status = Status::Created;
+            st.exit_code = code;
+            st.error = err.message.clone();
+            st.pid = 0;
+            let _ = containers.write_state(id, &st);
+            if rec.host_config.auto_remove {
+                let _ = containers.remove_files(&rec);
+            }
+            report(ready, &format!("err {code} {}", err.message));
+            return Ok(());
+        }
+    };
+    let pid = spawned.pid;
+    let me = std::process::id() as i32;
+    let mut st = containers.state_raw(id).unwrap_or_default();
+    st = State {
+        status: Status::Running,
+        pid,
+        shim_pid: me,
+        shim_start: container::proc_start_time(me).unwrap_or(0),
+        exit_code: 0,
+        error: String::new(),
+        started_at: store::now_rfc3339(),
+        finished_at: st.finished_at,
+        oom_killed: false,
+        restart_count: st.restart_count,
+        stopping: false,
+    };
+    // The starter holds the container's lock until we report, so this write is ours alone.
+    if let Err(e) = containers.write_state(id, &st) {
+        // SAFETY: killing our own child.
+        unsafe { libc::kill(pid, libc::SIGKILL) };
+        return Err(e.to_string());
+    }
+    report(ready, &format!("ok {pid}\n"));
+
+    // SAFETY: pidfd_open(2) on our own child.
+    let pidfd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) } as RawFd;
+    if pidfd < 0 {
+        return Err(format!("pidfd_open: {}", std::io::Error::last_os_error()));
+    }
+    // SAFETY: we just got this descriptor.
+    let pidfd = unsafe { OwnedFd::from_raw_fd(pidfd) };
+    let mut exit_status: Option<i32> = None;
+    let mut drain_deadline: Option<std::time::Instant> = None;
+    let mut buf = vec![0u8; 32 * 1024];
+
+    loop {
+        if exit_status.is_some() && outputs.iter().all(|o| !o.open) {
+            break;
+        }
+        if let Some(d) = drain_deadline {
+            if std::time::Instant::now() > d {
+                break;
+            }
+        }
+        let mut pfds: Vec<libc::pollfd> = Vec::new();
+        pfds.push(libc::pollfd { fd: if exit_status.is_none() { pidfd.as_raw_fd() } else { -1 }, events: libc::POLLIN, revents: 0 });
+        for o in &outputs {
+            pfds.push(libc::pollfd { fd: if o.open { o.fd.as_raw_fd() } else { -1 }, events: libc::POLLIN, revents: 0 });
+        }
+        for c in clients.iter() {
+            pfds.push(libc::pollfd { fd: c.as_raw_fd(), events: libc::POLLIN, revents: 0 });
+        }
+        let timeout = if exit_status.is_some() { 100 } else { -1 };
+        // SAFETY: poll(2) on a vector we own.
+        let n = unsafe { libc::poll(pfds.as_mut_ptr(), pfds.len() as libc::nfds_t, timeout) };
+        if n < 0 {
+            if std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted {
+                continue;
+            }
+            break;
+        }
+        if pfds[0].revents != 0 && exit_status.is_none() {
+            let mut status = 0;
+            // SAFETY: reaping our child.
+            unsafe { libc::waitpid(pid, &mut status, 0) };
+            let code = if libc::WIFEXITED(status) { libc::WEXITSTATUS(status) } else { 128 + libc::WTERMSIG(status) };
+            exit_status = Some(code);
+            drain_deadline = Some(std::time::Instant::now() + std::time::Duration::from_secs(2));
+        }
+        for (i, o) in outputs.iter_mut().enumerate() {
+            let re = pfds[1 + i].revents;
+            if re == 0 || !o.open {
+                continue;
+            }
+            // SAFETY: read(2) into our buffer.
+            let r = unsafe { libc::read(o.fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
+            if r <= 0 {
+                if r < 0 && std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted {
+                    continue;
+                }
+                // EOF on a pipe, EIO on a terminal whose last slave closed.
+                o.open = false;
+                continue;
+            }
+            let data = &buf[..r as usize];
+            clients.retain_mut(|c| write_frame(c, o.kind, data).is_ok());
+            o.line.extend_from_slice(data);
+            while let Some(pos) = o.line.iter().position(|b| *b == b'\n') {
+                let _ = log.write(o.stream, &o.line[..=pos]);
+                o.line.drain(..=pos);
+            }
+            while o.line.len() >= MAX_LINE {
+                let _ = log.write(o.stream, &o.line[..MAX_LINE]);
+                o.line.drain(..MAX_LINE);
+            }
+        }
+        let base = 1 + outputs.len();
+        let mut gone = Vec::new();
+        for (i, c) in clients.iter_mut().enumerate() {
+            if pfds[base + i].revents == 0 {
+                continue;
+            }
+            match read_frame(c) {
+                Ok(Some((FRAME_STDIN, data))) => {
+                    if let Some(w) = &stdin_w {
+                        let mut f = std::fs::File::from(w.try_clone().map_err(|e| e.to_string())?);
+                        let _ = f.write_all(&data);
+                    }
+                }
+                Ok(Some((FRAME_STDIN_EOF, _))) => {
+                    if !tty {
+                        stdin_w = None;
+                    } else if let Some(w) = &stdin_w {
+                        // A terminal has no close: ^D is how a terminal says end of input.
+                        let mut f = std::fs::File::from(w.try_clone().map_err(|e| e.to_string())?);
+                        let _ = f.write_all(&[4]);
+                    }
+                }
+                Ok(Some((FRAME_RESIZE, data))) if data.len() == 4 => {
+                    if let Some(m) = master {
+                        let ws = libc::winsize {
+                            ws_row: u16::from_be_bytes([data[0], data[1]]),
+                            ws_col: u16::from_be_bytes([data[2], data[3]]),
+                            ws_xpixel: 0,
+                            ws_ypixel: 0,
+                        };
+                        // SAFETY: TIOCSWINSZ reads the struct.
+                        unsafe { libc::ioctl(m, libc::TIOCSWINSZ, &ws) };
+                    }
+                }
+                Ok(Some(_)) => {}
+                Ok(None) | Err(_) => gone.push(i),
+            }
+        }
+        for i in gone.into_iter().rev() {
+            clients.remove(i);
+        }
+    }
+    for o in outputs.iter_mut() {
+        if !o.line.is_empty() {
+            let _ = log.write(o.stream, &o.line);
+            o.line.clear();
+        }
+    }
+    let code = match exit_status {
+        Some(c) => c,
+        None => {
+            let mut status = 0;
+            // SAFETY: reaping our child.
+            unsafe { libc::waitpid(pid, &mut status, 0) };
+            if libc::WIFEXITED(status) { libc::WEXITSTATUS(status) } else { 128 + libc::WTERMSIG(status) }
+        }
+    };
+    let oom = spawned.cgroup.as_ref().is_some_and(oom_killed);
+    if let Some(cg) = &spawned.cgroup {
+        let _ = cg.destroy();
+    }
+    {
+        let _lock = containers.lock(id).ok();
+        let mut st = containers.state_raw(id).unwrap_or_default();
+        st.status = Status::Exited;
+        st.pid = 0;
+        st.exit_code = code;
+        st.finished_at = store::now_rfc3339();
+        st.oom_killed = oom;
+        st.stopping = false;
+        let _ = containers.write_state(id, &st);
+        if rec.host_config.auto_remove {
+            let _ = containers.remove_files(&rec);
+        }
+    }
+    for c in clients.iter_mut() {
+        let _ = write_frame(c, FRAME_EXIT, &code.to_be_bytes());
+    }
+    Ok(())
+}
+
+fn oom_killed(cg: &berth_runtime::Cgroup) -> bool {
+    for d in cg.dirs() {
+        for f in ["memory.events", "memory.oom_control"] {
+            if let Ok(s) = std::fs::read_to_string(d.join(f)) {
+                if s.lines().any(|l| l.strip_prefix("oom_kill ").and_then(|n| n.trim().parse::<u64>().ok()).unwrap_or(0) > 0) {
+                    return true;
+                }
+            }
+        }
+    }
+    false
+}

@@ -1,0 +1,210 @@
+//! The state root: where everything lives, how a file is written so a crash can never leave it
+//! half-written, and the file locks that let many berth processes share one root.
+//!
+//! Layout under the root (default `/var/lib/berth`):
+//! - `blobs/sha256/<hex>`: content store (see [`crate::content`])
+//! - `layers/<diff-id hex>/diff`: unpacked layers, the overlay lower dirs
+//! - `images/<id hex>.json`: image records; `repositories.json`: tags and digests to image ids
+//! - `containers/<id>/`: a container's record, state, OCI bundle, copy-on-write layer and log
+//! - `names/<name>`: one file per container name, created with O_EXCL so names stay unique
+//!   across processes without a global lock
+//! - `tmp/`: work in progress of live processes; leftovers of dead ones are swept at start
+//! - `locks/`: flock(2) files
+//!
+//! Every metadata file is written to a temp file, fsync'ed and renamed into place, so readers see
+//! the old or the new version and `kill -9` at any point cannot corrupt it.
+
+use crate::error::{Error, IoContext, Result};
+use serde::{de::DeserializeOwned, Serialize};
+use std::fs::{self, File, OpenOptions};
+use std::io::Write;
+use std::os::fd::AsFd;
+use std::path::{Path, PathBuf};
+
+/// The default state root.
+pub const DEFAULT_ROOT: &str = "/var/lib/berth";
+
+/// Paths of one state root.
+#[derive(Debug, Clone)]
+pub struct Root {
+    path: PathBuf,
+}
+
+impl Root {
+    /// Opens (creating as needed) the state root at `path`.
+    pub fn open(path: &Path) -> Result<Root> {
+        let path = if path.is_absolute() { path.to_path_buf() } else { std::env::current_dir().ctx(|| "current dir".into())?.join(path) };
+        for sub in ["blobs/sha256", "layers", "images", "containers", "names", "tmp", "locks"] {
+            fs::create_dir_all(path.join(sub)).ctx(|| format!("create {}", path.join(sub).display()))?;
+        }
+        Ok(Root { path })
+    }
+
+    /// The root directory.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+    /// Directory of a container.
+    pub fn container_dir(&self, id: &str) -> PathBuf {
+        self.path.join("containers").join(id)
+    }
+    /// Directory of an unpacked layer.
+    pub fn layer_dir(&self, diff_hex: &str) -> PathBuf {
+        self.path.join("layers").join(diff_hex)
+    }
+    /// A sub path of the root.
+    pub fn join(&self, p: impl AsRef<Path>) -> PathBuf {
+        self.path.join(p)
+    }
+
+    /// A fresh temp path for work in progress, tagged with our pid so a sweep can tell whether
+    /// its owner still lives.
+    pub fn temp_path(&self, what: &str) -> PathBuf {
+        self.path.join("tmp").join(format!("{what}-{}-{}", std::process::id(), random_hex(8)))
+    }
+
+    /// Removes temp files whose owning process is gone (after a crash or `kill -9`).
+    pub fn sweep_temp(&self) {
+        let Ok(rd) = fs::read_dir(self.path.join("tmp")) else { return };
+        for e in rd.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let pid: Option<i32> = name.split('-').nth(1).and_then(|p| p.parse().ok());
+            if let Some(pid) = pid {
+                if pid_alive(pid) {
+                    continue;
+                }
+            }
+            let p = e.path();
+            if p.is_dir() {
+                let _ = make_writable_and_remove(&p);
+            } else {
+                let _ = fs::remove_file(&p);
+            }
+        }
+    }
+
+    /// Takes an exclusive lock named `name`, released when the guard drops.
+    pub fn lock(&self, name: &str) -> Result<Lock> {
+        Lock::exclusive(&self.path.join("locks").join(name))
+    }
+}
+
+/// True if a process with this pid exists.
+pub fn pid_alive(pid: i32) -> bool {
+    // SAFETY: kill with signal 0 only checks existence and permission.
+    pid > 0 && (unsafe { libc::kill(pid, 0) } == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM))
+}
+
+/// Removes a tree, first granting write permission where a layer made a directory read-only.
+pub fn make_writable_and_remove(p: &Path) -> std::io::Result<()> {
+    match fs::remove_dir_all(p) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(_) => {
+            // As root this mostly succeeds at once; a chattr'ed file is the rare exception.
+            fs::remove_dir_all(p)
+        }
+    }
+}
+
+/// An flock(2) held until dropped; the kernel releases it if the process dies.
+#[derive(Debug)]
+pub struct Lock {
+    _file: File,
+}
+
+impl Lock {
+    /// Blocks until the exclusive lock on `path` is ours.
+    pub fn exclusive(path: &Path) -> Result<Lock> {
+        let file = OpenOptions::new().create(true).truncate(false).write(true).open(path).ctx(|| format!("open lock {}", path.display()))?;
+        rustix::fs::flock(file.as_fd(), rustix::fs::FlockOperation::LockExclusive)
+            .map_err(|e| Error::internal(format!("lock {}: {e}", path.display())))?;
+        Ok(Lock { _file: file })
+    }
+}
+
+/// Writes `data` to `path` atomically: temp file in the same directory, fsync, rename.
+pub fn write_atomic(path: &Path, data: &[u8]) -> Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let tmp = dir.join(format!(".{}.tmp-{}-{}", path.file_name().unwrap_or_default().to_string_lossy(), std::process::id(), random_hex(4)));
+    let res = (|| -> std::io::Result<()> {
+        let mut f = File::create(&tmp)?;
+        f.write_all(data)?;
+        f.sync_data()?;
+        fs::rename(&tmp, path)
+    })();
+    if res.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    res.ctx(|| format!("write {}", path.display()))
+}
+
+/// Serialises `value` as JSON into `path` atomically.
+pub fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<()> {
+    let data = serde_json::to_vec_pretty(value).map_err(|e| Error::internal(format!("encode {}: {e}", path.display())))?;
+    write_atomic(path, &data)
+}
+
+/// Reads JSON from `path`.
+pub fn read_json<T: DeserializeOwned>(path: &Path) -> Result<T> {
+    let data = fs::read(path).ctx(|| format!("read {}", path.display()))?;
+    serde_json::from_slice(&data).map_err(|e| Error::internal(format!("decode {}: {e}", path.display())))
+}
+
+/// `n` random bytes as lower-case hex, from the kernel's CSPRNG.
+pub fn random_hex(n: usize) -> String {
+    let mut buf = vec![0u8; n];
+    let mut filled = 0;
+    while filled < n {
+        match rustix::rand::getrandom(&mut buf[filled..], rustix::rand::GetRandomFlags::empty()) {
+            Ok(k) => filled += k,
+            Err(_) => continue,
+        }
+    }
+    hex::encode(buf)
+}
+
+/// The current time in Docker's RFC 3339 form with nanoseconds.
+pub fn now_rfc3339() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true)
+}
+
+/// Docker's zero time, used for "not yet" timestamps.
+pub const ZERO_TIME: &str = "0001-01-01T00:00:00Z";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn atomic_write_replaces_whole_file() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("x.json");
+        write_json(&p, &serde_json::json!({"a": 1})).unwrap();
+        write_json(&p, &serde_json::json!({"a": 2})).unwrap();
+        let v: serde_json::Value = read_json(&p).unwrap();
+        assert_eq!(v["a"], 2);
+        assert_eq!(fs::read_dir(d.path()).unwrap().count(), 1, "no temp files left");
+    }
+
+    #[test]
+    fn random_hex_has_requested_length() {
+        let a = random_hex(32);
+        assert_eq!(a.len(), 64);
+        assert!(a.chars().all(|c| c.is_ascii_hexdigit()));
+        assert_ne!(a, random_hex(32));
+    }
+
+    #[test]
+    fn sweep_keeps_live_and_removes_dead() {
+        let d = tempfile::tempdir().unwrap();
+        let root = Root::open(d.path()).unwrap();
+        let live = root.temp_path("unpack");
+        fs::create_dir_all(&live).unwrap();
+        let dead = root.join("tmp/unpack-999999999-abcd");
+        fs::create_dir_all(&dead).unwrap();
+        root.sweep_temp();
+        assert!(live.exists());
+        assert!(!dead.exists());
+    }
+}

@@ -1,0 +1,294 @@
+//! The container's init, from clone(2) to execve(2). Runs in the freshly cloned child, which has
+//! the new namespaces but is still the runtime's code; everything here is on the path of every
+//! container start, so it does only what the spec asks.
+
+use crate::cgroups::Cgroup;
+use crate::error::StartFailure;
+use crate::rootfs::{self, RootfsMount};
+use oci_spec::runtime::{LinuxNamespaceType, PosixRlimitType, Spec};
+use std::convert::Infallible;
+use std::ffi::CString;
+use std::os::fd::RawFd;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+
+/// Everything the child needs, prepared by the parent before clone so the child's copy of the
+/// address space already holds it.
+pub(crate) struct InitContext<'a> {
+    pub spec: &'a Spec,
+    pub rootfs: PathBuf,
+    pub rootfs_mounts: &'a [RootfsMount],
+    pub stdio: [Option<RawFd>; 3],
+    pub tty: bool,
+    pub cgroup: Option<&'a Cgroup>,
+    pub new_cgroupns: bool,
+    pub join_namespaces: Vec<(RawFd, LinuxNamespaceType)>,
+    pub sync_read: RawFd,
+    pub sync_write: RawFd,
+    pub err_write: RawFd,
+}
+
+/// A failure inside the init, sent to the parent through the error pipe.
+pub(crate) struct Fail {
+    pub kind: StartFailure,
+    pub message: String,
+}
+
+impl<T: std::fmt::Display> From<T> for Fail {
+    fn from(e: T) -> Self {
+        Fail { kind: StartFailure::Engine, message: e.to_string() }
+    }
+}
+
+fn fail(kind: StartFailure, message: String) -> Fail {
+    Fail { kind, message }
+}
+
+/// Runs the init and never returns: it either execs the container's process or reports and exits.
+pub(crate) fn run(ctx: &InitContext) -> ! {
+    let err = match steps(ctx) {
+        Ok(never) => match never {},
+        Err(e) => e,
+    };
+    let code: u8 = match err.kind {
+        StartFailure::Engine => 0,
+        StartFailure::NotExecutable => 1,
+        StartFailure::NotFound => 2,
+    };
+    let mut msg = vec![code];
+    msg.extend_from_slice(err.message.as_bytes());
+    // SAFETY: plain write(2) and _exit(2) on fds this process owns.
+    unsafe {
+        libc::write(ctx.err_write, msg.as_ptr().cast(), msg.len());
+        libc::_exit(err.kind.exit_code());
+    }
+}
+
+fn check(r: libc::c_int, what: &str) -> Result<(), Fail> {
+    if r < 0 {
+        Err(fail(StartFailure::Engine, format!("{what}: {}", std::io::Error::last_os_error())))
+    } else {
+        Ok(())
+    }
+}
+
+fn steps(ctx: &InitContext) -> Result<Infallible, Fail> {
+    let spec = ctx.spec;
+    let process = spec.process().as_ref().ok_or("spec has no process")?;
+    let linux = spec.linux().as_ref();
+    // SAFETY: these are raw syscalls on values we own; no Rust invariants are involved.
+    unsafe {
+        // Non-dumpable until exec: a process in the container cannot open /proc/<pid>/exe of
+        // the runtime and overwrite the berth binary (CVE-2019-5736). execve resets it.
+        check(libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0), "prctl dumpable")?;
+        // Our copy of the write end would keep the read below from ever seeing EOF.
+        libc::close(ctx.sync_write);
+        let mut b = [0u8; 1];
+        let n = libc::read(ctx.sync_read, b.as_mut_ptr().cast(), 1);
+        if n != 1 {
+            // The parent died or gave up before letting us go.
+            libc::_exit(125);
+        }
+        libc::close(ctx.sync_read);
+        for (fd, _) in &ctx.join_namespaces {
+            check(libc::setns(*fd, 0), "setns")?;
+            libc::close(*fd);
+        }
+        if ctx.new_cgroupns {
+            // After the parent put us in our cgroup, so that it becomes the namespace's root.
+            check(libc::unshare(libc::CLONE_NEWCGROUP), "unshare cgroup namespace")?;
+        }
+        // The container starts with default signal handling and nothing blocked, whatever the
+        // shim (which ignores SIGPIPE, as every Rust program does) had: execve(2) keeps both.
+        for sig in 1..=libc::SIGRTMAX() {
+            if sig != libc::SIGKILL && sig != libc::SIGSTOP {
+                libc::signal(sig, libc::SIG_DFL);
+            }
+        }
+        let mut empty: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut empty);
+        libc::sigprocmask(libc::SIG_SETMASK, &empty, std::ptr::null_mut());
+        check(libc::setsid(), "setsid")?;
+        setup_stdio(ctx)?;
+        if ctx.tty {
+            check(libc::ioctl(0, libc::TIOCSCTTY, 0), "set controlling terminal")?;
+        }
+    }
+
+    let has_mount_ns = linux
+        .and_then(|l| l.namespaces().as_ref())
+        .is_some_and(|ns| ns.iter().any(|n| n.typ() == LinuxNamespaceType::Mount));
+    if has_mount_ns {
+        let prop = linux.and_then(|l| l.rootfs_propagation().clone()).unwrap_or_else(|| "rprivate".into());
+        let (_, p, _) = rootfs::parse_options(&[prop]);
+        nix::mount::mount(None::<&str>, "/", None::<&str>, p, None::<&str>).map_err(|e| format!("make / {p:?}: {e}"))?;
+        rootfs::mount_rootfs(&ctx.rootfs, ctx.rootfs_mounts)?;
+        rootfs::mount_spec_mounts(&ctx.rootfs, spec, ctx.cgroup)?;
+        if let Some(devs) = linux.and_then(|l| l.devices().as_ref()) {
+            rootfs::create_devices(&ctx.rootfs, devs)?;
+        }
+        rootfs::pivot(&ctx.rootfs)?;
+        if let Some(sysctl) = linux.and_then(|l| l.sysctl().as_ref()) {
+            for (k, v) in sysctl {
+                let p = format!("/proc/sys/{}", k.replace('.', "/"));
+                std::fs::write(&p, v).map_err(|e| format!("sysctl {k}: {e}"))?;
+            }
+        }
+        if let Some(m) = linux.and_then(|l| l.masked_paths().as_ref()) {
+            rootfs::mask_paths(m)?;
+        }
+        if let Some(r) = linux.and_then(|l| l.readonly_paths().as_ref()) {
+            rootfs::readonly_paths(r)?;
+        }
+        if spec.root().as_ref().and_then(|r| r.readonly()) == Some(true) {
+            rootfs::readonly_root()?;
+        }
+    } else {
+        nix::unistd::chroot(ctx.rootfs.as_path()).map_err(|e| format!("chroot: {e}"))?;
+    }
+    if let Some(h) = spec.hostname() {
+        nix::unistd::sethostname(h).map_err(|e| format!("sethostname: {e}"))?;
+    }
+    if let Some(adj) = process.oom_score_adj() {
+        std::fs::write("/proc/self/oom_score_adj", adj.to_string()).map_err(|e| format!("oom_score_adj: {e}"))?;
+    }
+    for rl in process.rlimits().iter().flatten() {
+        set_rlimit(rl.typ(), rl.soft(), rl.hard())?;
+    }
+    let user = process.user();
+    // SAFETY: umask(2) cannot fail.
+    unsafe { libc::umask(user.umask().unwrap_or(0o022) as libc::mode_t) };
+
+    let cwd = process.cwd();
+    if std::fs::metadata(cwd).is_err() {
+        std::fs::create_dir_all(cwd).map_err(|e| format!("mkdir working directory {}: {e}", cwd.display()))?;
+    }
+    nix::unistd::chdir(cwd.as_path()).map_err(|e| format!("chdir to cwd ({}) set in config.json failed: {e}", cwd.display()))?;
+
+    let args = process.args().as_ref().filter(|a| !a.is_empty()).ok_or("spec has no process args")?;
+    let env: Vec<String> = process.env().clone().unwrap_or_default();
+    let exe = find_executable(&args[0], &env)?;
+    let c_args: Vec<CString> = args.iter().map(|a| CString::new(a.as_bytes())).collect::<Result<_, _>>()?;
+    let c_env: Vec<CString> = env.iter().map(|a| CString::new(a.as_bytes())).collect::<Result<_, _>>()?;
+
+    let nnp = process.no_new_privileges() == Some(true);
+    let seccomp = linux.and_then(|l| l.seccomp().as_ref());
+    if let (false, Some(sc)) = (nnp, seccomp) {
+        // Without no_new_privs the filter can only be loaded while CAP_SYS_ADMIN is still held,
+        // so it goes in before the capabilities are dropped.
+        crate::seccomp::apply(sc)?;
+    }
+    crate::caps::apply_user_and_caps(user, process.capabilities().as_ref())?;
+    if nnp {
+        // SAFETY: prctl with constant arguments.
+        check(unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) }, "no_new_privs")?;
+        if let Some(sc) = seccomp {
+            crate::seccomp::apply(sc)?;
+        }
+    }
+    // Every inherited descriptor beyond stdio must not reach the container's program.
+    // SAFETY: close_range(2) with CLOSE_RANGE_CLOEXEC only sets flags.
+    unsafe {
+        libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, libc::CLOSE_RANGE_CLOEXEC as u32);
+    }
+    let e = nix::unistd::execve(&exe, &c_args, &c_env).unwrap_err();
+    let kind = match e {
+        nix::errno::Errno::ENOENT => StartFailure::NotFound,
+        _ => StartFailure::NotExecutable,
+    };
+    Err(fail(kind, format!("exec: {:?}: {}", args[0], e.desc().to_lowercase())))
+}
+
+fn setup_stdio(ctx: &InitContext) -> Result<(), Fail> {
+    // Move the sources out of 0..2 first so one dup2 cannot clobber another's source.
+    let mut high = [-1; 3];
+    for (i, fd) in ctx.stdio.iter().enumerate() {
+        let src = match fd {
+            Some(fd) => *fd,
+            None => {
+                // SAFETY: open(2) of a constant path.
+                let fd = unsafe { libc::open(c"/dev/null".as_ptr(), libc::O_RDWR | libc::O_CLOEXEC) };
+                check(fd, "open /dev/null")?;
+                fd
+            }
+        };
+        // SAFETY: fcntl F_DUPFD_CLOEXEC on an open descriptor.
+        high[i] = unsafe { libc::fcntl(src, libc::F_DUPFD_CLOEXEC, 10) };
+        check(high[i], "dup stdio")?;
+    }
+    for (i, fd) in high.iter().enumerate() {
+        // SAFETY: dup2(2) onto 0..2; dup2 clears FD_CLOEXEC on the new descriptor.
+        check(unsafe { libc::dup2(*fd, i as i32) }, "dup2 stdio")?;
+        unsafe { libc::close(*fd) };
+    }
+    Ok(())
+}
+
+fn set_rlimit(typ: PosixRlimitType, soft: u64, hard: u64) -> Result<(), Fail> {
+    let res = match typ {
+        PosixRlimitType::RlimitCpu => libc::RLIMIT_CPU,
+        PosixRlimitType::RlimitFsize => libc::RLIMIT_FSIZE,
+        PosixRlimitType::RlimitData => libc::RLIMIT_DATA,
+        PosixRlimitType::RlimitStack => libc::RLIMIT_STACK,
+        PosixRlimitType::RlimitCore => libc::RLIMIT_CORE,
+        PosixRlimitType::RlimitRss => libc::RLIMIT_RSS,
+        PosixRlimitType::RlimitNproc => libc::RLIMIT_NPROC,
+        PosixRlimitType::RlimitNofile => libc::RLIMIT_NOFILE,
+        PosixRlimitType::RlimitMemlock => libc::RLIMIT_MEMLOCK,
+        PosixRlimitType::RlimitAs => libc::RLIMIT_AS,
+        PosixRlimitType::RlimitLocks => libc::RLIMIT_LOCKS,
+        PosixRlimitType::RlimitSigpending => libc::RLIMIT_SIGPENDING,
+        PosixRlimitType::RlimitMsgqueue => libc::RLIMIT_MSGQUEUE,
+        PosixRlimitType::RlimitNice => libc::RLIMIT_NICE,
+        PosixRlimitType::RlimitRtprio => libc::RLIMIT_RTPRIO,
+        PosixRlimitType::RlimitRttime => libc::RLIMIT_RTTIME,
+    };
+    let lim = libc::rlimit { rlim_cur: soft, rlim_max: hard };
+    // SAFETY: setrlimit(2) reads the struct we pass.
+    if unsafe { libc::setrlimit(res, &lim) } < 0 {
+        let e = std::io::Error::last_os_error();
+        return Err(fail(
+            StartFailure::Engine,
+            format!("error setting rlimit type {}: soft {soft} hard {hard}: {e} (raising a hard limit needs CAP_SYS_RESOURCE)", rlimit_name(typ)),
+        ));
+    }
+    Ok(())
+}
+
+fn rlimit_name(typ: PosixRlimitType) -> String {
+    serde_json::to_value(typ).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default()
+}
+
+/// Finds `cmd` the way execvp(3) would, inside the container, so the error can name Docker's
+/// cause (and its exit code) before anything irreversible happens.
+fn find_executable(cmd: &str, env: &[String]) -> Result<CString, Fail> {
+    use std::os::unix::fs::PermissionsExt;
+    let check_file = |p: &Path| -> Result<bool, Fail> {
+        match std::fs::metadata(p) {
+            Ok(m) if m.is_dir() => Err(fail(StartFailure::NotExecutable, format!("exec: {cmd:?}: is a directory"))),
+            Ok(m) => Ok(m.permissions().mode() & 0o111 != 0),
+            Err(_) => Ok(false),
+        }
+    };
+    if cmd.contains('/') {
+        let p = Path::new(cmd);
+        if std::fs::metadata(p).is_err() {
+            return Err(fail(StartFailure::NotFound, format!("exec: {cmd:?}: stat {cmd}: no such file or directory")));
+        }
+        if !check_file(p)? {
+            return Err(fail(StartFailure::NotExecutable, format!("exec: {cmd:?}: permission denied")));
+        }
+        return Ok(CString::new(p.as_os_str().as_bytes())?);
+    }
+    let path = env.iter().rev().find_map(|e| e.strip_prefix("PATH=")).unwrap_or("/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+    for dir in path.split(':') {
+        let dir = if dir.is_empty() { "." } else { dir };
+        let p = Path::new(dir).join(cmd);
+        if let Ok(m) = std::fs::metadata(&p) {
+            if !m.is_dir() && m.permissions().mode() & 0o111 != 0 {
+                return Ok(CString::new(p.as_os_str().as_bytes())?);
+            }
+        }
+    }
+    Err(fail(StartFailure::NotFound, format!("exec: {cmd:?}: executable file not found in $PATH")))
+}
