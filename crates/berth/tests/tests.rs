@@ -1,1 +1,10 @@
+//! Integration tests: the real `berth` binary, real containers, as root, each test under its
+//! own temporary state root. They fail (never skip) when root or busybox-static is missing.
 
+mod common;
+mod containers;
+mod images;
+mod isolation;
+mod lifecycle;
+mod logs;
+mod robustness;

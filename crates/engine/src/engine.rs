@@ -293,10 +293,14 @@ impl Engine {
         // SAFETY: the closure only calls dup2(2), async-signal-safe, between fork and exec.
         unsafe {
             cmd.pre_exec(move || {
-                if libc::dup2(ready_w_fd, shim::READY_FD) < 0 {
+                // Lift both above the targets first: a source may already sit on 3 or 4, and
+                // dup2 onto itself would keep its close-on-exec flag.
+                let ready = libc::fcntl(ready_w_fd, libc::F_DUPFD_CLOEXEC, 10);
+                let attach = attach_fd.map(|a| libc::fcntl(a, libc::F_DUPFD_CLOEXEC, 10));
+                if ready < 0 || attach.is_some_and(|a| a < 0) || libc::dup2(ready, shim::READY_FD) < 0 {
                     return Err(std::io::Error::last_os_error());
                 }
-                if let Some(a) = attach_fd {
+                if let Some(a) = attach {
                     if libc::dup2(a, shim::ATTACH_FD) < 0 {
                         return Err(std::io::Error::last_os_error());
                     }
@@ -418,6 +422,8 @@ impl Engine {
             self.wait_shim(&st, Some(Duration::from_secs(30)));
         }
         let _l = self.containers.lock(id)?;
+        // Normally gone with the container's exit; this covers a shim that died first.
+        let _ = berth_runtime::Cgroup::open(Path::new(&format!("{}/{id}", self.cgroup_parent))).destroy();
         if !self.containers.dir(id).exists() {
             return Ok(()); // --rm beat us to it
         }

@@ -306,7 +306,12 @@ impl ContainerStore {
 pub fn proc_start_time(pid: i32) -> Option<u64> {
     let s = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     let after = &s[s.rfind(')')? + 1..];
-    after.split_whitespace().nth(19)?.parse().ok()
+    let mut fields = after.split_whitespace();
+    // A zombie has finished; only its parent has yet to notice.
+    if matches!(fields.next(), Some("Z") | Some("X") | None) {
+        return None;
+    }
+    fields.nth(18)?.parse().ok()
 }
 
 /// True if `pid` still is the process that started at `start`.

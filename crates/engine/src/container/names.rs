@@ -37,7 +37,7 @@ pub fn lookup(root: &Root, name: &str) -> Option<String> {
     if validate(name).is_err() {
         return None;
     }
-    fs::read_to_string(root.join("names").join(name)).ok().map(|s| s.trim().to_string())
+    fs::read_to_string(root.join("names").join(name)).ok().and_then(|s| s.lines().next().map(|l| l.trim().to_string()))
 }
 
 /// Claims `name` for `id`; fails with Docker's conflict message when taken.
@@ -47,21 +47,25 @@ pub fn reserve(root: &Root, name: &str, id: &str) -> Result<()> {
     for _ in 0..2 {
         match OpenOptions::new().write(true).create_new(true).open(&p) {
             Ok(mut f) => {
-                f.write_all(id.as_bytes()).map_err(|e| Error::io("write name", e))?;
+                // The creating process's pid lets others tell an in-progress create from the
+                // leftover of a crashed one.
+                f.write_all(format!("{id}\n{}\n", std::process::id()).as_bytes()).map_err(|e| Error::io("write name", e))?;
                 return Ok(());
             }
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                let owner = fs::read_to_string(&p).unwrap_or_default();
-                // A name whose container is gone (crash between steps) is free again.
-                if owner.len() == 64 && !root.container_dir(owner.trim()).join("container.json").exists() && !root.container_dir(owner.trim()).exists() {
+                let content = fs::read_to_string(&p).unwrap_or_default();
+                let mut lines = content.lines();
+                let owner = lines.next().unwrap_or("").trim().to_string();
+                let creator: i32 = lines.next().and_then(|l| l.trim().parse().ok()).unwrap_or(0);
+                let stale = owner.len() == 64 && !root.container_dir(&owner).exists() && !store::pid_alive(creator);
+                if stale {
                     let _ = fs::remove_file(&p);
                     continue;
                 }
                 return Err(Error::new(
                     ErrorKind::AlreadyExists,
                     format!(
-                        "Conflict. The container name \"/{name}\" is already in use by container \"{}\". You have to remove (or rename) that container to be able to reuse that name.",
-                        owner.trim()
+                        "Conflict. The container name \"/{name}\" is already in use by container \"{owner}\". You have to remove (or rename) that container to be able to reuse that name."
                     ),
                 ));
             }

@@ -119,11 +119,14 @@ pub fn resolve_user(user: &str, passwd: Option<&str>, group: Option<&str>) -> Re
             (None, Ok(n)) => out.gid = n,
             (None, Err(_)) => return Err(Error::invalid(format!("unable to find group {g}: no matching entries in group file"))),
         }
-    } else if let Some(name) = &username {
+    }
+    // The primary group is also a supplementary group, as `id` in a Docker container shows.
+    out.additional_gids.push(out.gid);
+    if let (None, Some(name)) = (g, &username) {
         for f in &gr {
             if f[3].split(',').any(|m| m == name) {
                 if let Ok(gid) = f[2].parse::<u32>() {
-                    if gid != out.gid && !out.additional_gids.contains(&gid) {
+                    if !out.additional_gids.contains(&gid) {
                         out.additional_gids.push(gid);
                     }
                 }
@@ -294,9 +297,9 @@ mod tests {
         let pw = "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/home:/bin/false\nwww:x:33:33::/var/www:/bin/sh\n";
         let gr = "root:x:0:\nwww:x:33:\nstaff:x:50:www,other\nnogroup:x:65534:\n";
         let r = resolve_user("www", Some(pw), Some(gr)).unwrap();
-        assert_eq!((r.uid, r.gid, r.additional_gids.clone(), r.home.as_str()), (33, 33, vec![50], "/var/www"));
+        assert_eq!((r.uid, r.gid, r.additional_gids.clone(), r.home.as_str()), (33, 33, vec![33, 50], "/var/www"));
         let r = resolve_user("1234:50", Some(pw), Some(gr)).unwrap();
-        assert_eq!((r.uid, r.gid), (1234, 50));
+        assert_eq!((r.uid, r.gid, r.additional_gids), (1234, 50, vec![50]));
         let r = resolve_user("nobody:staff", Some(pw), Some(gr)).unwrap();
         assert_eq!((r.uid, r.gid), (65534, 50));
         let e = resolve_user("ghost", Some(pw), Some(gr)).unwrap_err();

@@ -1,0 +1,200 @@
+//! Test harness: a temporary state root with the busybox image, and helpers to run berth.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+pub const BERTH: &str = env!("CARGO_BIN_EXE_berth");
+
+/// Fails the test (it does not skip) unless we are root with busybox-static installed.
+pub fn require_root() {
+    // SAFETY: geteuid has no preconditions.
+    assert_eq!(unsafe { libc::geteuid() }, 0, "these tests create namespaces, mounts and cgroups: run them as root");
+}
+
+/// A busybox root file system tarball built once per test run from Debian's busybox-static.
+pub fn busybox_tar() -> &'static Path {
+    static TAR: OnceLock<PathBuf> = OnceLock::new();
+    TAR.get_or_init(|| {
+        let bb = Path::new("/bin/busybox");
+        let out = Command::new(bb).arg("--list").output().expect("/bin/busybox is missing: apt-get install busybox-static");
+        let meta = std::fs::metadata(bb).unwrap();
+        assert!(meta.len() > 500_000, "/bin/busybox is not the static build: apt-get install busybox-static");
+        let path = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("busybox-{}.tar", std::process::id()));
+        let f = std::fs::File::create(&path).unwrap();
+        let mut b = tar::Builder::new(f);
+        let dir = |b: &mut tar::Builder<std::fs::File>, name: &str, mode: u32| {
+            let mut h = tar::Header::new_gnu();
+            h.set_entry_type(tar::EntryType::Directory);
+            h.set_mode(mode);
+            h.set_size(0);
+            h.set_mtime(1_700_000_000);
+            b.append_data(&mut h, name, std::io::empty()).unwrap();
+        };
+        let file = |b: &mut tar::Builder<std::fs::File>, name: &str, mode: u32, data: &[u8]| {
+            let mut h = tar::Header::new_gnu();
+            h.set_mode(mode);
+            h.set_size(data.len() as u64);
+            h.set_mtime(1_700_000_000);
+            b.append_data(&mut h, name, data).unwrap();
+        };
+        for (d, m) in [("bin", 0o755), ("etc", 0o755), ("tmp", 0o1777), ("root", 0o700), ("home", 0o755), ("var", 0o755)] {
+            dir(&mut b, d, m);
+        }
+        file(&mut b, "bin/busybox", 0o755, &std::fs::read(bb).unwrap());
+        for applet in String::from_utf8_lossy(&out.stdout).split_whitespace() {
+            if applet == "busybox" {
+                continue;
+            }
+            let mut h = tar::Header::new_gnu();
+            h.set_entry_type(tar::EntryType::Symlink);
+            h.set_size(0);
+            h.set_mode(0o777);
+            h.set_mtime(1_700_000_000);
+            b.append_link(&mut h, format!("bin/{applet}"), "busybox").unwrap();
+        }
+        file(&mut b, "etc/passwd", 0o644, b"root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/home:/bin/false\nwww:x:33:33:www:/var/www:/bin/sh\n");
+        file(&mut b, "etc/group", 0o644, b"root:x:0:\nwww:x:33:\nstaff:x:50:www\nnogroup:x:65534:\n");
+        b.into_inner().unwrap().flush().unwrap();
+        path
+    })
+}
+
+/// Output of one berth invocation.
+#[derive(Debug)]
+pub struct Out {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Out {
+    fn from(o: Output) -> Out {
+        Out { code: o.status.code().unwrap_or(-1), stdout: String::from_utf8_lossy(&o.stdout).into_owned(), stderr: String::from_utf8_lossy(&o.stderr).into_owned() }
+    }
+}
+
+/// A temporary state root; everything it started is removed when it drops, even on failure.
+pub struct Berth {
+    pub root: tempfile::TempDir,
+}
+
+impl Berth {
+    /// A root with the busybox image imported as `busybox` (CMD sh).
+    pub fn new() -> Berth {
+        let b = Berth::empty();
+        b.ok(&["import", "-c", "CMD [\"sh\"]", busybox_tar().to_str().unwrap(), "busybox"]);
+        b
+    }
+
+    /// An empty root.
+    pub fn empty() -> Berth {
+        require_root();
+        let root = tempfile::Builder::new().prefix("bt").tempdir_in("/tmp").unwrap();
+        Berth { root }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.root.path()
+    }
+
+    pub fn cmd(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(BERTH);
+        c.env("BERTH_ROOT", self.root.path()).args(args);
+        c
+    }
+
+    /// Runs berth with stdin closed.
+    pub fn run(&self, args: &[&str]) -> Out {
+        Out::from(self.cmd(args).stdin(Stdio::null()).output().unwrap())
+    }
+
+    /// Runs berth feeding `input` on stdin.
+    pub fn run_stdin(&self, args: &[&str], input: &[u8]) -> Out {
+        let mut child = self.cmd(args).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+        let mut si = child.stdin.take().unwrap();
+        let data = input.to_vec();
+        let t = std::thread::spawn(move || {
+            let _ = si.write_all(&data);
+        });
+        let o = child.wait_with_output().unwrap();
+        t.join().unwrap();
+        Out::from(o)
+    }
+
+    /// Runs berth, asserts success, returns stdout.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let o = self.run(args);
+        assert_eq!(o.code, 0, "berth {args:?} failed: {o:?}");
+        o.stdout
+    }
+
+    /// Runs berth, asserts the exit code, returns the output.
+    pub fn fails(&self, args: &[&str], code: i32) -> Out {
+        let o = self.run(args);
+        assert_eq!(o.code, code, "berth {args:?}: expected exit {code}: {o:?}");
+        o
+    }
+
+    /// `inspect -f`, trimmed.
+    pub fn inspect(&self, what: &str, fmt: &str) -> String {
+        self.ok(&["inspect", "-f", fmt, what]).trim().to_string()
+    }
+
+    /// Polls `f` every 20 ms until true, failing after `secs`.
+    pub fn wait_for(&self, secs: u64, what: &str, mut f: impl FnMut() -> bool) {
+        let end = Instant::now() + Duration::from_secs(secs);
+        while Instant::now() < end {
+            if f() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!("timed out waiting for {what}");
+    }
+
+    /// The container's directory.
+    pub fn container_dir(&self, id: &str) -> PathBuf {
+        self.root.path().join("containers").join(id)
+    }
+}
+
+impl Drop for Berth {
+    fn drop(&mut self) {
+        let ids = self.run(&["ps", "-aq", "--no-trunc"]).stdout;
+        for id in ids.split_whitespace() {
+            let _ = self.run(&["rm", "-f", id]);
+        }
+        // Shims of this root that survived (a test that killed things on purpose).
+        let needle = self.root.path().to_string_lossy().into_owned();
+        if let Ok(rd) = std::fs::read_dir("/proc") {
+            for e in rd.flatten() {
+                let pid: i32 = match e.file_name().to_string_lossy().parse() {
+                    Ok(p) => p,
+                    Err(_) => continue,
+                };
+                if let Ok(cmd) = std::fs::read(format!("/proc/{pid}/cmdline")) {
+                    let cmd = String::from_utf8_lossy(&cmd);
+                    if cmd.contains("shim") && cmd.contains(&needle) {
+                        // SAFETY: kill(2).
+                        unsafe { libc::kill(pid, libc::SIGKILL) };
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Cgroup directories of a container on this host (v1 or v2); empty when removed.
+pub fn cgroup_dirs(id: &str) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for base in ["/sys/fs/cgroup", "/sys/fs/cgroup/memory", "/sys/fs/cgroup/pids", "/sys/fs/cgroup/cpu"] {
+        let p = Path::new(base).join("berth").join(id);
+        if p.exists() {
+            out.push(p);
+        }
+    }
+    out
+}
