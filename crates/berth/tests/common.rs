@@ -22,8 +22,11 @@ pub fn busybox_tar() -> &'static Path {
         let out = Command::new(bb).arg("--list").output().expect("/bin/busybox is missing: apt-get install busybox-static");
         let meta = std::fs::metadata(bb).unwrap();
         assert!(meta.len() > 500_000, "/bin/busybox is not the static build: apt-get install busybox-static");
-        let path = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("busybox-{}.tar", std::process::id()));
-        let f = std::fs::File::create(&path).unwrap();
+        // Same content every time; built aside and renamed so concurrent test runs never read
+        // a half-written file.
+        let path = Path::new(env!("CARGO_TARGET_TMPDIR")).join("busybox.tar");
+        let tmp = path.with_extension(format!("tmp-{}", std::process::id()));
+        let f = std::fs::File::create(&tmp).unwrap();
         let mut b = tar::Builder::new(f);
         let dir = |b: &mut tar::Builder<std::fs::File>, name: &str, mode: u32| {
             let mut h = tar::Header::new_gnu();
@@ -58,6 +61,7 @@ pub fn busybox_tar() -> &'static Path {
         file(&mut b, "etc/passwd", 0o644, b"root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/home:/bin/false\nwww:x:33:33:www:/var/www:/bin/sh\n");
         file(&mut b, "etc/group", 0o644, b"root:x:0:\nwww:x:33:\nstaff:x:50:www\nnogroup:x:65534:\n");
         b.into_inner().unwrap().flush().unwrap();
+        std::fs::rename(&tmp, &path).unwrap();
         path
     })
 }

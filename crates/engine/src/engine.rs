@@ -267,7 +267,34 @@ impl Engine {
         };
         let spec = spec::build(rec, &inputs)?;
         let data = serde_json::to_vec(&spec).map_err(|e| Error::internal(e.to_string()))?;
-        store::write_atomic(&dir.join("config.json"), &data)
+        // The bundle is rewritten at every start, so it needs atomicity but not durability.
+        store::write_replace(&dir.join("config.json"), &data)?;
+        let bpf_path = dir.join("seccomp.bpf");
+        match spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()) {
+            Some(sc) => store::write_replace(&bpf_path, &self.seccomp_program(sc)?),
+            None => match std::fs::remove_file(&bpf_path) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(Error::io("remove seccomp.bpf", e)),
+                _ => Ok(()),
+            },
+        }
+    }
+
+    /// The compiled BPF program of a seccomp profile, from `cache/seccomp/<sha256 of the
+    /// profile>.bpf`, compiled (once) when missing.
+    fn seccomp_program(&self, sc: &oci_spec::runtime::LinuxSeccomp) -> Result<Vec<u8>> {
+        let json = serde_json::to_vec(sc).map_err(|e| Error::internal(e.to_string()))?;
+        let key = crate::content::sha256_digest(&json);
+        let dir = self.root.join("cache/seccomp");
+        let path = dir.join(format!("{}.bpf", &key[7..]));
+        if let Ok(b) = std::fs::read(&path) {
+            if !b.is_empty() && b.len() % 8 == 0 {
+                return Ok(b);
+            }
+        }
+        let bpf = berth_runtime::seccomp::compile_bpf(sc).map_err(|e| Error::internal(e.to_string()))?;
+        std::fs::create_dir_all(&dir).ctx(|| format!("create {}", dir.display()))?;
+        store::write_replace(&path, &bpf)?;
+        Ok(bpf)
     }
 
     /// Starts a created or exited container through a new shim; `attach` becomes the shim's

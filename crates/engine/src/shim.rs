@@ -168,7 +168,8 @@ fn supervise(root: &Path, id: &str, ready: &mut Option<std::fs::File>, clients: 
         child_ends = ends;
     }
 
-    let opts = SpawnOptions { spec: &spec, rootfs: dir.join("rootfs"), rootfs_mounts: std::slice::from_ref(&overlay), stdio };
+    let bpf = std::fs::read(dir.join("seccomp.bpf")).ok();
+    let opts = SpawnOptions { spec: &spec, rootfs: dir.join("rootfs"), rootfs_mounts: std::slice::from_ref(&overlay), stdio, seccomp_bpf: bpf.as_deref() };
     let spawned = berth_runtime::spawn(&opts);
     drop(child_ends);
     let spawned = match spawned {
@@ -213,6 +214,9 @@ fn supervise(root: &Path, id: &str, ready: &mut Option<std::fs::File>, clients: 
         return Err(e.to_string());
     }
     report(ready, &format!("ok {pid}\n"));
+    drop(spec);
+    drop(overlay);
+    drop(bpf);
 
     // SAFETY: pidfd_open(2) on our own child.
     let pidfd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) } as RawFd;
@@ -223,7 +227,8 @@ fn supervise(root: &Path, id: &str, ready: &mut Option<std::fs::File>, clients: 
     let pidfd = unsafe { OwnedFd::from_raw_fd(pidfd) };
     let mut exit_status: Option<i32> = None;
     let mut drain_deadline: Option<std::time::Instant> = None;
-    let mut buf = vec![0u8; 32 * 1024];
+    let mut buf = vec![0u8; 16 * 1024];
+    let mut shrunk = false;
 
     loop {
         if exit_status.is_some() && outputs.iter().all(|o| !o.open) {
@@ -242,7 +247,11 @@ fn supervise(root: &Path, id: &str, ready: &mut Option<std::fs::File>, clients: 
         for c in clients.iter() {
             pfds.push(libc::pollfd { fd: c.as_raw_fd(), events: libc::POLLIN, revents: 0 });
         }
-        let timeout = if exit_status.is_some() { 100 } else { -1 };
+        let timeout = match (exit_status, shrunk) {
+            (Some(_), _) => 100,
+            (None, false) => 500,
+            (None, true) => -1,
+        };
         // SAFETY: poll(2) on a vector we own.
         let n = unsafe { libc::poll(pfds.as_mut_ptr(), pfds.len() as libc::nfds_t, timeout) };
         if n < 0 {
@@ -251,6 +260,12 @@ fn supervise(root: &Path, id: &str, ready: &mut Option<std::fs::File>, clients: 
             }
             break;
         }
+        if n == 0 && exit_status.is_none() {
+            shrink_to_idle();
+            shrunk = true;
+            continue;
+        }
+        shrunk = false;
         if pfds[0].revents != 0 && exit_status.is_none() {
             let mut status = 0;
             // SAFETY: reaping our child.
@@ -365,6 +380,80 @@ fn supervise(root: &Path, id: &str, ready: &mut Option<std::fs::File>, clients: 
         let _ = write_frame(c, FRAME_EXIT, &code.to_be_bytes());
     }
     Ok(())
+}
+
+/// Gives back the memory start-up needed: the shim then idles for the container's whole life,
+/// and a host may run hundreds of them. Freed heap goes back to the kernel, the dead part of the
+/// stack is dropped, and so are the resident pages of clean file mappings (code and constant
+/// data touched while parsing the spec and starting the container); MADV_RANDOM turns off
+/// fault-around so what the loop touches later maps back page by page, not 64 KiB at a time.
+/// Called when the loop has been idle for a while, right before it blocks.
+fn shrink_to_idle() {
+    let marker = 0u8;
+    let sp = std::ptr::addr_of!(marker) as usize;
+    let relro = relro_range();
+    let exe = std::fs::read_link("/proc/self/exe").ok();
+    let maps = std::fs::read_to_string("/proc/self/maps").unwrap_or_default();
+    let mut ranges: Vec<(usize, usize, bool)> = Vec::with_capacity(16);
+    for line in maps.lines() {
+        let mut f = line.split_whitespace();
+        let (Some(range), Some(perms)) = (f.next(), f.next()) else { continue };
+        let path = f.nth(3).unwrap_or("");
+        let Some((a, b)) = range.split_once('-') else { continue };
+        let (Ok(a), Ok(b)) = (usize::from_str_radix(a, 16), usize::from_str_radix(b, 16)) else { continue };
+        if path == "[stack]" {
+            let end = sp.saturating_sub(16 * 1024) & !4095;
+            if end > a {
+                ranges.push((a, end - a, false));
+            }
+            continue;
+        }
+        if !path.starts_with('/') || perms.contains('w') {
+            continue;
+        }
+        // Clean pages only, which the kernel re-reads from the page cache on the next touch.
+        // Never RELRO data (a GOT is written by the loader before it becomes read-only): of our
+        // executable we know where RELRO is; of libraries we take only code.
+        let ours = exe.as_deref().is_some_and(|e| e.as_os_str() == path);
+        let clean = if ours { !relro.is_some_and(|(x, y)| a < y && x < b) } else { perms == "r-xp" };
+        if clean {
+            ranges.push((a, b - a, true));
+        }
+    }
+    drop(maps);
+    // SAFETY: malloc_trim only releases free heap memory.
+    unsafe { libc::malloc_trim(0) };
+    // One tight loop at the end, so little code is touched again after the pages are dropped.
+    for (a, len, file) in ranges {
+        // SAFETY: whole clean, read-only private file mappings, or stack pages strictly below
+        // the live part of our own stack.
+        unsafe {
+            if file {
+                libc::madvise(a as *mut libc::c_void, len, libc::MADV_RANDOM);
+            }
+            libc::madvise(a as *mut libc::c_void, len, libc::MADV_DONTNEED);
+        }
+    }
+}
+
+/// The page-aligned address range of the executable's PT_GNU_RELRO segment.
+fn relro_range() -> Option<(usize, usize)> {
+    // SAFETY: getauxval reads the auxiliary vector; AT_PHDR points at our program headers,
+    // AT_PHNUM entries long, mapped for the life of the process.
+    unsafe {
+        let phdr = libc::getauxval(libc::AT_PHDR) as *const libc::Elf64_Phdr;
+        let n = libc::getauxval(libc::AT_PHNUM) as usize;
+        if phdr.is_null() {
+            return None;
+        }
+        let hdrs = std::slice::from_raw_parts(phdr, n);
+        let bias = hdrs.iter().find(|h| h.p_type == libc::PT_PHDR).map(|h| phdr as usize - h.p_vaddr as usize).unwrap_or(0);
+        hdrs.iter().find(|h| h.p_type == libc::PT_GNU_RELRO).map(|h| {
+            let start = (bias + h.p_vaddr as usize) & !4095;
+            let end = (bias + (h.p_vaddr + h.p_memsz) as usize + 4095) & !4095;
+            (start, end)
+        })
+    }
 }
 
 fn oom_killed(cg: &berth_runtime::Cgroup) -> bool {

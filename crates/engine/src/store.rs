@@ -139,6 +139,19 @@ pub fn write_atomic(path: &Path, data: &[u8]) -> Result<()> {
     res.ctx(|| format!("write {}", path.display()))
 }
 
+/// Replaces `path` with `data` atomically (temp file + rename) without waiting for the disk:
+/// for files that are rebuilt anyway (bundles, caches) or whose loss on power failure only
+/// costs a state refresh, never a corrupt file.
+pub fn write_replace(path: &Path, data: &[u8]) -> Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let tmp = dir.join(format!(".{}.tmp-{}-{}", path.file_name().unwrap_or_default().to_string_lossy(), std::process::id(), random_hex(4)));
+    let res = fs::write(&tmp, data).and_then(|_| fs::rename(&tmp, path));
+    if res.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    res.ctx(|| format!("write {}", path.display()))
+}
+
 /// Serialises `value` as JSON into `path` atomically.
 pub fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<()> {
     let data = serde_json::to_vec_pretty(value).map_err(|e| Error::internal(format!("encode {}: {e}", path.display())))?;

@@ -23,6 +23,7 @@ pub(crate) struct InitContext<'a> {
     pub cgroup: Option<&'a Cgroup>,
     pub new_cgroupns: bool,
     pub join_namespaces: Vec<(RawFd, LinuxNamespaceType)>,
+    pub seccomp_bpf: Option<&'a [u8]>,
     pub sync_read: RawFd,
     pub sync_write: RawFd,
     pub err_write: RawFd,
@@ -176,14 +177,14 @@ fn steps(ctx: &InitContext) -> Result<Infallible, Fail> {
     if let (false, Some(sc)) = (nnp, seccomp) {
         // Without no_new_privs the filter can only be loaded while CAP_SYS_ADMIN is still held,
         // so it goes in before the capabilities are dropped.
-        crate::seccomp::apply(sc)?;
+        load_seccomp(sc, ctx.seccomp_bpf)?;
     }
     crate::caps::apply_user_and_caps(user, process.capabilities().as_ref())?;
     if nnp {
         // SAFETY: prctl with constant arguments.
         check(unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) }, "no_new_privs")?;
         if let Some(sc) = seccomp {
-            crate::seccomp::apply(sc)?;
+            load_seccomp(sc, ctx.seccomp_bpf)?;
         }
     }
     // Every inherited descriptor beyond stdio must not reach the container's program.
@@ -197,6 +198,14 @@ fn steps(ctx: &InitContext) -> Result<Infallible, Fail> {
         _ => StartFailure::NotExecutable,
     };
     Err(fail(kind, format!("exec: {:?}: {}", args[0], e.desc().to_lowercase())))
+}
+
+fn load_seccomp(sc: &oci_spec::runtime::LinuxSeccomp, bpf: Option<&[u8]>) -> Result<(), Fail> {
+    match bpf {
+        Some(p) => crate::seccomp::load_bpf(sc, p)?,
+        None => crate::seccomp::apply(sc)?,
+    }
+    Ok(())
 }
 
 fn setup_stdio(ctx: &InitContext) -> Result<(), Fail> {

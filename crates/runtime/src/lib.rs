@@ -44,6 +44,9 @@ pub struct SpawnOptions<'a> {
     pub rootfs_mounts: &'a [RootfsMount],
     /// The container's standard streams.
     pub stdio: Stdio,
+    /// The spec's seccomp filter already compiled by [`seccomp::compile_bpf`], which saves
+    /// compiling it in every start.
+    pub seccomp_bpf: Option<&'a [u8]>,
 }
 
 /// A started container process.
@@ -153,6 +156,7 @@ fn spawn_in(opts: &SpawnOptions, flags: libc::c_long, new_cgroupns: bool, join: 
         sync_read: sync_r,
         sync_write: sync_w,
         err_write: err_w,
+        seccomp_bpf: opts.seccomp_bpf,
     };
     // A raw clone with no new stack behaves like fork(2) (the child continues on a copy of this
     // stack) while creating the namespaces in the same step; the pid namespace in particular

@@ -239,9 +239,11 @@ impl ContainerStore {
         store::read_json(&p)
     }
 
-    /// Writes the state; the caller holds the container's lock.
+    /// Writes the state; the caller holds the container's lock. Atomic but not synced: a state
+    /// lost to a power failure is recomputed (a shim that no longer runs means "exited").
     pub fn write_state(&self, id: &str, st: &State) -> Result<()> {
-        store::write_json(&self.dir(id).join("state.json"), st)
+        let data = serde_json::to_vec(st).map_err(|e| Error::internal(e.to_string()))?;
+        store::write_replace(&self.dir(id).join("state.json"), &data)
     }
 
     /// Ids of every container (complete ones: with a record).

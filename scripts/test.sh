@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# The whole test suite: unit tests and the integration tests that run real containers (root).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+[ "$(id -u)" = 0 ] || { echo "the tests need root (namespaces, mounts, cgroups)" >&2; exit 1; }
+./scripts/deps.sh
+cargo test --workspace
