@@ -51,6 +51,7 @@ unshare -m --propagation private sh -c 'umount /sys/fs/cgroup/unified 2>/dev/nul
 
 # An idle container's shim: proportional set size from smaps_rollup.
 cid=$("$berth" run -d busybox sleep 60)
+sleep 1.5  # idle: the shim gives back its start-up memory after 0.5 s without activity
 shim=$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['shim_pid'])" "$BERTH_ROOT/containers/$cid/state.json")
 pss_kb=$(awk '/^Pss:/ {print $2}' "/proc/$shim/smaps_rollup")
 rss_kb=$(awk '/^Rss:/ {print $2}' "/proc/$shim/smaps_rollup")

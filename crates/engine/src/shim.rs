@@ -169,7 +169,7 @@ fn supervise(root: &Path, id: &str, ready: &mut Option<std::fs::File>, clients: 
     }
 
     let bpf = std::fs::read(dir.join("seccomp.bpf")).ok();
-    let opts = SpawnOptions { spec: &spec, rootfs: dir.join("rootfs"), rootfs_mounts: std::slice::from_ref(&overlay), stdio, seccomp_bpf: bpf.as_deref() };
+    let opts = SpawnOptions { spec: &spec, rootfs: dir.join("rootfs"), rootfs_mounts: std::slice::from_ref(&overlay), stdio, seccomp_bpf: bpf.as_deref(), cgroup_fs: None };
     let spawned = berth_runtime::spawn(&opts);
     drop(child_ends);
     let spawned = match spawned {

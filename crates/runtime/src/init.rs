@@ -82,22 +82,17 @@ fn steps(ctx: &InitContext) -> Result<Infallible, Fail> {
         // Non-dumpable until exec: a process in the container cannot open /proc/<pid>/exe of
         // the runtime and overwrite the berth binary (CVE-2019-5736). execve resets it.
         check(libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0), "prctl dumpable")?;
-        // Our copy of the write end would keep the read below from ever seeing EOF.
+        // Our copy of the write end would keep the read in wait_for_go from ever seeing EOF.
         libc::close(ctx.sync_write);
-        let mut b = [0u8; 1];
-        let n = libc::read(ctx.sync_read, b.as_mut_ptr().cast(), 1);
-        if n != 1 {
-            // The parent died or gave up before letting us go.
-            libc::_exit(125);
+        if ctx.new_cgroupns {
+            // The namespace's root is the cgroup we are in when unsharing: our own, so wait
+            // until the parent has moved us there.
+            wait_for_go(ctx);
+            check(libc::unshare(libc::CLONE_NEWCGROUP), "unshare cgroup namespace")?;
         }
-        libc::close(ctx.sync_read);
         for (fd, _) in &ctx.join_namespaces {
             check(libc::setns(*fd, 0), "setns")?;
             libc::close(*fd);
-        }
-        if ctx.new_cgroupns {
-            // After the parent put us in our cgroup, so that it becomes the namespace's root.
-            check(libc::unshare(libc::CLONE_NEWCGROUP), "unshare cgroup namespace")?;
         }
         // The container starts with default signal handling and nothing blocked, whatever the
         // shim (which ignores SIGPIPE, as every Rust program does) had: execve(2) keeps both.
@@ -172,6 +167,12 @@ fn steps(ctx: &InitContext) -> Result<Infallible, Fail> {
     let c_args: Vec<CString> = args.iter().map(|a| CString::new(a.as_bytes())).collect::<Result<_, _>>()?;
     let c_env: Vec<CString> = env.iter().map(|a| CString::new(a.as_bytes())).collect::<Result<_, _>>()?;
 
+    // Moving a process into a v1 cgroup waits for an RCU grace period (~10 ms here); the
+    // parent does that while we build the root file system, and we wait only now, before
+    // anything that must be confined runs.
+    if !ctx.new_cgroupns {
+        wait_for_go(ctx);
+    }
     let nnp = process.no_new_privileges() == Some(true);
     let seccomp = linux.and_then(|l| l.seccomp().as_ref());
     if let (false, Some(sc)) = (nnp, seccomp) {
@@ -198,6 +199,24 @@ fn steps(ctx: &InitContext) -> Result<Infallible, Fail> {
         _ => StartFailure::NotExecutable,
     };
     Err(fail(kind, format!("exec: {:?}: {}", args[0], e.desc().to_lowercase())))
+}
+
+/// Blocks until the parent says the container is in its cgroup; exits if the parent gave up.
+fn wait_for_go(ctx: &InitContext) {
+    let mut b = [0u8; 1];
+    // SAFETY: read(2) into a local buffer, close(2) and _exit(2) of what we own.
+    unsafe {
+        let n = loop {
+            let n = libc::read(ctx.sync_read, b.as_mut_ptr().cast(), 1);
+            if n >= 0 || std::io::Error::last_os_error().kind() != std::io::ErrorKind::Interrupted {
+                break n;
+            }
+        };
+        if n != 1 {
+            libc::_exit(125);
+        }
+        libc::close(ctx.sync_read);
+    }
 }
 
 fn load_seccomp(sc: &oci_spec::runtime::LinuxSeccomp, bpf: Option<&[u8]>) -> Result<(), Fail> {

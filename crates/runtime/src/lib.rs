@@ -47,6 +47,9 @@ pub struct SpawnOptions<'a> {
     /// The spec's seccomp filter already compiled by [`seccomp::compile_bpf`], which saves
     /// compiling it in every start.
     pub seccomp_bpf: Option<&'a [u8]>,
+    /// Where the cgroup file system is and its layout; `None` means the host's
+    /// `/sys/fs/cgroup` (tests point this elsewhere, e.g. at a v2 mount on a v1 host).
+    pub cgroup_fs: Option<(&'a Path, CgroupVersion)>,
 }
 
 /// A started container process.
@@ -63,6 +66,26 @@ pub fn load_spec(bundle: &Path) -> Result<Spec> {
     let path = bundle.join("config.json");
     let data = std::fs::read(&path).map_err(|e| RuntimeError::sys(format!("read {}", path.display()), e))?;
     serde_json::from_slice(&data).map_err(|e| RuntimeError::Spec(format!("{}: {e}", path.display())))
+}
+
+/// clone3(2) flag: start the child in the cgroup2 directory given by `cgroup`.
+const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
+
+/// `struct clone_args` of clone3(2).
+#[repr(C)]
+#[derive(Default)]
+struct Clone3Args {
+    flags: u64,
+    pidfd: u64,
+    child_tid: u64,
+    parent_tid: u64,
+    exit_signal: u64,
+    stack: u64,
+    stack_size: u64,
+    tls: u64,
+    set_tid: u64,
+    set_tid_size: u64,
+    cgroup: u64,
 }
 
 fn pipe() -> Result<(RawFd, RawFd)> {
@@ -113,7 +136,10 @@ pub fn spawn(opts: &SpawnOptions) -> Result<Spawned> {
 
     let cgroup = match linux.and_then(|l| l.cgroups_path().as_ref()) {
         Some(p) => {
-            let cg = Cgroup::open(p);
+            let cg = match opts.cgroup_fs {
+                Some((root, v)) => Cgroup::open_at(root, v, p),
+                None => Cgroup::open(p),
+            };
             cg.create(linux.and_then(|l| l.resources().as_ref()))?;
             Some(cg)
         }
@@ -144,6 +170,7 @@ fn spawn_in(opts: &SpawnOptions, flags: libc::c_long, new_cgroupns: bool, join: 
             return Err(e);
         }
     };
+    let born = matches!(cgroup, Some(cg) if cg.version() == cgroups::Version::V2);
     let ctx = init::InitContext {
         spec: opts.spec,
         rootfs: opts.rootfs.clone(),
@@ -151,19 +178,38 @@ fn spawn_in(opts: &SpawnOptions, flags: libc::c_long, new_cgroupns: bool, join: 
         stdio: [opts.stdio.stdin, opts.stdio.stdout, opts.stdio.stderr],
         tty: opts.stdio.tty,
         cgroup,
-        new_cgroupns,
+        // Born in its cgroup, the child got its cgroup namespace from clone3 already.
+        new_cgroupns: new_cgroupns && !born,
         join_namespaces: join.to_vec(),
         sync_read: sync_r,
         sync_write: sync_w,
         err_write: err_w,
         seccomp_bpf: opts.seccomp_bpf,
     };
-    // A raw clone with no new stack behaves like fork(2) (the child continues on a copy of this
+    // On cgroup v2 the child is born in its cgroup (clone3 CLONE_INTO_CGROUP), which skips the
+    // costly migration; the cgroup namespace then comes with the clone too.
+    let into = match cgroup {
+        Some(cg) if cg.version() == cgroups::Version::V2 => cg.dirs().next().and_then(|d| std::fs::File::open(d).ok()),
+        _ => None,
+    };
+    let born_in_cgroup = into.is_some();
+    // A clone with no new stack behaves like fork(2) (the child continues on a copy of this
     // stack) while creating the namespaces in the same step; the pid namespace in particular
     // only applies to children, so unshare(2) alone could not make the init pid 1.
     // SAFETY: the caller guarantees a single-threaded process, so the child's copy of the heap
     // and of every lock is consistent.
-    let pid = unsafe { libc::syscall(libc::SYS_clone, flags | libc::SIGCHLD as libc::c_long, 0usize, 0usize, 0usize, 0usize) };
+    let pid = unsafe {
+        match &into {
+            Some(f) => {
+                let mut args = Clone3Args { flags: flags as u64 | CLONE_INTO_CGROUP, exit_signal: libc::SIGCHLD as u64, cgroup: std::os::fd::AsRawFd::as_raw_fd(f) as u64, ..Default::default() };
+                if new_cgroupns {
+                    args.flags |= libc::CLONE_NEWCGROUP as u64;
+                }
+                libc::syscall(libc::SYS_clone3, &mut args as *mut Clone3Args, std::mem::size_of::<Clone3Args>())
+            }
+            None => libc::syscall(libc::SYS_clone, flags | libc::SIGCHLD as libc::c_long, 0usize, 0usize, 0usize, 0usize),
+        }
+    };
     if pid == 0 {
         close(err_r);
         init::run(&ctx);
@@ -177,28 +223,16 @@ fn spawn_in(opts: &SpawnOptions, flags: libc::c_long, new_cgroupns: bool, join: 
         return Err(RuntimeError::sys("clone", e));
     }
     let pid = pid as i32;
-    let abort = |e: RuntimeError| -> RuntimeError {
-        // SAFETY: killing and reaping our own child.
-        unsafe {
-            libc::kill(pid, libc::SIGKILL);
-            libc::waitpid(pid, std::ptr::null_mut(), 0);
-        }
-        e
+    let added = match cgroup {
+        Some(cg) if !born_in_cgroup => cg.add(pid),
+        _ => Ok(()),
     };
-    if let Some(cg) = cgroup {
-        if let Err(e) = cg.add(pid) {
-            close(sync_w);
-            close(err_r);
-            return Err(abort(e));
-        }
-    }
+    // The child may already have failed and gone; then its report below says why, and this
+    // write only meets a closed pipe (EPIPE: Rust programs ignore SIGPIPE).
     // SAFETY: write(2) of one byte to our pipe.
-    let go = unsafe { libc::write(sync_w, [0u8].as_ptr().cast(), 1) };
+    let go = if added.is_ok() { unsafe { libc::write(sync_w, [0u8].as_ptr().cast(), 1) } } else { -1 };
+    let go_err = std::io::Error::last_os_error();
     close(sync_w);
-    if go != 1 {
-        close(err_r);
-        return Err(abort(RuntimeError::sys("start container init", std::io::Error::last_os_error())));
-    }
     // The error pipe is close-on-exec in the child: EOF without data means the exec succeeded.
     let mut buf = Vec::new();
     let mut chunk = [0u8; 4096];
@@ -222,5 +256,88 @@ fn spawn_in(opts: &SpawnOptions, flags: libc::c_long, new_cgroupns: bool, join: 
         unsafe { libc::waitpid(pid, std::ptr::null_mut(), 0) };
         return Err(RuntimeError::Start { kind, message: String::from_utf8_lossy(msg).into_owned() });
     }
+    let failed = match added {
+        Err(e) => Some(e),
+        Ok(()) if go != 1 => Some(RuntimeError::sys("start container init", go_err)),
+        Ok(()) => None,
+    };
+    if let Some(e) = failed {
+        // SAFETY: killing and reaping our own child.
+        unsafe {
+            libc::kill(pid, libc::SIGKILL);
+            libc::waitpid(pid, std::ptr::null_mut(), 0);
+        }
+        return Err(e);
+    }
     Ok(pid)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(args: &[&str], cgroups_path: &str) -> Spec {
+        serde_json::from_value(serde_json::json!({
+            "ociVersion": "1.0.2",
+            "root": {"path": "/"},
+            "process": {"user": {"uid": 0, "gid": 0}, "args": args, "env": ["PATH=/bin:/usr/bin"], "cwd": "/"},
+            "linux": {"namespaces": [{"type": "pid"}, {"type": "cgroup"}], "cgroupsPath": cgroups_path},
+        }))
+        .unwrap()
+    }
+
+    fn wait(pid: i32) -> i32 {
+        let mut status = 0;
+        // SAFETY: reaping our own child.
+        unsafe { libc::waitpid(pid, &mut status, 0) };
+        libc::WEXITSTATUS(status)
+    }
+
+    /// On a v2 hierarchy the child is born in its cgroup (clone3 CLONE_INTO_CGROUP) and its
+    /// cgroup namespace is rooted there. Runs against the host's v2 mount: /sys/fs/cgroup on a
+    /// v2 host, /sys/fs/cgroup/unified on a hybrid one.
+    #[test]
+    fn v2_child_is_born_in_its_cgroup() {
+        assert_eq!(unsafe { libc::geteuid() }, 0, "needs root");
+        let root = ["/sys/fs/cgroup", "/sys/fs/cgroup/unified"]
+            .into_iter()
+            .map(Path::new)
+            .find(|p| CgroupVersion::detect_at(p) == CgroupVersion::V2)
+            .expect("no cgroup v2 mount on this host");
+        let rel = format!("berth-rt-test-{}", std::process::id());
+        let out = std::env::temp_dir().join(format!("berth-rt-test-{}.out", std::process::id()));
+        let script = format!("cat /proc/self/cgroup > {}", out.display());
+        let sp = spec(&["/bin/sh", "-c", &script], &rel);
+        let opts = SpawnOptions { spec: &sp, rootfs: "/".into(), rootfs_mounts: &[], stdio: Stdio::default(), seccomp_bpf: None, cgroup_fs: Some((root, CgroupVersion::V2)) };
+        let spawned = spawn(&opts).expect("spawn");
+        let cg = spawned.cgroup.expect("a cgroup");
+        assert!(cg.dirs().next().unwrap().starts_with(root));
+        assert_eq!(wait(spawned.pid), 0);
+        cg.destroy().unwrap();
+        let seen = std::fs::read_to_string(&out).unwrap();
+        let _ = std::fs::remove_file(&out);
+        // In its own cgroup namespace the process sees itself at the namespace root.
+        assert!(seen.lines().any(|l| l == "0::/"), "{seen}");
+        assert!(!root.join(&rel).exists(), "cgroup removed");
+    }
+
+    /// A command that does not exist is reported with Docker's 127 and nothing is left behind.
+    #[test]
+    fn missing_command_reports_not_found() {
+        assert_eq!(unsafe { libc::geteuid() }, 0, "needs root");
+        let sp = spec(&["/no/such/binary"], "");
+        let mut sp = sp;
+        if let Some(l) = sp.linux_mut() {
+            l.set_cgroups_path(None);
+            l.set_namespaces(Some(vec![]));
+        }
+        let opts = SpawnOptions { spec: &sp, rootfs: "/".into(), rootfs_mounts: &[], stdio: Stdio::default(), seccomp_bpf: None, cgroup_fs: None };
+        match spawn(&opts) {
+            Err(RuntimeError::Start { kind, message }) => {
+                assert_eq!(kind, StartFailure::NotFound);
+                assert!(message.contains("no such file or directory"), "{message}");
+            }
+            other => panic!("expected a start failure, got {other:?}"),
+        }
+    }
 }
