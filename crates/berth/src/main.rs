@@ -63,15 +63,17 @@ fn run(c: cli::Cli) -> i32 {
     }
     // Run-like commands report engine failures with Docker's 125/126/127; others exit 1.
     let run_like = matches!(cmd, cli::Cmd::Run(_) | cli::Cmd::Create(_) | cli::Cmd::Container { cmd: cli::ContainerCmd::Run(_) | cli::ContainerCmd::Create(_) });
+    // exec reports 126/127 like run, and 1 for everything else, like the docker CLI.
+    let exec_like = matches!(cmd, cli::Cmd::Exec(_) | cli::Cmd::Container { cmd: cli::ContainerCmd::Exec(_) });
     let result = berth_engine::Engine::open(&root).map_err(anyhow::Error::from).and_then(|engine| dispatch(&engine, cmd));
     match result {
         Ok(code) => code,
-        Err(e) => report(e, run_like),
+        Err(e) => report(e, run_like, exec_like),
     }
 }
 
 /// Prints an error the way Docker's CLI does and picks the exit code.
-fn report(e: anyhow::Error, run_like: bool) -> i32 {
+fn report(e: anyhow::Error, run_like: bool, exec_like: bool) -> i32 {
     if let Some(x) = e.downcast_ref::<Exit>() {
         if !x.message.is_empty() {
             eprintln!("{}", x.message);
@@ -84,6 +86,9 @@ fn report(e: anyhow::Error, run_like: bool) -> i32 {
             return ee.kind.exit_code();
         }
         eprintln!("Error response from daemon: {}", ee.message);
+        if exec_like && matches!(ee.kind, berth_engine::ErrorKind::NotExecutable | berth_engine::ErrorKind::CommandNotFound) {
+            return ee.kind.exit_code();
+        }
         return 1;
     }
     eprintln!("Error: {e:#}");
@@ -102,6 +107,9 @@ fn dispatch(engine: &berth_engine::Engine, cmd: cli::Cmd) -> CmdResult {
         Cmd::Create(a) | Cmd::Container { cmd: C::Create(a) } => rn::create(engine, a),
         Cmd::Start(a) | Cmd::Container { cmd: C::Start(a) } => rn::start(engine, a),
         Cmd::Stop(a) | Cmd::Container { cmd: C::Stop(a) } => ct::stop(engine, a),
+        Cmd::Attach(a) | Cmd::Container { cmd: C::Attach(a) } => rn::attach(engine, a),
+        Cmd::Exec(a) | Cmd::Container { cmd: C::Exec(a) } => cli::exec::exec(engine, a),
+        Cmd::Top(a) | Cmd::Container { cmd: C::Top(a) } => cli::exec::top(engine, a),
         Cmd::Restart(a) | Cmd::Container { cmd: C::Restart(a) } => ct::restart(engine, a),
         Cmd::Kill(a) | Cmd::Container { cmd: C::Kill(a) } => ct::kill(engine, a),
         Cmd::Rm(a) | Cmd::Container { cmd: C::Rm(a) } => ct::rm(engine, a),

@@ -202,3 +202,116 @@ pub fn cgroup_dirs(id: &str) -> Vec<PathBuf> {
     }
     out
 }
+
+/// A berth process on a real pseudo-terminal, as a person would run it.
+pub struct Term {
+    master: std::fs::File,
+    slave: std::os::fd::OwnedFd,
+    child: std::process::Child,
+    pub seen: String,
+    saved: nix::sys::termios::Termios,
+}
+
+impl Term {
+    /// Starts `berth args` with a new terminal of `rows` x `cols` as its controlling terminal.
+    pub fn spawn(b: &Berth, args: &[&str], rows: u16, cols: u16) -> Term {
+        use std::os::fd::{AsRawFd, FromRawFd};
+        use std::os::unix::process::CommandExt;
+        let ws = nix::pty::Winsize { ws_row: rows, ws_col: cols, ws_xpixel: 0, ws_ypixel: 0 };
+        let pty = nix::pty::openpty(Some(&ws), None).unwrap();
+        let saved = nix::sys::termios::tcgetattr(&pty.slave).unwrap();
+        let s = pty.slave.as_raw_fd();
+        let mut cmd = b.cmd(args);
+        // SAFETY: the slave descriptor stays open until spawn returns.
+        unsafe {
+            cmd.stdin(Stdio::from_raw_fd(libc::dup(s))).stdout(Stdio::from_raw_fd(libc::dup(s))).stderr(Stdio::from_raw_fd(libc::dup(s)));
+            cmd.pre_exec(|| {
+                libc::setsid();
+                libc::ioctl(0, libc::TIOCSCTTY, 0);
+                Ok(())
+            });
+        }
+        let child = cmd.spawn().unwrap();
+        let master = std::fs::File::from(pty.master);
+        // SAFETY: fcntl on our descriptor.
+        unsafe { libc::fcntl(master.as_raw_fd(), libc::F_SETFL, libc::O_NONBLOCK) };
+        Term { master, slave: pty.slave, child, seen: String::new(), saved }
+    }
+
+    /// Types `s`.
+    pub fn send(&mut self, s: &[u8]) {
+        self.master.write_all(s).unwrap();
+    }
+
+    fn pump(&mut self) -> bool {
+        use std::io::Read;
+        let mut buf = [0u8; 4096];
+        match self.master.read(&mut buf) {
+            Ok(n) if n > 0 => {
+                self.seen.push_str(&String::from_utf8_lossy(&buf[..n]));
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Reads the screen until `needle` shows up after position `from` (bounded polling).
+    pub fn expect_from(&mut self, from: usize, needle: &str, secs: u64) {
+        let end = Instant::now() + Duration::from_secs(secs);
+        while Instant::now() < end {
+            if self.seen.len() > from && self.seen[from..].contains(needle) {
+                return;
+            }
+            if !self.pump() {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        }
+        panic!("timed out waiting for {needle:?}; terminal showed: {:?}", self.seen);
+    }
+
+    /// Reads until `needle` shows up anywhere.
+    pub fn expect(&mut self, needle: &str, secs: u64) {
+        self.expect_from(0, needle, secs)
+    }
+
+    /// Changes the terminal's size (the kernel sends SIGWINCH to berth).
+    pub fn resize(&mut self, rows: u16, cols: u16) {
+        use std::os::fd::AsRawFd;
+        let ws = libc::winsize { ws_row: rows, ws_col: cols, ws_xpixel: 0, ws_ypixel: 0 };
+        // SAFETY: TIOCSWINSZ reads the struct.
+        unsafe { libc::ioctl(self.master.as_raw_fd(), libc::TIOCSWINSZ, &ws) };
+    }
+
+    /// Waits for berth to exit (bounded) and returns its exit code.
+    pub fn wait(&mut self, secs: u64) -> i32 {
+        let end = Instant::now() + Duration::from_secs(secs);
+        loop {
+            self.pump();
+            if let Some(st) = self.child.try_wait().unwrap() {
+                while self.pump() {}
+                return st.code().unwrap_or(-1);
+            }
+            if Instant::now() > end {
+                let _ = self.child.kill();
+                panic!("berth did not exit; terminal showed: {:?}", self.seen);
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// True if the terminal's settings are what they were before berth ran.
+    pub fn settings_restored(&self) -> bool {
+        let now = nix::sys::termios::tcgetattr(&self.slave).unwrap();
+        now.input_flags == self.saved.input_flags
+            && now.output_flags == self.saved.output_flags
+            && now.local_flags == self.saved.local_flags
+            && now.control_flags == self.saved.control_flags
+    }
+}
+
+impl Drop for Term {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

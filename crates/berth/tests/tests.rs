@@ -8,3 +8,4 @@ mod isolation;
 mod lifecycle;
 mod logs;
 mod robustness;
+mod terminal;

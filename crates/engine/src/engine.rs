@@ -11,6 +11,7 @@ use crate::store::{self, Root};
 use std::io::Read;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::net::UnixStream;
+use std::os::unix::fs::OpenOptionsExt;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -30,6 +31,25 @@ pub struct CreateRequest {
     pub config: ContainerConfig,
     /// Host settings.
     pub host_config: HostConfig,
+}
+
+/// What `exec` runs and how.
+#[derive(Debug, Clone, Default)]
+pub struct ExecRequest {
+    /// Command and arguments.
+    pub cmd: Vec<String>,
+    /// Extra `KEY=value` variables.
+    pub env: Vec<String>,
+    /// `-u user[:group]`.
+    pub user: Option<String>,
+    /// `-w dir`.
+    pub workdir: Option<String>,
+    /// `--privileged`: every capability, no seccomp.
+    pub privileged: bool,
+    /// fds 0, 1, 2 of the process (None: /dev/null), when there is no terminal.
+    pub stdio: [Option<RawFd>; 3],
+    /// The terminal inside the container (from [`Engine::open_pty`]).
+    pub tty_path: Option<String>,
 }
 
 /// A handle on one state root.
@@ -227,7 +247,7 @@ impl Engine {
         self.state_unlocked_check(id)
     }
 
-    fn prepare_bundle(&self, rec: &ContainerRecord) -> Result<()> {
+    fn prepare_bundle(&self, rec: &ContainerRecord, console_size: Option<(u16, u16)>) -> Result<()> {
         let dir = self.containers.dir(&rec.id);
         let upper = dir.join("upper");
         let layers = &self.images.layers;
@@ -265,7 +285,11 @@ impl Engine {
             cgroup_v2: berth_runtime::CgroupVersion::detect() == berth_runtime::CgroupVersion::V2,
             nofile_hard,
         };
-        let spec = spec::build(rec, &inputs)?;
+        let mut spec = spec::build(rec, &inputs)?;
+        if let (Some((rows, cols)), Some(p)) = (console_size.filter(|_| rec.config.tty), spec.process_mut()) {
+            let b = oci_spec::runtime::BoxBuilder::default().height(rows as u64).width(cols as u64).build().map_err(|e| Error::internal(e.to_string()))?;
+            p.set_console_size(Some(b));
+        }
         let data = serde_json::to_vec(&spec).map_err(|e| Error::internal(e.to_string()))?;
         // The bundle is rewritten at every start, so it needs atomicity but not durability.
         store::write_replace(&dir.join("config.json"), &data)?;
@@ -300,13 +324,18 @@ impl Engine {
     /// Starts a created or exited container through a new shim; `attach` becomes the shim's
     /// first client. Returns the container's pid; a running container is left as it is.
     pub fn start(&self, id: &str, attach: Option<UnixStream>) -> Result<i32> {
+        self.start_sized(id, attach, None)
+    }
+
+    /// [`Engine::start`] with the initial size (rows, columns) of the container's terminal.
+    pub fn start_sized(&self, id: &str, attach: Option<UnixStream>, console_size: Option<(u16, u16)>) -> Result<i32> {
         let rec = self.record(id)?;
         let _lock = self.containers.lock(id)?;
         let st = self.state_unlocked_check(id)?;
         if st.status == Status::Running {
             return Ok(st.pid);
         }
-        self.prepare_bundle(&rec).map_err(|e| Error::new(e.kind, format!("failed to start container {}: {}", &id[..12], e.message)))?;
+        self.prepare_bundle(&rec, console_size).map_err(|e| Error::new(e.kind, format!("failed to start container {}: {}", &id[..12], e.message)))?;
 
         let (ready_r, ready_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| Error::internal(format!("pipe: {e}")))?;
         let ready_w_fd = ready_w.as_raw_fd();
@@ -503,6 +532,107 @@ impl Engine {
             }
         }
         Ok((out, bytes))
+    }
+
+    /// Runs one more process in a running container (Docker's `exec`); returns its host pid.
+    /// The process is the caller's child: the caller waits for it and gets its exit code.
+    pub fn exec(&self, id: &str, req: &ExecRequest) -> Result<i32> {
+        let rec = self.record(id)?;
+        let st = self.state(id)?;
+        if st.status != Status::Running {
+            return Err(Error::conflict(format!("container {id} is not running")));
+        }
+        if req.cmd.is_empty() {
+            return Err(Error::invalid("no command specified"));
+        }
+        let dir = self.containers.dir(id);
+        let spec = berth_runtime::load_spec(&dir)?;
+        let mut process = spec.process().clone().ok_or_else(|| Error::internal("the container's spec has no process"))?;
+        process.set_args(Some(req.cmd.clone()));
+        process.set_terminal(Some(req.tty_path.is_some()));
+        let mut env = process.env().clone().unwrap_or_default();
+        for e in &req.env {
+            let key = e.split_once('=').map(|x| x.0).unwrap_or(e);
+            env.retain(|x| x.split_once('=').map(|y| y.0).unwrap_or(x) != key);
+            env.push(e.clone());
+        }
+        if req.tty_path.is_some() && !env.iter().any(|e| e.starts_with("TERM=")) {
+            env.push("TERM=xterm".into());
+        }
+        if let Some(u) = &req.user {
+            let upper = dir.join("upper");
+            let layers = &self.images.layers;
+            let passwd = layers.read_file(Some(&upper), &rec.layers, "/etc/passwd").map(|b| String::from_utf8_lossy(&b).into_owned());
+            let group = layers.read_file(Some(&upper), &rec.layers, "/etc/group").map(|b| String::from_utf8_lossy(&b).into_owned());
+            let ru = spec::resolve_user(u, passwd.as_deref(), group.as_deref())?;
+            let user = process.user_mut();
+            user.set_uid(ru.uid);
+            user.set_gid(ru.gid);
+            user.set_additional_gids(Some(ru.additional_gids));
+            env.retain(|e| !e.starts_with("HOME="));
+            env.push(format!("HOME={}", ru.home));
+        }
+        process.set_env(Some(env));
+        if let Some(w) = &req.workdir {
+            if !w.starts_with('/') {
+                return Err(Error::invalid(format!("the working directory '{w}' is invalid, it needs to be an absolute path")));
+            }
+            process.set_cwd(w.into());
+        }
+        let mut seccomp = spec.linux().as_ref().and_then(|l| l.seccomp().clone());
+        if req.privileged {
+            let mut hc = rec.host_config.clone();
+            hc.privileged = true;
+            let all: Vec<oci_spec::runtime::Capability> =
+                spec::capabilities(&hc)?.iter().filter_map(|c| serde_json::from_value(serde_json::Value::String(c.clone())).ok()).collect();
+            let set: oci_spec::runtime::Capabilities = all.into_iter().collect();
+            let caps = oci_spec::runtime::LinuxCapabilitiesBuilder::default()
+                .bounding(set.clone())
+                .effective(set.clone())
+                .permitted(set)
+                .build()
+                .map_err(|e| Error::internal(e.to_string()))?;
+            process.set_capabilities(Some(caps));
+            seccomp = None;
+        }
+        let bpf = if seccomp.is_some() { std::fs::read(dir.join("seccomp.bpf")).ok() } else { None };
+        let cgroup = berth_runtime::Cgroup::open(Path::new(&format!("{}/{id}", self.cgroup_parent)));
+        let opts = berth_runtime::exec::ExecOptions {
+            target_pid: st.pid,
+            process: &process,
+            seccomp: seccomp.as_ref(),
+            seccomp_bpf: bpf.as_deref(),
+            cgroup: Some(&cgroup),
+            stdio: req.stdio,
+            tty_path: req.tty_path.clone(),
+        };
+        Ok(berth_runtime::exec::exec(&opts)?)
+    }
+
+    /// Opens a new terminal from a running container's own devpts instance: its master side and
+    /// the slave's path inside the container (for `exec -t`).
+    pub fn open_pty(&self, id: &str) -> Result<(OwnedFd, String)> {
+        let st = self.state(id)?;
+        if st.status != Status::Running {
+            return Err(Error::conflict(format!("container {id} is not running")));
+        }
+        let path = format!("/proc/{}/root/dev/pts/ptmx", st.pid);
+        let f = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .custom_flags(libc::O_NOCTTY | libc::O_CLOEXEC)
+            .open(&path)
+            .ctx(|| format!("open {path}"))?;
+        let fd = OwnedFd::from(f);
+        let mut n: libc::c_uint = 0;
+        // SAFETY: TIOCSPTLCK/TIOCGPTN on our pty master.
+        unsafe {
+            let unlock: libc::c_int = 0;
+            if libc::ioctl(fd.as_raw_fd(), libc::TIOCSPTLCK, &unlock) < 0 || libc::ioctl(fd.as_raw_fd(), libc::TIOCGPTN, &mut n) < 0 {
+                return Err(Error::internal(format!("set up terminal: {}", std::io::Error::last_os_error())));
+            }
+        }
+        Ok((fd, format!("/dev/pts/{n}")))
     }
 
     // ----- images -----

@@ -14,5 +14,5 @@ pub mod signal;
 pub mod snapshot;
 pub mod store;
 
-pub use engine::{dir_size, CreateRequest, Engine, DEFAULT_PATH};
+pub use engine::{dir_size, CreateRequest, Engine, ExecRequest, DEFAULT_PATH};
 pub use error::{Error, ErrorKind, Result};

@@ -79,6 +79,35 @@ fn report(ready: &mut Option<std::fs::File>, msg: &str) {
     *ready = None;
 }
 
+/// Path of a container's attach socket (inside its directory).
+pub fn attach_socket(dir: &Path) -> std::path::PathBuf {
+    dir.join("attach.sock")
+}
+
+/// A path for `dir`'s entry `name` that stays short whatever the state root is: unix socket
+/// paths are limited to 108 bytes, a container directory's path may be longer.
+pub fn short_path(dir: &Path, name: &str) -> std::io::Result<(std::fs::File, String)> {
+    let d = std::fs::File::open(dir)?;
+    let p = format!("/proc/self/fd/{}/{name}", d.as_raw_fd());
+    Ok((d, p))
+}
+
+/// Binds the container's attach socket, replacing a stale one from an earlier run.
+fn listen(dir: &Path) -> std::io::Result<std::os::unix::net::UnixListener> {
+    let (_d, p) = short_path(dir, "attach.sock")?;
+    let _ = std::fs::remove_file(&p);
+    let l = std::os::unix::net::UnixListener::bind(&p)?;
+    // SAFETY: fcntl on our descriptor.
+    unsafe { libc::fcntl(l.as_raw_fd(), libc::F_SETFD, libc::FD_CLOEXEC) };
+    Ok(l)
+}
+
+/// Connects to a running container's shim as one more attached client.
+pub fn connect(dir: &Path) -> std::io::Result<std::os::unix::net::UnixStream> {
+    let (_d, p) = short_path(dir, "attach.sock")?;
+    std::os::unix::net::UnixStream::connect(p)
+}
+
 /// A source of container output: a pipe, or the terminal's master side.
 struct Output {
     fd: OwnedFd,
@@ -133,25 +162,15 @@ fn supervise(root: &Path, id: &str, ready: &mut Option<std::fs::File>, clients: 
     let tty = rec.config.tty;
     let mut outputs: Vec<Output> = Vec::new();
     let mut stdin_w: Option<OwnedFd> = None;
-    let mut master: Option<RawFd> = None;
-    let child_ends: Vec<OwnedFd>;
-    let stdio;
-    if tty {
-        let pty = nix::pty::openpty(None, None).map_err(|e| format!("openpty: {e}"))?;
-        nix::fcntl::fcntl(&pty.master, nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC)).ok();
-        nix::fcntl::fcntl(&pty.slave, nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC)).ok();
-        let s = pty.slave.as_raw_fd();
-        stdio = Stdio { stdin: Some(s), stdout: Some(s), stderr: Some(s), tty: true };
-        master = Some(pty.master.as_raw_fd());
-        if rec.config.open_stdin {
-            stdin_w = Some(pty.master.try_clone().map_err(|e| e.to_string())?);
-        }
-        outputs.push(Output { fd: pty.master, stream: "stdout", kind: FRAME_STDOUT, line: Vec::new(), open: true });
-        child_ends = vec![pty.slave];
+    let mut child_ends: Vec<OwnedFd> = Vec::new();
+    let stdio = if tty {
+        // The terminal is allocated inside the container (its own devpts); its master side
+        // comes back from the runtime.
+        let size = spec.process().as_ref().and_then(|p| p.console_size()).map(|b| (b.height() as u16, b.width() as u16));
+        Stdio { stdin: None, stdout: None, stderr: None, tty: true, console_size: size }
     } else {
         let (or, ow) = pipe().map_err(|e| format!("pipe: {e}"))?;
         let (er, ew) = pipe().map_err(|e| format!("pipe: {e}"))?;
-        let mut ends = vec![];
         let stdin_r = if rec.config.open_stdin {
             let (ir, iw) = pipe().map_err(|e| format!("pipe: {e}"))?;
             stdin_w = Some(iw);
@@ -159,14 +178,15 @@ fn supervise(root: &Path, id: &str, ready: &mut Option<std::fs::File>, clients: 
         } else {
             None
         };
-        stdio = Stdio { stdin: stdin_r.as_ref().map(|f| f.as_raw_fd()), stdout: Some(ow.as_raw_fd()), stderr: Some(ew.as_raw_fd()), tty: false };
+        let stdio = Stdio { stdin: stdin_r.as_ref().map(|f| f.as_raw_fd()), stdout: Some(ow.as_raw_fd()), stderr: Some(ew.as_raw_fd()), tty: false, console_size: None };
         outputs.push(Output { fd: or, stream: "stdout", kind: FRAME_STDOUT, line: Vec::new(), open: true });
         outputs.push(Output { fd: er, stream: "stderr", kind: FRAME_STDERR, line: Vec::new(), open: true });
-        ends.push(ow);
-        ends.push(ew);
-        ends.extend(stdin_r);
-        child_ends = ends;
-    }
+        child_ends.push(ow);
+        child_ends.push(ew);
+        child_ends.extend(stdin_r);
+        stdio
+    };
+    let listener = listen(&dir).map_err(|e| format!("attach socket: {e}"))?;
 
     let bpf = std::fs::read(dir.join("seccomp.bpf")).ok();
     let opts = SpawnOptions { spec: &spec, rootfs: dir.join("rootfs"), rootfs_mounts: std::slice::from_ref(&overlay), stdio, seccomp_bpf: bpf.as_deref(), cgroup_fs: None };
@@ -191,6 +211,15 @@ fn supervise(root: &Path, id: &str, ready: &mut Option<std::fs::File>, clients: 
             return Ok(());
         }
     };
+    let mut spawned = spawned;
+    let mut master: Option<RawFd> = None;
+    if let Some(m) = spawned.console.take() {
+        master = Some(m.as_raw_fd());
+        if rec.config.open_stdin {
+            stdin_w = Some(m.try_clone().map_err(|e| e.to_string())?);
+        }
+        outputs.push(Output { fd: m, stream: "stdout", kind: FRAME_STDOUT, line: Vec::new(), open: true });
+    }
     let pid = spawned.pid;
     let me = std::process::id() as i32;
     let mut st = containers.state_raw(id).unwrap_or_default();
@@ -244,6 +273,7 @@ fn supervise(root: &Path, id: &str, ready: &mut Option<std::fs::File>, clients: 
         for o in &outputs {
             pfds.push(libc::pollfd { fd: if o.open { o.fd.as_raw_fd() } else { -1 }, events: libc::POLLIN, revents: 0 });
         }
+        pfds.push(libc::pollfd { fd: if exit_status.is_none() { listener.as_raw_fd() } else { -1 }, events: libc::POLLIN, revents: 0 });
         for c in clients.iter() {
             pfds.push(libc::pollfd { fd: c.as_raw_fd(), events: libc::POLLIN, revents: 0 });
         }
@@ -301,7 +331,9 @@ fn supervise(root: &Path, id: &str, ready: &mut Option<std::fs::File>, clients: 
                 o.line.drain(..MAX_LINE);
             }
         }
-        let base = 1 + outputs.len();
+        let lpos = 1 + outputs.len();
+        let base = lpos + 1;
+        let accepted = if pfds[lpos].revents != 0 { listener.accept().ok().map(|(c, _)| c) } else { None };
         let mut gone = Vec::new();
         for (i, c) in clients.iter_mut().enumerate() {
             if pfds[base + i].revents == 0 {
@@ -342,6 +374,10 @@ fn supervise(root: &Path, id: &str, ready: &mut Option<std::fs::File>, clients: 
         for i in gone.into_iter().rev() {
             clients.remove(i);
         }
+        if let Some(c) = accepted {
+            let _ = c.set_nonblocking(false);
+            clients.push(c);
+        }
     }
     for o in outputs.iter_mut() {
         if !o.line.is_empty() {
@@ -375,6 +411,10 @@ fn supervise(root: &Path, id: &str, ready: &mut Option<std::fs::File>, clients: 
         if rec.host_config.auto_remove {
             let _ = containers.remove_files(&rec);
         }
+    }
+    drop(listener);
+    if !rec.host_config.auto_remove {
+        let _ = std::fs::remove_file(attach_socket(&dir));
     }
     for c in clients.iter_mut() {
         let _ = write_frame(c, FRAME_EXIT, &code.to_be_bytes());

@@ -20,6 +20,10 @@ pub(crate) struct InitContext<'a> {
     pub rootfs_mounts: &'a [RootfsMount],
     pub stdio: [Option<RawFd>; 3],
     pub tty: bool,
+    /// Our end of the console socket: allocate the terminal inside the container and send its
+    /// master side back.
+    pub console: Option<RawFd>,
+    pub console_size: Option<(u16, u16)>,
     pub cgroup: Option<&'a Cgroup>,
     pub new_cgroupns: bool,
     pub join_namespaces: Vec<(RawFd, LinuxNamespaceType)>,
@@ -41,7 +45,7 @@ impl<T: std::fmt::Display> From<T> for Fail {
     }
 }
 
-fn fail(kind: StartFailure, message: String) -> Fail {
+pub(crate) fn fail(kind: StartFailure, message: String) -> Fail {
     Fail { kind, message }
 }
 
@@ -51,6 +55,11 @@ pub(crate) fn run(ctx: &InitContext) -> ! {
         Ok(never) => match never {},
         Err(e) => e,
     };
+    report_and_exit(ctx.err_write, err)
+}
+
+/// Sends a failure to the parent over the error pipe and exits with Docker's code for it.
+pub(crate) fn report_and_exit(err_write: RawFd, err: Fail) -> ! {
     let code: u8 = match err.kind {
         StartFailure::Engine => 0,
         StartFailure::NotExecutable => 1,
@@ -60,12 +69,28 @@ pub(crate) fn run(ctx: &InitContext) -> ! {
     msg.extend_from_slice(err.message.as_bytes());
     // SAFETY: plain write(2) and _exit(2) on fds this process owns.
     unsafe {
-        libc::write(ctx.err_write, msg.as_ptr().cast(), msg.len());
+        libc::write(err_write, msg.as_ptr().cast(), msg.len());
         libc::_exit(err.kind.exit_code());
     }
 }
 
-fn check(r: libc::c_int, what: &str) -> Result<(), Fail> {
+/// Puts every signal back to its default action and unblocks all: execve(2) keeps both, and
+/// the container's programs must not inherit what the runtime set.
+pub(crate) fn reset_signals() {
+    // SAFETY: signal(2)/sigprocmask(2) with valid arguments.
+    unsafe {
+        for sig in 1..=libc::SIGRTMAX() {
+            if sig != libc::SIGKILL && sig != libc::SIGSTOP {
+                libc::signal(sig, libc::SIG_DFL);
+            }
+        }
+        let mut empty: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut empty);
+        libc::sigprocmask(libc::SIG_SETMASK, &empty, std::ptr::null_mut());
+    }
+}
+
+pub(crate) fn check(r: libc::c_int, what: &str) -> Result<(), Fail> {
     if r < 0 {
         Err(fail(StartFailure::Engine, format!("{what}: {}", std::io::Error::last_os_error())))
     } else {
@@ -94,19 +119,11 @@ fn steps(ctx: &InitContext) -> Result<Infallible, Fail> {
             check(libc::setns(*fd, 0), "setns")?;
             libc::close(*fd);
         }
-        // The container starts with default signal handling and nothing blocked, whatever the
-        // shim (which ignores SIGPIPE, as every Rust program does) had: execve(2) keeps both.
-        for sig in 1..=libc::SIGRTMAX() {
-            if sig != libc::SIGKILL && sig != libc::SIGSTOP {
-                libc::signal(sig, libc::SIG_DFL);
-            }
-        }
-        let mut empty: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&mut empty);
-        libc::sigprocmask(libc::SIG_SETMASK, &empty, std::ptr::null_mut());
+        // The shim ignores SIGPIPE, as every Rust program does; the container must not.
+        reset_signals();
         check(libc::setsid(), "setsid")?;
         setup_stdio(ctx)?;
-        if ctx.tty {
+        if ctx.tty && ctx.console.is_none() {
             check(libc::ioctl(0, libc::TIOCSCTTY, 0), "set controlling terminal")?;
         }
     }
@@ -135,6 +152,9 @@ fn steps(ctx: &InitContext) -> Result<Infallible, Fail> {
         }
         if let Some(r) = linux.and_then(|l| l.readonly_paths().as_ref()) {
             rootfs::readonly_paths(r)?;
+        }
+        if let Some(sock) = ctx.console {
+            setup_console(sock, ctx.console_size)?;
         }
         if spec.root().as_ref().and_then(|r| r.readonly()) == Some(true) {
             rootfs::readonly_root()?;
@@ -201,6 +221,62 @@ fn steps(ctx: &InitContext) -> Result<Infallible, Fail> {
     Err(fail(kind, format!("exec: {:?}: {}", args[0], e.desc().to_lowercase())))
 }
 
+/// Opens a terminal from the container's own devpts instance, makes it our stdio, controlling
+/// terminal and /dev/console, and sends its master side to the parent over the console socket
+/// (as runc's console socket does), so `tty` inside says /dev/pts/0.
+fn setup_console(sock: RawFd, size: Option<(u16, u16)>) -> Result<(), Fail> {
+    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+    // SAFETY: plain syscalls on descriptors this function owns; the cmsg buffer is sized with
+    // CMSG_SPACE for one descriptor.
+    unsafe {
+        let m = libc::open(c"/dev/ptmx".as_ptr(), libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC);
+        check(m, "open /dev/ptmx")?;
+        let master = OwnedFd::from_raw_fd(m);
+        check(libc::unlockpt(m), "unlockpt")?;
+        let mut name = [0 as libc::c_char; 64];
+        if libc::ptsname_r(m, name.as_mut_ptr(), name.len()) != 0 {
+            return Err(fail(StartFailure::Engine, "ptsname failed".into()));
+        }
+        let s = libc::open(name.as_ptr(), libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC);
+        check(s, "open the terminal's slave side")?;
+        let slave = OwnedFd::from_raw_fd(s);
+        if let Some((rows, cols)) = size {
+            let ws = libc::winsize { ws_row: rows, ws_col: cols, ws_xpixel: 0, ws_ypixel: 0 };
+            libc::ioctl(s, libc::TIOCSWINSZ, &ws);
+        }
+        // /dev/console is the terminal too, as in Docker.
+        let console = c"/dev/console";
+        let f = libc::open(console.as_ptr(), libc::O_CREAT | libc::O_WRONLY | libc::O_CLOEXEC, 0o600);
+        if f >= 0 {
+            libc::close(f);
+            libc::mount(name.as_ptr(), console.as_ptr(), std::ptr::null(), libc::MS_BIND, std::ptr::null());
+        }
+        for i in 0..3 {
+            check(libc::dup2(s, i), "dup2 terminal")?;
+        }
+        check(libc::ioctl(0, libc::TIOCSCTTY, 0), "set controlling terminal")?;
+        drop(slave);
+        let mut data = [0u8; 1];
+        let mut iov = libc::iovec { iov_base: data.as_mut_ptr().cast(), iov_len: 1 };
+        let mut cbuf = [0u8; 64];
+        let mut msg: libc::msghdr = std::mem::zeroed();
+        msg.msg_iov = &mut iov;
+        msg.msg_iovlen = 1;
+        msg.msg_control = cbuf.as_mut_ptr().cast();
+        msg.msg_controllen = libc::CMSG_SPACE(std::mem::size_of::<i32>() as u32) as usize;
+        let cm = libc::CMSG_FIRSTHDR(&msg);
+        (*cm).cmsg_level = libc::SOL_SOCKET;
+        (*cm).cmsg_type = libc::SCM_RIGHTS;
+        (*cm).cmsg_len = libc::CMSG_LEN(std::mem::size_of::<i32>() as u32) as usize;
+        std::ptr::write_unaligned(libc::CMSG_DATA(cm) as *mut i32, master.as_raw_fd());
+        if libc::sendmsg(sock, &msg, libc::MSG_NOSIGNAL) < 0 {
+            return Err(fail(StartFailure::Engine, format!("send terminal: {}", std::io::Error::last_os_error())));
+        }
+        libc::close(sock);
+    }
+    Ok(())
+}
+
 /// Blocks until the parent says the container is in its cgroup; exits if the parent gave up.
 fn wait_for_go(ctx: &InitContext) {
     let mut b = [0u8; 1];
@@ -219,7 +295,7 @@ fn wait_for_go(ctx: &InitContext) {
     }
 }
 
-fn load_seccomp(sc: &oci_spec::runtime::LinuxSeccomp, bpf: Option<&[u8]>) -> Result<(), Fail> {
+pub(crate) fn load_seccomp(sc: &oci_spec::runtime::LinuxSeccomp, bpf: Option<&[u8]>) -> Result<(), Fail> {
     match bpf {
         Some(p) => crate::seccomp::load_bpf(sc, p)?,
         None => crate::seccomp::apply(sc)?,
@@ -252,7 +328,7 @@ fn setup_stdio(ctx: &InitContext) -> Result<(), Fail> {
     Ok(())
 }
 
-fn set_rlimit(typ: PosixRlimitType, soft: u64, hard: u64) -> Result<(), Fail> {
+pub(crate) fn set_rlimit(typ: PosixRlimitType, soft: u64, hard: u64) -> Result<(), Fail> {
     let res = match typ {
         PosixRlimitType::RlimitCpu => libc::RLIMIT_CPU,
         PosixRlimitType::RlimitFsize => libc::RLIMIT_FSIZE,
@@ -289,7 +365,7 @@ fn rlimit_name(typ: PosixRlimitType) -> String {
 
 /// Finds `cmd` the way execvp(3) would, inside the container, so the error can name Docker's
 /// cause (and its exit code) before anything irreversible happens.
-fn find_executable(cmd: &str, env: &[String]) -> Result<CString, Fail> {
+pub(crate) fn find_executable(cmd: &str, env: &[String]) -> Result<CString, Fail> {
     use std::os::unix::fs::PermissionsExt;
     let check_file = |p: &Path| -> Result<bool, Fail> {
         match std::fs::metadata(p) {

@@ -9,6 +9,7 @@
 pub mod caps;
 pub mod cgroups;
 pub mod error;
+pub mod exec;
 mod init;
 pub mod rootfs;
 pub mod seccomp;
@@ -18,7 +19,7 @@ pub use error::{Result, RuntimeError, StartFailure};
 pub use rootfs::RootfsMount;
 
 use oci_spec::runtime::{LinuxNamespaceType, Spec};
-use std::os::fd::RawFd;
+use std::os::fd::{FromRawFd, OwnedFd, RawFd};
 use std::path::{Path, PathBuf};
 
 /// The descriptors that become the container's stdin, stdout and stderr (None: /dev/null).
@@ -30,8 +31,12 @@ pub struct Stdio {
     pub stdout: Option<RawFd>,
     /// Becomes fd 2.
     pub stderr: Option<RawFd>,
-    /// Stdin is a terminal's slave side that becomes the controlling terminal.
+    /// The container gets a terminal: with no descriptors given, one is allocated inside the
+    /// container (its own devpts) and its master side is returned in [`Spawned::console`];
+    /// otherwise stdin is a terminal's slave side that becomes the controlling terminal.
     pub tty: bool,
+    /// Initial terminal size (rows, columns).
+    pub console_size: Option<(u16, u16)>,
 }
 
 /// What [`spawn`] needs besides the spec.
@@ -59,6 +64,8 @@ pub struct Spawned {
     pub pid: i32,
     /// Its cgroup, when the spec named one.
     pub cgroup: Option<Cgroup>,
+    /// The master side of the terminal allocated inside the container.
+    pub console: Option<OwnedFd>,
 }
 
 /// Reads an OCI bundle's `config.json`.
@@ -150,7 +157,7 @@ pub fn spawn(opts: &SpawnOptions) -> Result<Spawned> {
         close(*fd);
     }
     match result {
-        Ok(pid) => Ok(Spawned { pid, cgroup }),
+        Ok((pid, console)) => Ok(Spawned { pid, cgroup, console }),
         Err(e) => {
             if let Some(cg) = &cgroup {
                 let _ = cg.destroy();
@@ -160,7 +167,43 @@ pub fn spawn(opts: &SpawnOptions) -> Result<Spawned> {
     }
 }
 
-fn spawn_in(opts: &SpawnOptions, flags: libc::c_long, new_cgroupns: bool, join: &[(RawFd, LinuxNamespaceType)], cgroup: Option<&Cgroup>) -> Result<i32> {
+/// Receives one descriptor sent with SCM_RIGHTS.
+fn recv_fd(sock: RawFd) -> Option<OwnedFd> {
+    // SAFETY: recvmsg into local buffers sized for one descriptor; the received descriptor is
+    // new and ours.
+    unsafe {
+        let mut data = [0u8; 1];
+        let mut iov = libc::iovec { iov_base: data.as_mut_ptr().cast(), iov_len: 1 };
+        let mut cbuf = [0u8; 64];
+        let mut msg: libc::msghdr = std::mem::zeroed();
+        msg.msg_iov = &mut iov;
+        msg.msg_iovlen = 1;
+        msg.msg_control = cbuf.as_mut_ptr().cast();
+        msg.msg_controllen = cbuf.len();
+        if libc::recvmsg(sock, &mut msg, libc::MSG_CMSG_CLOEXEC | libc::MSG_DONTWAIT) <= 0 {
+            return None;
+        }
+        let cm = libc::CMSG_FIRSTHDR(&msg);
+        if cm.is_null() || (*cm).cmsg_type != libc::SCM_RIGHTS {
+            return None;
+        }
+        let fd = std::ptr::read_unaligned(libc::CMSG_DATA(cm) as *const i32);
+        Some(OwnedFd::from_raw_fd(fd))
+    }
+}
+
+fn spawn_in(opts: &SpawnOptions, flags: libc::c_long, new_cgroupns: bool, join: &[(RawFd, LinuxNamespaceType)], cgroup: Option<&Cgroup>) -> Result<(i32, Option<OwnedFd>)> {
+    let console_pair = if opts.stdio.tty && opts.stdio.stdin.is_none() && opts.stdio.stdout.is_none() {
+        let mut sv = [0; 2];
+        // SAFETY: socketpair fills the array.
+        if unsafe { libc::socketpair(libc::AF_UNIX, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0, sv.as_mut_ptr()) } < 0 {
+            return Err(RuntimeError::sys("console socketpair", std::io::Error::last_os_error()));
+        }
+        // SAFETY: fresh descriptors we own.
+        Some(unsafe { (OwnedFd::from_raw_fd(sv[0]), OwnedFd::from_raw_fd(sv[1])) })
+    } else {
+        None
+    };
     let (sync_r, sync_w) = pipe()?;
     let (err_r, err_w) = match pipe() {
         Ok(p) => p,
@@ -177,6 +220,8 @@ fn spawn_in(opts: &SpawnOptions, flags: libc::c_long, new_cgroupns: bool, join: 
         rootfs_mounts: opts.rootfs_mounts,
         stdio: [opts.stdio.stdin, opts.stdio.stdout, opts.stdio.stderr],
         tty: opts.stdio.tty,
+        console: console_pair.as_ref().map(|(_, c)| std::os::fd::AsRawFd::as_raw_fd(c)),
+        console_size: opts.stdio.console_size,
         cgroup,
         // Born in its cgroup, the child got its cgroup namespace from clone3 already.
         new_cgroupns: new_cgroupns && !born,
@@ -216,6 +261,7 @@ fn spawn_in(opts: &SpawnOptions, flags: libc::c_long, new_cgroupns: bool, join: 
     }
     close(sync_r);
     close(err_w);
+    let console_sock = console_pair.map(|(mine, _theirs)| mine);
     if pid < 0 {
         let e = std::io::Error::last_os_error();
         close(sync_w);
@@ -269,7 +315,16 @@ fn spawn_in(opts: &SpawnOptions, flags: libc::c_long, new_cgroupns: bool, join: 
         }
         return Err(e);
     }
-    Ok(pid)
+    let console = console_sock.as_ref().and_then(|s| recv_fd(std::os::fd::AsRawFd::as_raw_fd(s)));
+    if console_sock.is_some() && console.is_none() {
+        // SAFETY: killing and reaping our own child.
+        unsafe {
+            libc::kill(pid, libc::SIGKILL);
+            libc::waitpid(pid, std::ptr::null_mut(), 0);
+        }
+        return Err(RuntimeError::sys("receive the container's terminal", std::io::Error::other("nothing was sent")));
+    }
+    Ok((pid, console))
 }
 
 #[cfg(test)]

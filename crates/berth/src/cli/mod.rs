@@ -2,6 +2,7 @@
 //! file turns them into engine calls and prints.
 
 pub mod container;
+pub mod exec;
 pub mod image;
 pub mod run;
 pub mod system;
@@ -43,6 +44,12 @@ pub enum Cmd {
     Kill(KillArgs),
     /// Remove one or more containers
     Rm(RmArgs),
+    /// Attach local standard input, output, and error streams to a running container
+    Attach(AttachArgs),
+    /// Execute a command in a running container
+    Exec(ExecArgs),
+    /// Display the running processes of a container
+    Top(TopArgs),
     /// List containers
     #[command(alias = "list")]
     Ps(PsArgs),
@@ -109,6 +116,12 @@ pub enum ContainerCmd {
     /// Remove one or more containers
     #[command(alias = "remove")]
     Rm(RmArgs),
+    /// Attach local standard input, output, and error streams to a running container
+    Attach(AttachArgs),
+    /// Execute a command in a running container
+    Exec(ExecArgs),
+    /// Display the running processes of a container
+    Top(TopArgs),
     /// List containers
     #[command(alias = "ps", alias = "list")]
     Ls(PsArgs),
@@ -251,6 +264,9 @@ pub struct RunArgs {
     /// Attach to STDIN, STDOUT or STDERR
     #[arg(short = 'a', long = "attach")]
     pub attach: Vec<String>,
+    /// Override the key sequence for detaching a container
+    #[arg(long = "detach-keys")]
+    pub detach_keys: Option<String>,
     /// Print help
     #[arg(long, action = clap::ArgAction::Help)]
     pub help: Option<bool>,
@@ -271,9 +287,75 @@ pub struct StartArgs {
     /// Attach container's STDIN
     #[arg(short = 'i', long)]
     pub interactive: bool,
+    /// Override the key sequence for detaching a container
+    #[arg(long = "detach-keys")]
+    pub detach_keys: Option<String>,
     /// The containers.
     #[arg(required = true, value_name = "CONTAINER")]
     pub containers: Vec<String>,
+}
+
+/// Flags of `attach`.
+#[derive(Args, Debug)]
+pub struct AttachArgs {
+    /// Do not attach STDIN
+    #[arg(long = "no-stdin")]
+    pub no_stdin: bool,
+    /// Proxy all received signals to the process
+    #[arg(long = "sig-proxy", default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    pub sig_proxy: bool,
+    /// Override the key sequence for detaching a container
+    #[arg(long = "detach-keys")]
+    pub detach_keys: Option<String>,
+    /// The container.
+    pub container: String,
+}
+
+/// Flags of `exec`.
+#[derive(Args, Debug)]
+pub struct ExecArgs {
+    /// Detached mode: run command in the background
+    #[arg(short = 'd', long)]
+    pub detach: bool,
+    /// Keep STDIN open even if not attached
+    #[arg(short = 'i', long)]
+    pub interactive: bool,
+    /// Allocate a pseudo-TTY
+    #[arg(short = 't', long)]
+    pub tty: bool,
+    /// Username or UID (format: "<name|uid>[:<group|gid>]")
+    #[arg(short = 'u', long)]
+    pub user: Option<String>,
+    /// Working directory inside the container
+    #[arg(short = 'w', long = "workdir")]
+    pub workdir: Option<String>,
+    /// Set environment variables
+    #[arg(short = 'e', long = "env")]
+    pub env: Vec<String>,
+    /// Read in a file of environment variables
+    #[arg(long = "env-file")]
+    pub env_file: Vec<PathBuf>,
+    /// Give extended privileges to the command
+    #[arg(long)]
+    pub privileged: bool,
+    /// Override the key sequence for detaching a container
+    #[arg(long = "detach-keys")]
+    pub detach_keys: Option<String>,
+    /// The container.
+    pub container: String,
+    /// The command and its arguments.
+    #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true, value_name = "COMMAND")]
+    pub command: Vec<String>,
+}
+
+/// Flags of `top`.
+#[derive(Args, Debug)]
+pub struct TopArgs {
+    /// The container.
+    pub container: String,
+    /// Options for ps (default -ef).
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true, value_name = "ps OPTIONS")]
+    pub ps_args: Vec<String>,
 }
 
 /// Flags of `stop` and `restart`.
