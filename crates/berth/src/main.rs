@@ -27,7 +27,31 @@ impl std::error::Error for Exit {}
 /// Result of a command: the process exit code.
 pub type CmdResult = anyhow::Result<i32>;
 
+/// `berth shim --root ROOT ID [--attach]`, parsed by hand: the shim lives as long as its
+/// container, and building clap's command tree would leave its heap fragmented for that long.
+fn shim_args() -> Option<(PathBuf, String, bool)> {
+    let args: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
+    if args.first().map(|a| a == "shim") != Some(true) {
+        return None;
+    }
+    let mut root = None;
+    let mut id = None;
+    let mut attach = false;
+    let mut it = args.into_iter().skip(1);
+    while let Some(a) = it.next() {
+        match a.to_str() {
+            Some("--root") => root = it.next().map(PathBuf::from),
+            Some("--attach") => attach = true,
+            _ => id = a.into_string().ok(),
+        }
+    }
+    Some((root.unwrap_or_else(|| PathBuf::from(berth_engine::store::DEFAULT_ROOT)), id?, attach))
+}
+
 fn main() {
+    if let Some((root, id, attach)) = shim_args() {
+        std::process::exit(berth_engine::shim::run(&root, &id, attach));
+    }
     let code = match cli::Cli::try_parse() {
         Ok(c) => run(c),
         Err(e) => {

@@ -121,3 +121,16 @@ fn detached_container_outlives_the_cli_and_rm_d_cleans_itself() {
     b.wait_for(10, "--rm container removal by its shim", || !b.container_dir(&id).exists());
     assert!(cgroup_dirs(&id).is_empty());
 }
+
+#[test]
+fn shim_keeps_working_after_giving_back_its_start_up_memory() {
+    let b = Berth::new();
+    // The shim trims itself after 0.5 s without activity; everything must still work after.
+    let id = b.ok(&["run", "-d", "-i", "busybox", "sh", "-c", "sleep 1.2; echo after-idle; read line; echo got-$line"]).trim().to_string();
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    assert_eq!(b.ok(&["exec", &id, "echo", "exec-after-idle"]), "exec-after-idle\n");
+    let o = b.run_stdin(&["attach", &id], b"x\n");
+    assert_eq!(o.code, 0, "{o:?}");
+    assert!(o.stdout.contains("got-x"), "{o:?}");
+    assert_eq!(b.ok(&["logs", &id]), "after-idle\ngot-x\n");
+}

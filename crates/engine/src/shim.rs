@@ -152,75 +152,90 @@ pub fn run(root: &Path, id: &str, has_attach: bool) -> i32 {
 fn supervise(root: &Path, id: &str, ready: &mut Option<std::fs::File>, clients: &mut Vec<std::os::unix::net::UnixStream>) -> Result<(), String> {
     let root = Root::open(root).map_err(|e| e.to_string())?;
     let containers = ContainerStore::new(&root);
-    let layers = LayerStore::new(&root);
     let rec = containers.record(id).map_err(|e| e.to_string())?;
     let dir = containers.dir(id);
-    let spec = berth_runtime::load_spec(&dir).map_err(|e| e.to_string())?;
     let mut log = LogWriter::open(&containers.log_path(id), &rec.host_config.log_config.config).map_err(|e| e.to_string())?;
-    let overlay = layers.overlay(&rec.layers, &dir).map_err(|e| e.to_string())?;
 
     let tty = rec.config.tty;
     let mut outputs: Vec<Output> = Vec::new();
     let mut stdin_w: Option<OwnedFd> = None;
     let mut child_ends: Vec<OwnedFd> = Vec::new();
-    let stdio = if tty {
-        // The terminal is allocated inside the container (its own devpts); its master side
-        // comes back from the runtime.
-        let size = spec.process().as_ref().and_then(|p| p.console_size()).map(|b| (b.height() as u16, b.width() as u16));
-        Stdio { stdin: None, stdout: None, stderr: None, tty: true, console_size: size }
-    } else {
+    let mut stdio_fds = [None; 3];
+    if !tty {
         let (or, ow) = pipe().map_err(|e| format!("pipe: {e}"))?;
         let (er, ew) = pipe().map_err(|e| format!("pipe: {e}"))?;
-        let stdin_r = if rec.config.open_stdin {
+        if rec.config.open_stdin {
             let (ir, iw) = pipe().map_err(|e| format!("pipe: {e}"))?;
             stdin_w = Some(iw);
-            Some(ir)
-        } else {
-            None
-        };
-        let stdio = Stdio { stdin: stdin_r.as_ref().map(|f| f.as_raw_fd()), stdout: Some(ow.as_raw_fd()), stderr: Some(ew.as_raw_fd()), tty: false, console_size: None };
+            stdio_fds[0] = Some(ir.as_raw_fd());
+            child_ends.push(ir);
+        }
+        stdio_fds[1] = Some(ow.as_raw_fd());
+        stdio_fds[2] = Some(ew.as_raw_fd());
         outputs.push(Output { fd: or, stream: "stdout", kind: FRAME_STDOUT, line: Vec::new(), open: true });
         outputs.push(Output { fd: er, stream: "stderr", kind: FRAME_STDERR, line: Vec::new(), open: true });
         child_ends.push(ow);
         child_ends.push(ew);
-        child_ends.extend(stdin_r);
-        stdio
-    };
+    }
     let listener = listen(&dir).map_err(|e| format!("attach socket: {e}"))?;
 
-    let bpf = std::fs::read(dir.join("seccomp.bpf")).ok();
-    let opts = SpawnOptions { spec: &spec, rootfs: dir.join("rootfs"), rootfs_mounts: std::slice::from_ref(&overlay), stdio, seccomp_bpf: bpf.as_deref(), cgroup_fs: None };
-    let spawned = berth_runtime::spawn(&opts);
+    // A short-lived starter process parses the spec and starts the container (as our child,
+    // CLONE_PARENT), so none of that memory or code ever becomes part of this long-lived shim.
+    let (mine, theirs) = std::os::unix::net::UnixStream::pair().map_err(|e| format!("socketpair: {e}"))?;
+    // SAFETY: we are single-threaded; the starter leaves with _exit.
+    let starter = unsafe { libc::fork() };
+    if starter < 0 {
+        return Err(format!("fork: {}", std::io::Error::last_os_error()));
+    }
+    if starter == 0 {
+        drop(mine);
+        let (msg, fd) = match start_container(&root, &rec, &dir, tty, stdio_fds) {
+            Ok((pid, cgroup, console)) => (format!("ok {pid} {cgroup}"), console),
+            Err(e) => (format!("err {} {}", e.kind.exit_code(), e.message), None),
+        };
+        let _ = berth_runtime::fdpass::send(theirs.as_raw_fd(), msg.as_bytes(), fd.as_ref().map(|f| f.as_raw_fd()));
+        // SAFETY: leaving the forked starter without running the shim's destructors.
+        unsafe { libc::_exit(0) };
+    }
+    drop(theirs);
+    let answer = berth_runtime::fdpass::recv(mine.as_raw_fd(), true);
+    // SAFETY: reaping the starter.
+    unsafe { libc::waitpid(starter, std::ptr::null_mut(), 0) };
     drop(child_ends);
-    let spawned = match spawned {
-        Ok(s) => s,
-        Err(e) => {
-            let err = crate::error::Error::from(e);
-            let code = err.kind.exit_code();
-            // Docker leaves a container whose start failed in "created" with the error recorded.
-            let mut st = containers.state_raw(id).unwrap_or_default();
-            st.status = Status::Created;
-            st.exit_code = code;
-            st.error = err.message.clone();
-            st.pid = 0;
-            let _ = containers.write_state(id, &st);
-            if rec.host_config.auto_remove {
-                let _ = containers.remove_files(&rec);
-            }
-            report(ready, &format!("err {code} {}", err.message));
-            return Ok(());
+    let (msg, console) = answer.map(|(m, fd)| (String::from_utf8_lossy(&m).into_owned(), fd)).unwrap_or_default();
+    let started = msg.strip_prefix("ok ").and_then(|r| {
+        let mut w = r.split(' ');
+        let pid: i32 = w.next()?.parse().ok()?;
+        Some((pid, w.next().unwrap_or("").to_string()))
+    });
+    let Some((pid, cgroup_path)) = started else {
+        // The container's init, if it got that far, is our child: reap it.
+        // SAFETY: waitpid until no child is left.
+        while unsafe { libc::waitpid(-1, std::ptr::null_mut(), 0) } > 0 {}
+        let (code, message) = msg.strip_prefix("err ").and_then(|r| r.split_once(' ')).unwrap_or(("125", "the container's starter died"));
+        let code: i32 = code.parse().unwrap_or(125);
+        // Docker leaves a container whose start failed in "created" with the error recorded.
+        let mut st = containers.state_raw(id).unwrap_or_default();
+        st.status = Status::Created;
+        st.exit_code = code;
+        st.error = message.to_string();
+        st.pid = 0;
+        let _ = containers.write_state(id, &st);
+        if rec.host_config.auto_remove {
+            let _ = containers.remove_files(&rec);
         }
+        report(ready, &format!("err {code} {message}"));
+        return Ok(());
     };
-    let mut spawned = spawned;
+    let cgroup = (!cgroup_path.is_empty()).then(|| berth_runtime::Cgroup::open(Path::new(&cgroup_path)));
     let mut master: Option<RawFd> = None;
-    if let Some(m) = spawned.console.take() {
+    if let Some(m) = console {
         master = Some(m.as_raw_fd());
         if rec.config.open_stdin {
             stdin_w = Some(m.try_clone().map_err(|e| e.to_string())?);
         }
         outputs.push(Output { fd: m, stream: "stdout", kind: FRAME_STDOUT, line: Vec::new(), open: true });
     }
-    let pid = spawned.pid;
     let me = std::process::id() as i32;
     let mut st = containers.state_raw(id).unwrap_or_default();
     st = State {
@@ -243,9 +258,6 @@ fn supervise(root: &Path, id: &str, ready: &mut Option<std::fs::File>, clients: 
         return Err(e.to_string());
     }
     report(ready, &format!("ok {pid}\n"));
-    drop(spec);
-    drop(overlay);
-    drop(bpf);
 
     // SAFETY: pidfd_open(2) on our own child.
     let pidfd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) } as RawFd;
@@ -258,6 +270,8 @@ fn supervise(root: &Path, id: &str, ready: &mut Option<std::fs::File>, clients: 
     let mut drain_deadline: Option<std::time::Instant> = None;
     let mut buf = vec![0u8; 16 * 1024];
     let mut shrunk = false;
+    // Kept across iterations: growing it in the loop would touch allocator code at every wake-up.
+    let mut pfds: Vec<libc::pollfd> = Vec::with_capacity(16);
 
     loop {
         if exit_status.is_some() && outputs.iter().all(|o| !o.open) {
@@ -268,7 +282,7 @@ fn supervise(root: &Path, id: &str, ready: &mut Option<std::fs::File>, clients: 
                 break;
             }
         }
-        let mut pfds: Vec<libc::pollfd> = Vec::new();
+        pfds.clear();
         pfds.push(libc::pollfd { fd: if exit_status.is_none() { pidfd.as_raw_fd() } else { -1 }, events: libc::POLLIN, revents: 0 });
         for o in &outputs {
             pfds.push(libc::pollfd { fd: if o.open { o.fd.as_raw_fd() } else { -1 }, events: libc::POLLIN, revents: 0 });
@@ -394,8 +408,8 @@ fn supervise(root: &Path, id: &str, ready: &mut Option<std::fs::File>, clients: 
             if libc::WIFEXITED(status) { libc::WEXITSTATUS(status) } else { 128 + libc::WTERMSIG(status) }
         }
     };
-    let oom = spawned.cgroup.as_ref().is_some_and(oom_killed);
-    if let Some(cg) = &spawned.cgroup {
+    let oom = cgroup.as_ref().is_some_and(oom_killed);
+    if let Some(cg) = &cgroup {
         let _ = cg.destroy();
     }
     {
@@ -422,6 +436,33 @@ fn supervise(root: &Path, id: &str, ready: &mut Option<std::fs::File>, clients: 
     Ok(())
 }
 
+/// The starter's work: the OCI spec, the overlay, the compiled seccomp program, then the
+/// runtime. Returns the container's pid, its cgroup path and its terminal's master side.
+fn start_container(root: &Root, rec: &crate::container::ContainerRecord, dir: &Path, tty: bool, fds: [Option<RawFd>; 3]) -> crate::error::Result<(i32, String, Option<OwnedFd>)> {
+    let spec = berth_runtime::load_spec(dir)?;
+    let overlay = LayerStore::new(root).overlay(&rec.layers, dir)?;
+    let bpf = std::fs::read(dir.join("seccomp.bpf")).ok();
+    let stdio = if tty {
+        // The terminal is allocated inside the container (its own devpts).
+        let size = spec.process().as_ref().and_then(|p| p.console_size()).map(|b| (b.height() as u16, b.width() as u16));
+        Stdio { stdin: None, stdout: None, stderr: None, tty: true, console_size: size }
+    } else {
+        Stdio { stdin: fds[0], stdout: fds[1], stderr: fds[2], tty: false, console_size: None }
+    };
+    let opts = SpawnOptions {
+        spec: &spec,
+        rootfs: dir.join("rootfs"),
+        rootfs_mounts: std::slice::from_ref(&overlay),
+        stdio,
+        seccomp_bpf: bpf.as_deref(),
+        cgroup_fs: None,
+        clone_parent: true,
+    };
+    let s = berth_runtime::spawn(&opts)?;
+    let cg = s.cgroup.as_ref().map(|c| c.rel().display().to_string()).unwrap_or_default();
+    Ok((s.pid, cg, s.console))
+}
+
 /// Gives back the memory start-up needed: the shim then idles for the container's whole life,
 /// and a host may run hundreds of them. Freed heap goes back to the kernel, the dead part of the
 /// stack is dropped, and so are the resident pages of clean file mappings (code and constant
@@ -434,7 +475,9 @@ fn shrink_to_idle() {
     let relro = relro_range();
     let exe = std::fs::read_link("/proc/self/exe").ok();
     let maps = std::fs::read_to_string("/proc/self/maps").unwrap_or_default();
-    let mut ranges: Vec<(usize, usize, bool)> = Vec::with_capacity(16);
+    // (start, length, advice): DONTNEED for clean mappings, PAGEOUT where clean and written
+    // pages mix (RELRO): reclaim takes the clean ones and, without swap, leaves the written ones.
+    let mut ranges: Vec<(usize, usize, libc::c_int)> = Vec::with_capacity(16);
     for line in maps.lines() {
         let mut f = line.split_whitespace();
         let (Some(range), Some(perms)) = (f.next(), f.next()) else { continue };
@@ -444,7 +487,7 @@ fn shrink_to_idle() {
         if path == "[stack]" {
             let end = sp.saturating_sub(16 * 1024) & !4095;
             if end > a {
-                ranges.push((a, end - a, false));
+                ranges.push((a, end - a, libc::MADV_DONTNEED));
             }
             continue;
         }
@@ -456,22 +499,18 @@ fn shrink_to_idle() {
         // executable we know where RELRO is; of libraries we take only code.
         let ours = exe.as_deref().is_some_and(|e| e.as_os_str() == path);
         let clean = if ours { !relro.is_some_and(|(x, y)| a < y && x < b) } else { perms == "r-xp" };
-        if clean {
-            ranges.push((a, b - a, true));
-        }
+        ranges.push((a, b - a, if clean { libc::MADV_DONTNEED } else { libc::MADV_PAGEOUT }));
     }
     drop(maps);
     // SAFETY: malloc_trim only releases free heap memory.
     unsafe { libc::malloc_trim(0) };
     // One tight loop at the end, so little code is touched again after the pages are dropped.
-    for (a, len, file) in ranges {
-        // SAFETY: whole clean, read-only private file mappings, or stack pages strictly below
-        // the live part of our own stack.
+    for (a, len, advice) in ranges {
+        // SAFETY: read-only private file mappings (DONTNEED only where every page is clean), or
+        // stack pages strictly below the live part of our own stack.
         unsafe {
-            if file {
-                libc::madvise(a as *mut libc::c_void, len, libc::MADV_RANDOM);
-            }
-            libc::madvise(a as *mut libc::c_void, len, libc::MADV_DONTNEED);
+            libc::madvise(a as *mut libc::c_void, len, libc::MADV_RANDOM);
+            libc::madvise(a as *mut libc::c_void, len, advice);
         }
     }
 }

@@ -226,8 +226,7 @@ fn steps(ctx: &InitContext) -> Result<Infallible, Fail> {
 /// (as runc's console socket does), so `tty` inside says /dev/pts/0.
 fn setup_console(sock: RawFd, size: Option<(u16, u16)>) -> Result<(), Fail> {
     use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-    // SAFETY: plain syscalls on descriptors this function owns; the cmsg buffer is sized with
-    // CMSG_SPACE for one descriptor.
+    // SAFETY: plain syscalls on descriptors this function owns.
     unsafe {
         let m = libc::open(c"/dev/ptmx".as_ptr(), libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC);
         check(m, "open /dev/ptmx")?;
@@ -256,21 +255,8 @@ fn setup_console(sock: RawFd, size: Option<(u16, u16)>) -> Result<(), Fail> {
         }
         check(libc::ioctl(0, libc::TIOCSCTTY, 0), "set controlling terminal")?;
         drop(slave);
-        let mut data = [0u8; 1];
-        let mut iov = libc::iovec { iov_base: data.as_mut_ptr().cast(), iov_len: 1 };
-        let mut cbuf = [0u8; 64];
-        let mut msg: libc::msghdr = std::mem::zeroed();
-        msg.msg_iov = &mut iov;
-        msg.msg_iovlen = 1;
-        msg.msg_control = cbuf.as_mut_ptr().cast();
-        msg.msg_controllen = libc::CMSG_SPACE(std::mem::size_of::<i32>() as u32) as usize;
-        let cm = libc::CMSG_FIRSTHDR(&msg);
-        (*cm).cmsg_level = libc::SOL_SOCKET;
-        (*cm).cmsg_type = libc::SCM_RIGHTS;
-        (*cm).cmsg_len = libc::CMSG_LEN(std::mem::size_of::<i32>() as u32) as usize;
-        std::ptr::write_unaligned(libc::CMSG_DATA(cm) as *mut i32, master.as_raw_fd());
-        if libc::sendmsg(sock, &msg, libc::MSG_NOSIGNAL) < 0 {
-            return Err(fail(StartFailure::Engine, format!("send terminal: {}", std::io::Error::last_os_error())));
+        if let Err(e) = crate::fdpass::send(sock, &[0], Some(master.as_raw_fd())) {
+            return Err(fail(StartFailure::Engine, format!("send terminal: {e}")));
         }
         libc::close(sock);
     }

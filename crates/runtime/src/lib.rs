@@ -10,6 +10,7 @@ pub mod caps;
 pub mod cgroups;
 pub mod error;
 pub mod exec;
+pub mod fdpass;
 mod init;
 pub mod rootfs;
 pub mod seccomp;
@@ -55,6 +56,9 @@ pub struct SpawnOptions<'a> {
     /// Where the cgroup file system is and its layout; `None` means the host's
     /// `/sys/fs/cgroup` (tests point this elsewhere, e.g. at a v2 mount on a v1 host).
     pub cgroup_fs: Option<(&'a Path, CgroupVersion)>,
+    /// Make the container a child of the caller's parent (CLONE_PARENT), so a short-lived
+    /// helper can start it for a long-lived supervisor, which then reaps it.
+    pub clone_parent: bool,
 }
 
 /// A started container process.
@@ -167,31 +171,6 @@ pub fn spawn(opts: &SpawnOptions) -> Result<Spawned> {
     }
 }
 
-/// Receives one descriptor sent with SCM_RIGHTS.
-fn recv_fd(sock: RawFd) -> Option<OwnedFd> {
-    // SAFETY: recvmsg into local buffers sized for one descriptor; the received descriptor is
-    // new and ours.
-    unsafe {
-        let mut data = [0u8; 1];
-        let mut iov = libc::iovec { iov_base: data.as_mut_ptr().cast(), iov_len: 1 };
-        let mut cbuf = [0u8; 64];
-        let mut msg: libc::msghdr = std::mem::zeroed();
-        msg.msg_iov = &mut iov;
-        msg.msg_iovlen = 1;
-        msg.msg_control = cbuf.as_mut_ptr().cast();
-        msg.msg_controllen = cbuf.len();
-        if libc::recvmsg(sock, &mut msg, libc::MSG_CMSG_CLOEXEC | libc::MSG_DONTWAIT) <= 0 {
-            return None;
-        }
-        let cm = libc::CMSG_FIRSTHDR(&msg);
-        if cm.is_null() || (*cm).cmsg_type != libc::SCM_RIGHTS {
-            return None;
-        }
-        let fd = std::ptr::read_unaligned(libc::CMSG_DATA(cm) as *const i32);
-        Some(OwnedFd::from_raw_fd(fd))
-    }
-}
-
 fn spawn_in(opts: &SpawnOptions, flags: libc::c_long, new_cgroupns: bool, join: &[(RawFd, LinuxNamespaceType)], cgroup: Option<&Cgroup>) -> Result<(i32, Option<OwnedFd>)> {
     let console_pair = if opts.stdio.tty && opts.stdio.stdin.is_none() && opts.stdio.stdout.is_none() {
         let mut sv = [0; 2];
@@ -238,6 +217,8 @@ fn spawn_in(opts: &SpawnOptions, flags: libc::c_long, new_cgroupns: bool, join: 
         _ => None,
     };
     let born_in_cgroup = into.is_some();
+    // With CLONE_PARENT the waitpid calls below find no child (ECHILD): the real parent reaps.
+    let parent_flag: libc::c_long = if opts.clone_parent { libc::CLONE_PARENT as libc::c_long } else { 0 };
     // A clone with no new stack behaves like fork(2) (the child continues on a copy of this
     // stack) while creating the namespaces in the same step; the pid namespace in particular
     // only applies to children, so unshare(2) alone could not make the init pid 1.
@@ -246,13 +227,13 @@ fn spawn_in(opts: &SpawnOptions, flags: libc::c_long, new_cgroupns: bool, join: 
     let pid = unsafe {
         match &into {
             Some(f) => {
-                let mut args = Clone3Args { flags: flags as u64 | CLONE_INTO_CGROUP, exit_signal: libc::SIGCHLD as u64, cgroup: std::os::fd::AsRawFd::as_raw_fd(f) as u64, ..Default::default() };
+                let mut args = Clone3Args { flags: flags as u64 | parent_flag as u64 | CLONE_INTO_CGROUP, exit_signal: libc::SIGCHLD as u64, cgroup: std::os::fd::AsRawFd::as_raw_fd(f) as u64, ..Default::default() };
                 if new_cgroupns {
                     args.flags |= libc::CLONE_NEWCGROUP as u64;
                 }
                 libc::syscall(libc::SYS_clone3, &mut args as *mut Clone3Args, std::mem::size_of::<Clone3Args>())
             }
-            None => libc::syscall(libc::SYS_clone, flags | libc::SIGCHLD as libc::c_long, 0usize, 0usize, 0usize, 0usize),
+            None => libc::syscall(libc::SYS_clone, flags | parent_flag | libc::SIGCHLD as libc::c_long, 0usize, 0usize, 0usize, 0usize),
         }
     };
     if pid == 0 {
@@ -315,7 +296,7 @@ fn spawn_in(opts: &SpawnOptions, flags: libc::c_long, new_cgroupns: bool, join: 
         }
         return Err(e);
     }
-    let console = console_sock.as_ref().and_then(|s| recv_fd(std::os::fd::AsRawFd::as_raw_fd(s)));
+    let console = console_sock.as_ref().and_then(|s| fdpass::recv(std::os::fd::AsRawFd::as_raw_fd(s), false).ok()).and_then(|(_, fd)| fd);
     if console_sock.is_some() && console.is_none() {
         // SAFETY: killing and reaping our own child.
         unsafe {
@@ -363,7 +344,7 @@ mod tests {
         let out = std::env::temp_dir().join(format!("berth-rt-test-{}.out", std::process::id()));
         let script = format!("cat /proc/self/cgroup > {}", out.display());
         let sp = spec(&["/bin/sh", "-c", &script], &rel);
-        let opts = SpawnOptions { spec: &sp, rootfs: "/".into(), rootfs_mounts: &[], stdio: Stdio::default(), seccomp_bpf: None, cgroup_fs: Some((root, CgroupVersion::V2)) };
+        let opts = SpawnOptions { spec: &sp, rootfs: "/".into(), rootfs_mounts: &[], stdio: Stdio::default(), seccomp_bpf: None, cgroup_fs: Some((root, CgroupVersion::V2)), clone_parent: false };
         let spawned = spawn(&opts).expect("spawn");
         let cg = spawned.cgroup.expect("a cgroup");
         assert!(cg.dirs().next().unwrap().starts_with(root));
@@ -386,7 +367,7 @@ mod tests {
             l.set_cgroups_path(None);
             l.set_namespaces(Some(vec![]));
         }
-        let opts = SpawnOptions { spec: &sp, rootfs: "/".into(), rootfs_mounts: &[], stdio: Stdio::default(), seccomp_bpf: None, cgroup_fs: None };
+        let opts = SpawnOptions { spec: &sp, rootfs: "/".into(), rootfs_mounts: &[], stdio: Stdio::default(), seccomp_bpf: None, cgroup_fs: None, clone_parent: false };
         match spawn(&opts) {
             Err(RuntimeError::Start { kind, message }) => {
                 assert_eq!(kind, StartFailure::NotFound);
