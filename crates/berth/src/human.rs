@@ -32,7 +32,9 @@ pub fn duration(secs: i64) -> String {
 
 /// Seconds since an RFC 3339 time (0 if unparsable).
 pub fn since(rfc3339: &str) -> i64 {
-    chrono::DateTime::parse_from_rfc3339(rfc3339).map(|t| (chrono::Utc::now() - t.with_timezone(&chrono::Utc)).num_seconds()).unwrap_or(0)
+    chrono::DateTime::parse_from_rfc3339(rfc3339)
+        .map(|t| (chrono::Utc::now() - t.with_timezone(&chrono::Utc)).num_seconds())
+        .unwrap_or(0)
 }
 
 /// Docker's `HumanSizeWithPrecision(size, 3)`: decimal units, three significant digits.
@@ -64,13 +66,19 @@ fn sig3(v: f64) -> String {
 
 /// Parses Docker's memory sizes (`64m`, `1g`, `512k`, bytes): binary units.
 pub fn parse_ram(s: &str) -> Result<i64, String> {
-    berth_engine::logs::parse_size(s).map(|v| v as i64).map_err(|_| format!("invalid size: '{s}'"))
+    berth_engine::logs::parse_size(s)
+        .map(|v| v as i64)
+        .map_err(|_| format!("invalid size: '{s}'"))
 }
 
 /// Docker's "2026-11-28 03:32:31 +0000 UTC" form of a time.
 pub fn created_at(rfc3339: &str) -> String {
     chrono::DateTime::parse_from_rfc3339(rfc3339)
-        .map(|t| t.with_timezone(&chrono::Utc).format("%Y-%m-%d %H:%M:%S +0000 UTC").to_string())
+        .map(|t| {
+            t.with_timezone(&chrono::Utc)
+                .format("%Y-%m-%d %H:%M:%S +0000 UTC")
+                .to_string()
+        })
         .unwrap_or_default()
 }
 

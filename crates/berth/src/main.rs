@@ -45,7 +45,11 @@ fn shim_args() -> Option<(PathBuf, String, bool)> {
             _ => id = a.into_string().ok(),
         }
     }
-    Some((root.unwrap_or_else(|| PathBuf::from(berth_engine::store::DEFAULT_ROOT)), id?, attach))
+    Some((
+        root.unwrap_or_else(|| PathBuf::from(berth_engine::store::DEFAULT_ROOT)),
+        id?,
+        attach,
+    ))
 }
 
 fn main() {
@@ -57,7 +61,9 @@ fn main() {
         Err(e) => {
             use clap::error::ErrorKind as K;
             match e.kind() {
-                K::DisplayHelp | K::DisplayVersion | K::DisplayHelpOnMissingArgumentOrSubcommand => {
+                K::DisplayHelp
+                | K::DisplayVersion
+                | K::DisplayHelpOnMissingArgumentOrSubcommand => {
                     let _ = e.print();
                     0
                 }
@@ -73,10 +79,17 @@ fn main() {
 
 fn run(c: cli::Cli) -> i32 {
     if c.version {
-        println!("berth version {}, build {}", env!("CARGO_PKG_VERSION"), option_env!("BERTH_GIT_COMMIT").unwrap_or("dev"));
+        println!(
+            "berth version {}, build {}",
+            env!("CARGO_PKG_VERSION"),
+            option_env!("BERTH_GIT_COMMIT").unwrap_or("dev")
+        );
         return 0;
     }
-    let root = c.root.clone().unwrap_or_else(|| PathBuf::from(berth_engine::store::DEFAULT_ROOT));
+    let root = c
+        .root
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(berth_engine::store::DEFAULT_ROOT));
     let Some(cmd) = c.command else {
         use clap::CommandFactory;
         let _ = cli::Cli::command().print_help();
@@ -86,10 +99,25 @@ fn run(c: cli::Cli) -> i32 {
         return berth_engine::shim::run(&root, &a.id, a.attach);
     }
     // Run-like commands report engine failures with Docker's 125/126/127; others exit 1.
-    let run_like = matches!(cmd, cli::Cmd::Run(_) | cli::Cmd::Create(_) | cli::Cmd::Container { cmd: cli::ContainerCmd::Run(_) | cli::ContainerCmd::Create(_) });
+    let run_like = matches!(
+        cmd,
+        cli::Cmd::Run(_)
+            | cli::Cmd::Create(_)
+            | cli::Cmd::Container {
+                cmd: cli::ContainerCmd::Run(_) | cli::ContainerCmd::Create(_)
+            }
+    );
     // exec reports 126/127 like run, and 1 for everything else, like the docker CLI.
-    let exec_like = matches!(cmd, cli::Cmd::Exec(_) | cli::Cmd::Container { cmd: cli::ContainerCmd::Exec(_) });
-    let result = berth_engine::Engine::open(&root).map_err(anyhow::Error::from).and_then(|engine| dispatch(&engine, cmd));
+    let exec_like = matches!(
+        cmd,
+        cli::Cmd::Exec(_)
+            | cli::Cmd::Container {
+                cmd: cli::ContainerCmd::Exec(_)
+            }
+    );
+    let result = berth_engine::Engine::open(&root)
+        .map_err(anyhow::Error::from)
+        .and_then(|engine| dispatch(&engine, cmd));
     match result {
         Ok(code) => code,
         Err(e) => report(e, run_like, exec_like),
@@ -110,7 +138,12 @@ fn report(e: anyhow::Error, run_like: bool, exec_like: bool) -> i32 {
             return ee.kind.exit_code();
         }
         eprintln!("Error response from daemon: {}", ee.message);
-        if exec_like && matches!(ee.kind, berth_engine::ErrorKind::NotExecutable | berth_engine::ErrorKind::CommandNotFound) {
+        if exec_like
+            && matches!(
+                ee.kind,
+                berth_engine::ErrorKind::NotExecutable | berth_engine::ErrorKind::CommandNotFound
+            )
+        {
             return ee.kind.exit_code();
         }
         return 1;
@@ -124,8 +157,8 @@ fn report(e: anyhow::Error, run_like: bool, exec_like: bool) -> i32 {
 }
 
 fn dispatch(engine: &berth_engine::Engine, cmd: cli::Cmd) -> CmdResult {
-    use cli::{Cmd, ContainerCmd as C, ImageCmd as I};
     use cli::{container as ct, image as im, run as rn, system as sy};
+    use cli::{Cmd, ContainerCmd as C, ImageCmd as I};
     match cmd {
         Cmd::Run(a) | Cmd::Container { cmd: C::Run(a) } => rn::run(engine, a),
         Cmd::Create(a) | Cmd::Container { cmd: C::Create(a) } => rn::create(engine, a),

@@ -11,7 +11,11 @@ pub const BERTH: &str = env!("CARGO_BIN_EXE_berth");
 /// Fails the test (it does not skip) unless we are root with busybox-static installed.
 pub fn require_root() {
     // SAFETY: geteuid has no preconditions.
-    assert_eq!(unsafe { libc::geteuid() }, 0, "these tests create namespaces, mounts and cgroups: run them as root");
+    assert_eq!(
+        unsafe { libc::geteuid() },
+        0,
+        "these tests create namespaces, mounts and cgroups: run them as root"
+    );
 }
 
 /// A busybox root file system tarball built once per test run from Debian's busybox-static.
@@ -76,7 +80,11 @@ pub struct Out {
 
 impl Out {
     fn from(o: Output) -> Out {
-        Out { code: o.status.code().unwrap_or(-1), stdout: String::from_utf8_lossy(&o.stdout).into_owned(), stderr: String::from_utf8_lossy(&o.stderr).into_owned() }
+        Out {
+            code: o.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+        }
     }
 }
 
@@ -89,14 +97,23 @@ impl Berth {
     /// A root with the busybox image imported as `busybox` (CMD sh).
     pub fn new() -> Berth {
         let b = Berth::empty();
-        b.ok(&["import", "-c", "CMD [\"sh\"]", busybox_tar().to_str().unwrap(), "busybox"]);
+        b.ok(&[
+            "import",
+            "-c",
+            "CMD [\"sh\"]",
+            busybox_tar().to_str().unwrap(),
+            "busybox",
+        ]);
         b
     }
 
     /// An empty root.
     pub fn empty() -> Berth {
         require_root();
-        let root = tempfile::Builder::new().prefix("bt").tempdir_in("/tmp").unwrap();
+        let root = tempfile::Builder::new()
+            .prefix("bt")
+            .tempdir_in("/tmp")
+            .unwrap();
         Berth { root }
     }
 
@@ -117,7 +134,13 @@ impl Berth {
 
     /// Runs berth feeding `input` on stdin.
     pub fn run_stdin(&self, args: &[&str], input: &[u8]) -> Out {
-        let mut child = self.cmd(args).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+        let mut child = self
+            .cmd(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
         let mut si = child.stdin.take().unwrap();
         let data = input.to_vec();
         let t = std::thread::spawn(move || {
@@ -194,7 +217,12 @@ impl Drop for Berth {
 /// Cgroup directories of a container on this host (v1 or v2); empty when removed.
 pub fn cgroup_dirs(id: &str) -> Vec<PathBuf> {
     let mut out = Vec::new();
-    for base in ["/sys/fs/cgroup", "/sys/fs/cgroup/memory", "/sys/fs/cgroup/pids", "/sys/fs/cgroup/cpu"] {
+    for base in [
+        "/sys/fs/cgroup",
+        "/sys/fs/cgroup/memory",
+        "/sys/fs/cgroup/pids",
+        "/sys/fs/cgroup/cpu",
+    ] {
         let p = Path::new(base).join("berth").join(id);
         if p.exists() {
             out.push(p);
@@ -217,14 +245,21 @@ impl Term {
     pub fn spawn(b: &Berth, args: &[&str], rows: u16, cols: u16) -> Term {
         use std::os::fd::{AsRawFd, FromRawFd};
         use std::os::unix::process::CommandExt;
-        let ws = nix::pty::Winsize { ws_row: rows, ws_col: cols, ws_xpixel: 0, ws_ypixel: 0 };
+        let ws = nix::pty::Winsize {
+            ws_row: rows,
+            ws_col: cols,
+            ws_xpixel: 0,
+            ws_ypixel: 0,
+        };
         let pty = nix::pty::openpty(Some(&ws), None).unwrap();
         let saved = nix::sys::termios::tcgetattr(&pty.slave).unwrap();
         let s = pty.slave.as_raw_fd();
         let mut cmd = b.cmd(args);
         // SAFETY: the slave descriptor stays open until spawn returns.
         unsafe {
-            cmd.stdin(Stdio::from_raw_fd(libc::dup(s))).stdout(Stdio::from_raw_fd(libc::dup(s))).stderr(Stdio::from_raw_fd(libc::dup(s)));
+            cmd.stdin(Stdio::from_raw_fd(libc::dup(s)))
+                .stdout(Stdio::from_raw_fd(libc::dup(s)))
+                .stderr(Stdio::from_raw_fd(libc::dup(s)));
             cmd.pre_exec(|| {
                 libc::setsid();
                 libc::ioctl(0, libc::TIOCSCTTY, 0);
@@ -235,7 +270,13 @@ impl Term {
         let master = std::fs::File::from(pty.master);
         // SAFETY: fcntl on our descriptor.
         unsafe { libc::fcntl(master.as_raw_fd(), libc::F_SETFL, libc::O_NONBLOCK) };
-        Term { master, slave: pty.slave, child, seen: String::new(), saved }
+        Term {
+            master,
+            slave: pty.slave,
+            child,
+            seen: String::new(),
+            saved,
+        }
     }
 
     /// Types `s`.
@@ -266,7 +307,10 @@ impl Term {
                 std::thread::sleep(Duration::from_millis(10));
             }
         }
-        panic!("timed out waiting for {needle:?}; terminal showed: {:?}", self.seen);
+        panic!(
+            "timed out waiting for {needle:?}; terminal showed: {:?}",
+            self.seen
+        );
     }
 
     /// Reads until `needle` shows up anywhere.
@@ -277,7 +321,12 @@ impl Term {
     /// Changes the terminal's size (the kernel sends SIGWINCH to berth).
     pub fn resize(&mut self, rows: u16, cols: u16) {
         use std::os::fd::AsRawFd;
-        let ws = libc::winsize { ws_row: rows, ws_col: cols, ws_xpixel: 0, ws_ypixel: 0 };
+        let ws = libc::winsize {
+            ws_row: rows,
+            ws_col: cols,
+            ws_xpixel: 0,
+            ws_ypixel: 0,
+        };
         // SAFETY: TIOCSWINSZ reads the struct.
         unsafe { libc::ioctl(self.master.as_raw_fd(), libc::TIOCSWINSZ, &ws) };
     }

@@ -15,44 +15,102 @@ fn sh(b: &Berth, extra: &[&str], script: &str) -> String {
 #[test]
 fn namespaces_are_private() {
     let b = Berth::new();
-    let out = sh(&b, &[], "echo $$; ps -o pid | wc -l; ls /sys/class/net; cat /proc/1/cmdline | tr '\\0' ' '");
+    let out = sh(
+        &b,
+        &[],
+        "echo $$; ps -o pid | wc -l; ls /sys/class/net; cat /proc/1/cmdline | tr '\\0' ' '",
+    );
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(lines[0], "1", "the command is pid 1");
     assert_eq!(lines[2], "lo", "a loopback-only network namespace");
     for ns in ["pid", "mnt", "uts", "ipc", "net"] {
         let inside = sh(&b, &[], &format!("readlink /proc/self/ns/{ns}"));
         let outside = std::fs::read_link(format!("/proc/self/ns/{ns}")).unwrap();
-        assert_ne!(inside.trim(), outside.to_string_lossy(), "{ns} namespace is new");
+        assert_ne!(
+            inside.trim(),
+            outside.to_string_lossy(),
+            "{ns} namespace is new"
+        );
     }
 }
 
 #[test]
 fn default_capabilities_and_seccomp() {
     let b = Berth::new();
-    let out = sh(&b, &[], "grep -E 'CapEff|CapBnd|CapInh|Seccomp:|NoNewPrivs' /proc/self/status");
-    assert!(out.contains("CapEff:\t00000000a80425fb"), "Docker's 14 capabilities: {out}");
+    let out = sh(
+        &b,
+        &[],
+        "grep -E 'CapEff|CapBnd|CapInh|Seccomp:|NoNewPrivs' /proc/self/status",
+    );
+    assert!(
+        out.contains("CapEff:\t00000000a80425fb"),
+        "Docker's 14 capabilities: {out}"
+    );
     assert!(out.contains("CapBnd:\t00000000a80425fb"), "{out}");
     assert!(out.contains("CapInh:\t0000000000000000"), "{out}");
     assert!(out.contains("Seccomp:\t2"), "filter mode: {out}");
     // CAP_SYS_ADMIN is absent and seccomp blocks mount/unshare anyway.
-    let o = b.run(&["run", "--rm", "busybox", "sh", "-c", "mount -t tmpfs t /mnt 2>&1; unshare -n true 2>&1; echo rc=$?"]);
-    assert!(o.stdout.contains("rc=1") && o.stdout.to_lowercase().contains("not permitted"), "{o:?}");
-    let out = sh(&b, &["--cap-drop", "ALL", "--cap-add", "NET_ADMIN"], "grep CapEff /proc/self/status");
+    let o = b.run(&[
+        "run",
+        "--rm",
+        "busybox",
+        "sh",
+        "-c",
+        "mount -t tmpfs t /mnt 2>&1; unshare -n true 2>&1; echo rc=$?",
+    ]);
+    assert!(
+        o.stdout.contains("rc=1") && o.stdout.to_lowercase().contains("not permitted"),
+        "{o:?}"
+    );
+    let out = sh(
+        &b,
+        &["--cap-drop", "ALL", "--cap-add", "NET_ADMIN"],
+        "grep CapEff /proc/self/status",
+    );
     assert!(out.contains("CapEff:\t0000000000001000"), "{out}");
-    let out = sh(&b, &["--security-opt", "seccomp=unconfined"], "grep Seccomp: /proc/self/status");
+    let out = sh(
+        &b,
+        &["--security-opt", "seccomp=unconfined"],
+        "grep Seccomp: /proc/self/status",
+    );
     assert!(out.contains("Seccomp:\t0"), "{out}");
-    let out = sh(&b, &["--security-opt", "no-new-privileges"], "grep NoNewPrivs /proc/self/status");
+    let out = sh(
+        &b,
+        &["--security-opt", "no-new-privileges"],
+        "grep NoNewPrivs /proc/self/status",
+    );
     assert!(out.contains("NoNewPrivs:\t1"), "{out}");
-    b.fails(&["run", "--rm", "--cap-add", "BOGUS", "busybox", "true"], 125);
+    b.fails(
+        &["run", "--rm", "--cap-add", "BOGUS", "busybox", "true"],
+        125,
+    );
 }
 
 #[test]
 fn privileged_grants_what_the_host_has() {
     let b = Berth::new();
-    let out = sh(&b, &["--privileged"], "grep -E 'CapEff|Seccomp:' /proc/self/status; mount -t tmpfs t /tmp && echo mounted");
-    let host_bnd = std::fs::read_to_string("/proc/self/status").unwrap().lines().find(|l| l.starts_with("CapBnd")).unwrap().split('\t').nth(1).unwrap().to_string();
-    assert!(out.contains(&format!("CapEff:\t{host_bnd}")), "every capability the host's bounding set has: {out}");
-    assert!(out.contains("Seccomp:\t0") && out.contains("mounted"), "{out}");
+    let out = sh(
+        &b,
+        &["--privileged"],
+        "grep -E 'CapEff|Seccomp:' /proc/self/status; mount -t tmpfs t /tmp && echo mounted",
+    );
+    let host_bnd = std::fs::read_to_string("/proc/self/status")
+        .unwrap()
+        .lines()
+        .find(|l| l.starts_with("CapBnd"))
+        .unwrap()
+        .split('\t')
+        .nth(1)
+        .unwrap()
+        .to_string();
+    assert!(
+        out.contains(&format!("CapEff:\t{host_bnd}")),
+        "every capability the host's bounding set has: {out}"
+    );
+    assert!(
+        out.contains("Seccomp:\t0") && out.contains("mounted"),
+        "{out}"
+    );
 }
 
 #[test]
@@ -70,14 +128,28 @@ fn masked_and_readonly_paths_and_devices() {
     assert_eq!(lines[1], "0", "/sys/firmware masked");
     assert_eq!(lines[2], "ro-sys");
     assert_eq!(lines[3], "ro-sysfs");
-    for d in ["null", "zero", "full", "random", "urandom", "tty", "pts", "shm", "mqueue", "fd", "stdin", "stdout", "stderr", "ptmx"] {
-        assert!(lines[4].split(' ').any(|x| x == d), "/dev/{d} missing: {}", lines[4]);
+    for d in [
+        "null", "zero", "full", "random", "urandom", "tty", "pts", "shm", "mqueue", "fd", "stdin",
+        "stdout", "stderr", "ptmx",
+    ] {
+        assert!(
+            lines[4].split(' ').any(|x| x == d),
+            "/dev/{d} missing: {}",
+            lines[4]
+        );
     }
     assert_eq!(lines[5], "1:3 666");
     assert_eq!(lines[6], "devnull-ok");
     assert_eq!(lines[7], "4");
     // The device cgroup (v1) refuses a disk even with CAP_MKNOD.
-    let o = b.run(&["run", "--rm", "busybox", "sh", "-c", "mknod /tmp/sda b 8 0 && head -c 1 /tmp/sda"]);
+    let o = b.run(&[
+        "run",
+        "--rm",
+        "busybox",
+        "sh",
+        "-c",
+        "mknod /tmp/sda b 8 0 && head -c 1 /tmp/sda",
+    ]);
     assert_ne!(o.code, 0, "block device must not be readable: {o:?}");
 }
 
@@ -95,8 +167,19 @@ fn only_stdio_descriptors_reach_the_container() {
 #[test]
 fn read_only_root_and_etc_files() {
     let b = Berth::new();
-    let o = b.run(&["run", "--rm", "--read-only", "busybox", "sh", "-c", "touch /x 2>&1; echo rc=$?; touch /dev/shm/ok && echo shm-ok"]);
-    assert!(o.stdout.contains("Read-only file system") && o.stdout.contains("shm-ok"), "{o:?}");
+    let o = b.run(&[
+        "run",
+        "--rm",
+        "--read-only",
+        "busybox",
+        "sh",
+        "-c",
+        "touch /x 2>&1; echo rc=$?; touch /dev/shm/ok && echo shm-ok",
+    ]);
+    assert!(
+        o.stdout.contains("Read-only file system") && o.stdout.contains("shm-ok"),
+        "{o:?}"
+    );
     let out = sh(&b, &["-h", "box"], "cat /etc/hostname; grep localhost /etc/hosts | head -1; test -s /etc/resolv.conf && echo resolv");
     assert_eq!(out, "box\n127.0.0.1\tlocalhost\nresolv\n");
 }
@@ -106,29 +189,92 @@ fn cgroup_limits_are_enforced_and_removed() {
     let b = Berth::new();
     let v2 = berth_runtime::CgroupVersion::detect() == berth_runtime::CgroupVersion::V2;
     let (mem, pids, cpu) = if v2 {
-        ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/pids.max", "/sys/fs/cgroup/cpu.max")
+        (
+            "/sys/fs/cgroup/memory.max",
+            "/sys/fs/cgroup/pids.max",
+            "/sys/fs/cgroup/cpu.max",
+        )
     } else {
-        ("/sys/fs/cgroup/memory/memory.limit_in_bytes", "/sys/fs/cgroup/pids/pids.max", "/sys/fs/cgroup/cpu/cpu.cfs_quota_us")
+        (
+            "/sys/fs/cgroup/memory/memory.limit_in_bytes",
+            "/sys/fs/cgroup/pids/pids.max",
+            "/sys/fs/cgroup/cpu/cpu.cfs_quota_us",
+        )
     };
     let id = b
-        .ok(&["run", "-d", "-m", "32m", "--cpus", "0.5", "--pids-limit", "8", "--cpu-shares", "512", "busybox", "sleep", "60"])
+        .ok(&[
+            "run",
+            "-d",
+            "-m",
+            "32m",
+            "--cpus",
+            "0.5",
+            "--pids-limit",
+            "8",
+            "--cpu-shares",
+            "512",
+            "busybox",
+            "sleep",
+            "60",
+        ])
         .trim()
         .to_string();
     let dirs = cgroup_dirs(&id);
     assert!(!dirs.is_empty(), "the container has a cgroup under berth/");
-    let out = b.run(&["run", "--rm", "-m", "32m", "--cpus", "0.5", "--pids-limit", "8", "busybox", "sh", "-c", &format!("cat {mem} {pids} {cpu}")]);
+    let out = b.run(&[
+        "run",
+        "--rm",
+        "-m",
+        "32m",
+        "--cpus",
+        "0.5",
+        "--pids-limit",
+        "8",
+        "busybox",
+        "sh",
+        "-c",
+        &format!("cat {mem} {pids} {cpu}"),
+    ]);
     let vals: Vec<&str> = out.stdout.split_whitespace().collect();
     assert_eq!(vals[0], "33554432", "{out:?}");
     assert_eq!(vals[1], "8");
     assert_eq!(vals[2], "50000");
     // The pids limit really bites: 20 background sleeps cannot all start.
-    let o = b.run(&["run", "--rm", "--pids-limit", "8", "busybox", "sh", "-c", "for i in $(seq 20); do sleep 5 & done 2>/dev/null; echo started; wait"]);
-    assert!(o.stderr.contains("can't fork") || o.stderr.contains("Resource temporarily unavailable") || o.code != 0, "{o:?}");
+    let o = b.run(&[
+        "run",
+        "--rm",
+        "--pids-limit",
+        "8",
+        "busybox",
+        "sh",
+        "-c",
+        "for i in $(seq 20); do sleep 5 & done 2>/dev/null; echo started; wait",
+    ]);
+    assert!(
+        o.stderr.contains("can't fork")
+            || o.stderr.contains("Resource temporarily unavailable")
+            || o.code != 0,
+        "{o:?}"
+    );
     // The memory limit really bites: allocating 64 MiB in a 16 MiB container gets OOM-killed.
-    let o = b.run(&["run", "--rm", "-m", "16m", "--memory-swap", "16m", "busybox", "sh", "-c", "x=$(head -c 67108864 /dev/zero | tr '\\0' a); echo survived"]);
+    let o = b.run(&[
+        "run",
+        "--rm",
+        "-m",
+        "16m",
+        "--memory-swap",
+        "16m",
+        "busybox",
+        "sh",
+        "-c",
+        "x=$(head -c 67108864 /dev/zero | tr '\\0' a); echo survived",
+    ]);
     assert_ne!(o.stdout.trim(), "survived", "{o:?}");
     b.ok(&["rm", "-f", &id]);
-    assert!(cgroup_dirs(&id).is_empty(), "cgroups removed with the container");
+    assert!(
+        cgroup_dirs(&id).is_empty(),
+        "cgroups removed with the container"
+    );
     b.fails(&["run", "--rm", "-m", "1m", "busybox", "true"], 125);
     b.fails(&["run", "--rm", "--cpus", "99", "busybox", "true"], 125);
 }

@@ -6,7 +6,12 @@ use crate::common::{Berth, Term};
 #[test]
 fn run_it_gives_a_shell_on_its_own_terminal() {
     let b = Berth::new();
-    let mut t = Term::spawn(&b, &["run", "-it", "--name", "box", "busybox", "sh"], 24, 80);
+    let mut t = Term::spawn(
+        &b,
+        &["run", "-it", "--name", "box", "busybox", "sh"],
+        24,
+        80,
+    );
     t.expect("/ # ", 10);
     let id = b.inspect("box", "{{.Id}}");
     let mark = t.seen.len();
@@ -18,10 +23,19 @@ fn run_it_gives_a_shell_on_its_own_terminal() {
     assert!(out.contains("24 80"), "the host terminal's size: {out:?}");
     t.send(b"exit 3\r");
     assert_eq!(t.wait(10), 3);
-    assert!(t.settings_restored(), "terminal settings restored after exit");
-    assert_eq!(b.inspect("box", "{{.State.Status}} {{.State.ExitCode}}"), "exited 3");
+    assert!(
+        t.settings_restored(),
+        "terminal settings restored after exit"
+    );
+    assert_eq!(
+        b.inspect("box", "{{.State.Status}} {{.State.ExitCode}}"),
+        "exited 3"
+    );
     let logs = b.ok(&["logs", "box"]);
-    assert!(logs.contains("/dev/pts/0"), "a -t container's output is logged too: {logs:?}");
+    assert!(
+        logs.contains("/dev/pts/0"),
+        "a -t container's output is logged too: {logs:?}"
+    );
 }
 
 #[test]
@@ -44,12 +58,21 @@ fn ctrl_d_ends_and_ctrl_c_reaches_the_container() {
 #[test]
 fn detach_and_attach_again() {
     let b = Berth::new();
-    let mut t = Term::spawn(&b, &["run", "-it", "--name", "det", "busybox", "sh"], 24, 80);
+    let mut t = Term::spawn(
+        &b,
+        &["run", "-it", "--name", "det", "busybox", "sh"],
+        24,
+        80,
+    );
     t.expect("/ # ", 10);
     t.send(b"\x10\x11");
     assert_eq!(t.wait(10), 0, "Ctrl+P Ctrl+Q detaches");
     assert!(t.settings_restored());
-    assert_eq!(b.inspect("det", "{{.State.Running}}"), "true", "the container keeps running");
+    assert_eq!(
+        b.inspect("det", "{{.State.Running}}"),
+        "true",
+        "the container keeps running"
+    );
 
     let mut a = Term::spawn(&b, &["attach", "det"], 30, 100);
     std::thread::sleep(std::time::Duration::from_millis(300));
@@ -71,20 +94,53 @@ fn detach_and_attach_again() {
     assert_eq!(c.wait(10), 5);
     assert!(a.settings_restored());
     let o = b.fails(&["attach", "det"], 1);
-    assert!(o.stderr.contains("You cannot attach to a stopped container"), "{o:?}");
+    assert!(
+        o.stderr
+            .contains("You cannot attach to a stopped container"),
+        "{o:?}"
+    );
 }
 
 #[test]
 fn custom_detach_keys_and_partial_sequences() {
     let b = Berth::new();
     // ctrl-x followed by another key is not the sequence: both keys reach the container.
-    let mut t = Term::spawn(&b, &["run", "-it", "--rm", "--detach-keys", "ctrl-x,x", "busybox", "sh", "-c", "read l; printf %s \"$l\" | od -An -c"], 24, 80);
+    let mut t = Term::spawn(
+        &b,
+        &[
+            "run",
+            "-it",
+            "--rm",
+            "--detach-keys",
+            "ctrl-x,x",
+            "busybox",
+            "sh",
+            "-c",
+            "read l; printf %s \"$l\" | od -An -c",
+        ],
+        24,
+        80,
+    );
     std::thread::sleep(std::time::Duration::from_millis(300));
     t.send(b"A\x18B\r");
     t.expect("A 030   B", 10);
     assert_eq!(t.wait(10), 0);
     // The whole sequence detaches, and Ctrl+P is no longer special.
-    let mut t = Term::spawn(&b, &["run", "-it", "--detach-keys", "ctrl-x,x", "--name", "dk", "busybox", "sh"], 24, 80);
+    let mut t = Term::spawn(
+        &b,
+        &[
+            "run",
+            "-it",
+            "--detach-keys",
+            "ctrl-x,x",
+            "--name",
+            "dk",
+            "busybox",
+            "sh",
+        ],
+        24,
+        80,
+    );
     t.expect("/ # ", 10);
     t.send(b"\x10\x11");
     std::thread::sleep(std::time::Duration::from_millis(200));
@@ -92,7 +148,10 @@ fn custom_detach_keys_and_partial_sequences() {
     assert_eq!(t.wait(10), 0);
     assert!(t.settings_restored());
     assert_eq!(b.inspect("dk", "{{.State.Running}}"), "true");
-    b.fails(&["run", "--rm", "--detach-keys", "ctrl-", "busybox", "true"], 125);
+    b.fails(
+        &["run", "--rm", "--detach-keys", "ctrl-", "busybox", "true"],
+        125,
+    );
 }
 
 #[test]
@@ -134,19 +193,54 @@ fn exec_it_into_a_running_container() {
 fn exec_without_terminal_and_its_errors() {
     let b = Berth::new();
     b.ok(&["run", "-d", "--name", "ex", "busybox", "sleep", "300"]);
-    let o = b.run(&["exec", "ex", "sh", "-c", "echo $$ $(hostname); id -u; grep Seccomp: /proc/self/status; exit 6"]);
+    let o = b.run(&[
+        "exec",
+        "ex",
+        "sh",
+        "-c",
+        "echo $$ $(hostname); id -u; grep Seccomp: /proc/self/status; exit 6",
+    ]);
     assert_eq!(o.code, 6, "{o:?}");
     let hostname = b.inspect("ex", "{{.Config.Hostname}}");
-    assert!(o.stdout.starts_with(&format!("2 {hostname}\n0\n")), "same pid/uts namespaces: {o:?}");
-    assert!(o.stdout.contains("Seccomp:\t2"), "same seccomp filter: {o:?}");
-    let o = b.run(&["exec", "-u", "nobody", "-w", "/tmp", "-e", "X=y", "ex", "sh", "-c", "id -u; pwd; echo $X"]);
+    assert!(
+        o.stdout.starts_with(&format!("2 {hostname}\n0\n")),
+        "same pid/uts namespaces: {o:?}"
+    );
+    assert!(
+        o.stdout.contains("Seccomp:\t2"),
+        "same seccomp filter: {o:?}"
+    );
+    let o = b.run(&[
+        "exec",
+        "-u",
+        "nobody",
+        "-w",
+        "/tmp",
+        "-e",
+        "X=y",
+        "ex",
+        "sh",
+        "-c",
+        "id -u; pwd; echo $X",
+    ]);
     assert_eq!(o.stdout, "65534\n/tmp\ny\n");
     let o = b.run_stdin(&["exec", "-i", "ex", "cat"], b"piped\n");
     assert_eq!(o.stdout, "piped\n");
     b.fails(&["exec", "ex", "no-such-cmd"], 127);
     b.fails(&["exec", "ex", "/etc"], 126);
-    b.ok(&["exec", "-d", "ex", "sh", "-c", "sleep 1; touch /tmp/detached-ran"]);
-    b.wait_for(10, "detached exec", || b.run(&["exec", "ex", "test", "-e", "/tmp/detached-ran"]).code == 0);
+    b.ok(&[
+        "exec",
+        "-d",
+        "ex",
+        "sh",
+        "-c",
+        "sleep 1; touch /tmp/detached-ran",
+    ]);
+    b.wait_for(10, "detached exec", || {
+        b.run(&["exec", "ex", "test", "-e", "/tmp/detached-ran"])
+            .code
+            == 0
+    });
     let top = b.ok(&["top", "ex"]);
     assert!(top.starts_with("UID") && top.contains("sleep 300"), "{top}");
     b.ok(&["stop", "-t", "0", "ex"]);
@@ -158,7 +252,14 @@ fn exec_without_terminal_and_its_errors() {
 fn signals_are_proxied_without_a_terminal() {
     let b = Berth::new();
     let mut child = b
-        .cmd(&["run", "--rm", "busybox", "sh", "-c", "trap 'echo got-term; exit 9' TERM; echo ready; while true; do sleep 0.05; done"])
+        .cmd(&[
+            "run",
+            "--rm",
+            "busybox",
+            "sh",
+            "-c",
+            "trap 'echo got-term; exit 9' TERM; echo ready; while true; do sleep 0.05; done",
+        ])
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::piped())
         .spawn()
@@ -172,6 +273,10 @@ fn signals_are_proxied_without_a_terminal() {
     let code = child.wait().unwrap().code();
     let mut rest = String::new();
     std::io::Read::read_to_string(&mut out, &mut rest).unwrap();
-    assert_eq!(code, Some(9), "the container's trap ran and its code came back");
+    assert_eq!(
+        code,
+        Some(9),
+        "the container's trap ran and its code came back"
+    );
     assert_eq!(rest, "got-term\n");
 }

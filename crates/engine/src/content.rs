@@ -16,8 +16,16 @@ pub struct ContentStore {
 
 /// Splits "sha256:<hex>" into its hex part, refusing anything else (the hex becomes a file name).
 pub fn digest_hex(digest: &str) -> Result<&str> {
-    let hex = digest.strip_prefix("sha256:").ok_or_else(|| Error::invalid(format!("unsupported digest {digest:?}: only sha256 is supported")))?;
-    if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
+    let hex = digest.strip_prefix("sha256:").ok_or_else(|| {
+        Error::invalid(format!(
+            "unsupported digest {digest:?}: only sha256 is supported"
+        ))
+    })?;
+    if hex.len() != 64
+        || !hex
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    {
         return Err(Error::invalid(format!("invalid digest {digest:?}")));
     }
     Ok(hex)
@@ -39,13 +47,20 @@ pub struct HashingReader<R> {
 impl<R: Read> HashingReader<R> {
     /// Wraps `inner`.
     pub fn new(inner: R) -> Self {
-        HashingReader { inner, hasher: Sha256::new(), count: 0 }
+        HashingReader {
+            inner,
+            hasher: Sha256::new(),
+            count: 0,
+        }
     }
     /// Reads the rest of the stream (tar readers stop at the end-of-archive marker, but the
     /// digest covers every byte) and returns "sha256:<hex>" and the byte count.
     pub fn finish(mut self) -> io::Result<(String, u64)> {
         io::copy(&mut self, &mut io::sink())?;
-        Ok((format!("sha256:{}", hex::encode(self.hasher.finalize())), self.count))
+        Ok((
+            format!("sha256:{}", hex::encode(self.hasher.finalize())),
+            self.count,
+        ))
     }
 }
 
@@ -83,7 +98,9 @@ impl ContentStore {
         })?;
         let got = sha256_digest(&data);
         if got != digest {
-            return Err(Error::internal(format!("blob {digest} is corrupted: content hashes to {got}")));
+            return Err(Error::internal(format!(
+                "blob {digest} is corrupted: content hashes to {got}"
+            )));
         }
         Ok(data)
     }
@@ -104,11 +121,19 @@ impl ContentStore {
 
     /// Streams `reader` into the store; fails, keeping nothing, if `expected` digest or size
     /// do not match. Returns the digest and size.
-    pub fn ingest<R: Read>(&self, reader: R, expected: Option<&str>, size: Option<u64>) -> Result<(String, u64)> {
+    pub fn ingest<R: Read>(
+        &self,
+        reader: R,
+        expected: Option<&str>,
+        size: Option<u64>,
+    ) -> Result<(String, u64)> {
         if let Some(d) = expected {
             digest_hex(d)?;
             if self.exists(d) {
-                return Ok((d.to_string(), fs::metadata(self.path(d)?).map(|m| m.len()).unwrap_or(0)));
+                return Ok((
+                    d.to_string(),
+                    fs::metadata(self.path(d)?).map(|m| m.len()).unwrap_or(0),
+                ));
             }
         }
         let tmp = self.root.temp_path("blob");
@@ -121,12 +146,16 @@ impl ContentStore {
             let (digest, n) = hr.finish().ctx(|| "hash blob".into())?;
             if let Some(want) = expected {
                 if want != digest {
-                    return Err(Error::invalid(format!("digest mismatch: expected {want}, got {digest}")));
+                    return Err(Error::invalid(format!(
+                        "digest mismatch: expected {want}, got {digest}"
+                    )));
                 }
             }
             if let Some(want) = size {
                 if want != n {
-                    return Err(Error::invalid(format!("size mismatch for {digest}: expected {want} bytes, got {n}")));
+                    return Err(Error::invalid(format!(
+                        "size mismatch for {digest}: expected {want} bytes, got {n}"
+                    )));
                 }
             }
             let dest = self.path(&digest)?;
@@ -142,7 +171,9 @@ impl ContentStore {
     /// Deletes a blob; absent is fine.
     pub fn delete(&self, digest: &str) -> Result<()> {
         match fs::remove_file(self.path(digest)?) {
-            Err(e) if e.kind() != io::ErrorKind::NotFound => Err(Error::io(format!("delete blob {digest}"), e)),
+            Err(e) if e.kind() != io::ErrorKind::NotFound => {
+                Err(Error::io(format!("delete blob {digest}"), e))
+            }
             _ => Ok(()),
         }
     }
@@ -162,7 +193,10 @@ mod tests {
     fn write_then_read_verifies() {
         let (_d, cs) = store();
         let dg = cs.write(b"hello").unwrap();
-        assert_eq!(dg, "sha256:2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824");
+        assert_eq!(
+            dg,
+            "sha256:2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824"
+        );
         assert_eq!(cs.read(&dg).unwrap(), b"hello");
     }
 

@@ -1,7 +1,9 @@
 //! The engine: one handle on a state root, with the operations the CLI (and later the API
 //! server) call. Every method is safe to run from many processes at once.
 
-use crate::container::{self, names, spec, ContainerRecord, ContainerStore, HostConfig, State, Status};
+use crate::container::{
+    self, names, spec, ContainerRecord, ContainerStore, HostConfig, State, Status,
+};
 use crate::error::{Error, ErrorKind, IoContext, Result};
 use crate::image::{ContainerConfig, ImageRecord, ImageStore};
 use crate::reference::Reference;
@@ -10,8 +12,8 @@ use crate::snapshot;
 use crate::store::{self, Root};
 use std::io::Read;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
-use std::os::unix::net::UnixStream;
 use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::net::UnixStream;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -80,9 +82,16 @@ fn wait_pidfd(fd: &OwnedFd, timeout: Option<Duration>) -> bool {
     loop {
         let ms = match deadline {
             None => -1,
-            Some(d) => d.saturating_duration_since(Instant::now()).as_millis().min(i32::MAX as u128) as i32,
+            Some(d) => d
+                .saturating_duration_since(Instant::now())
+                .as_millis()
+                .min(i32::MAX as u128) as i32,
         };
-        let mut p = libc::pollfd { fd: fd.as_raw_fd(), events: libc::POLLIN, revents: 0 };
+        let mut p = libc::pollfd {
+            fd: fd.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
         // SAFETY: poll(2) on one pollfd.
         let n = unsafe { libc::poll(&mut p, 1, ms) };
         if n > 0 {
@@ -102,7 +111,8 @@ impl Engine {
     pub fn open(root: &Path) -> Result<Engine> {
         let root = Root::open(root)?;
         root.sweep_temp();
-        let shim_binary = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("/proc/self/exe"));
+        let shim_binary =
+            std::env::current_exe().unwrap_or_else(|_| PathBuf::from("/proc/self/exe"));
         Ok(Engine {
             images: ImageStore::new(&root),
             containers: ContainerStore::new(&root),
@@ -120,7 +130,9 @@ impl Engine {
         validate_host_config(&hc)?;
         let img = self.images.resolve(&req.image).map_err(|e| match e.kind {
             ErrorKind::NotFound => {
-                let shown = Reference::parse(&req.image).map(|r| r.familiar()).unwrap_or_else(|_| req.image.clone());
+                let shown = Reference::parse(&req.image)
+                    .map(|r| r.familiar())
+                    .unwrap_or_else(|_| req.image.clone());
                 Error::not_found(format!("Unable to find image '{shown}' locally"))
             }
             _ => e,
@@ -153,7 +165,10 @@ impl Engine {
         }
         if !u.working_dir.is_empty() {
             if !u.working_dir.starts_with('/') {
-                return Err(Error::invalid(format!("the working directory '{}' is invalid, it needs to be an absolute path", u.working_dir)));
+                return Err(Error::invalid(format!(
+                    "the working directory '{}' is invalid, it needs to be an absolute path",
+                    u.working_dir
+                )));
             }
             cfg.working_dir = u.working_dir.clone();
         }
@@ -185,7 +200,11 @@ impl Engine {
         }
 
         let id = store::random_hex(32);
-        cfg.hostname = if u.hostname.is_empty() { id[..12].to_string() } else { u.hostname.clone() };
+        cfg.hostname = if u.hostname.is_empty() {
+            id[..12].to_string()
+        } else {
+            u.hostname.clone()
+        };
         if !u.hostname.is_empty() {
             validate_hostname(&u.hostname)?;
         }
@@ -247,17 +266,40 @@ impl Engine {
         self.state_unlocked_check(id)
     }
 
-    fn prepare_bundle(&self, rec: &ContainerRecord, console_size: Option<(u16, u16)>) -> Result<()> {
+    /// Resolves `user` against the container's own `/etc/passwd` and `/etc/group` (its rw layer
+    /// over the image's layers, read without mounting anything).
+    fn resolve_user(&self, rec: &ContainerRecord, user: &str) -> Result<spec::ResolvedUser> {
+        let upper = self.containers.dir(&rec.id).join("upper");
+        let read = |p: &str| {
+            self.images
+                .layers
+                .read_file(Some(&upper), &rec.layers, p)
+                .map(|b| String::from_utf8_lossy(&b).into_owned())
+        };
+        spec::resolve_user(
+            user,
+            read("/etc/passwd").as_deref(),
+            read("/etc/group").as_deref(),
+        )
+    }
+
+    fn prepare_bundle(
+        &self,
+        rec: &ContainerRecord,
+        console_size: Option<(u16, u16)>,
+    ) -> Result<()> {
         let dir = self.containers.dir(&rec.id);
-        let upper = dir.join("upper");
-        let layers = &self.images.layers;
-        let passwd = layers.read_file(Some(&upper), &rec.layers, "/etc/passwd").map(|b| String::from_utf8_lossy(&b).into_owned());
-        let group = layers.read_file(Some(&upper), &rec.layers, "/etc/group").map(|b| String::from_utf8_lossy(&b).into_owned());
-        let user = spec::resolve_user(&rec.config.user, passwd.as_deref(), group.as_deref())?;
+        let user = self.resolve_user(rec, &rec.config.user)?;
         let mut env = rec.config.env.clone().unwrap_or_default();
-        let has = |env: &Vec<String>, k: &str| env.iter().any(|e| e.split_once('=').map(|x| x.0) == Some(k));
+        let has = |env: &Vec<String>, k: &str| {
+            env.iter()
+                .any(|e| e.split_once('=').map(|x| x.0) == Some(k))
+        };
         if !has(&env, "HOSTNAME") {
-            env.insert(1.min(env.len()), format!("HOSTNAME={}", rec.config.hostname));
+            env.insert(
+                1.min(env.len()),
+                format!("HOSTNAME={}", rec.config.hostname),
+            );
         }
         if rec.config.tty && !has(&env, "TERM") {
             env.push("TERM=xterm".into());
@@ -265,14 +307,17 @@ impl Engine {
         if !has(&env, "HOME") {
             env.push(format!("HOME={}", user.home));
         }
-        std::fs::write(dir.join("hostname"), format!("{}\n", rec.config.hostname)).ctx(|| "write hostname".into())?;
-        let hosts = format!(
-            "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::\tip6-localnet\nff00::\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n"
-        );
+        std::fs::write(dir.join("hostname"), format!("{}\n", rec.config.hostname))
+            .ctx(|| "write hostname".into())?;
+        let hosts = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::\tip6-localnet\nff00::\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n".to_string();
         std::fs::write(dir.join("hosts"), hosts).ctx(|| "write hosts".into())?;
-        std::fs::write(dir.join("resolv.conf"), resolv_conf()).ctx(|| "write resolv.conf".into())?;
+        std::fs::write(dir.join("resolv.conf"), resolv_conf())
+            .ctx(|| "write resolv.conf".into())?;
         let nofile_hard = {
-            let mut l = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+            let mut l = libc::rlimit {
+                rlim_cur: 0,
+                rlim_max: 0,
+            };
             // SAFETY: getrlimit fills the struct.
             unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut l) };
             l.rlim_max
@@ -286,8 +331,14 @@ impl Engine {
             nofile_hard,
         };
         let mut spec = spec::build(rec, &inputs)?;
-        if let (Some((rows, cols)), Some(p)) = (console_size.filter(|_| rec.config.tty), spec.process_mut()) {
-            let b = oci_spec::runtime::BoxBuilder::default().height(rows as u64).width(cols as u64).build().map_err(|e| Error::internal(e.to_string()))?;
+        if let (Some((rows, cols)), Some(p)) =
+            (console_size.filter(|_| rec.config.tty), spec.process_mut())
+        {
+            let b = oci_spec::runtime::BoxBuilder::default()
+                .height(rows as u64)
+                .width(cols as u64)
+                .build()
+                .map_err(|e| Error::internal(e.to_string()))?;
             p.set_console_size(Some(b));
         }
         let data = serde_json::to_vec(&spec).map_err(|e| Error::internal(e.to_string()))?;
@@ -297,7 +348,9 @@ impl Engine {
         match spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()) {
             Some(sc) => store::write_replace(&bpf_path, &self.seccomp_program(sc)?),
             None => match std::fs::remove_file(&bpf_path) {
-                Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(Error::io("remove seccomp.bpf", e)),
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                    Err(Error::io("remove seccomp.bpf", e))
+                }
                 _ => Ok(()),
             },
         }
@@ -315,7 +368,8 @@ impl Engine {
                 return Ok(b);
             }
         }
-        let bpf = berth_runtime::seccomp::compile_bpf(sc).map_err(|e| Error::internal(e.to_string()))?;
+        let bpf =
+            berth_runtime::seccomp::compile_bpf(sc).map_err(|e| Error::internal(e.to_string()))?;
         std::fs::create_dir_all(&dir).ctx(|| format!("create {}", dir.display()))?;
         store::write_replace(&path, &bpf)?;
         Ok(bpf)
@@ -328,16 +382,27 @@ impl Engine {
     }
 
     /// [`Engine::start`] with the initial size (rows, columns) of the container's terminal.
-    pub fn start_sized(&self, id: &str, attach: Option<UnixStream>, console_size: Option<(u16, u16)>) -> Result<i32> {
+    pub fn start_sized(
+        &self,
+        id: &str,
+        attach: Option<UnixStream>,
+        console_size: Option<(u16, u16)>,
+    ) -> Result<i32> {
         let rec = self.record(id)?;
         let _lock = self.containers.lock(id)?;
         let st = self.state_unlocked_check(id)?;
         if st.status == Status::Running {
             return Ok(st.pid);
         }
-        self.prepare_bundle(&rec, console_size).map_err(|e| Error::new(e.kind, format!("failed to start container {}: {}", &id[..12], e.message)))?;
+        self.prepare_bundle(&rec, console_size).map_err(|e| {
+            Error::new(
+                e.kind,
+                format!("failed to start container {}: {}", &id[..12], e.message),
+            )
+        })?;
 
-        let (ready_r, ready_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| Error::internal(format!("pipe: {e}")))?;
+        let (ready_r, ready_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
+            .map_err(|e| Error::internal(format!("pipe: {e}")))?;
         let ready_w_fd = ready_w.as_raw_fd();
         let attach_fd = attach.as_ref().map(|s| s.as_raw_fd());
         let mut cmd = std::process::Command::new(&self.shim_binary);
@@ -345,7 +410,9 @@ impl Engine {
         if attach.is_some() {
             cmd.arg("--attach");
         }
-        cmd.stdin(std::process::Stdio::null()).stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null());
+        cmd.stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null());
         // SAFETY: the closure only calls dup2(2), async-signal-safe, between fork and exec.
         unsafe {
             cmd.pre_exec(move || {
@@ -353,7 +420,10 @@ impl Engine {
                 // dup2 onto itself would keep its close-on-exec flag.
                 let ready = libc::fcntl(ready_w_fd, libc::F_DUPFD_CLOEXEC, 10);
                 let attach = attach_fd.map(|a| libc::fcntl(a, libc::F_DUPFD_CLOEXEC, 10));
-                if ready < 0 || attach.is_some_and(|a| a < 0) || libc::dup2(ready, shim::READY_FD) < 0 {
+                if ready < 0
+                    || attach.is_some_and(|a| a < 0)
+                    || libc::dup2(ready, shim::READY_FD) < 0
+                {
                     return Err(std::io::Error::last_os_error());
                 }
                 if let Some(a) = attach {
@@ -364,31 +434,46 @@ impl Engine {
                 Ok(())
             });
         }
-        let mut child = cmd.spawn().map_err(|e| Error::internal(format!("start shim {}: {e}", self.shim_binary.display())))?;
+        let mut child = cmd.spawn().map_err(|e| {
+            Error::internal(format!("start shim {}: {e}", self.shim_binary.display()))
+        })?;
         drop(ready_w);
         drop(attach);
         let mut msg = String::new();
         let _ = std::fs::File::from(ready_r).read_to_string(&mut msg);
         let _ = child.wait();
         if let Some(pid) = msg.strip_prefix("ok ") {
-            return pid.trim().parse().map_err(|_| Error::internal(format!("shim said {msg:?}")));
+            return pid
+                .trim()
+                .parse()
+                .map_err(|_| Error::internal(format!("shim said {msg:?}")));
         }
         let rest = msg.strip_prefix("err ").unwrap_or("");
-        let (code, text) = rest.split_once(' ').unwrap_or(("125", "the shim exited without reporting"));
+        let (code, text) = rest
+            .split_once(' ')
+            .unwrap_or(("125", "the shim exited without reporting"));
         let kind = match code {
             "127" => ErrorKind::CommandNotFound,
             "126" => ErrorKind::NotExecutable,
             _ => ErrorKind::Internal,
         };
-        let text = if msg.is_empty() { "the shim exited without reporting".to_string() } else { text.to_string() };
-        Err(Error::new(kind, format!("failed to create task for container {}: {text}", &id[..12])))
+        let text = if msg.is_empty() {
+            "the shim exited without reporting".to_string()
+        } else {
+            text.to_string()
+        };
+        Err(Error::new(
+            kind,
+            format!("failed to create task for container {}: {text}", &id[..12]),
+        ))
     }
 
     /// The state check for callers that already hold the container's lock.
     fn state_unlocked_check(&self, id: &str) -> Result<State> {
         let mut st = self.containers.state_raw(id)?;
         if st.status == Status::Running && !container::same_process(st.shim_pid, st.shim_start) {
-            let cg = berth_runtime::Cgroup::open(Path::new(&format!("{}/{id}", self.cgroup_parent)));
+            let cg =
+                berth_runtime::Cgroup::open(Path::new(&format!("{}/{id}", self.cgroup_parent)));
             cg.signal_all(libc::SIGKILL);
             let _ = cg.destroy();
             st.status = Status::Exited;
@@ -416,11 +501,17 @@ impl Engine {
     pub fn kill(&self, id: &str, signal: i32) -> Result<()> {
         let st = self.state(id)?;
         if st.status != Status::Running {
-            return Err(Error::conflict(format!("cannot kill container: {}: container {id} is not running", &id[..12])));
+            return Err(Error::conflict(format!(
+                "cannot kill container: {}: container {id} is not running",
+                &id[..12]
+            )));
         }
         // SAFETY: kill(2).
         if unsafe { libc::kill(st.pid, signal) } < 0 {
-            return Err(Error::internal(format!("kill container {id}: {}", std::io::Error::last_os_error())));
+            return Err(Error::internal(format!(
+                "kill container {id}: {}",
+                std::io::Error::last_os_error()
+            )));
         }
         Ok(())
     }
@@ -479,7 +570,8 @@ impl Engine {
         }
         let _l = self.containers.lock(id)?;
         // Normally gone with the container's exit; this covers a shim that died first.
-        let _ = berth_runtime::Cgroup::open(Path::new(&format!("{}/{id}", self.cgroup_parent))).destroy();
+        let _ = berth_runtime::Cgroup::open(Path::new(&format!("{}/{id}", self.cgroup_parent)))
+            .destroy();
         if !self.containers.dir(id).exists() {
             return Ok(()); // --rm beat us to it
         }
@@ -492,7 +584,9 @@ impl Engine {
         let _l = self.containers.lock(id)?;
         let mut rec = self.record(id)?;
         if rec.name == new {
-            return Err(Error::invalid("Renaming a container with the same name as its current name"));
+            return Err(Error::invalid(
+                "Renaming a container with the same name as its current name",
+            ));
         }
         names::reserve(&self.root, new, id)?;
         let old = std::mem::replace(&mut rec.name, new.to_string());
@@ -547,7 +641,10 @@ impl Engine {
         }
         let dir = self.containers.dir(id);
         let spec = berth_runtime::load_spec(&dir)?;
-        let mut process = spec.process().clone().ok_or_else(|| Error::internal("the container's spec has no process"))?;
+        let mut process = spec
+            .process()
+            .clone()
+            .ok_or_else(|| Error::internal("the container's spec has no process"))?;
         process.set_args(Some(req.cmd.clone()));
         process.set_terminal(Some(req.tty_path.is_some()));
         let mut env = process.env().clone().unwrap_or_default();
@@ -560,11 +657,7 @@ impl Engine {
             env.push("TERM=xterm".into());
         }
         if let Some(u) = &req.user {
-            let upper = dir.join("upper");
-            let layers = &self.images.layers;
-            let passwd = layers.read_file(Some(&upper), &rec.layers, "/etc/passwd").map(|b| String::from_utf8_lossy(&b).into_owned());
-            let group = layers.read_file(Some(&upper), &rec.layers, "/etc/group").map(|b| String::from_utf8_lossy(&b).into_owned());
-            let ru = spec::resolve_user(u, passwd.as_deref(), group.as_deref())?;
+            let ru = self.resolve_user(&rec, u)?;
             let user = process.user_mut();
             user.set_uid(ru.uid);
             user.set_gid(ru.gid);
@@ -575,7 +668,9 @@ impl Engine {
         process.set_env(Some(env));
         if let Some(w) = &req.workdir {
             if !w.starts_with('/') {
-                return Err(Error::invalid(format!("the working directory '{w}' is invalid, it needs to be an absolute path")));
+                return Err(Error::invalid(format!(
+                    "the working directory '{w}' is invalid, it needs to be an absolute path"
+                )));
             }
             process.set_cwd(w.into());
         }
@@ -583,8 +678,10 @@ impl Engine {
         if req.privileged {
             let mut hc = rec.host_config.clone();
             hc.privileged = true;
-            let all: Vec<oci_spec::runtime::Capability> =
-                spec::capabilities(&hc)?.iter().filter_map(|c| serde_json::from_value(serde_json::Value::String(c.clone())).ok()).collect();
+            let all: Vec<oci_spec::runtime::Capability> = spec::capabilities(&hc)?
+                .iter()
+                .filter_map(|c| serde_json::from_value(serde_json::Value::String(c.clone())).ok())
+                .collect();
             let set: oci_spec::runtime::Capabilities = all.into_iter().collect();
             let caps = oci_spec::runtime::LinuxCapabilitiesBuilder::default()
                 .bounding(set.clone())
@@ -595,8 +692,13 @@ impl Engine {
             process.set_capabilities(Some(caps));
             seccomp = None;
         }
-        let bpf = if seccomp.is_some() { std::fs::read(dir.join("seccomp.bpf")).ok() } else { None };
-        let cgroup = berth_runtime::Cgroup::open(Path::new(&format!("{}/{id}", self.cgroup_parent)));
+        let bpf = if seccomp.is_some() {
+            std::fs::read(dir.join("seccomp.bpf")).ok()
+        } else {
+            None
+        };
+        let cgroup =
+            berth_runtime::Cgroup::open(Path::new(&format!("{}/{id}", self.cgroup_parent)));
         let opts = berth_runtime::exec::ExecOptions {
             target_pid: st.pid,
             process: &process,
@@ -628,8 +730,13 @@ impl Engine {
         // SAFETY: TIOCSPTLCK/TIOCGPTN on our pty master.
         unsafe {
             let unlock: libc::c_int = 0;
-            if libc::ioctl(fd.as_raw_fd(), libc::TIOCSPTLCK, &unlock) < 0 || libc::ioctl(fd.as_raw_fd(), libc::TIOCGPTN, &mut n) < 0 {
-                return Err(Error::internal(format!("set up terminal: {}", std::io::Error::last_os_error())));
+            if libc::ioctl(fd.as_raw_fd(), libc::TIOCSPTLCK, &unlock) < 0
+                || libc::ioctl(fd.as_raw_fd(), libc::TIOCGPTN, &mut n) < 0
+            {
+                return Err(Error::internal(format!(
+                    "set up terminal: {}",
+                    std::io::Error::last_os_error()
+                )));
             }
         }
         Ok((fd, format!("/dev/pts/{n}")))
@@ -639,7 +746,16 @@ impl Engine {
 
     /// Containers (ids) whose image is `image_id`.
     pub fn containers_using(&self, image_id: &str) -> Vec<String> {
-        self.containers.ids().into_iter().filter(|id| self.containers.record(id).map(|r| r.image == image_id).unwrap_or(false)).collect()
+        self.containers
+            .ids()
+            .into_iter()
+            .filter(|id| {
+                self.containers
+                    .record(id)
+                    .map(|r| r.image == image_id)
+                    .unwrap_or(false)
+            })
+            .collect()
     }
 
     /// Docker's `rmi`: untags `name`, and deletes the image once no name is left; returns the
@@ -670,8 +786,16 @@ impl Engine {
                 return Err(Error::conflict(format!("conflict: unable to delete {short} (must be forced) - image is referenced in multiple repositories")));
             }
             if !users.is_empty() && !force {
-                let running = users.iter().any(|c| self.state(c).map(|s| s.status == Status::Running).unwrap_or(false));
-                let what = if running { "cannot delete" } else { "unable to delete" };
+                let running = users.iter().any(|c| {
+                    self.state(c)
+                        .map(|s| s.status == Status::Running)
+                        .unwrap_or(false)
+                });
+                let what = if running {
+                    "cannot delete"
+                } else {
+                    "unable to delete"
+                };
                 return Err(Error::conflict(format!(
                     "conflict: {what} {short} (must be forced) - image is being used by {}container {}",
                     if running { "running " } else { "stopped " },
@@ -723,15 +847,23 @@ fn validate_host_config(hc: &HostConfig) -> Result<()> {
         return Err(Error::invalid("Minimum memory limit allowed is 6MB"));
     }
     if hc.memory_swap > 0 && hc.memory > 0 && hc.memory_swap < hc.memory {
-        return Err(Error::invalid("Minimum memoryswap limit should be larger than memory limit, see usage"));
+        return Err(Error::invalid(
+            "Minimum memoryswap limit should be larger than memory limit, see usage",
+        ));
     }
     if hc.nano_cpus < 0 {
-        return Err(Error::invalid("Range of CPUs is from 0.01 to the number of CPUs available"));
+        return Err(Error::invalid(
+            "Range of CPUs is from 0.01 to the number of CPUs available",
+        ));
     }
     if hc.nano_cpus > 0 {
-        let ncpu = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1) as i64;
+        let ncpu = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1) as i64;
         if hc.nano_cpus < 10_000_000 || hc.nano_cpus > ncpu * 1_000_000_000 {
-            return Err(Error::invalid(format!("Range of CPUs is from 0.01 to {ncpu}.00, as there are only {ncpu} CPUs available")));
+            return Err(Error::invalid(format!(
+                "Range of CPUs is from 0.01 to {ncpu}.00, as there are only {ncpu} CPUs available"
+            )));
         }
     }
     if hc.cpu_shares < 0 {
@@ -739,23 +871,39 @@ fn validate_host_config(hc: &HostConfig) -> Result<()> {
     }
     match hc.log_config.typ.as_str() {
         "" | "json-file" => crate::logs::validate_options(&hc.log_config.config)?,
-        other => return Err(Error::invalid(format!("logging driver {other:?} is not supported (berth writes json-file logs)"))),
+        other => {
+            return Err(Error::invalid(format!(
+                "logging driver {other:?} is not supported (berth writes json-file logs)"
+            )))
+        }
     }
     spec::capabilities(hc)?;
     for u in hc.ulimits.iter().flatten() {
         if u.soft > u.hard {
-            return Err(Error::invalid(format!("ulimit soft limit must be less than or equal to hard limit: {} > {}", u.soft, u.hard)));
+            return Err(Error::invalid(format!(
+                "ulimit soft limit must be less than or equal to hard limit: {} > {}",
+                u.soft, u.hard
+            )));
         }
     }
     match hc.network_mode.as_str() {
         "" | "default" | "none" | "bridge" => {}
-        other => return Err(Error::invalid(format!("network mode {other:?} is not supported yet"))),
+        other => {
+            return Err(Error::invalid(format!(
+                "network mode {other:?} is not supported yet"
+            )))
+        }
     }
     Ok(())
 }
 
 fn validate_hostname(h: &str) -> Result<()> {
-    let ok = h.len() <= 253 && h.split('.').all(|l| !l.is_empty() && l.len() <= 63 && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'));
+    let ok = h.len() <= 253
+        && h.split('.').all(|l| {
+            !l.is_empty()
+                && l.len() <= 63
+                && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        });
     if ok {
         Ok(())
     } else {
@@ -792,7 +940,9 @@ pub fn dir_size(p: &Path) -> u64 {
     let mut total = 0;
     let mut stack = vec![p.to_path_buf()];
     while let Some(d) = stack.pop() {
-        let Ok(rd) = std::fs::read_dir(&d) else { continue };
+        let Ok(rd) = std::fs::read_dir(&d) else {
+            continue;
+        };
         for e in rd.flatten() {
             if let Ok(m) = e.metadata() {
                 if m.is_dir() {

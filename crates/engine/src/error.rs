@@ -55,7 +55,10 @@ pub struct Error {
 impl Error {
     /// Makes an error of `kind`.
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
-        Error { kind, message: message.into() }
+        Error {
+            kind,
+            message: message.into(),
+        }
     }
     /// `NotFound` error.
     pub fn not_found(message: impl Into<String>) -> Self {
@@ -75,7 +78,11 @@ impl Error {
     }
     /// Wraps an I/O error with what was being done.
     pub fn io(context: impl std::fmt::Display, e: io::Error) -> Self {
-        let kind = if e.kind() == io::ErrorKind::NotFound { ErrorKind::NotFound } else { ErrorKind::Internal };
+        let kind = if e.kind() == io::ErrorKind::NotFound {
+            ErrorKind::NotFound
+        } else {
+            ErrorKind::Internal
+        };
         Self::new(kind, format!("{context}: {e}"))
     }
 }

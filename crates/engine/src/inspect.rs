@@ -23,7 +23,13 @@ impl Engine {
             .layers
             .iter()
             .rev()
-            .filter_map(|l| self.images.layers.dir(l).ok().map(|d| d.join("diff").display().to_string()))
+            .filter_map(|l| {
+                self.images
+                    .layers
+                    .dir(l)
+                    .ok()
+                    .map(|d| d.join("diff").display().to_string())
+            })
             .collect();
         let mut hc = serde_json::to_value(&rec.host_config).unwrap_or(json!({}));
         if rec.host_config.log_config.typ.is_empty() {
@@ -86,13 +92,26 @@ impl Engine {
     /// Docker's image inspect object.
     pub fn inspect_image(&self, img: &ImageRecord, cfg: &ImageConfig) -> Value {
         let refs = self.images.refs_of(&img.id);
-        let tags: Vec<String> = refs.iter().filter(|r| r.tag().is_some()).map(Reference::familiar).collect();
-        let digests: Vec<String> = refs.iter().filter_map(|r| r.digest().map(|d| format!("{}@{d}", r.familiar_name()))).collect();
+        let tags: Vec<String> = refs
+            .iter()
+            .filter(|r| r.tag().is_some())
+            .map(Reference::familiar)
+            .collect();
+        let digests: Vec<String> = refs
+            .iter()
+            .filter_map(|r| r.digest().map(|d| format!("{}@{d}", r.familiar_name())))
+            .collect();
         let lower: Vec<String> = img
             .layers
             .iter()
             .rev()
-            .filter_map(|l| self.images.layers.dir(&l.diff_id).ok().map(|d| d.join("diff").display().to_string()))
+            .filter_map(|l| {
+                self.images
+                    .layers
+                    .dir(&l.diff_id)
+                    .ok()
+                    .map(|d| d.join("diff").display().to_string())
+            })
             .collect();
         json!({
             "Id": img.id,

@@ -31,7 +31,10 @@ pub fn parse_size(s: &str) -> Result<u64> {
         Some('t') => (&t[..t.len() - 1], 1 << 40),
         _ => (t, 1),
     };
-    let n: f64 = num.trim().parse().map_err(|_| Error::invalid(format!("invalid size: '{s}'")))?;
+    let n: f64 = num
+        .trim()
+        .parse()
+        .map_err(|_| Error::invalid(format!("invalid size: '{s}'")))?;
     if n < 0.0 {
         return Err(Error::invalid(format!("invalid size: '{s}'")));
     }
@@ -46,16 +49,24 @@ pub fn validate_options(opts: &BTreeMap<String, String>) -> Result<()> {
                 parse_size(v)?;
             }
             "max-file" => {
-                let n: i64 = v.parse().map_err(|_| Error::invalid(format!("invalid value for max-file: {v}")))?;
+                let n: i64 = v
+                    .parse()
+                    .map_err(|_| Error::invalid(format!("invalid value for max-file: {v}")))?;
                 if n < 1 {
                     return Err(Error::invalid("max-file cannot be less than 1"));
                 }
                 if n > 1 && !opts.contains_key("max-size") {
-                    return Err(Error::invalid("max-file can only be used together with max-size"));
+                    return Err(Error::invalid(
+                        "max-file can only be used together with max-size",
+                    ));
                 }
             }
             "compress" | "labels" | "env" | "env-regex" | "tag" | "mode" | "max-buffer-size" => {}
-            other => return Err(Error::invalid(format!("unknown log opt '{other}' for json-file log driver"))),
+            other => {
+                return Err(Error::invalid(format!(
+                    "unknown log opt '{other}' for json-file log driver"
+                )))
+            }
         }
     }
     Ok(())
@@ -74,16 +85,39 @@ pub struct LogWriter {
 impl LogWriter {
     /// Opens (appending) the log at `path` with the json-file options `opts`.
     pub fn open(path: &Path, opts: &BTreeMap<String, String>) -> Result<LogWriter> {
-        let file = OpenOptions::new().create(true).append(true).open(path).ctx(|| format!("open log {}", path.display()))?;
+        let file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .ctx(|| format!("open log {}", path.display()))?;
         let size = file.metadata().map(|m| m.len()).unwrap_or(0);
-        let max_size = opts.get("max-size").map(|s| parse_size(s)).transpose()?.filter(|s| *s > 0);
-        let max_file = opts.get("max-file").and_then(|s| s.parse().ok()).unwrap_or(1).max(1);
-        Ok(LogWriter { path: path.to_path_buf(), file, size, max_size, max_file, line: Vec::with_capacity(256) })
+        let max_size = opts
+            .get("max-size")
+            .map(|s| parse_size(s))
+            .transpose()?
+            .filter(|s| *s > 0);
+        let max_file = opts
+            .get("max-file")
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(1)
+            .max(1);
+        Ok(LogWriter {
+            path: path.to_path_buf(),
+            file,
+            size,
+            max_size,
+            max_file,
+            line: Vec::with_capacity(256),
+        })
     }
 
     /// Writes one entry of `data` (a line, or a chunk of an over-long line) from `stream`.
     pub fn write(&mut self, stream: &str, data: &[u8]) -> std::io::Result<()> {
-        let entry = LogEntry { log: String::from_utf8_lossy(data).into_owned(), stream: stream.to_string(), time: crate::store::now_rfc3339() };
+        let entry = LogEntry {
+            log: String::from_utf8_lossy(data).into_owned(),
+            stream: stream.to_string(),
+            time: crate::store::now_rfc3339(),
+        };
         self.line.clear();
         serde_json::to_writer(&mut self.line, &entry)?;
         self.line.push(b'\n');
@@ -106,7 +140,10 @@ impl LogWriter {
                 }
             }
             fs::rename(&self.path, rotated(&self.path, 1))?;
-            self.file = OpenOptions::new().create(true).append(true).open(&self.path)?;
+            self.file = OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&self.path)?;
         } else {
             self.file.set_len(0)?;
             self.file.seek(SeekFrom::Start(0))?;
@@ -155,7 +192,12 @@ pub fn read_all(path: &Path) -> Vec<LogEntry> {
 /// Follows the live log from byte `offset`, handing each new entry to `emit`, until `done`
 /// says the writer is finished and nothing new arrived. Copes with rotation (the file shrinks
 /// or is replaced) by starting over at the new file's beginning.
-pub fn follow(path: &Path, mut offset: u64, mut emit: impl FnMut(&LogEntry) -> bool, done: impl Fn() -> bool) -> Result<()> {
+pub fn follow(
+    path: &Path,
+    mut offset: u64,
+    mut emit: impl FnMut(&LogEntry) -> bool,
+    done: impl Fn() -> bool,
+) -> Result<()> {
     let mut pending = String::new();
     loop {
         let finished = done();
@@ -228,7 +270,11 @@ mod tests {
         opts.insert("max-file".to_string(), "3".to_string());
         let mut w = LogWriter::open(&p, &opts).unwrap();
         for i in 0..20 {
-            w.write(if i % 2 == 0 { "stdout" } else { "stderr" }, format!("line {i}\n").as_bytes()).unwrap();
+            w.write(
+                if i % 2 == 0 { "stdout" } else { "stderr" },
+                format!("line {i}\n").as_bytes(),
+            )
+            .unwrap();
         }
         let all = read_all(&p);
         assert!(all.len() < 20, "rotation dropped the oldest lines");

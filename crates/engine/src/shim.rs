@@ -60,7 +60,10 @@ pub fn read_frame(r: &mut impl Read) -> std::io::Result<Option<(u8, Vec<u8>)>> {
     }
     let len = u32::from_be_bytes([head[1], head[2], head[3], head[4]]) as usize;
     if len > 16 << 20 {
-        return Err(std::io::Error::new(std::io::ErrorKind::InvalidData, "attach frame too large"));
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            "attach frame too large",
+        ));
     }
     let mut payload = vec![0u8; len];
     r.read_exact(&mut payload)?;
@@ -149,12 +152,18 @@ pub fn run(root: &Path, id: &str, has_attach: bool) -> i32 {
     }
 }
 
-fn supervise(root: &Path, id: &str, ready: &mut Option<std::fs::File>, clients: &mut Vec<std::os::unix::net::UnixStream>) -> Result<(), String> {
+fn supervise(
+    root: &Path,
+    id: &str,
+    ready: &mut Option<std::fs::File>,
+    clients: &mut Vec<std::os::unix::net::UnixStream>,
+) -> Result<(), String> {
     let root = Root::open(root).map_err(|e| e.to_string())?;
     let containers = ContainerStore::new(&root);
     let rec = containers.record(id).map_err(|e| e.to_string())?;
     let dir = containers.dir(id);
-    let mut log = LogWriter::open(&containers.log_path(id), &rec.host_config.log_config.config).map_err(|e| e.to_string())?;
+    let mut log = LogWriter::open(&containers.log_path(id), &rec.host_config.log_config.config)
+        .map_err(|e| e.to_string())?;
 
     let tty = rec.config.tty;
     let mut outputs: Vec<Output> = Vec::new();
@@ -172,8 +181,20 @@ fn supervise(root: &Path, id: &str, ready: &mut Option<std::fs::File>, clients: 
         }
         stdio_fds[1] = Some(ow.as_raw_fd());
         stdio_fds[2] = Some(ew.as_raw_fd());
-        outputs.push(Output { fd: or, stream: "stdout", kind: FRAME_STDOUT, line: Vec::new(), open: true });
-        outputs.push(Output { fd: er, stream: "stderr", kind: FRAME_STDERR, line: Vec::new(), open: true });
+        outputs.push(Output {
+            fd: or,
+            stream: "stdout",
+            kind: FRAME_STDOUT,
+            line: Vec::new(),
+            open: true,
+        });
+        outputs.push(Output {
+            fd: er,
+            stream: "stderr",
+            kind: FRAME_STDERR,
+            line: Vec::new(),
+            open: true,
+        });
         child_ends.push(ow);
         child_ends.push(ew);
     }
@@ -181,7 +202,8 @@ fn supervise(root: &Path, id: &str, ready: &mut Option<std::fs::File>, clients: 
 
     // A short-lived starter process parses the spec and starts the container (as our child,
     // CLONE_PARENT), so none of that memory or code ever becomes part of this long-lived shim.
-    let (mine, theirs) = std::os::unix::net::UnixStream::pair().map_err(|e| format!("socketpair: {e}"))?;
+    let (mine, theirs) =
+        std::os::unix::net::UnixStream::pair().map_err(|e| format!("socketpair: {e}"))?;
     // SAFETY: we are single-threaded; the starter leaves with _exit.
     let starter = unsafe { libc::fork() };
     if starter < 0 {
@@ -193,7 +215,11 @@ fn supervise(root: &Path, id: &str, ready: &mut Option<std::fs::File>, clients: 
             Ok((pid, cgroup, console)) => (format!("ok {pid} {cgroup}"), console),
             Err(e) => (format!("err {} {}", e.kind.exit_code(), e.message), None),
         };
-        let _ = berth_runtime::fdpass::send(theirs.as_raw_fd(), msg.as_bytes(), fd.as_ref().map(|f| f.as_raw_fd()));
+        let _ = berth_runtime::fdpass::send(
+            theirs.as_raw_fd(),
+            msg.as_bytes(),
+            fd.as_ref().map(|f| f.as_raw_fd()),
+        );
         // SAFETY: leaving the forked starter without running the shim's destructors.
         unsafe { libc::_exit(0) };
     }
@@ -202,7 +228,9 @@ fn supervise(root: &Path, id: &str, ready: &mut Option<std::fs::File>, clients: 
     // SAFETY: reaping the starter.
     unsafe { libc::waitpid(starter, std::ptr::null_mut(), 0) };
     drop(child_ends);
-    let (msg, console) = answer.map(|(m, fd)| (String::from_utf8_lossy(&m).into_owned(), fd)).unwrap_or_default();
+    let (msg, console) = answer
+        .map(|(m, fd)| (String::from_utf8_lossy(&m).into_owned(), fd))
+        .unwrap_or_default();
     let started = msg.strip_prefix("ok ").and_then(|r| {
         let mut w = r.split(' ');
         let pid: i32 = w.next()?.parse().ok()?;
@@ -212,7 +240,10 @@ fn supervise(root: &Path, id: &str, ready: &mut Option<std::fs::File>, clients: 
         // The container's init, if it got that far, is our child: reap it.
         // SAFETY: waitpid until no child is left.
         while unsafe { libc::waitpid(-1, std::ptr::null_mut(), 0) } > 0 {}
-        let (code, message) = msg.strip_prefix("err ").and_then(|r| r.split_once(' ')).unwrap_or(("125", "the container's starter died"));
+        let (code, message) = msg
+            .strip_prefix("err ")
+            .and_then(|r| r.split_once(' '))
+            .unwrap_or(("125", "the container's starter died"));
         let code: i32 = code.parse().unwrap_or(125);
         // Docker leaves a container whose start failed in "created" with the error recorded.
         let mut st = containers.state_raw(id).unwrap_or_default();
@@ -227,14 +258,21 @@ fn supervise(root: &Path, id: &str, ready: &mut Option<std::fs::File>, clients: 
         report(ready, &format!("err {code} {message}"));
         return Ok(());
     };
-    let cgroup = (!cgroup_path.is_empty()).then(|| berth_runtime::Cgroup::open(Path::new(&cgroup_path)));
+    let cgroup =
+        (!cgroup_path.is_empty()).then(|| berth_runtime::Cgroup::open(Path::new(&cgroup_path)));
     let mut master: Option<RawFd> = None;
     if let Some(m) = console {
         master = Some(m.as_raw_fd());
         if rec.config.open_stdin {
             stdin_w = Some(m.try_clone().map_err(|e| e.to_string())?);
         }
-        outputs.push(Output { fd: m, stream: "stdout", kind: FRAME_STDOUT, line: Vec::new(), open: true });
+        outputs.push(Output {
+            fd: m,
+            stream: "stdout",
+            kind: FRAME_STDOUT,
+            line: Vec::new(),
+            open: true,
+        });
     }
     let me = std::process::id() as i32;
     let mut st = containers.state_raw(id).unwrap_or_default();
@@ -283,13 +321,37 @@ fn supervise(root: &Path, id: &str, ready: &mut Option<std::fs::File>, clients: 
             }
         }
         pfds.clear();
-        pfds.push(libc::pollfd { fd: if exit_status.is_none() { pidfd.as_raw_fd() } else { -1 }, events: libc::POLLIN, revents: 0 });
+        pfds.push(libc::pollfd {
+            fd: if exit_status.is_none() {
+                pidfd.as_raw_fd()
+            } else {
+                -1
+            },
+            events: libc::POLLIN,
+            revents: 0,
+        });
         for o in &outputs {
-            pfds.push(libc::pollfd { fd: if o.open { o.fd.as_raw_fd() } else { -1 }, events: libc::POLLIN, revents: 0 });
+            pfds.push(libc::pollfd {
+                fd: if o.open { o.fd.as_raw_fd() } else { -1 },
+                events: libc::POLLIN,
+                revents: 0,
+            });
         }
-        pfds.push(libc::pollfd { fd: if exit_status.is_none() { listener.as_raw_fd() } else { -1 }, events: libc::POLLIN, revents: 0 });
+        pfds.push(libc::pollfd {
+            fd: if exit_status.is_none() {
+                listener.as_raw_fd()
+            } else {
+                -1
+            },
+            events: libc::POLLIN,
+            revents: 0,
+        });
         for c in clients.iter() {
-            pfds.push(libc::pollfd { fd: c.as_raw_fd(), events: libc::POLLIN, revents: 0 });
+            pfds.push(libc::pollfd {
+                fd: c.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            });
         }
         let timeout = match (exit_status, shrunk) {
             (Some(_), _) => 100,
@@ -314,7 +376,11 @@ fn supervise(root: &Path, id: &str, ready: &mut Option<std::fs::File>, clients: 
             let mut status = 0;
             // SAFETY: reaping our child.
             unsafe { libc::waitpid(pid, &mut status, 0) };
-            let code = if libc::WIFEXITED(status) { libc::WEXITSTATUS(status) } else { 128 + libc::WTERMSIG(status) };
+            let code = if libc::WIFEXITED(status) {
+                libc::WEXITSTATUS(status)
+            } else {
+                128 + libc::WTERMSIG(status)
+            };
             exit_status = Some(code);
             drain_deadline = Some(std::time::Instant::now() + std::time::Duration::from_secs(2));
         }
@@ -326,7 +392,9 @@ fn supervise(root: &Path, id: &str, ready: &mut Option<std::fs::File>, clients: 
             // SAFETY: read(2) into our buffer.
             let r = unsafe { libc::read(o.fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
             if r <= 0 {
-                if r < 0 && std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted {
+                if r < 0
+                    && std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted
+                {
                     continue;
                 }
                 // EOF on a pipe, EIO on a terminal whose last slave closed.
@@ -347,7 +415,11 @@ fn supervise(root: &Path, id: &str, ready: &mut Option<std::fs::File>, clients: 
         }
         let lpos = 1 + outputs.len();
         let base = lpos + 1;
-        let accepted = if pfds[lpos].revents != 0 { listener.accept().ok().map(|(c, _)| c) } else { None };
+        let accepted = if pfds[lpos].revents != 0 {
+            listener.accept().ok().map(|(c, _)| c)
+        } else {
+            None
+        };
         let mut gone = Vec::new();
         for (i, c) in clients.iter_mut().enumerate() {
             if pfds[base + i].revents == 0 {
@@ -405,7 +477,11 @@ fn supervise(root: &Path, id: &str, ready: &mut Option<std::fs::File>, clients: 
             let mut status = 0;
             // SAFETY: reaping our child.
             unsafe { libc::waitpid(pid, &mut status, 0) };
-            if libc::WIFEXITED(status) { libc::WEXITSTATUS(status) } else { 128 + libc::WTERMSIG(status) }
+            if libc::WIFEXITED(status) {
+                libc::WEXITSTATUS(status)
+            } else {
+                128 + libc::WTERMSIG(status)
+            }
         }
     };
     let oom = cgroup.as_ref().is_some_and(oom_killed);
@@ -438,16 +514,38 @@ fn supervise(root: &Path, id: &str, ready: &mut Option<std::fs::File>, clients: 
 
 /// The starter's work: the OCI spec, the overlay, the compiled seccomp program, then the
 /// runtime. Returns the container's pid, its cgroup path and its terminal's master side.
-fn start_container(root: &Root, rec: &crate::container::ContainerRecord, dir: &Path, tty: bool, fds: [Option<RawFd>; 3]) -> crate::error::Result<(i32, String, Option<OwnedFd>)> {
+fn start_container(
+    root: &Root,
+    rec: &crate::container::ContainerRecord,
+    dir: &Path,
+    tty: bool,
+    fds: [Option<RawFd>; 3],
+) -> crate::error::Result<(i32, String, Option<OwnedFd>)> {
     let spec = berth_runtime::load_spec(dir)?;
     let overlay = LayerStore::new(root).overlay(&rec.layers, dir)?;
     let bpf = std::fs::read(dir.join("seccomp.bpf")).ok();
     let stdio = if tty {
         // The terminal is allocated inside the container (its own devpts).
-        let size = spec.process().as_ref().and_then(|p| p.console_size()).map(|b| (b.height() as u16, b.width() as u16));
-        Stdio { stdin: None, stdout: None, stderr: None, tty: true, console_size: size }
+        let size = spec
+            .process()
+            .as_ref()
+            .and_then(|p| p.console_size())
+            .map(|b| (b.height() as u16, b.width() as u16));
+        Stdio {
+            stdin: None,
+            stdout: None,
+            stderr: None,
+            tty: true,
+            console_size: size,
+        }
     } else {
-        Stdio { stdin: fds[0], stdout: fds[1], stderr: fds[2], tty: false, console_size: None }
+        Stdio {
+            stdin: fds[0],
+            stdout: fds[1],
+            stderr: fds[2],
+            tty: false,
+            console_size: None,
+        }
     };
     let opts = SpawnOptions {
         spec: &spec,
@@ -459,7 +557,11 @@ fn start_container(root: &Root, rec: &crate::container::ContainerRecord, dir: &P
         clone_parent: true,
     };
     let s = berth_runtime::spawn(&opts)?;
-    let cg = s.cgroup.as_ref().map(|c| c.rel().display().to_string()).unwrap_or_default();
+    let cg = s
+        .cgroup
+        .as_ref()
+        .map(|c| c.rel().display().to_string())
+        .unwrap_or_default();
     Ok((s.pid, cg, s.console))
 }
 
@@ -480,10 +582,16 @@ fn shrink_to_idle() {
     let mut ranges: Vec<(usize, usize, libc::c_int)> = Vec::with_capacity(16);
     for line in maps.lines() {
         let mut f = line.split_whitespace();
-        let (Some(range), Some(perms)) = (f.next(), f.next()) else { continue };
+        let (Some(range), Some(perms)) = (f.next(), f.next()) else {
+            continue;
+        };
         let path = f.nth(3).unwrap_or("");
-        let Some((a, b)) = range.split_once('-') else { continue };
-        let (Ok(a), Ok(b)) = (usize::from_str_radix(a, 16), usize::from_str_radix(b, 16)) else { continue };
+        let Some((a, b)) = range.split_once('-') else {
+            continue;
+        };
+        let (Ok(a), Ok(b)) = (usize::from_str_radix(a, 16), usize::from_str_radix(b, 16)) else {
+            continue;
+        };
         if path == "[stack]" {
             let end = sp.saturating_sub(16 * 1024) & !4095;
             if end > a {
@@ -498,8 +606,20 @@ fn shrink_to_idle() {
         // Never RELRO data (a GOT is written by the loader before it becomes read-only): of our
         // executable we know where RELRO is; of libraries we take only code.
         let ours = exe.as_deref().is_some_and(|e| e.as_os_str() == path);
-        let clean = if ours { !relro.is_some_and(|(x, y)| a < y && x < b) } else { perms == "r-xp" };
-        ranges.push((a, b - a, if clean { libc::MADV_DONTNEED } else { libc::MADV_PAGEOUT }));
+        let clean = if ours {
+            !relro.is_some_and(|(x, y)| a < y && x < b)
+        } else {
+            perms == "r-xp"
+        };
+        ranges.push((
+            a,
+            b - a,
+            if clean {
+                libc::MADV_DONTNEED
+            } else {
+                libc::MADV_PAGEOUT
+            },
+        ));
     }
     drop(maps);
     // SAFETY: malloc_trim only releases free heap memory.
@@ -526,12 +646,18 @@ fn relro_range() -> Option<(usize, usize)> {
             return None;
         }
         let hdrs = std::slice::from_raw_parts(phdr, n);
-        let bias = hdrs.iter().find(|h| h.p_type == libc::PT_PHDR).map(|h| phdr as usize - h.p_vaddr as usize).unwrap_or(0);
-        hdrs.iter().find(|h| h.p_type == libc::PT_GNU_RELRO).map(|h| {
-            let start = (bias + h.p_vaddr as usize) & !4095;
-            let end = (bias + (h.p_vaddr + h.p_memsz) as usize + 4095) & !4095;
-            (start, end)
-        })
+        let bias = hdrs
+            .iter()
+            .find(|h| h.p_type == libc::PT_PHDR)
+            .map(|h| phdr as usize - h.p_vaddr as usize)
+            .unwrap_or(0);
+        hdrs.iter()
+            .find(|h| h.p_type == libc::PT_GNU_RELRO)
+            .map(|h| {
+                let start = (bias + h.p_vaddr as usize) & !4095;
+                let end = (bias + (h.p_vaddr + h.p_memsz) as usize + 4095) & !4095;
+                (start, end)
+            })
     }
 }
 
@@ -539,7 +665,12 @@ fn oom_killed(cg: &berth_runtime::Cgroup) -> bool {
     for d in cg.dirs() {
         for f in ["memory.events", "memory.oom_control"] {
             if let Ok(s) = std::fs::read_to_string(d.join(f)) {
-                if s.lines().any(|l| l.strip_prefix("oom_kill ").and_then(|n| n.trim().parse::<u64>().ok()).unwrap_or(0) > 0) {
+                if s.lines().any(|l| {
+                    l.strip_prefix("oom_kill ")
+                        .and_then(|n| n.trim().parse::<u64>().ok())
+                        .unwrap_or(0)
+                        > 0
+                }) {
                     return true;
                 }
             }

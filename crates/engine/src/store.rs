@@ -33,9 +33,24 @@ pub struct Root {
 impl Root {
     /// Opens (creating as needed) the state root at `path`.
     pub fn open(path: &Path) -> Result<Root> {
-        let path = if path.is_absolute() { path.to_path_buf() } else { std::env::current_dir().ctx(|| "current dir".into())?.join(path) };
-        for sub in ["blobs/sha256", "layers", "images", "containers", "names", "tmp", "locks"] {
-            fs::create_dir_all(path.join(sub)).ctx(|| format!("create {}", path.join(sub).display()))?;
+        let path = if path.is_absolute() {
+            path.to_path_buf()
+        } else {
+            std::env::current_dir()
+                .ctx(|| "current dir".into())?
+                .join(path)
+        };
+        for sub in [
+            "blobs/sha256",
+            "layers",
+            "images",
+            "containers",
+            "names",
+            "tmp",
+            "locks",
+        ] {
+            fs::create_dir_all(path.join(sub))
+                .ctx(|| format!("create {}", path.join(sub).display()))?;
         }
         Ok(Root { path })
     }
@@ -60,12 +75,16 @@ impl Root {
     /// A fresh temp path for work in progress, tagged with our pid so a sweep can tell whether
     /// its owner still lives.
     pub fn temp_path(&self, what: &str) -> PathBuf {
-        self.path.join("tmp").join(format!("{what}-{}-{}", std::process::id(), random_hex(8)))
+        self.path
+            .join("tmp")
+            .join(format!("{what}-{}-{}", std::process::id(), random_hex(8)))
     }
 
     /// Removes temp files whose owning process is gone (after a crash or `kill -9`).
     pub fn sweep_temp(&self) {
-        let Ok(rd) = fs::read_dir(self.path.join("tmp")) else { return };
+        let Ok(rd) = fs::read_dir(self.path.join("tmp")) else {
+            return;
+        };
         for e in rd.flatten() {
             let name = e.file_name().to_string_lossy().into_owned();
             let pid: Option<i32> = name.split('-').nth(1).and_then(|p| p.parse().ok());
@@ -92,7 +111,9 @@ impl Root {
 /// True if a process with this pid exists.
 pub fn pid_alive(pid: i32) -> bool {
     // SAFETY: kill with signal 0 only checks existence and permission.
-    pid > 0 && (unsafe { libc::kill(pid, 0) } == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM))
+    pid > 0
+        && (unsafe { libc::kill(pid, 0) } == 0
+            || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM))
 }
 
 /// Removes a tree, first granting write permission where a layer made a directory read-only.
@@ -116,7 +137,12 @@ pub struct Lock {
 impl Lock {
     /// Blocks until the exclusive lock on `path` is ours.
     pub fn exclusive(path: &Path) -> Result<Lock> {
-        let file = OpenOptions::new().create(true).truncate(false).write(true).open(path).ctx(|| format!("open lock {}", path.display()))?;
+        let file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(path)
+            .ctx(|| format!("open lock {}", path.display()))?;
         rustix::fs::flock(file.as_fd(), rustix::fs::FlockOperation::LockExclusive)
             .map_err(|e| Error::internal(format!("lock {}: {e}", path.display())))?;
         Ok(Lock { _file: file })
@@ -126,7 +152,12 @@ impl Lock {
 /// Writes `data` to `path` atomically: temp file in the same directory, fsync, rename.
 pub fn write_atomic(path: &Path, data: &[u8]) -> Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
-    let tmp = dir.join(format!(".{}.tmp-{}-{}", path.file_name().unwrap_or_default().to_string_lossy(), std::process::id(), random_hex(4)));
+    let tmp = dir.join(format!(
+        ".{}.tmp-{}-{}",
+        path.file_name().unwrap_or_default().to_string_lossy(),
+        std::process::id(),
+        random_hex(4)
+    ));
     let res = (|| -> std::io::Result<()> {
         let mut f = File::create(&tmp)?;
         f.write_all(data)?;
@@ -144,7 +175,12 @@ pub fn write_atomic(path: &Path, data: &[u8]) -> Result<()> {
 /// costs a state refresh, never a corrupt file.
 pub fn write_replace(path: &Path, data: &[u8]) -> Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
-    let tmp = dir.join(format!(".{}.tmp-{}-{}", path.file_name().unwrap_or_default().to_string_lossy(), std::process::id(), random_hex(4)));
+    let tmp = dir.join(format!(
+        ".{}.tmp-{}-{}",
+        path.file_name().unwrap_or_default().to_string_lossy(),
+        std::process::id(),
+        random_hex(4)
+    ));
     let res = fs::write(&tmp, data).and_then(|_| fs::rename(&tmp, path));
     if res.is_err() {
         let _ = fs::remove_file(&tmp);
@@ -154,14 +190,16 @@ pub fn write_replace(path: &Path, data: &[u8]) -> Result<()> {
 
 /// Serialises `value` as JSON into `path` atomically.
 pub fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<()> {
-    let data = serde_json::to_vec_pretty(value).map_err(|e| Error::internal(format!("encode {}: {e}", path.display())))?;
+    let data = serde_json::to_vec_pretty(value)
+        .map_err(|e| Error::internal(format!("encode {}: {e}", path.display())))?;
     write_atomic(path, &data)
 }
 
 /// Reads JSON from `path`.
 pub fn read_json<T: DeserializeOwned>(path: &Path) -> Result<T> {
     let data = fs::read(path).ctx(|| format!("read {}", path.display()))?;
-    serde_json::from_slice(&data).map_err(|e| Error::internal(format!("decode {}: {e}", path.display())))
+    serde_json::from_slice(&data)
+        .map_err(|e| Error::internal(format!("decode {}: {e}", path.display())))
 }
 
 /// `n` random bytes as lower-case hex, from the kernel's CSPRNG.
@@ -197,7 +235,11 @@ mod tests {
         write_json(&p, &serde_json::json!({"a": 2})).unwrap();
         let v: serde_json::Value = read_json(&p).unwrap();
         assert_eq!(v["a"], 2);
-        assert_eq!(fs::read_dir(d.path()).unwrap().count(), 1, "no temp files left");
+        assert_eq!(
+            fs::read_dir(d.path()).unwrap().count(),
+            1,
+            "no temp files left"
+        );
     }
 
     #[test]

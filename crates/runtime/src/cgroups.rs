@@ -13,7 +13,9 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 /// The v1 controllers a container gets a directory in; others are left to the parent.
-const V1_CONTROLLERS: &[&str] = &["memory", "cpu", "cpuacct", "pids", "devices", "freezer", "blkio"];
+const V1_CONTROLLERS: &[&str] = &[
+    "memory", "cpu", "cpuacct", "pids", "devices", "freezer", "blkio",
+];
 /// The v2 controllers enabled for containers' subtrees.
 const V2_CONTROLLERS: &[&str] = &["cpu", "memory", "pids", "io"];
 const CGROUP2_SUPER_MAGIC: i64 = 0x6367_7270;
@@ -37,7 +39,7 @@ impl Version {
     /// Detects the layout of the cgroup file system mounted at `root`.
     pub fn detect_at(root: &Path) -> Version {
         match nix::sys::statfs::statfs(root) {
-            Ok(st) if st.filesystem_type().0 as i64 == CGROUP2_SUPER_MAGIC => Version::V2,
+            Ok(st) if st.filesystem_type().0 == CGROUP2_SUPER_MAGIC => Version::V2,
             _ => Version::V1,
         }
     }
@@ -128,16 +130,25 @@ impl Cgroup {
             Version::V1 => self
                 .dirs
                 .iter()
-                .find(|(mp, _)| mp.file_name().map(|n| n.to_string_lossy().split(',').any(|c| c == controller)) == Some(true))
+                .find(|(mp, _)| {
+                    mp.file_name()
+                        .map(|n| n.to_string_lossy().split(',').any(|c| c == controller))
+                        == Some(true)
+                })
                 .map(|(_, d)| d.as_path()),
         }
     }
 
     fn write_in(&self, controller: &str, file: &str, value: &str) -> Result<()> {
-        let dir = self.dir_of(controller).ok_or_else(|| RuntimeError::Cgroup {
-            path: format!("{controller} controller"),
-            source: io::Error::new(io::ErrorKind::NotFound, "controller not mounted on this host"),
-        })?;
+        let dir = self
+            .dir_of(controller)
+            .ok_or_else(|| RuntimeError::Cgroup {
+                path: format!("{controller} controller"),
+                source: io::Error::new(
+                    io::ErrorKind::NotFound,
+                    "controller not mounted on this host",
+                ),
+            })?;
         write_file(&dir.join(file), value)
     }
 
@@ -146,7 +157,9 @@ impl Cgroup {
             if let Some(limit) = mem.limit() {
                 self.write_in("memory", "memory.limit_in_bytes", &limit.to_string())?;
                 if let Some(swap) = mem.swap() {
-                    let path = self.dir_of("memory").map(|d| d.join("memory.memsw.limit_in_bytes"));
+                    let path = self
+                        .dir_of("memory")
+                        .map(|d| d.join("memory.memsw.limit_in_bytes"));
                     // Swap accounting is a boot option; without it the file is absent and Docker
                     // warns instead of failing.
                     if let Some(p) = path.filter(|p| p.exists()) {
@@ -167,18 +180,39 @@ impl Cgroup {
             }
         }
         if let Some(pids) = res.pids() {
-            let v = if pids.limit() > 0 { pids.limit().to_string() } else { "max".into() };
+            let v = if pids.limit() > 0 {
+                pids.limit().to_string()
+            } else {
+                "max".into()
+            };
             self.write_in("pids", "pids.max", &v)?;
         }
         if let Some(devices) = res.devices() {
             if let Some(dir) = self.dir_of("devices") {
                 for rule in devices {
-                    let typ = rule.typ().map(|t| t.as_str().to_string()).unwrap_or_else(|| "a".into());
-                    let major = rule.major().map(|m| m.to_string()).unwrap_or_else(|| "*".into());
-                    let minor = rule.minor().map(|m| m.to_string()).unwrap_or_else(|| "*".into());
+                    let typ = rule
+                        .typ()
+                        .map(|t| t.as_str().to_string())
+                        .unwrap_or_else(|| "a".into());
+                    let major = rule
+                        .major()
+                        .map(|m| m.to_string())
+                        .unwrap_or_else(|| "*".into());
+                    let minor = rule
+                        .minor()
+                        .map(|m| m.to_string())
+                        .unwrap_or_else(|| "*".into());
                     let access = rule.access().clone().unwrap_or_else(|| "rwm".into());
-                    let line = if typ == "a" { "a".to_string() } else { format!("{typ} {major}:{minor} {access}") };
-                    let file = if rule.allow() { "devices.allow" } else { "devices.deny" };
+                    let line = if typ == "a" {
+                        "a".to_string()
+                    } else {
+                        format!("{typ} {major}:{minor} {access}")
+                    };
+                    let file = if rule.allow() {
+                        "devices.allow"
+                    } else {
+                        "devices.deny"
+                    };
                     write_file(&dir.join(file), &line)?;
                 }
             }
@@ -192,7 +226,11 @@ impl Cgroup {
                 self.write_in("memory", "memory.max", &limit.to_string())?;
                 if let Some(swap) = mem.swap() {
                     // v1's memsw counts memory plus swap; v2's swap.max counts swap alone.
-                    let only_swap = if swap < 0 { "max".to_string() } else { (swap - limit).max(0).to_string() };
+                    let only_swap = if swap < 0 {
+                        "max".to_string()
+                    } else {
+                        (swap - limit).max(0).to_string()
+                    };
                     let p = self.dirs[0].1.join("memory.swap.max");
                     if p.exists() {
                         write_file(&p, &only_swap)?;
@@ -216,7 +254,11 @@ impl Cgroup {
             }
         }
         if let Some(pids) = res.pids() {
-            let v = if pids.limit() > 0 { pids.limit().to_string() } else { "max".into() };
+            let v = if pids.limit() > 0 {
+                pids.limit().to_string()
+            } else {
+                "max".into()
+            };
             self.write_in("pids", "pids.max", &v)?;
         }
         Ok(())
@@ -233,7 +275,9 @@ impl Cgroup {
 
     /// The processes in the cgroup (host pids).
     pub fn pids(&self) -> Vec<i32> {
-        let Some((_, dir)) = self.dirs.iter().find(|(_, d)| d.exists()) else { return Vec::new() };
+        let Some((_, dir)) = self.dirs.iter().find(|(_, d)| d.exists()) else {
+            return Vec::new();
+        };
         fs::read_to_string(dir.join("cgroup.procs"))
             .map(|s| s.lines().filter_map(|l| l.trim().parse().ok()).collect())
             .unwrap_or_default()
@@ -264,7 +308,10 @@ impl Cgroup {
                         std::thread::sleep(Duration::from_millis(2));
                     }
                     Err(e) => {
-                        first_err.get_or_insert(RuntimeError::Cgroup { path: dir.display().to_string(), source: e });
+                        first_err.get_or_insert(RuntimeError::Cgroup {
+                            path: dir.display().to_string(),
+                            source: e,
+                        });
                         break;
                     }
                 }
@@ -291,16 +338,22 @@ impl Cgroup {
 
 /// The v1 hierarchies' mount points that carry a controller berth uses.
 fn v1_hierarchies(root: &Path) -> Vec<PathBuf> {
-    let Ok(info) = fs::read_to_string("/proc/self/mountinfo") else { return Vec::new() };
+    let Ok(info) = fs::read_to_string("/proc/self/mountinfo") else {
+        return Vec::new();
+    };
     let mut out = Vec::new();
     for line in info.lines() {
-        let Some((pre, post)) = line.split_once(" - ") else { continue };
+        let Some((pre, post)) = line.split_once(" - ") else {
+            continue;
+        };
         let mut post = post.split(' ');
         if post.next() != Some("cgroup") {
             continue;
         }
         let superopts = post.nth(1).unwrap_or("");
-        let Some(mp) = pre.split(' ').nth(4) else { continue };
+        let Some(mp) = pre.split(' ').nth(4) else {
+            continue;
+        };
         let mp = PathBuf::from(unescape_mount(mp));
         if !mp.starts_with(root) {
             continue;
@@ -313,7 +366,10 @@ fn v1_hierarchies(root: &Path) -> Vec<PathBuf> {
 }
 
 fn unescape_mount(s: &str) -> String {
-    s.replace("\\040", " ").replace("\\011", "\t").replace("\\012", "\n").replace("\\134", "\\")
+    s.replace("\\040", " ")
+        .replace("\\011", "\t")
+        .replace("\\012", "\n")
+        .replace("\\134", "\\")
 }
 
 fn enable_v2_controllers(mount: &Path, dir: &Path) -> Result<()> {
@@ -329,7 +385,13 @@ fn enable_v2_controllers(mount: &Path, dir: &Path) -> Result<()> {
     let line = wanted.join(" ");
     // Every ancestor between the mount and the container must delegate the controllers.
     let mut cur = mount.to_path_buf();
-    for comp in dir.strip_prefix(mount).unwrap_or(dir).parent().into_iter().flat_map(|p| p.components()) {
+    for comp in dir
+        .strip_prefix(mount)
+        .unwrap_or(dir)
+        .parent()
+        .into_iter()
+        .flat_map(|p| p.components())
+    {
         write_file(&cur.join("cgroup.subtree_control"), &line).ok();
         cur.push(comp);
         mkdir_racy(&cur)?;
@@ -344,14 +406,25 @@ fn mkdir_racy(dir: &Path) -> Result<()> {
         match fs::create_dir_all(dir) {
             Ok(()) => return Ok(()),
             Err(e) if e.kind() == io::ErrorKind::NotFound => last = Some(e),
-            Err(e) => return Err(RuntimeError::Cgroup { path: dir.display().to_string(), source: e }),
+            Err(e) => {
+                return Err(RuntimeError::Cgroup {
+                    path: dir.display().to_string(),
+                    source: e,
+                })
+            }
         }
     }
-    Err(RuntimeError::Cgroup { path: dir.display().to_string(), source: last.unwrap() })
+    Err(RuntimeError::Cgroup {
+        path: dir.display().to_string(),
+        source: last.unwrap(),
+    })
 }
 
 fn write_file(path: &Path, value: &str) -> Result<()> {
-    fs::write(path, value).map_err(|source| RuntimeError::Cgroup { path: format!("{} (writing {value:?})", path.display()), source })
+    fs::write(path, value).map_err(|source| RuntimeError::Cgroup {
+        path: format!("{} (writing {value:?})", path.display()),
+        source,
+    })
 }
 
 #[cfg(test)]
@@ -363,7 +436,10 @@ mod tests {
         // Whatever the host is, detection must agree with the file system magic.
         let v = Version::detect();
         let st = nix::sys::statfs::statfs("/sys/fs/cgroup").unwrap();
-        assert_eq!(v == Version::V2, st.filesystem_type().0 as i64 == CGROUP2_SUPER_MAGIC);
+        assert_eq!(
+            v == Version::V2,
+            st.filesystem_type().0 as i64 == CGROUP2_SUPER_MAGIC
+        );
     }
 
     #[test]
@@ -378,11 +454,20 @@ mod tests {
         .unwrap();
         cg.create(Some(&res)).unwrap();
         let d = tmp.join("parent/ctr");
-        assert_eq!(fs::read_to_string(d.join("memory.max")).unwrap(), "67108864");
-        assert_eq!(fs::read_to_string(d.join("cpu.max")).unwrap(), "50000 100000");
+        assert_eq!(
+            fs::read_to_string(d.join("memory.max")).unwrap(),
+            "67108864"
+        );
+        assert_eq!(
+            fs::read_to_string(d.join("cpu.max")).unwrap(),
+            "50000 100000"
+        );
         assert_eq!(fs::read_to_string(d.join("cpu.weight")).unwrap(), "20");
         assert_eq!(fs::read_to_string(d.join("pids.max")).unwrap(), "20");
-        assert_eq!(fs::read_to_string(tmp.join("parent/cgroup.subtree_control")).unwrap(), "+cpu +memory +pids");
+        assert_eq!(
+            fs::read_to_string(tmp.join("parent/cgroup.subtree_control")).unwrap(),
+            "+cpu +memory +pids"
+        );
         fs::remove_dir_all(&tmp).unwrap();
     }
 }

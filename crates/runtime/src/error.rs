@@ -62,7 +62,10 @@ pub enum RuntimeError {
 impl RuntimeError {
     /// Wraps an OS error with what was being done.
     pub fn sys(context: impl Into<String>, source: impl Into<io::Error>) -> Self {
-        RuntimeError::Sys { context: context.into(), source: source.into() }
+        RuntimeError::Sys {
+            context: context.into(),
+            source: source.into(),
+        }
     }
 }
 

@@ -8,7 +8,10 @@
 
 use crate::cgroups::Cgroup;
 use crate::error::{Result, RuntimeError, StartFailure};
-use crate::init::{check, fail, find_executable, load_seccomp, report_and_exit, reset_signals, set_rlimit, Fail};
+use crate::init::{
+    check, confine_and_exec, fail, find_executable, report_and_exit, reset_signals, set_rlimit,
+    Fail,
+};
 use oci_spec::runtime::{LinuxSeccomp, Process};
 use std::ffi::CString;
 use std::os::fd::RawFd;
@@ -49,7 +52,9 @@ fn read_all(fd: RawFd) -> Vec<u8> {
         let n = unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) };
         if n > 0 {
             out.extend_from_slice(&buf[..n as usize]);
-        } else if n == 0 || std::io::Error::last_os_error().kind() != std::io::ErrorKind::Interrupted {
+        } else if n == 0
+            || std::io::Error::last_os_error().kind() != std::io::ErrorKind::Interrupted
+        {
             return out;
         }
     }
@@ -69,15 +74,24 @@ pub fn exec(o: &ExecOptions) -> Result<i32> {
         }
     }
     let own_ns = |name: &str| std::fs::read_link(format!("/proc/self/ns/{name}")).ok();
-    let target_ns = |name: &str| std::fs::read_link(format!("/proc/{}/ns/{name}", o.target_pid)).ok();
+    let target_ns =
+        |name: &str| std::fs::read_link(format!("/proc/{}/ns/{name}", o.target_pid)).ok();
     // setns into the namespace we are already in fails for some types; skip those.
     let ns: Vec<(std::fs::File, bool)> = ["ipc", "uts", "net", "pid", "cgroup", "mnt"]
         .iter()
         .zip(ns)
         .map(|(n, f)| (f, own_ns(n) != target_ns(n)))
         .collect();
-    let procs: Vec<std::path::PathBuf> = o.cgroup.map(|c| c.dirs().map(|d| d.join("cgroup.procs")).collect()).unwrap_or_default();
-    let args = o.process.args().clone().filter(|a| !a.is_empty()).ok_or_else(|| RuntimeError::Spec("exec needs a command".into()))?;
+    let procs: Vec<std::path::PathBuf> = o
+        .cgroup
+        .map(|c| c.dirs().map(|d| d.join("cgroup.procs")).collect())
+        .unwrap_or_default();
+    let args = o
+        .process
+        .args()
+        .clone()
+        .filter(|a| !a.is_empty())
+        .ok_or_else(|| RuntimeError::Spec("exec needs a command".into()))?;
     let (pid_r, pid_w) = pipe()?;
     let (err_r, err_w) = pipe()?;
     // SAFETY: the child only makes system calls and small allocations before exec or _exit.
@@ -93,15 +107,34 @@ pub fn exec(o: &ExecOptions) -> Result<i32> {
             libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0);
             for p in &procs {
                 if let Err(e) = std::fs::write(p, "0") {
-                    report_and_exit(err_w, fail(StartFailure::Engine, format!("join cgroup {}: {e}", p.display())));
+                    report_and_exit(
+                        err_w,
+                        fail(
+                            StartFailure::Engine,
+                            format!("join cgroup {}: {e}", p.display()),
+                        ),
+                    );
                 }
             }
             for (f, join) in &ns {
                 if *join && libc::setns(std::os::fd::AsRawFd::as_raw_fd(f), 0) < 0 {
-                    report_and_exit(err_w, fail(StartFailure::Engine, format!("setns: {}", std::io::Error::last_os_error())));
+                    report_and_exit(
+                        err_w,
+                        fail(
+                            StartFailure::Engine,
+                            format!("setns: {}", std::io::Error::last_os_error()),
+                        ),
+                    );
                 }
             }
-            let child = libc::syscall(libc::SYS_clone, (libc::CLONE_PARENT | libc::SIGCHLD) as libc::c_long, 0usize, 0usize, 0usize, 0usize);
+            let child = libc::syscall(
+                libc::SYS_clone,
+                (libc::CLONE_PARENT | libc::SIGCHLD) as libc::c_long,
+                0usize,
+                0usize,
+                0usize,
+                0usize,
+            );
             if child == 0 {
                 libc::close(pid_w);
                 let e = match process_steps(o, &args) {
@@ -111,7 +144,13 @@ pub fn exec(o: &ExecOptions) -> Result<i32> {
                 report_and_exit(err_w, e);
             }
             if child < 0 {
-                report_and_exit(err_w, fail(StartFailure::Engine, format!("clone: {}", std::io::Error::last_os_error())));
+                report_and_exit(
+                    err_w,
+                    fail(
+                        StartFailure::Engine,
+                        format!("clone: {}", std::io::Error::last_os_error()),
+                    ),
+                );
             }
             let bytes = (child as i32).to_ne_bytes();
             libc::write(pid_w, bytes.as_ptr().cast(), 4);
@@ -131,7 +170,8 @@ pub fn exec(o: &ExecOptions) -> Result<i32> {
         libc::close(err_r);
         libc::waitpid(helper, std::ptr::null_mut(), 0);
     }
-    let pid = (pid_bytes.len() == 4).then(|| i32::from_ne_bytes([pid_bytes[0], pid_bytes[1], pid_bytes[2], pid_bytes[3]]));
+    let pid = (pid_bytes.len() == 4)
+        .then(|| i32::from_ne_bytes([pid_bytes[0], pid_bytes[1], pid_bytes[2], pid_bytes[3]]));
     if let Some((&code, msg)) = err.split_first() {
         if let Some(p) = pid {
             // SAFETY: reaping our (CLONE_PARENT) child that failed before exec.
@@ -142,14 +182,25 @@ pub fn exec(o: &ExecOptions) -> Result<i32> {
             2 => StartFailure::NotFound,
             _ => StartFailure::Engine,
         };
-        return Err(RuntimeError::Start { kind, message: String::from_utf8_lossy(msg).into_owned() });
+        return Err(RuntimeError::Start {
+            kind,
+            message: String::from_utf8_lossy(msg).into_owned(),
+        });
     }
-    pid.ok_or_else(|| RuntimeError::sys("exec", std::io::Error::other("the helper died before starting the process")))
+    pid.ok_or_else(|| {
+        RuntimeError::sys(
+            "exec",
+            std::io::Error::other("the helper died before starting the process"),
+        )
+    })
 }
 
 /// In the new process, now inside the container's namespaces: stdio, user, capabilities,
 /// seccomp, exec.
-fn process_steps(o: &ExecOptions, args: &[String]) -> std::result::Result<std::convert::Infallible, Fail> {
+fn process_steps(
+    o: &ExecOptions,
+    args: &[String],
+) -> std::result::Result<std::convert::Infallible, Fail> {
     reset_signals();
     // SAFETY: setsid/open/dup2/ioctl on descriptors we own.
     unsafe {
@@ -165,7 +216,10 @@ fn process_steps(o: &ExecOptions, args: &[String]) -> std::result::Result<std::c
                 if fd > 2 {
                     libc::close(fd);
                 }
-                check(libc::ioctl(0, libc::TIOCSCTTY, 0), "set controlling terminal")?;
+                check(
+                    libc::ioctl(0, libc::TIOCSCTTY, 0),
+                    "set controlling terminal",
+                )?;
             }
             None => {
                 let mut high = [-1; 3];
@@ -194,28 +248,21 @@ fn process_steps(o: &ExecOptions, args: &[String]) -> std::result::Result<std::c
     nix::unistd::chdir(cwd.as_path()).map_err(|e| format!("chdir to {}: {e}", cwd.display()))?;
     let env: Vec<String> = o.process.env().clone().unwrap_or_default();
     let exe = find_executable(&args[0], &env)?;
-    let c_args: Vec<CString> = args.iter().map(|a| CString::new(a.as_bytes())).collect::<std::result::Result<_, _>>()?;
-    let c_env: Vec<CString> = env.iter().map(|a| CString::new(a.as_bytes())).collect::<std::result::Result<_, _>>()?;
-    let nnp = o.process.no_new_privileges() == Some(true);
-    if let (false, Some(sc)) = (nnp, o.seccomp) {
-        load_seccomp(sc, o.seccomp_bpf)?;
-    }
-    crate::caps::apply_user_and_caps(user, o.process.capabilities().as_ref())?;
-    if nnp {
-        // SAFETY: prctl with constant arguments.
-        check(unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) }, "no_new_privs")?;
-        if let Some(sc) = o.seccomp {
-            load_seccomp(sc, o.seccomp_bpf)?;
-        }
-    }
-    // SAFETY: close_range(2) with CLOSE_RANGE_CLOEXEC only sets flags.
-    unsafe {
-        libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, libc::CLOSE_RANGE_CLOEXEC as u32);
-    }
-    let e = nix::unistd::execve(&exe, &c_args, &c_env).unwrap_err();
-    let kind = match e {
-        nix::errno::Errno::ENOENT => StartFailure::NotFound,
-        _ => StartFailure::NotExecutable,
-    };
-    Err(fail(kind, format!("exec: {:?}: {}", args[0], e.desc().to_lowercase())))
+    let c_args: Vec<CString> = args
+        .iter()
+        .map(|a| CString::new(a.as_bytes()))
+        .collect::<std::result::Result<_, _>>()?;
+    let c_env: Vec<CString> = env
+        .iter()
+        .map(|a| CString::new(a.as_bytes()))
+        .collect::<std::result::Result<_, _>>()?;
+    Err(confine_and_exec(
+        o.process,
+        o.seccomp,
+        o.seccomp_bpf,
+        &exe,
+        &args[0],
+        &c_args,
+        &c_env,
+    ))
 }

@@ -6,7 +6,10 @@ use std::os::fd::{FromRawFd, OwnedFd, RawFd};
 pub fn send(sock: RawFd, data: &[u8], fd: Option<RawFd>) -> std::io::Result<()> {
     // SAFETY: sendmsg from local buffers; the control buffer is sized for one descriptor.
     unsafe {
-        let mut iov = libc::iovec { iov_base: data.as_ptr() as *mut libc::c_void, iov_len: data.len() };
+        let mut iov = libc::iovec {
+            iov_base: data.as_ptr() as *mut libc::c_void,
+            iov_len: data.len(),
+        };
         let mut cbuf = [0u64; 4];
         let mut msg: libc::msghdr = std::mem::zeroed();
         msg.msg_iov = &mut iov;
@@ -33,7 +36,10 @@ pub fn recv(sock: RawFd, wait: bool) -> std::io::Result<(Vec<u8>, Option<OwnedFd
     let mut data = vec![0u8; 8 * 1024];
     // SAFETY: recvmsg into local buffers; a received descriptor is new and ours.
     unsafe {
-        let mut iov = libc::iovec { iov_base: data.as_mut_ptr().cast(), iov_len: data.len() };
+        let mut iov = libc::iovec {
+            iov_base: data.as_mut_ptr().cast(),
+            iov_len: data.len(),
+        };
         let mut cbuf = [0u64; 4];
         let mut msg: libc::msghdr = std::mem::zeroed();
         msg.msg_iov = &mut iov;
@@ -53,7 +59,9 @@ pub fn recv(sock: RawFd, wait: bool) -> std::io::Result<(Vec<u8>, Option<OwnedFd
         data.truncate(n as usize);
         let cm = libc::CMSG_FIRSTHDR(&msg);
         let fd = if !cm.is_null() && (*cm).cmsg_type == libc::SCM_RIGHTS {
-            Some(OwnedFd::from_raw_fd(std::ptr::read_unaligned(libc::CMSG_DATA(cm) as *const i32)))
+            Some(OwnedFd::from_raw_fd(std::ptr::read_unaligned(
+                libc::CMSG_DATA(cm) as *const i32,
+            )))
         } else {
             None
         };

@@ -41,7 +41,10 @@ pub(crate) struct Fail {
 
 impl<T: std::fmt::Display> From<T> for Fail {
     fn from(e: T) -> Self {
-        Fail { kind: StartFailure::Engine, message: e.to_string() }
+        Fail {
+            kind: StartFailure::Engine,
+            message: e.to_string(),
+        }
     }
 }
 
@@ -92,7 +95,10 @@ pub(crate) fn reset_signals() {
 
 pub(crate) fn check(r: libc::c_int, what: &str) -> Result<(), Fail> {
     if r < 0 {
-        Err(fail(StartFailure::Engine, format!("{what}: {}", std::io::Error::last_os_error())))
+        Err(fail(
+            StartFailure::Engine,
+            format!("{what}: {}", std::io::Error::last_os_error()),
+        ))
     } else {
         Ok(())
     }
@@ -106,14 +112,20 @@ fn steps(ctx: &InitContext) -> Result<Infallible, Fail> {
     unsafe {
         // Non-dumpable until exec: a process in the container cannot open /proc/<pid>/exe of
         // the runtime and overwrite the berth binary (CVE-2019-5736). execve resets it.
-        check(libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0), "prctl dumpable")?;
+        check(
+            libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0),
+            "prctl dumpable",
+        )?;
         // Our copy of the write end would keep the read in wait_for_go from ever seeing EOF.
         libc::close(ctx.sync_write);
         if ctx.new_cgroupns {
             // The namespace's root is the cgroup we are in when unsharing: our own, so wait
             // until the parent has moved us there.
             wait_for_go(ctx);
-            check(libc::unshare(libc::CLONE_NEWCGROUP), "unshare cgroup namespace")?;
+            check(
+                libc::unshare(libc::CLONE_NEWCGROUP),
+                "unshare cgroup namespace",
+            )?;
         }
         for (fd, _) in &ctx.join_namespaces {
             check(libc::setns(*fd, 0), "setns")?;
@@ -124,7 +136,10 @@ fn steps(ctx: &InitContext) -> Result<Infallible, Fail> {
         check(libc::setsid(), "setsid")?;
         setup_stdio(ctx)?;
         if ctx.tty && ctx.console.is_none() {
-            check(libc::ioctl(0, libc::TIOCSCTTY, 0), "set controlling terminal")?;
+            check(
+                libc::ioctl(0, libc::TIOCSCTTY, 0),
+                "set controlling terminal",
+            )?;
         }
     }
 
@@ -132,9 +147,12 @@ fn steps(ctx: &InitContext) -> Result<Infallible, Fail> {
         .and_then(|l| l.namespaces().as_ref())
         .is_some_and(|ns| ns.iter().any(|n| n.typ() == LinuxNamespaceType::Mount));
     if has_mount_ns {
-        let prop = linux.and_then(|l| l.rootfs_propagation().clone()).unwrap_or_else(|| "rprivate".into());
+        let prop = linux
+            .and_then(|l| l.rootfs_propagation().clone())
+            .unwrap_or_else(|| "rprivate".into());
         let (_, p, _) = rootfs::parse_options(&[prop]);
-        nix::mount::mount(None::<&str>, "/", None::<&str>, p, None::<&str>).map_err(|e| format!("make / {p:?}: {e}"))?;
+        nix::mount::mount(None::<&str>, "/", None::<&str>, p, None::<&str>)
+            .map_err(|e| format!("make / {p:?}: {e}"))?;
         rootfs::mount_rootfs(&ctx.rootfs, ctx.rootfs_mounts)?;
         rootfs::mount_spec_mounts(&ctx.rootfs, spec, ctx.cgroup)?;
         if let Some(devs) = linux.and_then(|l| l.devices().as_ref()) {
@@ -166,7 +184,8 @@ fn steps(ctx: &InitContext) -> Result<Infallible, Fail> {
         nix::unistd::sethostname(h).map_err(|e| format!("sethostname: {e}"))?;
     }
     if let Some(adj) = process.oom_score_adj() {
-        std::fs::write("/proc/self/oom_score_adj", adj.to_string()).map_err(|e| format!("oom_score_adj: {e}"))?;
+        std::fs::write("/proc/self/oom_score_adj", adj.to_string())
+            .map_err(|e| format!("oom_score_adj: {e}"))?;
     }
     for rl in process.rlimits().iter().flatten() {
         set_rlimit(rl.typ(), rl.soft(), rl.hard())?;
@@ -177,15 +196,31 @@ fn steps(ctx: &InitContext) -> Result<Infallible, Fail> {
 
     let cwd = process.cwd();
     if std::fs::metadata(cwd).is_err() {
-        std::fs::create_dir_all(cwd).map_err(|e| format!("mkdir working directory {}: {e}", cwd.display()))?;
+        std::fs::create_dir_all(cwd)
+            .map_err(|e| format!("mkdir working directory {}: {e}", cwd.display()))?;
     }
-    nix::unistd::chdir(cwd.as_path()).map_err(|e| format!("chdir to cwd ({}) set in config.json failed: {e}", cwd.display()))?;
+    nix::unistd::chdir(cwd.as_path()).map_err(|e| {
+        format!(
+            "chdir to cwd ({}) set in config.json failed: {e}",
+            cwd.display()
+        )
+    })?;
 
-    let args = process.args().as_ref().filter(|a| !a.is_empty()).ok_or("spec has no process args")?;
+    let args = process
+        .args()
+        .as_ref()
+        .filter(|a| !a.is_empty())
+        .ok_or("spec has no process args")?;
     let env: Vec<String> = process.env().clone().unwrap_or_default();
     let exe = find_executable(&args[0], &env)?;
-    let c_args: Vec<CString> = args.iter().map(|a| CString::new(a.as_bytes())).collect::<Result<_, _>>()?;
-    let c_env: Vec<CString> = env.iter().map(|a| CString::new(a.as_bytes())).collect::<Result<_, _>>()?;
+    let c_args: Vec<CString> = args
+        .iter()
+        .map(|a| CString::new(a.as_bytes()))
+        .collect::<Result<_, _>>()?;
+    let c_env: Vec<CString> = env
+        .iter()
+        .map(|a| CString::new(a.as_bytes()))
+        .collect::<Result<_, _>>()?;
 
     // Moving a process into a v1 cgroup waits for an RCU grace period (~10 ms here); the
     // parent does that while we build the root file system, and we wait only now, before
@@ -193,32 +228,68 @@ fn steps(ctx: &InitContext) -> Result<Infallible, Fail> {
     if !ctx.new_cgroupns {
         wait_for_go(ctx);
     }
-    let nnp = process.no_new_privileges() == Some(true);
     let seccomp = linux.and_then(|l| l.seccomp().as_ref());
-    if let (false, Some(sc)) = (nnp, seccomp) {
-        // Without no_new_privs the filter can only be loaded while CAP_SYS_ADMIN is still held,
-        // so it goes in before the capabilities are dropped.
-        load_seccomp(sc, ctx.seccomp_bpf)?;
-    }
-    crate::caps::apply_user_and_caps(user, process.capabilities().as_ref())?;
-    if nnp {
-        // SAFETY: prctl with constant arguments.
-        check(unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) }, "no_new_privs")?;
-        if let Some(sc) = seccomp {
-            load_seccomp(sc, ctx.seccomp_bpf)?;
+    Err(confine_and_exec(
+        process,
+        seccomp,
+        ctx.seccomp_bpf,
+        &exe,
+        &args[0],
+        &c_args,
+        &c_env,
+    ))
+}
+
+/// The last steps of every container process, init or exec'd: seccomp, user and capabilities,
+/// no_new_privs, only stdio surviving exec, then execve. Returns only on failure.
+pub(crate) fn confine_and_exec(
+    process: &oci_spec::runtime::Process,
+    seccomp: Option<&oci_spec::runtime::LinuxSeccomp>,
+    bpf: Option<&[u8]>,
+    exe: &std::ffi::CStr,
+    arg0: &str,
+    args: &[CString],
+    env: &[CString],
+) -> Fail {
+    let nnp = process.no_new_privileges() == Some(true);
+    let steps = || -> Result<(), Fail> {
+        if let (false, Some(sc)) = (nnp, seccomp) {
+            // Without no_new_privs the filter can only be loaded while CAP_SYS_ADMIN is still
+            // held, so it goes in before the capabilities are dropped.
+            load_seccomp(sc, bpf)?;
         }
+        crate::caps::apply_user_and_caps(process.user(), process.capabilities().as_ref())?;
+        if nnp {
+            // SAFETY: prctl with constant arguments.
+            check(
+                unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) },
+                "no_new_privs",
+            )?;
+            if let Some(sc) = seccomp {
+                load_seccomp(sc, bpf)?;
+            }
+        }
+        Ok(())
+    };
+    if let Err(e) = steps() {
+        return e;
     }
     // Every inherited descriptor beyond stdio must not reach the container's program.
     // SAFETY: close_range(2) with CLOSE_RANGE_CLOEXEC only sets flags.
     unsafe {
-        libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, libc::CLOSE_RANGE_CLOEXEC as u32);
+        libc::syscall(
+            libc::SYS_close_range,
+            3u32,
+            u32::MAX,
+            libc::CLOSE_RANGE_CLOEXEC,
+        );
     }
-    let e = nix::unistd::execve(&exe, &c_args, &c_env).unwrap_err();
+    let e = nix::unistd::execve(exe, args, env).unwrap_err();
     let kind = match e {
         nix::errno::Errno::ENOENT => StartFailure::NotFound,
         _ => StartFailure::NotExecutable,
     };
-    Err(fail(kind, format!("exec: {:?}: {}", args[0], e.desc().to_lowercase())))
+    fail(kind, format!("exec: {arg0:?}: {}", e.desc().to_lowercase()))
 }
 
 /// Opens a terminal from the container's own devpts instance, makes it our stdio, controlling
@@ -228,7 +299,10 @@ fn setup_console(sock: RawFd, size: Option<(u16, u16)>) -> Result<(), Fail> {
     use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
     // SAFETY: plain syscalls on descriptors this function owns.
     unsafe {
-        let m = libc::open(c"/dev/ptmx".as_ptr(), libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC);
+        let m = libc::open(
+            c"/dev/ptmx".as_ptr(),
+            libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC,
+        );
         check(m, "open /dev/ptmx")?;
         let master = OwnedFd::from_raw_fd(m);
         check(libc::unlockpt(m), "unlockpt")?;
@@ -236,24 +310,45 @@ fn setup_console(sock: RawFd, size: Option<(u16, u16)>) -> Result<(), Fail> {
         if libc::ptsname_r(m, name.as_mut_ptr(), name.len()) != 0 {
             return Err(fail(StartFailure::Engine, "ptsname failed".into()));
         }
-        let s = libc::open(name.as_ptr(), libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC);
+        let s = libc::open(
+            name.as_ptr(),
+            libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC,
+        );
         check(s, "open the terminal's slave side")?;
         let slave = OwnedFd::from_raw_fd(s);
         if let Some((rows, cols)) = size {
-            let ws = libc::winsize { ws_row: rows, ws_col: cols, ws_xpixel: 0, ws_ypixel: 0 };
+            let ws = libc::winsize {
+                ws_row: rows,
+                ws_col: cols,
+                ws_xpixel: 0,
+                ws_ypixel: 0,
+            };
             libc::ioctl(s, libc::TIOCSWINSZ, &ws);
         }
         // /dev/console is the terminal too, as in Docker.
         let console = c"/dev/console";
-        let f = libc::open(console.as_ptr(), libc::O_CREAT | libc::O_WRONLY | libc::O_CLOEXEC, 0o600);
+        let f = libc::open(
+            console.as_ptr(),
+            libc::O_CREAT | libc::O_WRONLY | libc::O_CLOEXEC,
+            0o600,
+        );
         if f >= 0 {
             libc::close(f);
-            libc::mount(name.as_ptr(), console.as_ptr(), std::ptr::null(), libc::MS_BIND, std::ptr::null());
+            libc::mount(
+                name.as_ptr(),
+                console.as_ptr(),
+                std::ptr::null(),
+                libc::MS_BIND,
+                std::ptr::null(),
+            );
         }
         for i in 0..3 {
             check(libc::dup2(s, i), "dup2 terminal")?;
         }
-        check(libc::ioctl(0, libc::TIOCSCTTY, 0), "set controlling terminal")?;
+        check(
+            libc::ioctl(0, libc::TIOCSCTTY, 0),
+            "set controlling terminal",
+        )?;
         drop(slave);
         if let Err(e) = crate::fdpass::send(sock, &[0], Some(master.as_raw_fd())) {
             return Err(fail(StartFailure::Engine, format!("send terminal: {e}")));
@@ -281,7 +376,10 @@ fn wait_for_go(ctx: &InitContext) {
     }
 }
 
-pub(crate) fn load_seccomp(sc: &oci_spec::runtime::LinuxSeccomp, bpf: Option<&[u8]>) -> Result<(), Fail> {
+pub(crate) fn load_seccomp(
+    sc: &oci_spec::runtime::LinuxSeccomp,
+    bpf: Option<&[u8]>,
+) -> Result<(), Fail> {
     match bpf {
         Some(p) => crate::seccomp::load_bpf(sc, p)?,
         None => crate::seccomp::apply(sc)?,
@@ -297,7 +395,8 @@ fn setup_stdio(ctx: &InitContext) -> Result<(), Fail> {
             Some(fd) => *fd,
             None => {
                 // SAFETY: open(2) of a constant path.
-                let fd = unsafe { libc::open(c"/dev/null".as_ptr(), libc::O_RDWR | libc::O_CLOEXEC) };
+                let fd =
+                    unsafe { libc::open(c"/dev/null".as_ptr(), libc::O_RDWR | libc::O_CLOEXEC) };
                 check(fd, "open /dev/null")?;
                 fd
             }
@@ -333,7 +432,10 @@ pub(crate) fn set_rlimit(typ: PosixRlimitType, soft: u64, hard: u64) -> Result<(
         PosixRlimitType::RlimitRtprio => libc::RLIMIT_RTPRIO,
         PosixRlimitType::RlimitRttime => libc::RLIMIT_RTTIME,
     };
-    let lim = libc::rlimit { rlim_cur: soft, rlim_max: hard };
+    let lim = libc::rlimit {
+        rlim_cur: soft,
+        rlim_max: hard,
+    };
     // SAFETY: setrlimit(2) reads the struct we pass.
     if unsafe { libc::setrlimit(res, &lim) } < 0 {
         let e = std::io::Error::last_os_error();
@@ -346,7 +448,10 @@ pub(crate) fn set_rlimit(typ: PosixRlimitType, soft: u64, hard: u64) -> Result<(
 }
 
 fn rlimit_name(typ: PosixRlimitType) -> String {
-    serde_json::to_value(typ).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default()
+    serde_json::to_value(typ)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default()
 }
 
 /// Finds `cmd` the way execvp(3) would, inside the container, so the error can name Docker's
@@ -355,7 +460,10 @@ pub(crate) fn find_executable(cmd: &str, env: &[String]) -> Result<CString, Fail
     use std::os::unix::fs::PermissionsExt;
     let check_file = |p: &Path| -> Result<bool, Fail> {
         match std::fs::metadata(p) {
-            Ok(m) if m.is_dir() => Err(fail(StartFailure::NotExecutable, format!("exec: {cmd:?}: is a directory"))),
+            Ok(m) if m.is_dir() => Err(fail(
+                StartFailure::NotExecutable,
+                format!("exec: {cmd:?}: is a directory"),
+            )),
             Ok(m) => Ok(m.permissions().mode() & 0o111 != 0),
             Err(_) => Ok(false),
         }
@@ -363,14 +471,24 @@ pub(crate) fn find_executable(cmd: &str, env: &[String]) -> Result<CString, Fail
     if cmd.contains('/') {
         let p = Path::new(cmd);
         if std::fs::metadata(p).is_err() {
-            return Err(fail(StartFailure::NotFound, format!("exec: {cmd:?}: stat {cmd}: no such file or directory")));
+            return Err(fail(
+                StartFailure::NotFound,
+                format!("exec: {cmd:?}: stat {cmd}: no such file or directory"),
+            ));
         }
         if !check_file(p)? {
-            return Err(fail(StartFailure::NotExecutable, format!("exec: {cmd:?}: permission denied")));
+            return Err(fail(
+                StartFailure::NotExecutable,
+                format!("exec: {cmd:?}: permission denied"),
+            ));
         }
         return Ok(CString::new(p.as_os_str().as_bytes())?);
     }
-    let path = env.iter().rev().find_map(|e| e.strip_prefix("PATH=")).unwrap_or("/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+    let path = env
+        .iter()
+        .rev()
+        .find_map(|e| e.strip_prefix("PATH="))
+        .unwrap_or("/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
     for dir in path.split(':') {
         let dir = if dir.is_empty() { "." } else { dir };
         let p = Path::new(dir).join(cmd);
@@ -380,5 +498,8 @@ pub(crate) fn find_executable(cmd: &str, env: &[String]) -> Result<CString, Fail
             }
         }
     }
-    Err(fail(StartFailure::NotFound, format!("exec: {cmd:?}: executable file not found in $PATH")))
+    Err(fail(
+        StartFailure::NotFound,
+        format!("exec: {cmd:?}: executable file not found in $PATH"),
+    ))
 }

@@ -75,8 +75,10 @@ pub struct Spawned {
 /// Reads an OCI bundle's `config.json`.
 pub fn load_spec(bundle: &Path) -> Result<Spec> {
     let path = bundle.join("config.json");
-    let data = std::fs::read(&path).map_err(|e| RuntimeError::sys(format!("read {}", path.display()), e))?;
-    serde_json::from_slice(&data).map_err(|e| RuntimeError::Spec(format!("{}: {e}", path.display())))
+    let data = std::fs::read(&path)
+        .map_err(|e| RuntimeError::sys(format!("read {}", path.display()), e))?;
+    serde_json::from_slice(&data)
+        .map_err(|e| RuntimeError::Spec(format!("{}: {e}", path.display())))
 }
 
 /// clone3(2) flag: start the child in the cgroup2 directory given by `cgroup`.
@@ -121,12 +123,19 @@ pub fn spawn(opts: &SpawnOptions) -> Result<Spawned> {
     let mut flags: libc::c_long = 0;
     let mut new_cgroupns = false;
     let mut join = Vec::new();
-    for ns in linux.and_then(|l| l.namespaces().as_ref()).into_iter().flatten() {
+    for ns in linux
+        .and_then(|l| l.namespaces().as_ref())
+        .into_iter()
+        .flatten()
+    {
         if let Some(path) = ns.path() {
             if ns.typ() == LinuxNamespaceType::Pid {
-                return Err(RuntimeError::Spec("joining an existing pid namespace is not supported".into()));
+                return Err(RuntimeError::Spec(
+                    "joining an existing pid namespace is not supported".into(),
+                ));
             }
-            let f = std::fs::File::open(path).map_err(|e| RuntimeError::sys(format!("open namespace {}", path.display()), e))?;
+            let f = std::fs::File::open(path)
+                .map_err(|e| RuntimeError::sys(format!("open namespace {}", path.display()), e))?;
             join.push((std::os::fd::IntoRawFd::into_raw_fd(f), ns.typ()));
             continue;
         }
@@ -140,8 +149,16 @@ pub fn spawn(opts: &SpawnOptions) -> Result<Spawned> {
                 new_cgroupns = true;
                 0
             }
-            LinuxNamespaceType::User => return Err(RuntimeError::Spec("user namespaces are not supported yet".into())),
-            LinuxNamespaceType::Time => return Err(RuntimeError::Spec("time namespaces are not supported yet".into())),
+            LinuxNamespaceType::User => {
+                return Err(RuntimeError::Spec(
+                    "user namespaces are not supported yet".into(),
+                ))
+            }
+            LinuxNamespaceType::Time => {
+                return Err(RuntimeError::Spec(
+                    "time namespaces are not supported yet".into(),
+                ))
+            }
         } as libc::c_long;
     }
 
@@ -161,7 +178,11 @@ pub fn spawn(opts: &SpawnOptions) -> Result<Spawned> {
         close(*fd);
     }
     match result {
-        Ok((pid, console)) => Ok(Spawned { pid, cgroup, console }),
+        Ok((pid, console)) => Ok(Spawned {
+            pid,
+            cgroup,
+            console,
+        }),
         Err(e) => {
             if let Some(cg) = &cgroup {
                 let _ = cg.destroy();
@@ -171,18 +192,36 @@ pub fn spawn(opts: &SpawnOptions) -> Result<Spawned> {
     }
 }
 
-fn spawn_in(opts: &SpawnOptions, flags: libc::c_long, new_cgroupns: bool, join: &[(RawFd, LinuxNamespaceType)], cgroup: Option<&Cgroup>) -> Result<(i32, Option<OwnedFd>)> {
-    let console_pair = if opts.stdio.tty && opts.stdio.stdin.is_none() && opts.stdio.stdout.is_none() {
-        let mut sv = [0; 2];
-        // SAFETY: socketpair fills the array.
-        if unsafe { libc::socketpair(libc::AF_UNIX, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0, sv.as_mut_ptr()) } < 0 {
-            return Err(RuntimeError::sys("console socketpair", std::io::Error::last_os_error()));
-        }
-        // SAFETY: fresh descriptors we own.
-        Some(unsafe { (OwnedFd::from_raw_fd(sv[0]), OwnedFd::from_raw_fd(sv[1])) })
-    } else {
-        None
-    };
+fn spawn_in(
+    opts: &SpawnOptions,
+    flags: libc::c_long,
+    new_cgroupns: bool,
+    join: &[(RawFd, LinuxNamespaceType)],
+    cgroup: Option<&Cgroup>,
+) -> Result<(i32, Option<OwnedFd>)> {
+    let console_pair =
+        if opts.stdio.tty && opts.stdio.stdin.is_none() && opts.stdio.stdout.is_none() {
+            let mut sv = [0; 2];
+            // SAFETY: socketpair fills the array.
+            if unsafe {
+                libc::socketpair(
+                    libc::AF_UNIX,
+                    libc::SOCK_STREAM | libc::SOCK_CLOEXEC,
+                    0,
+                    sv.as_mut_ptr(),
+                )
+            } < 0
+            {
+                return Err(RuntimeError::sys(
+                    "console socketpair",
+                    std::io::Error::last_os_error(),
+                ));
+            }
+            // SAFETY: fresh descriptors we own.
+            Some(unsafe { (OwnedFd::from_raw_fd(sv[0]), OwnedFd::from_raw_fd(sv[1])) })
+        } else {
+            None
+        };
     let (sync_r, sync_w) = pipe()?;
     let (err_r, err_w) = match pipe() {
         Ok(p) => p,
@@ -199,7 +238,9 @@ fn spawn_in(opts: &SpawnOptions, flags: libc::c_long, new_cgroupns: bool, join: 
         rootfs_mounts: opts.rootfs_mounts,
         stdio: [opts.stdio.stdin, opts.stdio.stdout, opts.stdio.stderr],
         tty: opts.stdio.tty,
-        console: console_pair.as_ref().map(|(_, c)| std::os::fd::AsRawFd::as_raw_fd(c)),
+        console: console_pair
+            .as_ref()
+            .map(|(_, c)| std::os::fd::AsRawFd::as_raw_fd(c)),
         console_size: opts.stdio.console_size,
         cgroup,
         // Born in its cgroup, the child got its cgroup namespace from clone3 already.
@@ -213,12 +254,18 @@ fn spawn_in(opts: &SpawnOptions, flags: libc::c_long, new_cgroupns: bool, join: 
     // On cgroup v2 the child is born in its cgroup (clone3 CLONE_INTO_CGROUP), which skips the
     // costly migration; the cgroup namespace then comes with the clone too.
     let into = match cgroup {
-        Some(cg) if cg.version() == cgroups::Version::V2 => cg.dirs().next().and_then(|d| std::fs::File::open(d).ok()),
+        Some(cg) if cg.version() == cgroups::Version::V2 => {
+            cg.dirs().next().and_then(|d| std::fs::File::open(d).ok())
+        }
         _ => None,
     };
     let born_in_cgroup = into.is_some();
     // With CLONE_PARENT the waitpid calls below find no child (ECHILD): the real parent reaps.
-    let parent_flag: libc::c_long = if opts.clone_parent { libc::CLONE_PARENT as libc::c_long } else { 0 };
+    let parent_flag: libc::c_long = if opts.clone_parent {
+        libc::CLONE_PARENT as libc::c_long
+    } else {
+        0
+    };
     // A clone with no new stack behaves like fork(2) (the child continues on a copy of this
     // stack) while creating the namespaces in the same step; the pid namespace in particular
     // only applies to children, so unshare(2) alone could not make the init pid 1.
@@ -227,13 +274,29 @@ fn spawn_in(opts: &SpawnOptions, flags: libc::c_long, new_cgroupns: bool, join: 
     let pid = unsafe {
         match &into {
             Some(f) => {
-                let mut args = Clone3Args { flags: flags as u64 | parent_flag as u64 | CLONE_INTO_CGROUP, exit_signal: libc::SIGCHLD as u64, cgroup: std::os::fd::AsRawFd::as_raw_fd(f) as u64, ..Default::default() };
+                let mut args = Clone3Args {
+                    flags: flags as u64 | parent_flag as u64 | CLONE_INTO_CGROUP,
+                    exit_signal: libc::SIGCHLD as u64,
+                    cgroup: std::os::fd::AsRawFd::as_raw_fd(f) as u64,
+                    ..Default::default()
+                };
                 if new_cgroupns {
                     args.flags |= libc::CLONE_NEWCGROUP as u64;
                 }
-                libc::syscall(libc::SYS_clone3, &mut args as *mut Clone3Args, std::mem::size_of::<Clone3Args>())
+                libc::syscall(
+                    libc::SYS_clone3,
+                    &mut args as *mut Clone3Args,
+                    std::mem::size_of::<Clone3Args>(),
+                )
             }
-            None => libc::syscall(libc::SYS_clone, flags | parent_flag | libc::SIGCHLD as libc::c_long, 0usize, 0usize, 0usize, 0usize),
+            None => libc::syscall(
+                libc::SYS_clone,
+                flags | parent_flag | libc::SIGCHLD as libc::c_long,
+                0usize,
+                0usize,
+                0usize,
+                0usize,
+            ),
         }
     };
     if pid == 0 {
@@ -257,7 +320,11 @@ fn spawn_in(opts: &SpawnOptions, flags: libc::c_long, new_cgroupns: bool, join: 
     // The child may already have failed and gone; then its report below says why, and this
     // write only meets a closed pipe (EPIPE: Rust programs ignore SIGPIPE).
     // SAFETY: write(2) of one byte to our pipe.
-    let go = if added.is_ok() { unsafe { libc::write(sync_w, [0u8].as_ptr().cast(), 1) } } else { -1 };
+    let go = if added.is_ok() {
+        unsafe { libc::write(sync_w, [0u8].as_ptr().cast(), 1) }
+    } else {
+        -1
+    };
     let go_err = std::io::Error::last_os_error();
     close(sync_w);
     // The error pipe is close-on-exec in the child: EOF without data means the exec succeeded.
@@ -268,7 +335,9 @@ fn spawn_in(opts: &SpawnOptions, flags: libc::c_long, new_cgroupns: bool, join: 
         let n = unsafe { libc::read(err_r, chunk.as_mut_ptr().cast(), chunk.len()) };
         if n > 0 {
             buf.extend_from_slice(&chunk[..n as usize]);
-        } else if n == 0 || std::io::Error::last_os_error().kind() != std::io::ErrorKind::Interrupted {
+        } else if n == 0
+            || std::io::Error::last_os_error().kind() != std::io::ErrorKind::Interrupted
+        {
             break;
         }
     }
@@ -281,7 +350,10 @@ fn spawn_in(opts: &SpawnOptions, flags: libc::c_long, new_cgroupns: bool, join: 
         };
         // SAFETY: reaping the child that reported failure and exited.
         unsafe { libc::waitpid(pid, std::ptr::null_mut(), 0) };
-        return Err(RuntimeError::Start { kind, message: String::from_utf8_lossy(msg).into_owned() });
+        return Err(RuntimeError::Start {
+            kind,
+            message: String::from_utf8_lossy(msg).into_owned(),
+        });
     }
     let failed = match added {
         Err(e) => Some(e),
@@ -296,14 +368,20 @@ fn spawn_in(opts: &SpawnOptions, flags: libc::c_long, new_cgroupns: bool, join: 
         }
         return Err(e);
     }
-    let console = console_sock.as_ref().and_then(|s| fdpass::recv(std::os::fd::AsRawFd::as_raw_fd(s), false).ok()).and_then(|(_, fd)| fd);
+    let console = console_sock
+        .as_ref()
+        .and_then(|s| fdpass::recv(std::os::fd::AsRawFd::as_raw_fd(s), false).ok())
+        .and_then(|(_, fd)| fd);
     if console_sock.is_some() && console.is_none() {
         // SAFETY: killing and reaping our own child.
         unsafe {
             libc::kill(pid, libc::SIGKILL);
             libc::waitpid(pid, std::ptr::null_mut(), 0);
         }
-        return Err(RuntimeError::sys("receive the container's terminal", std::io::Error::other("nothing was sent")));
+        return Err(RuntimeError::sys(
+            "receive the container's terminal",
+            std::io::Error::other("nothing was sent"),
+        ));
     }
     Ok((pid, console))
 }
@@ -344,7 +422,15 @@ mod tests {
         let out = std::env::temp_dir().join(format!("berth-rt-test-{}.out", std::process::id()));
         let script = format!("cat /proc/self/cgroup > {}", out.display());
         let sp = spec(&["/bin/sh", "-c", &script], &rel);
-        let opts = SpawnOptions { spec: &sp, rootfs: "/".into(), rootfs_mounts: &[], stdio: Stdio::default(), seccomp_bpf: None, cgroup_fs: Some((root, CgroupVersion::V2)), clone_parent: false };
+        let opts = SpawnOptions {
+            spec: &sp,
+            rootfs: "/".into(),
+            rootfs_mounts: &[],
+            stdio: Stdio::default(),
+            seccomp_bpf: None,
+            cgroup_fs: Some((root, CgroupVersion::V2)),
+            clone_parent: false,
+        };
         let spawned = spawn(&opts).expect("spawn");
         let cg = spawned.cgroup.expect("a cgroup");
         assert!(cg.dirs().next().unwrap().starts_with(root));
@@ -367,7 +453,15 @@ mod tests {
             l.set_cgroups_path(None);
             l.set_namespaces(Some(vec![]));
         }
-        let opts = SpawnOptions { spec: &sp, rootfs: "/".into(), rootfs_mounts: &[], stdio: Stdio::default(), seccomp_bpf: None, cgroup_fs: None, clone_parent: false };
+        let opts = SpawnOptions {
+            spec: &sp,
+            rootfs: "/".into(),
+            rootfs_mounts: &[],
+            stdio: Stdio::default(),
+            seccomp_bpf: None,
+            cgroup_fs: None,
+            clone_parent: false,
+        };
         match spawn(&opts) {
             Err(RuntimeError::Start { kind, message }) => {
                 assert_eq!(kind, StartFailure::NotFound);

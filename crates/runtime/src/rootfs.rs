@@ -71,16 +71,29 @@ pub fn parse_options(options: &[String]) -> (MsFlags, MsFlags, String) {
 /// pivot_root(2) needs the new root to be a mount point.
 pub fn mount_rootfs(rootfs: &Path, pre: &[RootfsMount]) -> Result<()> {
     if pre.is_empty() {
-        mount(Some(rootfs), rootfs, None::<&str>, MsFlags::MS_BIND | MsFlags::MS_REC, None::<&str>)
-            .map_err(|e| sys(format!("bind rootfs {}", rootfs.display()), e))?;
+        mount(
+            Some(rootfs),
+            rootfs,
+            None::<&str>,
+            MsFlags::MS_BIND | MsFlags::MS_REC,
+            None::<&str>,
+        )
+        .map_err(|e| sys(format!("bind rootfs {}", rootfs.display()), e))?;
     }
     for m in pre {
         let (flags, _, data) = parse_options(&m.options);
         if let Some(dir) = &m.chdir {
-            nix::unistd::chdir(dir.as_path()).map_err(|e| sys(format!("chdir {}", dir.display()), e))?;
+            nix::unistd::chdir(dir.as_path())
+                .map_err(|e| sys(format!("chdir {}", dir.display()), e))?;
         }
-        mount(Some(m.source.as_str()), rootfs, Some(m.fstype.as_str()), flags, Some(data.as_str()))
-            .map_err(|e| sys(format!("mount {} on {}", m.fstype, rootfs.display()), e))?;
+        mount(
+            Some(m.source.as_str()),
+            rootfs,
+            Some(m.fstype.as_str()),
+            flags,
+            Some(data.as_str()),
+        )
+        .map_err(|e| sys(format!("mount {} on {}", m.fstype, rootfs.display()), e))?;
     }
     Ok(())
 }
@@ -91,8 +104,14 @@ pub fn mount_rootfs(rootfs: &Path, pre: &[RootfsMount]) -> Result<()> {
 pub fn open_in_root(root: &OwnedFd, dest: &Path, file: bool) -> Result<OwnedFd> {
     let how = ResolveFlags::IN_ROOT | ResolveFlags::NO_MAGICLINKS;
     let rel = dest.strip_prefix("/").unwrap_or(dest);
-    let mut cur = rustix::fs::openat2(root, ".", OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty(), how)
-        .map_err(|e| sys("open rootfs", e))?;
+    let mut cur = rustix::fs::openat2(
+        root,
+        ".",
+        OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+        how,
+    )
+    .map_err(|e| sys("open rootfs", e))?;
     let comps: Vec<_> = rel.components().collect();
     for (i, comp) in comps.iter().enumerate() {
         let name = comp.as_os_str();
@@ -102,13 +121,21 @@ pub fn open_in_root(root: &OwnedFd, dest: &Path, file: bool) -> Result<OwnedFd> 
             Ok(fd) => cur = fd,
             Err(rustix::io::Errno::NOENT) => {
                 if last && file {
-                    let f = rustix::fs::openat2(&cur, name, OFlags::CREATE | OFlags::WRONLY | OFlags::CLOEXEC, Mode::from_raw_mode(0o644), how)
-                        .map_err(|e| sys(format!("create mount point {}", dest.display()), e))?;
+                    let f = rustix::fs::openat2(
+                        &cur,
+                        name,
+                        OFlags::CREATE | OFlags::WRONLY | OFlags::CLOEXEC,
+                        Mode::from_raw_mode(0o644),
+                        how,
+                    )
+                    .map_err(|e| sys(format!("create mount point {}", dest.display()), e))?;
                     drop(f);
                 } else {
                     match rustix::fs::mkdirat(&cur, name, Mode::from_raw_mode(0o755)) {
                         Ok(()) | Err(rustix::io::Errno::EXIST) => {}
-                        Err(e) => return Err(sys(format!("create mount point {}", dest.display()), e)),
+                        Err(e) => {
+                            return Err(sys(format!("create mount point {}", dest.display()), e))
+                        }
                     }
                 }
                 cur = rustix::fs::openat2(&cur, name, flags, Mode::empty(), how)
@@ -126,8 +153,12 @@ fn fd_path(fd: &OwnedFd) -> String {
 
 /// Mounts every spec mount under the (not yet pivoted) root at `rootfs`.
 pub fn mount_spec_mounts(rootfs: &Path, spec: &Spec, cgroup: Option<&Cgroup>) -> Result<()> {
-    let root = rustix::fs::open(rootfs, OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())
-        .map_err(|e| sys(format!("open {}", rootfs.display()), e))?;
+    let root = rustix::fs::open(
+        rootfs,
+        OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| sys(format!("open {}", rootfs.display()), e))?;
     for m in spec.mounts().iter().flatten() {
         mount_one(&root, m, cgroup)?;
     }
@@ -144,26 +175,49 @@ fn mount_one(root: &OwnedFd, m: &Mount, cgroup: Option<&Cgroup>) -> Result<()> {
         return mount_cgroup(root, dest, flags, cgroup);
     }
     let src = m.source().clone().unwrap_or_else(|| PathBuf::from(typ));
-    let file = is_bind && std::fs::metadata(&src).map(|md| !md.is_dir()).unwrap_or(false);
+    let file = is_bind
+        && std::fs::metadata(&src)
+            .map(|md| !md.is_dir())
+            .unwrap_or(false);
     let target_fd = open_in_root(root, dest, file)?;
     let target = fd_path(&target_fd);
     let ctx = || format!("mount {} on {}", src.display(), dest.display());
     if is_bind {
         let rec = flags & MsFlags::MS_REC;
-        mount(Some(src.as_path()), target.as_str(), None::<&str>, MsFlags::MS_BIND | rec, None::<&str>).map_err(|e| sys(ctx(), e))?;
+        mount(
+            Some(src.as_path()),
+            target.as_str(),
+            None::<&str>,
+            MsFlags::MS_BIND | rec,
+            None::<&str>,
+        )
+        .map_err(|e| sys(ctx(), e))?;
         let extra = flags & !(MsFlags::MS_BIND | MsFlags::MS_REC);
         if !extra.is_empty() {
             // The remount must go through a fresh handle: the old fd names the covered directory.
             let fresh = open_in_root(root, dest, file)?;
-            remount_bind(&fd_path(&fresh), extra).map_err(|e| sys(format!("remount {}", dest.display()), e))?;
+            remount_bind(&fd_path(&fresh), extra)
+                .map_err(|e| sys(format!("remount {}", dest.display()), e))?;
         }
     } else {
-        let data = if data.is_empty() { None } else { Some(data.as_str()) };
-        mount(Some(src.as_path()), target.as_str(), Some(typ), flags, data).map_err(|e| sys(ctx(), e))?;
+        let data = if data.is_empty() {
+            None
+        } else {
+            Some(data.as_str())
+        };
+        mount(Some(src.as_path()), target.as_str(), Some(typ), flags, data)
+            .map_err(|e| sys(ctx(), e))?;
     }
     if !prop.is_empty() {
         let fresh = open_in_root(root, dest, file)?;
-        mount(None::<&str>, fd_path(&fresh).as_str(), None::<&str>, prop, None::<&str>).map_err(|e| sys(ctx(), e))?;
+        mount(
+            None::<&str>,
+            fd_path(&fresh).as_str(),
+            None::<&str>,
+            prop,
+            None::<&str>,
+        )
+        .map_err(|e| sys(ctx(), e))?;
     }
     Ok(())
 }
@@ -172,7 +226,13 @@ fn mount_one(root: &OwnedFd, m: &Mount, cgroup: Option<&Cgroup>) -> Result<()> {
 /// (nosuid, nodev, noexec, atime) which an unprivileged remount may not clear.
 fn remount_bind(target: &str, flags: MsFlags) -> nix::Result<()> {
     let base = MsFlags::MS_BIND | MsFlags::MS_REMOUNT;
-    match mount(None::<&str>, target, None::<&str>, base | flags, None::<&str>) {
+    match mount(
+        None::<&str>,
+        target,
+        None::<&str>,
+        base | flags,
+        None::<&str>,
+    ) {
         Err(nix::errno::Errno::EPERM) => {
             let st = nix::sys::statvfs::statvfs(target)?;
             let f = st.flags();
@@ -189,7 +249,13 @@ fn remount_bind(target: &str, flags: MsFlags) -> nix::Result<()> {
                     keep |= b;
                 }
             }
-            mount(None::<&str>, target, None::<&str>, base | flags | keep, None::<&str>)
+            mount(
+                None::<&str>,
+                target,
+                None::<&str>,
+                base | flags | keep,
+                None::<&str>,
+            )
         }
         other => other,
     }
@@ -197,22 +263,45 @@ fn remount_bind(target: &str, flags: MsFlags) -> nix::Result<()> {
 
 /// v2: a cgroup2 mount (the container has its own cgroup namespace, so it sees only its own
 /// subtree). v1: a tmpfs with the container's own directory of each hierarchy bound in.
-fn mount_cgroup(root: &OwnedFd, dest: &Path, flags: MsFlags, cgroup: Option<&Cgroup>) -> Result<()> {
+fn mount_cgroup(
+    root: &OwnedFd,
+    dest: &Path,
+    flags: MsFlags,
+    cgroup: Option<&Cgroup>,
+) -> Result<()> {
     let fd = open_in_root(root, dest, false)?;
     let target = fd_path(&fd);
     let ro = flags & MsFlags::MS_RDONLY;
     let base = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
     let v = cgroup.map(|c| c.version()).unwrap_or_else(Version::detect);
     if v == Version::V2 {
-        return mount(Some("cgroup2"), target.as_str(), Some("cgroup2"), base | ro, None::<&str>)
-            .map_err(|e| sys(format!("mount cgroup2 on {}", dest.display()), e));
+        return mount(
+            Some("cgroup2"),
+            target.as_str(),
+            Some("cgroup2"),
+            base | ro,
+            None::<&str>,
+        )
+        .map_err(|e| sys(format!("mount cgroup2 on {}", dest.display()), e));
     }
-    mount(Some("tmpfs"), target.as_str(), Some("tmpfs"), base, Some("mode=755"))
-        .map_err(|e| sys(format!("mount tmpfs on {}", dest.display()), e))?;
+    mount(
+        Some("tmpfs"),
+        target.as_str(),
+        Some("tmpfs"),
+        base,
+        Some("mode=755"),
+    )
+    .map_err(|e| sys(format!("mount tmpfs on {}", dest.display()), e))?;
     if let Some(cg) = cgroup {
         let fresh = open_in_root(root, dest, false)?;
         for dir in cg.dirs() {
-            let Some(name) = dir.ancestors().find(|a| a.parent() == Some(Path::new("/sys/fs/cgroup"))).and_then(|a| a.file_name()) else { continue };
+            let Some(name) = dir
+                .ancestors()
+                .find(|a| a.parent() == Some(Path::new("/sys/fs/cgroup")))
+                .and_then(|a| a.file_name())
+            else {
+                continue;
+            };
             let sub = rustix::fs::mkdirat(&fresh, name, Mode::from_raw_mode(0o755));
             if let Err(e) = sub {
                 if e != rustix::io::Errno::EXIST {
@@ -220,22 +309,39 @@ fn mount_cgroup(root: &OwnedFd, dest: &Path, flags: MsFlags, cgroup: Option<&Cgr
                 }
             }
             let t = format!("{}/{}", fd_path(&fresh), name.to_string_lossy());
-            mount(Some(dir), t.as_str(), None::<&str>, MsFlags::MS_BIND, None::<&str>).map_err(|e| sys(format!("bind {}", dir.display()), e))?;
+            mount(
+                Some(dir),
+                t.as_str(),
+                None::<&str>,
+                MsFlags::MS_BIND,
+                None::<&str>,
+            )
+            .map_err(|e| sys(format!("bind {}", dir.display()), e))?;
             remount_bind(&t, base | ro).map_err(|e| sys("remount cgroup", e))?;
         }
     }
     if !ro.is_empty() {
         let fresh = open_in_root(root, dest, false)?;
-        mount(None::<&str>, fd_path(&fresh).as_str(), None::<&str>, MsFlags::MS_REMOUNT | base | ro, Some("mode=755"))
-            .map_err(|e| sys("remount cgroup tmpfs read-only", e))?;
+        mount(
+            None::<&str>,
+            fd_path(&fresh).as_str(),
+            None::<&str>,
+            MsFlags::MS_REMOUNT | base | ro,
+            Some("mode=755"),
+        )
+        .map_err(|e| sys("remount cgroup tmpfs read-only", e))?;
     }
     Ok(())
 }
 
 /// Creates the spec's device nodes and the standard /dev symlinks under `rootfs`/dev.
 pub fn create_devices(rootfs: &Path, devices: &[LinuxDevice]) -> Result<()> {
-    let root = rustix::fs::open(rootfs, OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())
-        .map_err(|e| sys(format!("open {}", rootfs.display()), e))?;
+    let root = rustix::fs::open(
+        rootfs,
+        OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| sys(format!("open {}", rootfs.display()), e))?;
     let dev = open_in_root(&root, Path::new("/dev"), false)?;
     // /proc/self/fd/N of an O_PATH fd is a usable directory path for the *at-less std calls.
     let devdir = PathBuf::from(fd_path(&dev));
@@ -243,7 +349,9 @@ pub fn create_devices(rootfs: &Path, devices: &[LinuxDevice]) -> Result<()> {
     let result = (|| {
         for d in devices {
             let p = d.path();
-            let rel = p.strip_prefix("/dev").map_err(|_| RuntimeError::Spec(format!("device {} is not under /dev", p.display())))?;
+            let rel = p.strip_prefix("/dev").map_err(|_| {
+                RuntimeError::Spec(format!("device {} is not under /dev", p.display()))
+            })?;
             let kind = match d.typ() {
                 LinuxDeviceType::C | LinuxDeviceType::U => rustix::fs::FileType::CharacterDevice,
                 LinuxDeviceType::B => rustix::fs::FileType::BlockDevice,
@@ -253,12 +361,19 @@ pub fn create_devices(rootfs: &Path, devices: &[LinuxDevice]) -> Result<()> {
             let mode = Mode::from_raw_mode(d.file_mode().unwrap_or(0o666));
             let full = devdir.join(rel);
             let _ = std::fs::remove_file(&full);
-            rustix::fs::mknodat(rustix::fs::CWD, &full, kind, mode, rustix::fs::makedev(d.major() as u32, d.minor() as u32))
-                .map_err(|e| sys(format!("mknod {}", p.display()), e))?;
+            rustix::fs::mknodat(
+                rustix::fs::CWD,
+                &full,
+                kind,
+                mode,
+                rustix::fs::makedev(d.major() as u32, d.minor() as u32),
+            )
+            .map_err(|e| sys(format!("mknod {}", p.display()), e))?;
             let uid = d.uid().map(rustix::fs::Uid::from_raw);
             let gid = d.gid().map(rustix::fs::Gid::from_raw);
             if uid.is_some() || gid.is_some() {
-                rustix::fs::chown(&full, uid, gid).map_err(|e| sys(format!("chown {}", p.display()), e))?;
+                rustix::fs::chown(&full, uid, gid)
+                    .map_err(|e| sys(format!("chown {}", p.display()), e))?;
             }
         }
         for (link, target) in [
@@ -288,7 +403,14 @@ pub fn pivot(rootfs: &Path) -> Result<()> {
     nix::unistd::pivot_root(".", ".").map_err(|e| sys("pivot_root", e))?;
     // The old root is stacked under the new one; keep its mounts' events away from the host,
     // then drop it.
-    mount(None::<&str>, ".", None::<&str>, MsFlags::MS_SLAVE | MsFlags::MS_REC, None::<&str>).map_err(|e| sys("make old root slave", e))?;
+    mount(
+        None::<&str>,
+        ".",
+        None::<&str>,
+        MsFlags::MS_SLAVE | MsFlags::MS_REC,
+        None::<&str>,
+    )
+    .map_err(|e| sys("make old root slave", e))?;
     umount2(".", MntFlags::MNT_DETACH).map_err(|e| sys("detach old root", e))?;
     nix::unistd::chdir("/").map_err(|e| sys("chdir /", e))?;
     Ok(())
@@ -303,9 +425,21 @@ pub fn mask_paths(paths: &[String]) -> Result<()> {
             Err(_) => continue,
         };
         let r = if md.is_dir() {
-            mount(Some("tmpfs"), p.as_str(), Some("tmpfs"), MsFlags::MS_RDONLY, Some("size=0"))
+            mount(
+                Some("tmpfs"),
+                p.as_str(),
+                Some("tmpfs"),
+                MsFlags::MS_RDONLY,
+                Some("size=0"),
+            )
         } else {
-            mount(Some("/dev/null"), p.as_str(), None::<&str>, MsFlags::MS_BIND, None::<&str>)
+            mount(
+                Some("/dev/null"),
+                p.as_str(),
+                None::<&str>,
+                MsFlags::MS_BIND,
+                None::<&str>,
+            )
         };
         r.map_err(|e| sys(format!("mask {p}"), e))?;
     }
@@ -318,9 +452,16 @@ pub fn readonly_paths(paths: &[String]) -> Result<()> {
         if std::fs::symlink_metadata(p).is_err() {
             continue;
         }
-        mount(Some(p.as_str()), p.as_str(), None::<&str>, MsFlags::MS_BIND | MsFlags::MS_REC, None::<&str>)
-            .map_err(|e| sys(format!("bind {p}"), e))?;
-        remount_bind(p, MsFlags::MS_RDONLY | MsFlags::MS_REC).map_err(|e| sys(format!("read-only {p}"), e))?;
+        mount(
+            Some(p.as_str()),
+            p.as_str(),
+            None::<&str>,
+            MsFlags::MS_BIND | MsFlags::MS_REC,
+            None::<&str>,
+        )
+        .map_err(|e| sys(format!("bind {p}"), e))?;
+        remount_bind(p, MsFlags::MS_RDONLY | MsFlags::MS_REC)
+            .map_err(|e| sys(format!("read-only {p}"), e))?;
     }
     Ok(())
 }

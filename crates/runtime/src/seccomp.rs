@@ -84,10 +84,13 @@ pub fn compile_bpf(seccomp: &LinuxSeccomp) -> Result<Vec<u8>, SeccompError> {
     }
     // SAFETY: a fresh descriptor we own.
     let mut file = unsafe { <std::fs::File as std::os::fd::FromRawFd>::from_raw_fd(fd) };
-    ctx.export_bpf(&mut file).map_err(|e| SeccompError::Export(std::io::Error::other(e.to_string())))?;
+    ctx.export_bpf(&mut file)
+        .map_err(|e| SeccompError::Export(std::io::Error::other(e.to_string())))?;
     use std::io::{Read, Seek};
     let mut out = Vec::new();
-    file.rewind().and_then(|_| file.read_to_end(&mut out)).map_err(SeccompError::Export)?;
+    file.rewind()
+        .and_then(|_| file.read_to_end(&mut out))
+        .map_err(SeccompError::Export)?;
     Ok(out)
 }
 
@@ -97,13 +100,18 @@ pub fn load_bpf(seccomp: &LinuxSeccomp, bpf: &[u8]) -> Result<(), SeccompError> 
     for flag in seccomp.flags().iter().flatten() {
         flags |= match flag {
             LinuxSeccompFilterFlag::SeccompFilterFlagLog => libc::SECCOMP_FILTER_FLAG_LOG,
-            LinuxSeccompFilterFlag::SeccompFilterFlagSpecAllow => libc::SECCOMP_FILTER_FLAG_SPEC_ALLOW,
+            LinuxSeccompFilterFlag::SeccompFilterFlagSpecAllow => {
+                libc::SECCOMP_FILTER_FLAG_SPEC_ALLOW
+            }
             LinuxSeccompFilterFlag::SeccompFilterFlagTsync => libc::SECCOMP_FILTER_FLAG_TSYNC,
             LinuxSeccompFilterFlag::SeccompFilterFlagWaitKillableRecv => 0,
         };
     }
-    if bpf.is_empty() || bpf.len() % 8 != 0 || bpf.len() / 8 > u16::MAX as usize {
-        return Err(SeccompError::Export(std::io::Error::new(std::io::ErrorKind::InvalidData, "not a BPF program")));
+    if bpf.is_empty() || !bpf.len().is_multiple_of(8) || bpf.len() / 8 > u16::MAX as usize {
+        return Err(SeccompError::Export(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            "not a BPF program",
+        )));
     }
     // Copied so the instructions are aligned whatever the caller's buffer is.
     let prog: Vec<libc::sock_filter> = bpf
@@ -115,9 +123,19 @@ pub fn load_bpf(seccomp: &LinuxSeccomp, bpf: &[u8]) -> Result<(), SeccompError> 
             k: u32::from_ne_bytes([c[4], c[5], c[6], c[7]]),
         })
         .collect();
-    let fprog = libc::sock_fprog { len: prog.len() as u16, filter: prog.as_ptr() as *mut libc::sock_filter };
+    let fprog = libc::sock_fprog {
+        len: prog.len() as u16,
+        filter: prog.as_ptr() as *mut libc::sock_filter,
+    };
     // SAFETY: seccomp(2) reads the program we own for the duration of the call.
-    let r = unsafe { libc::syscall(libc::SYS_seccomp, libc::SECCOMP_SET_MODE_FILTER, flags, &fprog as *const libc::sock_fprog) };
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_seccomp,
+            libc::SECCOMP_SET_MODE_FILTER,
+            flags,
+            &fprog as *const libc::sock_fprog,
+        )
+    };
     if r < 0 {
         return Err(SeccompError::Export(std::io::Error::last_os_error()));
     }
@@ -126,7 +144,6 @@ pub fn load_bpf(seccomp: &LinuxSeccomp, bpf: &[u8]) -> Result<(), SeccompError> 
 
 /// Highest syscall argument index; seccomp sees six register arguments.
 const MAX_ARG_INDEX: usize = 5;
-
 
 fn compile(seccomp: &LinuxSeccomp) -> Result<ScmpFilterContext, SeccompError> {
     let default_action = action(seccomp.default_action(), seccomp.default_errno_ret())?;
@@ -752,8 +769,12 @@ mod tests {
     fn compiled_program_loads_and_filters_like_the_profile() {
         let profile = docker_profile::default_profile(&docker_caps(&[]));
         let bpf = compile_bpf(&profile).expect("compile");
-        assert!(!bpf.is_empty() && bpf.len() % 8 == 0);
-        assert_eq!(bpf, compile_bpf(&profile).unwrap(), "deterministic, so it can be cached");
+        assert!(!bpf.is_empty() && bpf.len().is_multiple_of(8));
+        assert_eq!(
+            bpf,
+            compile_bpf(&profile).unwrap(),
+            "deterministic, so it can be cached"
+        );
         let status = in_child(|| {
             prepare_child();
             if load_bpf(&profile, &bpf).is_err() {
@@ -768,7 +789,9 @@ mod tests {
             0
         });
         assert_eq!(exit_code(status), 0);
-        assert!(load_bpf(&profile, &[1, 2, 3]).is_err(), "a truncated program is refused");
+        assert!(
+            load_bpf(&profile, &[1, 2, 3]).is_err(),
+            "a truncated program is refused"
+        );
     }
-
 }

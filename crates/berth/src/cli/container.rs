@@ -12,7 +12,11 @@ use std::io::Write;
 
 /// Runs `f` on each named container, printing the name on success and Docker's error lines on
 /// failure; exit 1 if any failed.
-fn each(engine: &Engine, names: &[String], mut f: impl FnMut(&str) -> berth_engine::Result<()>) -> CmdResult {
+fn each(
+    engine: &Engine,
+    names: &[String],
+    mut f: impl FnMut(&str) -> berth_engine::Result<()>,
+) -> CmdResult {
     let mut failed = false;
     for n in names {
         match engine.resolve(n).and_then(|id| f(&id)) {
@@ -28,7 +32,11 @@ fn each(engine: &Engine, names: &[String], mut f: impl FnMut(&str) -> berth_engi
 
 /// `berth stop`.
 pub fn stop(engine: &Engine, a: StopArgs) -> CmdResult {
-    let sig = a.signal.as_deref().map(berth_engine::signal::parse).transpose()?;
+    let sig = a
+        .signal
+        .as_deref()
+        .map(berth_engine::signal::parse)
+        .transpose()?;
     each(engine, &a.containers, |id| {
         if let Some(s) = sig {
             // An explicit signal replaces the container's stop signal for this stop.
@@ -114,10 +122,21 @@ pub fn confirm(question: &str) -> bool {
 pub fn status_text(st: &State) -> String {
     match st.status {
         Status::Running => format!("Up {}", human::duration(human::since(&st.started_at))),
-        Status::Exited => format!("Exited ({}) {} ago", st.exit_code, human::duration(human::since(&st.finished_at))),
+        Status::Exited => format!(
+            "Exited ({}) {} ago",
+            st.exit_code,
+            human::duration(human::since(&st.finished_at))
+        ),
         Status::Created => "Created".into(),
-        Status::Paused => format!("Up {} (Paused)", human::duration(human::since(&st.started_at))),
-        Status::Restarting => format!("Restarting ({}) {} ago", st.exit_code, human::duration(human::since(&st.finished_at))),
+        Status::Paused => format!(
+            "Up {} (Paused)",
+            human::duration(human::since(&st.started_at))
+        ),
+        Status::Restarting => format!(
+            "Restarting ({}) {} ago",
+            st.exit_code,
+            human::duration(human::since(&st.finished_at))
+        ),
         Status::Removing => "Removal In Progress".into(),
         Status::Dead => "Dead".into(),
     }
@@ -148,11 +167,21 @@ fn ps_row(engine: &Engine, rec: &ContainerRecord, st: &State, no_trunc: bool) ->
             if no_trunc {
                 rec.image.clone()
             } else {
-                rec.image.trim_start_matches("sha256:").chars().take(12).collect()
+                rec.image
+                    .trim_start_matches("sha256:")
+                    .chars()
+                    .take(12)
+                    .collect()
             }
         }
     };
-    let labels: Vec<String> = rec.config.labels.iter().flatten().map(|(k, v)| format!("{k}={v}")).collect();
+    let labels: Vec<String> = rec
+        .config
+        .labels
+        .iter()
+        .flatten()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect();
     json!({
         "ID": if no_trunc { rec.id.clone() } else { rec.id[..12].to_string() },
         "Image": image,
@@ -171,10 +200,24 @@ fn ps_row(engine: &Engine, rec: &ContainerRecord, st: &State, no_trunc: bool) ->
     })
 }
 
-fn matches_filter(engine: &Engine, rec: &ContainerRecord, st: &State, key: &str, val: &str) -> anyhow::Result<bool> {
+fn matches_filter(
+    engine: &Engine,
+    rec: &ContainerRecord,
+    st: &State,
+    key: &str,
+    val: &str,
+) -> anyhow::Result<bool> {
     Ok(match key {
         "status" => {
-            const OK: &[&str] = &["created", "restarting", "running", "removing", "paused", "exited", "dead"];
+            const OK: &[&str] = &[
+                "created",
+                "restarting",
+                "running",
+                "removing",
+                "paused",
+                "exited",
+                "dead",
+            ];
             if !OK.contains(&val) {
                 bail!("invalid filter 'status={val}'");
             }
@@ -205,10 +248,16 @@ fn matches_filter(engine: &Engine, rec: &ContainerRecord, st: &State, key: &str,
 pub fn ps(engine: &Engine, a: PsArgs) -> CmdResult {
     let mut filters = Vec::new();
     for f in &a.filter {
-        let (k, v) = f.split_once('=').ok_or_else(|| anyhow!("bad format of filter (expected name=value)"))?;
+        let (k, v) = f
+            .split_once('=')
+            .ok_or_else(|| anyhow!("bad format of filter (expected name=value)"))?;
         filters.push((k.to_string(), v.to_string()));
     }
-    let last = if a.latest { Some(1) } else { a.last.filter(|n| *n > 0) };
+    let last = if a.latest {
+        Some(1)
+    } else {
+        a.last.filter(|n| *n > 0)
+    };
     let mut rows = Vec::new();
     let list = engine.list();
     let mut seen = 0;
@@ -218,7 +267,10 @@ pub fn ps(engine: &Engine, a: PsArgs) -> CmdResult {
                 break;
             }
             seen += 1;
-        } else if !a.all && st.status != Status::Running && !filters.iter().any(|(k, _)| k == "status" || k == "exited") {
+        } else if !a.all
+            && st.status != Status::Running
+            && !filters.iter().any(|(k, _)| k == "status" || k == "exited")
+        {
             continue;
         }
         // Same key: any value may match; different keys: all must.
@@ -248,7 +300,13 @@ pub fn ps(engine: &Engine, a: PsArgs) -> CmdResult {
         "Ports": "PORTS", "State": "STATE", "Status": "STATUS", "Size": "SIZE", "Names": "NAMES", "Labels": "LABELS",
         "Mounts": "MOUNTS", "Networks": "NETWORKS", "LocalVolumes": "LOCAL VOLUMES",
     });
-    print!("{}", render_list(&fmt, &headers, &rows).map_err(|e| Exit { code: 1, message: e.to_string() })?);
+    print!(
+        "{}",
+        render_list(&fmt, &headers, &rows).map_err(|e| Exit {
+            code: 1,
+            message: e.to_string()
+        })?
+    );
     Ok(0)
 }
 
@@ -258,10 +316,16 @@ fn parse_time(s: &str) -> anyhow::Result<chrono::DateTime<chrono::Utc>> {
         return Ok(t.with_timezone(&chrono::Utc));
     }
     if let Ok(secs) = s.parse::<f64>() {
-        return chrono::DateTime::from_timestamp(secs.trunc() as i64, (secs.fract() * 1e9) as u32).ok_or_else(|| anyhow!("invalid time {s}"));
+        return chrono::DateTime::from_timestamp(secs.trunc() as i64, (secs.fract() * 1e9) as u32)
+            .ok_or_else(|| anyhow!("invalid time {s}"));
     }
-    let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit() && c != '.').unwrap_or(s.len()));
-    let n: f64 = num.parse().map_err(|_| anyhow!("invalid value for \"since\": {s}"))?;
+    let (num, unit) = s.split_at(
+        s.find(|c: char| !c.is_ascii_digit() && c != '.')
+            .unwrap_or(s.len()),
+    );
+    let n: f64 = num
+        .parse()
+        .map_err(|_| anyhow!("invalid value for \"since\": {s}"))?;
     let secs = match unit {
         "s" => n,
         "m" => n * 60.0,
@@ -287,14 +351,19 @@ pub fn logs(engine: &Engine, a: LogsArgs) -> CmdResult {
         },
     };
     let in_range = |t: &str| -> bool {
-        let Ok(t) = chrono::DateTime::parse_from_rfc3339(t) else { return true };
+        let Ok(t) = chrono::DateTime::parse_from_rfc3339(t) else {
+            return true;
+        };
         let t = t.with_timezone(&chrono::Utc);
         since.is_none_or(|s| t >= s) && until.is_none_or(|u| t <= u)
     };
     let print = |e: &berth_engine::logs::LogEntry| {
         let line = if a.timestamps {
             let ts = chrono::DateTime::parse_from_rfc3339(&e.time)
-                .map(|t| t.with_timezone(&chrono::Utc).to_rfc3339_opts(chrono::SecondsFormat::Nanos, true))
+                .map(|t| {
+                    t.with_timezone(&chrono::Utc)
+                        .to_rfc3339_opts(chrono::SecondsFormat::Nanos, true)
+                })
                 .unwrap_or_else(|_| e.time.clone());
             format!("{ts} {}", e.log)
         } else {
@@ -311,7 +380,10 @@ pub fn logs(engine: &Engine, a: LogsArgs) -> CmdResult {
         }
     };
     let offset = berth_engine::logs::live_len(&path);
-    let mut entries: Vec<_> = berth_engine::logs::read_all(&path).into_iter().filter(|e| in_range(&e.time)).collect();
+    let mut entries: Vec<_> = berth_engine::logs::read_all(&path)
+        .into_iter()
+        .filter(|e| in_range(&e.time))
+        .collect();
     if let Some(n) = tail {
         let skip = entries.len().saturating_sub(n);
         entries.drain(..skip);
@@ -320,13 +392,23 @@ pub fn logs(engine: &Engine, a: LogsArgs) -> CmdResult {
         print(e);
     }
     if a.follow && until.is_none() {
-        let running = || engine.state(&id).map(|s| s.status == Status::Running).unwrap_or(false);
-        berth_engine::logs::follow(&path, offset, |e| {
-            if in_range(&e.time) {
-                print(e);
-            }
-            true
-        }, || !running())?;
+        let running = || {
+            engine
+                .state(&id)
+                .map(|s| s.status == Status::Running)
+                .unwrap_or(false)
+        };
+        berth_engine::logs::follow(
+            &path,
+            offset,
+            |e| {
+                if in_range(&e.time) {
+                    print(e);
+                }
+                true
+            },
+            || !running(),
+        )?;
     }
     Ok(0)
 }

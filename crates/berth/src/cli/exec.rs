@@ -1,6 +1,8 @@
 //! `exec` and `top`.
 
-use super::run::{detach_keys, env_entry, read_env_file, restore_terminal, terminal_size, DetachMatcher, RawMode};
+use super::run::{
+    detach_keys, env_entry, read_env_file, restore_terminal, terminal_size, DetachMatcher, RawMode,
+};
 use super::{ExecArgs, TopArgs};
 use crate::{CmdResult, Exit};
 use anyhow::{bail, Context};
@@ -29,7 +31,12 @@ fn wait_code(pid: i32) -> i32 {
 
 fn set_size(master: &OwnedFd) {
     if let Some((rows, cols)) = terminal_size() {
-        let ws = libc::winsize { ws_row: rows, ws_col: cols, ws_xpixel: 0, ws_ypixel: 0 };
+        let ws = libc::winsize {
+            ws_row: rows,
+            ws_col: cols,
+            ws_xpixel: 0,
+            ws_ypixel: 0,
+        };
         // SAFETY: TIOCSWINSZ reads the struct.
         unsafe { libc::ioctl(master.as_raw_fd(), libc::TIOCSWINSZ, &ws) };
     }
@@ -40,7 +47,15 @@ fn set_size(master: &OwnedFd) {
 fn signal_thread(pid: i32, master: Option<std::sync::Arc<OwnedFd>>) {
     use nix::sys::signal::{SigSet, Signal};
     let mut set = SigSet::empty();
-    for s in [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP, Signal::SIGQUIT, Signal::SIGUSR1, Signal::SIGUSR2, Signal::SIGWINCH] {
+    for s in [
+        Signal::SIGINT,
+        Signal::SIGTERM,
+        Signal::SIGHUP,
+        Signal::SIGQUIT,
+        Signal::SIGUSR1,
+        Signal::SIGUSR2,
+        Signal::SIGWINCH,
+    ] {
         set.add(s);
     }
     let _ = set.thread_block();
@@ -70,7 +85,14 @@ pub fn exec(engine: &Engine, a: ExecArgs) -> CmdResult {
     }
     env.extend(a.env.iter().filter_map(|e| env_entry(e)));
     let keys = detach_keys(a.detach_keys.as_deref())?;
-    let mut req = ExecRequest { cmd: a.command.clone(), env, user: a.user.clone(), workdir: a.workdir.clone(), privileged: a.privileged, ..Default::default() };
+    let mut req = ExecRequest {
+        cmd: a.command.clone(),
+        env,
+        user: a.user.clone(),
+        workdir: a.workdir.clone(),
+        privileged: a.privileged,
+        ..Default::default()
+    };
     // A detached exec keeps no terminal: nobody would hold its master side.
     if a.tty && !a.detach {
         let (master, slave) = engine.open_pty(&id)?;
@@ -79,7 +101,11 @@ pub fn exec(engine: &Engine, a: ExecArgs) -> CmdResult {
         let pid = engine.exec(&id, &req)?;
         let master = std::sync::Arc::new(master);
         let stdin_is_tty = nix::unistd::isatty(std::io::stdin()).unwrap_or(false);
-        let _raw = if a.interactive && stdin_is_tty { RawMode::enter() } else { None };
+        let _raw = if a.interactive && stdin_is_tty {
+            RawMode::enter()
+        } else {
+            None
+        };
         signal_thread(pid, Some(master.clone()));
         let detached = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
         if a.interactive {
@@ -141,14 +167,32 @@ pub fn top(engine: &Engine, a: TopArgs) -> CmdResult {
     let id = engine.resolve(&a.container)?;
     let st = engine.state(&id)?;
     if st.status != berth_engine::container::Status::Running {
-        return Err(Exit { code: 1, message: format!("Error response from daemon: container {id} is not running") }.into());
+        return Err(Exit {
+            code: 1,
+            message: format!("Error response from daemon: container {id} is not running"),
+        }
+        .into());
     }
-    let cg = berth_runtime::Cgroup::open(std::path::Path::new(&format!("{}/{id}", engine.cgroup_parent)));
+    let cg = berth_runtime::Cgroup::open(std::path::Path::new(&format!(
+        "{}/{id}",
+        engine.cgroup_parent
+    )));
     let pids: std::collections::HashSet<i32> = cg.pids().into_iter().collect();
-    let args: Vec<String> = if a.ps_args.is_empty() { vec!["-ef".into()] } else { a.ps_args.clone() };
-    let out = std::process::Command::new("ps").args(&args).output().context("run ps")?;
+    let args: Vec<String> = if a.ps_args.is_empty() {
+        vec!["-ef".into()]
+    } else {
+        a.ps_args.clone()
+    };
+    let out = std::process::Command::new("ps")
+        .args(&args)
+        .output()
+        .context("run ps")?;
     if !out.status.success() {
-        bail!("ps {}: {}", args.join(" "), String::from_utf8_lossy(&out.stderr).trim());
+        bail!(
+            "ps {}: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
     }
     let text = String::from_utf8_lossy(&out.stdout);
     let mut lines = text.lines();
@@ -165,7 +209,11 @@ pub fn top(engine: &Engine, a: TopArgs) -> CmdResult {
         let split = cols.len().saturating_sub(1).min(words.len());
         let mut fields: Vec<String> = words[..split].iter().map(|w| w.to_string()).collect();
         fields.push(words[split..].join(" "));
-        if fields.get(pid_col).and_then(|p| p.parse::<i32>().ok()).is_some_and(|p| pids.contains(&p)) {
+        if fields
+            .get(pid_col)
+            .and_then(|p| p.parse::<i32>().ok())
+            .is_some_and(|p| pids.contains(&p))
+        {
             table.push_str(&fields.join("\t"));
             table.push('\n');
         }

@@ -20,12 +20,18 @@ fn short_id(id: &str, no_trunc: bool) -> String {
 
 /// `berth images`.
 pub fn images(engine: &Engine, a: ImagesArgs) -> CmdResult {
-    let want = a.repository.as_deref().map(Reference::parse_named).transpose()?;
+    let want = a
+        .repository
+        .as_deref()
+        .map(Reference::parse_named)
+        .transpose()?;
     let mut dangling: Option<bool> = None;
     let mut ref_filters = Vec::new();
     let mut label_filters = Vec::new();
     for f in &a.filter {
-        let (k, v) = f.split_once('=').ok_or_else(|| anyhow!("bad format of filter (expected name=value)"))?;
+        let (k, v) = f
+            .split_once('=')
+            .ok_or_else(|| anyhow!("bad format of filter (expected name=value)"))?;
         match k {
             "dangling" => dangling = Some(matches!(v, "true" | "1")),
             "reference" => ref_filters.push(v.to_string()),
@@ -33,7 +39,12 @@ pub fn images(engine: &Engine, a: ImagesArgs) -> CmdResult {
             _ => bail!("invalid filter '{k}'"),
         }
     }
-    let mut imgs: Vec<_> = engine.images.list().into_iter().filter_map(|r| engine.images.config(&r.id).ok().map(|c| (r, c))).collect();
+    let mut imgs: Vec<_> = engine
+        .images
+        .list()
+        .into_iter()
+        .filter_map(|r| engine.images.config(&r.id).ok().map(|c| (r, c)))
+        .collect();
     imgs.sort_by(|a, b| b.1.created.cmp(&a.1.created));
     let mut rows = Vec::new();
     for (img, cfg) in &imgs {
@@ -55,16 +66,29 @@ pub fn images(engine: &Engine, a: ImagesArgs) -> CmdResult {
         }
         let created = cfg.created.clone().unwrap_or_default();
         let size = engine.images.size(img);
-        let digest = refs.iter().find_map(|r| r.digest().map(str::to_string)).unwrap_or_else(|| "<none>".into());
-        let mut pairs: Vec<(String, String)> = refs.iter().filter(|r| r.tag().is_some()).map(|r| (r.familiar_name(), r.tag().unwrap_or("").to_string())).collect();
+        let digest = refs
+            .iter()
+            .find_map(|r| r.digest().map(str::to_string))
+            .unwrap_or_else(|| "<none>".into());
+        let mut pairs: Vec<(String, String)> = refs
+            .iter()
+            .filter(|r| r.tag().is_some())
+            .map(|r| (r.familiar_name(), r.tag().unwrap_or("").to_string()))
+            .collect();
         if let Some(w) = &want {
-            pairs.retain(|(repo, tag)| *repo == w.familiar_name() && w.tag().is_none_or(|t| t == tag));
+            pairs.retain(|(repo, tag)| {
+                *repo == w.familiar_name() && w.tag().is_none_or(|t| t == tag)
+            });
             if pairs.is_empty() {
                 continue;
             }
         }
         if !ref_filters.is_empty() {
-            pairs.retain(|(repo, tag)| ref_filters.iter().any(|f| glob_match(f, repo) || glob_match(f, &format!("{repo}:{tag}"))));
+            pairs.retain(|(repo, tag)| {
+                ref_filters
+                    .iter()
+                    .any(|f| glob_match(f, repo) || glob_match(f, &format!("{repo}:{tag}")))
+            });
             if pairs.is_empty() {
                 continue;
             }
@@ -102,7 +126,13 @@ pub fn images(engine: &Engine, a: ImagesArgs) -> CmdResult {
         "CreatedAt": "CREATED AT", "Size": "SIZE", "VirtualSize": "VIRTUAL SIZE", "SharedSize": "SHARED SIZE",
         "UniqueSize": "UNIQUE SIZE", "Containers": "CONTAINERS",
     });
-    print!("{}", render_list(&fmt, &headers, &rows).map_err(|e| Exit { code: 1, message: e.to_string() })?);
+    print!(
+        "{}",
+        render_list(&fmt, &headers, &rows).map_err(|e| Exit {
+            code: 1,
+            message: e.to_string()
+        })?
+    );
     Ok(0)
 }
 
@@ -141,10 +171,18 @@ pub fn import(engine: &Engine, a: ImportArgs) -> CmdResult {
         bail!("importing from a URL is not supported: download the file and import it");
     }
     let id = if a.source == "-" {
-        engine.images.import(std::io::stdin().lock(), cfg, "-", a.message.as_deref(), tag.as_ref())?
+        engine.images.import(
+            std::io::stdin().lock(),
+            cfg,
+            "-",
+            a.message.as_deref(),
+            tag.as_ref(),
+        )?
     } else {
         let f = std::fs::File::open(&a.source).with_context(|| format!("open {}", a.source))?;
-        engine.images.import(f, cfg, &a.source, a.message.as_deref(), tag.as_ref())?
+        engine
+            .images
+            .import(f, cfg, &a.source, a.message.as_deref(), tag.as_ref())?
     };
     println!("{id}");
     Ok(0)
@@ -153,7 +191,9 @@ pub fn import(engine: &Engine, a: ImportArgs) -> CmdResult {
 /// `berth load`.
 pub fn load(engine: &Engine, a: LoadArgs) -> CmdResult {
     let loaded = match &a.input {
-        Some(p) => engine.images.load(std::fs::File::open(p).with_context(|| format!("open {}", p.display()))?)?,
+        Some(p) => engine
+            .images
+            .load(std::fs::File::open(p).with_context(|| format!("open {}", p.display()))?)?,
         None => {
             if nix::unistd::isatty(std::io::stdin()).unwrap_or(false) {
                 bail!("requested load from stdin, but stdin is empty");
@@ -191,9 +231,14 @@ pub fn save(engine: &Engine, a: SaveArgs) -> CmdResult {
     match &a.output {
         Some(p) => {
             // Written aside and renamed, so a failed save leaves no truncated archive.
-            let tmp = p.with_file_name(format!(".{}.tmp-{}", p.file_name().unwrap_or_default().to_string_lossy(), std::process::id()));
+            let tmp = p.with_file_name(format!(
+                ".{}.tmp-{}",
+                p.file_name().unwrap_or_default().to_string_lossy(),
+                std::process::id()
+            ));
             let res = (|| -> anyhow::Result<()> {
-                let f = std::fs::File::create(&tmp).with_context(|| format!("create {}", tmp.display()))?;
+                let f = std::fs::File::create(&tmp)
+                    .with_context(|| format!("create {}", tmp.display()))?;
                 engine.images.save(&wanted, std::io::BufWriter::new(f))?;
                 std::fs::rename(&tmp, p).with_context(|| format!("write {}", p.display()))?;
                 Ok(())
@@ -207,7 +252,9 @@ pub fn save(engine: &Engine, a: SaveArgs) -> CmdResult {
             if nix::unistd::isatty(std::io::stdout()).unwrap_or(false) {
                 bail!("cowardly refusing to save to a terminal. Use the -o flag or redirect");
             }
-            engine.images.save(&wanted, std::io::BufWriter::new(std::io::stdout().lock()))?;
+            engine
+                .images
+                .save(&wanted, std::io::BufWriter::new(std::io::stdout().lock()))?;
         }
     }
     Ok(0)
@@ -265,14 +312,31 @@ pub fn prune(engine: &Engine, a: PruneArgs) -> CmdResult {
 pub fn history(engine: &Engine, a: HistoryArgs) -> CmdResult {
     let img = engine.images.resolve(&a.image)?;
     let cfg = engine.images.config(&img.id)?;
-    let mut layer_sizes = img.layers.iter().map(|l| engine.images.layers.info(&l.diff_id).map(|i| i.size).unwrap_or(0));
+    let mut layer_sizes = img.layers.iter().map(|l| {
+        engine
+            .images
+            .layers
+            .info(&l.diff_id)
+            .map(|i| i.size)
+            .unwrap_or(0)
+    });
     let mut rows: Vec<Value> = Vec::new();
     let n = cfg.history.len();
     for (i, h) in cfg.history.iter().enumerate() {
-        let size = if h.empty_layer { 0 } else { layer_sizes.next().unwrap_or(0) };
+        let size = if h.empty_layer {
+            0
+        } else {
+            layer_sizes.next().unwrap_or(0)
+        };
         let created = h.created.clone().unwrap_or_default();
         let by = h.created_by.clone().unwrap_or_default();
-        let by = if a.no_trunc { by } else if by.chars().count() > 45 { format!("{}…", by.chars().take(44).collect::<String>()) } else { by };
+        let by = if a.no_trunc {
+            by
+        } else if by.chars().count() > 45 {
+            format!("{}…", by.chars().take(44).collect::<String>())
+        } else {
+            by
+        };
         rows.push(json!({
             "ID": if i + 1 == n { short_id(&img.id, a.no_trunc) } else { "<missing>".to_string() },
             "CreatedSince": if a.human { format!("{} ago", human::duration(human::since(&created))) } else { created.clone() },
@@ -289,8 +353,17 @@ pub fn history(engine: &Engine, a: HistoryArgs) -> CmdResult {
         }
         return Ok(0);
     }
-    let fmt = list_format(a.format.as_deref(), "table {{.ID}}\t{{.CreatedSince}}\t{{.CreatedBy}}\t{{.Size}}\t{{.Comment}}");
+    let fmt = list_format(
+        a.format.as_deref(),
+        "table {{.ID}}\t{{.CreatedSince}}\t{{.CreatedBy}}\t{{.Size}}\t{{.Comment}}",
+    );
     let headers = json!({"ID": "IMAGE", "CreatedSince": "CREATED", "CreatedAt": "CREATED AT", "CreatedBy": "CREATED BY", "Size": "SIZE", "Comment": "COMMENT"});
-    print!("{}", render_list(&fmt, &headers, &rows).map_err(|e| Exit { code: 1, message: e.to_string() })?);
+    print!(
+        "{}",
+        render_list(&fmt, &headers, &rows).map_err(|e| Exit {
+            code: 1,
+            message: e.to_string()
+        })?
+    );
     Ok(0)
 }

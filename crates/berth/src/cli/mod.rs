@@ -12,7 +12,11 @@ use std::path::PathBuf;
 
 /// berth: a Docker-compatible container engine in one binary, no daemon required.
 #[derive(Parser, Debug)]
-#[command(name = "berth", disable_version_flag = true, disable_help_subcommand = true)]
+#[command(
+    name = "berth",
+    disable_version_flag = true,
+    disable_help_subcommand = true
+)]
 pub struct Cli {
     /// State root (default /var/lib/berth, or $BERTH_ROOT)
     #[arg(long, global = true, env = "BERTH_ROOT")]
@@ -274,7 +278,11 @@ pub struct RunArgs {
     #[arg(value_name = "IMAGE")]
     pub image: String,
     /// The command and its arguments.
-    #[arg(value_name = "COMMAND", trailing_var_arg = true, allow_hyphen_values = true)]
+    #[arg(
+        value_name = "COMMAND",
+        trailing_var_arg = true,
+        allow_hyphen_values = true
+    )]
     pub command: Vec<String>,
 }
 
@@ -344,7 +352,12 @@ pub struct ExecArgs {
     /// The container.
     pub container: String,
     /// The command and its arguments.
-    #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true, value_name = "COMMAND")]
+    #[arg(
+        required = true,
+        trailing_var_arg = true,
+        allow_hyphen_values = true,
+        value_name = "COMMAND"
+    )]
     pub command: Vec<String>,
 }
 
@@ -354,7 +367,11 @@ pub struct TopArgs {
     /// The container.
     pub container: String,
     /// Options for ps (default -ef).
-    #[arg(trailing_var_arg = true, allow_hyphen_values = true, value_name = "ps OPTIONS")]
+    #[arg(
+        trailing_var_arg = true,
+        allow_hyphen_values = true,
+        value_name = "ps OPTIONS"
+    )]
     pub ps_args: Vec<String>,
 }
 
@@ -362,7 +379,12 @@ pub struct TopArgs {
 #[derive(Args, Debug)]
 pub struct StopArgs {
     /// Seconds to wait before killing the container
-    #[arg(short = 't', long = "time", visible_alias = "timeout", allow_hyphen_values = true)]
+    #[arg(
+        short = 't',
+        long = "time",
+        visible_alias = "timeout",
+        allow_hyphen_values = true
+    )]
     pub time: Option<i64>,
     /// Signal to send to the container
     #[arg(short = 's', long)]

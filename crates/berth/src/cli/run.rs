@@ -6,7 +6,10 @@ use crate::{CmdResult, Exit};
 use anyhow::{anyhow, bail, Context};
 use berth_engine::container::{HostConfig, LogConfig, RestartPolicy, Ulimit};
 use berth_engine::image::ContainerConfig;
-use berth_engine::shim::{read_frame, write_frame, FRAME_EXIT, FRAME_RESIZE, FRAME_STDERR, FRAME_STDIN, FRAME_STDIN_EOF, FRAME_STDOUT};
+use berth_engine::shim::{
+    read_frame, write_frame, FRAME_EXIT, FRAME_RESIZE, FRAME_STDERR, FRAME_STDIN, FRAME_STDIN_EOF,
+    FRAME_STDOUT,
+};
 use berth_engine::{CreateRequest, Engine};
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
@@ -32,7 +35,11 @@ pub fn read_env_file(path: &std::path::Path) -> anyhow::Result<Vec<String>> {
         }
         let key = l.split('=').next().unwrap_or("");
         if key.is_empty() || key.contains(char::is_whitespace) {
-            bail!("invalid environment variable at {}:{}: {line:?}", path.display(), n + 1);
+            bail!(
+                "invalid environment variable at {}:{}: {line:?}",
+                path.display(),
+                n + 1
+            );
         }
         out.extend(env_entry(l));
     }
@@ -40,9 +47,26 @@ pub fn read_env_file(path: &std::path::Path) -> anyhow::Result<Vec<String>> {
 }
 
 fn parse_ulimit(s: &str) -> anyhow::Result<Ulimit> {
-    let (name, vals) = s.split_once('=').ok_or_else(|| anyhow!("invalid ulimit argument: {s}"))?;
+    let (name, vals) = s
+        .split_once('=')
+        .ok_or_else(|| anyhow!("invalid ulimit argument: {s}"))?;
     const KNOWN: &[&str] = &[
-        "core", "cpu", "data", "fsize", "locks", "memlock", "msgqueue", "nice", "nofile", "nproc", "rss", "rtprio", "rttime", "sigpending", "stack", "as",
+        "core",
+        "cpu",
+        "data",
+        "fsize",
+        "locks",
+        "memlock",
+        "msgqueue",
+        "nice",
+        "nofile",
+        "nproc",
+        "rss",
+        "rtprio",
+        "rttime",
+        "sigpending",
+        "stack",
+        "as",
     ];
     if !KNOWN.contains(&name) {
         bail!("invalid ulimit type: {name}");
@@ -51,12 +75,20 @@ fn parse_ulimit(s: &str) -> anyhow::Result<Ulimit> {
         Some((a, b)) => (a, b),
         None => (vals, vals),
     };
-    let soft: i64 = soft.parse().map_err(|_| anyhow!("invalid ulimit argument: {s}"))?;
-    let hard: i64 = hard.parse().map_err(|_| anyhow!("invalid ulimit argument: {s}"))?;
+    let soft: i64 = soft
+        .parse()
+        .map_err(|_| anyhow!("invalid ulimit argument: {s}"))?;
+    let hard: i64 = hard
+        .parse()
+        .map_err(|_| anyhow!("invalid ulimit argument: {s}"))?;
     if soft > hard {
         bail!("invalid ulimit argument: {s}: soft limit must be less than or equal to hard limit");
     }
-    Ok(Ulimit { name: name.to_string(), soft, hard })
+    Ok(Ulimit {
+        name: name.to_string(),
+        soft,
+        hard,
+    })
 }
 
 /// Validates run/create flags and makes the engine request.
@@ -76,7 +108,9 @@ pub fn request(a: &RunArgs) -> anyhow::Result<CreateRequest> {
     }
     let mut log_opts = BTreeMap::new();
     for o in &a.log_opt {
-        let (k, v) = o.split_once('=').ok_or_else(|| anyhow!("invalid key value pair format in logging opts: {o}"))?;
+        let (k, v) = o
+            .split_once('=')
+            .ok_or_else(|| anyhow!("invalid key value pair format in logging opts: {o}"))?;
         log_opts.insert(k.to_string(), v.to_string());
     }
     let restart = match a.restart.as_deref() {
@@ -86,8 +120,17 @@ pub fn request(a: &RunArgs) -> anyhow::Result<CreateRequest> {
             if !matches!(name, "always" | "unless-stopped" | "on-failure") {
                 bail!("invalid restart policy '{name}'");
             }
-            let n = if count.is_empty() { 0 } else { count.parse().map_err(|_| anyhow!("invalid restart policy format: maximum retry count must be an integer"))? };
-            RestartPolicy { name: name.to_string(), maximum_retry_count: n }
+            let n = if count.is_empty() {
+                0
+            } else {
+                count.parse().map_err(|_| {
+                    anyhow!("invalid restart policy format: maximum retry count must be an integer")
+                })?
+            };
+            RestartPolicy {
+                name: name.to_string(),
+                maximum_retry_count: n,
+            }
         }
     };
     if a.rm && !restart.name.is_empty() {
@@ -102,7 +145,8 @@ pub fn request(a: &RunArgs) -> anyhow::Result<CreateRequest> {
     };
     let memory_swap = match a.memory_swap.as_deref() {
         Some("-1") => -1,
-        Some(s) => crate::human::parse_ram(s).map_err(|e| anyhow!("invalid argument \"{s}\" for \"--memory-swap\" flag: {e}"))?,
+        Some(s) => crate::human::parse_ram(s)
+            .map_err(|e| anyhow!("invalid argument \"{s}\" for \"--memory-swap\" flag: {e}"))?,
         None => 0,
     };
     let network = match a.network.as_deref() {
@@ -112,7 +156,8 @@ pub fn request(a: &RunArgs) -> anyhow::Result<CreateRequest> {
     let hc = HostConfig {
         auto_remove: a.rm,
         memory: match &a.memory {
-            Some(m) => crate::human::parse_ram(m).map_err(|e| anyhow!("invalid argument \"{m}\" for \"-m, --memory\" flag: {e}"))?,
+            Some(m) => crate::human::parse_ram(m)
+                .map_err(|e| anyhow!("invalid argument \"{m}\" for \"-m, --memory\" flag: {e}"))?,
             None => 0,
         },
         memory_swap,
@@ -124,12 +169,25 @@ pub fn request(a: &RunArgs) -> anyhow::Result<CreateRequest> {
         cap_add: (!a.cap_add.is_empty()).then(|| a.cap_add.clone()),
         cap_drop: (!a.cap_drop.is_empty()).then(|| a.cap_drop.clone()),
         security_opt: (!a.security_opt.is_empty()).then(|| a.security_opt.clone()),
-        ulimits: if a.ulimit.is_empty() { None } else { Some(a.ulimit.iter().map(|u| parse_ulimit(u)).collect::<anyhow::Result<_>>()?) },
-        log_config: LogConfig { typ: a.log_driver.clone().unwrap_or_else(|| "json-file".into()), config: log_opts },
+        ulimits: if a.ulimit.is_empty() {
+            None
+        } else {
+            Some(
+                a.ulimit
+                    .iter()
+                    .map(|u| parse_ulimit(u))
+                    .collect::<anyhow::Result<_>>()?,
+            )
+        },
+        log_config: LogConfig {
+            typ: a.log_driver.clone().unwrap_or_else(|| "json-file".into()),
+            config: log_opts,
+        },
         network_mode: network,
         restart_policy: restart,
         shm_size: match &a.shm_size {
-            Some(s) => crate::human::parse_ram(s).map_err(|e| anyhow!("invalid argument \"{s}\" for \"--shm-size\" flag: {e}"))?,
+            Some(s) => crate::human::parse_ram(s)
+                .map_err(|e| anyhow!("invalid argument \"{s}\" for \"--shm-size\" flag: {e}"))?,
             None => 0,
         },
         init: None,
@@ -148,13 +206,24 @@ pub fn request(a: &RunArgs) -> anyhow::Result<CreateRequest> {
         env: Some(env),
         cmd: (!a.command.is_empty()).then(|| a.command.clone()),
         working_dir: a.workdir.clone().unwrap_or_default(),
-        entrypoint: a.entrypoint.as_ref().map(|e| if e.is_empty() { Vec::new() } else { vec![e.clone()] }),
+        entrypoint: a.entrypoint.as_ref().map(|e| {
+            if e.is_empty() {
+                Vec::new()
+            } else {
+                vec![e.clone()]
+            }
+        }),
         labels: (!labels.is_empty()).then_some(labels),
         stop_signal: a.stop_signal.clone(),
         stop_timeout: a.stop_timeout,
         ..Default::default()
     };
-    Ok(CreateRequest { name: a.name.clone(), image: a.image.clone(), config, host_config: hc })
+    Ok(CreateRequest {
+        name: a.name.clone(),
+        image: a.image.clone(),
+        config,
+        host_config: hc,
+    })
 }
 
 /// `berth create`: prints the new id.
@@ -176,7 +245,17 @@ pub fn run(engine: &Engine, a: RunArgs) -> CmdResult {
     let keys = detach_keys(a.detach_keys.as_deref())?;
     let (mine, theirs) = UnixStream::pair().context("socketpair")?;
     engine.start_sized(&id, Some(theirs), terminal_size())?;
-    attach_stream(engine, &id, mine, AttachOptions { interactive: a.interactive, tty: a.tty, sig_proxy: a.sig_proxy && !a.tty, detach_keys: keys })
+    attach_stream(
+        engine,
+        &id,
+        mine,
+        AttachOptions {
+            interactive: a.interactive,
+            tty: a.tty,
+            sig_proxy: a.sig_proxy && !a.tty,
+            detach_keys: keys,
+        },
+    )
 }
 
 /// `berth start`.
@@ -190,7 +269,12 @@ pub fn start(engine: &Engine, a: StartArgs) -> CmdResult {
         let keys = detach_keys(a.detach_keys.as_deref())?;
         let (mine, theirs) = UnixStream::pair().context("socketpair")?;
         engine.start_sized(&id, Some(theirs), terminal_size())?;
-        let o = AttachOptions { interactive: a.interactive && rec.config.open_stdin, tty: rec.config.tty, sig_proxy: !rec.config.tty, detach_keys: keys };
+        let o = AttachOptions {
+            interactive: a.interactive && rec.config.open_stdin,
+            tty: rec.config.tty,
+            sig_proxy: !rec.config.tty,
+            detach_keys: keys,
+        };
         return attach_stream(engine, &id, mine, o);
     }
     let mut failed = Vec::new();
@@ -206,17 +290,23 @@ pub fn start(engine: &Engine, a: StartArgs) -> CmdResult {
     if failed.is_empty() {
         Ok(0)
     } else {
-        Err(Exit { code: 1, message: format!("Error: failed to start containers: {}", failed.join(", ")) }.into())
+        Err(Exit {
+            code: 1,
+            message: format!("Error: failed to start containers: {}", failed.join(", ")),
+        }
+        .into())
     }
 }
 
 /// The terminal settings to put back, shared with the signal thread so a SIGTERM or SIGHUP to
 /// the CLI still leaves the user's terminal as it was.
-static SAVED_TERMIOS: std::sync::Mutex<Option<nix::sys::termios::Termios>> = std::sync::Mutex::new(None);
+static SAVED_TERMIOS: std::sync::Mutex<Option<nix::sys::termios::Termios>> =
+    std::sync::Mutex::new(None);
 
 pub fn restore_terminal() {
     if let Some(t) = SAVED_TERMIOS.lock().ok().and_then(|mut g| g.take()) {
-        let _ = nix::sys::termios::tcsetattr(std::io::stdin(), nix::sys::termios::SetArg::TCSANOW, &t);
+        let _ =
+            nix::sys::termios::tcsetattr(std::io::stdin(), nix::sys::termios::SetArg::TCSANOW, &t);
     }
 }
 
@@ -245,7 +335,12 @@ impl Drop for RawMode {
 
 /// The host terminal's size (rows, columns), if stdin is a terminal.
 pub fn terminal_size() -> Option<(u16, u16)> {
-    let mut ws = libc::winsize { ws_row: 0, ws_col: 0, ws_xpixel: 0, ws_ypixel: 0 };
+    let mut ws = libc::winsize {
+        ws_row: 0,
+        ws_col: 0,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
     // SAFETY: TIOCGWINSZ fills the struct.
     let r = unsafe { libc::ioctl(libc::STDIN_FILENO, libc::TIOCGWINSZ, &mut ws) };
     (r == 0 && ws.ws_row > 0).then_some((ws.ws_row, ws.ws_col))
@@ -257,7 +352,11 @@ pub fn parse_detach_keys(s: &str) -> anyhow::Result<Vec<u8>> {
     for part in s.split(',') {
         let p = part.trim();
         let b = if let Some(k) = p.strip_prefix("ctrl-") {
-            let c = k.chars().next().filter(|_| k.chars().count() == 1).ok_or_else(|| anyhow!("Invalid detach keys ({s}) provided"))?;
+            let c = k
+                .chars()
+                .next()
+                .filter(|_| k.chars().count() == 1)
+                .ok_or_else(|| anyhow!("Invalid detach keys ({s}) provided"))?;
             match c {
                 'a'..='z' => c as u8 - b'a' + 1,
                 '@' => 0,
@@ -288,7 +387,10 @@ pub fn detach_keys(flag: Option<&str>) -> anyhow::Result<Vec<u8>> {
         for cfg in [".berth/config.json", ".docker/config.json"] {
             let p = std::path::Path::new(&home).join(cfg);
             if let Ok(data) = std::fs::read(&p) {
-                if let Some(k) = serde_json::from_slice::<serde_json::Value>(&data).ok().and_then(|v| v["detachKeys"].as_str().map(String::from)) {
+                if let Some(k) = serde_json::from_slice::<serde_json::Value>(&data)
+                    .ok()
+                    .and_then(|v| v["detachKeys"].as_str().map(String::from))
+                {
                     return parse_detach_keys(&k).with_context(|| format!("in {}", p.display()));
                 }
             }
@@ -373,8 +475,14 @@ pub fn attach_stream(engine: &Engine, id: &str, sock: UnixStream, o: AttachOptio
     use std::sync::atomic::{AtomicBool, Ordering};
     use std::sync::Arc;
     let stdin_is_tty = nix::unistd::isatty(std::io::stdin()).unwrap_or(false);
-    let _raw = if o.tty && o.interactive && stdin_is_tty { RawMode::enter() } else { None };
-    let writer = Arc::new(std::sync::Mutex::new(sock.try_clone().context("clone attach socket")?));
+    let _raw = if o.tty && o.interactive && stdin_is_tty {
+        RawMode::enter()
+    } else {
+        None
+    };
+    let writer = Arc::new(std::sync::Mutex::new(
+        sock.try_clone().context("clone attach socket")?,
+    ));
     let detached = Arc::new(AtomicBool::new(false));
     if o.tty {
         resize_frame(&writer);
@@ -382,7 +490,15 @@ pub fn attach_stream(engine: &Engine, id: &str, sock: UnixStream, o: AttachOptio
     {
         use nix::sys::signal::{SigSet, Signal};
         let mut set = SigSet::empty();
-        for s in [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP, Signal::SIGQUIT, Signal::SIGUSR1, Signal::SIGUSR2, Signal::SIGWINCH] {
+        for s in [
+            Signal::SIGINT,
+            Signal::SIGTERM,
+            Signal::SIGHUP,
+            Signal::SIGQUIT,
+            Signal::SIGUSR1,
+            Signal::SIGUSR2,
+            Signal::SIGWINCH,
+        ] {
             set.add(s);
         }
         // Blocked here and in every thread started after, so only the waiter below sees them.
@@ -399,7 +515,10 @@ pub fn attach_stream(engine: &Engine, id: &str, sock: UnixStream, o: AttachOptio
                 }
             } else if proxy {
                 let _ = engine.kill(&id, sig as i32);
-            } else if matches!(sig, Signal::SIGTERM | Signal::SIGHUP | Signal::SIGINT | Signal::SIGQUIT) {
+            } else if matches!(
+                sig,
+                Signal::SIGTERM | Signal::SIGHUP | Signal::SIGINT | Signal::SIGQUIT
+            ) {
                 restore_terminal();
                 std::process::exit(128 + sig as i32);
             }
@@ -449,7 +568,9 @@ pub fn attach_stream(engine: &Engine, id: &str, sock: UnixStream, o: AttachOptio
                 let _ = e.write_all(&d);
                 let _ = e.flush();
             }
-            Ok(Some((FRAME_EXIT, d))) if d.len() == 4 => return Ok(i32::from_be_bytes([d[0], d[1], d[2], d[3]])),
+            Ok(Some((FRAME_EXIT, d))) if d.len() == 4 => {
+                return Ok(i32::from_be_bytes([d[0], d[1], d[2], d[3]]))
+            }
             Ok(Some(_)) => {}
             Ok(None) | Err(_) => {
                 if detached.load(Ordering::SeqCst) {
@@ -468,15 +589,25 @@ pub fn attach(engine: &Engine, a: super::AttachArgs) -> CmdResult {
     let rec = engine.record(&id)?;
     let st = engine.state(&id)?;
     if st.status != berth_engine::container::Status::Running {
-        return Err(Exit { code: 1, message: "You cannot attach to a stopped container, start it first".into() }.into());
+        return Err(Exit {
+            code: 1,
+            message: "You cannot attach to a stopped container, start it first".into(),
+        }
+        .into());
     }
-    let sock = berth_engine::shim::connect(&engine.containers.dir(&id)).context("connect to the container's shim")?;
+    let sock = berth_engine::shim::connect(&engine.containers.dir(&id))
+        .context("connect to the container's shim")?;
     let keys = detach_keys(a.detach_keys.as_deref())?;
     attach_stream(
         engine,
         &id,
         sock,
-        AttachOptions { interactive: !a.no_stdin && rec.config.open_stdin, tty: rec.config.tty, sig_proxy: a.sig_proxy && !rec.config.tty, detach_keys: keys },
+        AttachOptions {
+            interactive: !a.no_stdin && rec.config.open_stdin,
+            tty: rec.config.tty,
+            sig_proxy: a.sig_proxy && !rec.config.tty,
+            detach_keys: keys,
+        },
     )
 }
 
@@ -499,7 +630,11 @@ mod tests {
         let mut m = DetachMatcher::new(vec![16, 17]);
         assert_eq!(m.feed(b"ls\r"), (b"ls\r".to_vec(), false));
         assert_eq!(m.feed(&[16]), (vec![], false));
-        assert_eq!(m.feed(b"x"), (vec![16, b'x'], false), "ctrl-p then x reaches the container");
+        assert_eq!(
+            m.feed(b"x"),
+            (vec![16, b'x'], false),
+            "ctrl-p then x reaches the container"
+        );
         assert_eq!(m.feed(&[16, 16]), (vec![16], false));
         assert_eq!(m.feed(&[17, b'z']), (vec![], true));
         let mut never = DetachMatcher::new(vec![]);

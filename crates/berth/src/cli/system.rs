@@ -17,9 +17,18 @@ fn pretty(v: &Value) -> String {
 }
 
 fn print_templated(format: &str, items: &[Value]) -> CmdResult {
-    let t = Template::parse(format).map_err(|e| Exit { code: 1, message: e.to_string() })?;
+    let t = Template::parse(format).map_err(|e| Exit {
+        code: 1,
+        message: e.to_string(),
+    })?;
     for v in items {
-        println!("{}", t.render(v).map_err(|e| Exit { code: 1, message: e.to_string() })?);
+        println!(
+            "{}",
+            t.render(v).map_err(|e| Exit {
+                code: 1,
+                message: e.to_string()
+            })?
+        );
     }
     Ok(0)
 }
@@ -29,7 +38,11 @@ pub fn inspect(engine: &Engine, a: InspectArgs, kind: Option<&str>) -> CmdResult
     let kind = kind.or(a.typ.as_deref());
     if let Some(k) = kind {
         if k != "container" && k != "image" {
-            return Err(Exit { code: 1, message: format!("\"{k}\" is not a valid value for --type") }.into());
+            return Err(Exit {
+                code: 1,
+                message: format!("\"{k}\" is not a valid value for --type"),
+            }
+            .into());
         }
     }
     let mut items = Vec::new();
@@ -73,13 +86,20 @@ pub fn inspect(engine: &Engine, a: InspectArgs, kind: Option<&str>) -> CmdResult
 }
 
 fn kernel_version() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/osrelease").map(|s| s.trim().to_string()).unwrap_or_default()
+    std::fs::read_to_string("/proc/sys/kernel/osrelease")
+        .map(|s| s.trim().to_string())
+        .unwrap_or_default()
 }
 
 fn os_name() -> String {
     std::fs::read_to_string("/etc/os-release")
         .ok()
-        .and_then(|s| s.lines().find_map(|l| l.strip_prefix("PRETTY_NAME=").map(|v| v.trim_matches('"').to_string())))
+        .and_then(|s| {
+            s.lines().find_map(|l| {
+                l.strip_prefix("PRETTY_NAME=")
+                    .map(|v| v.trim_matches('"').to_string())
+            })
+        })
         .unwrap_or_else(|| "Linux".into())
 }
 
@@ -94,7 +114,11 @@ pub fn version(_engine: &Engine, a: FormatArgs) -> CmdResult {
     if let Some(f) = &a.format {
         return print_templated(f, &[v]);
     }
-    println!("Client:\n Version:           {}\n API version:       1.45\n OS/Arch:           linux/{}\n", env!("CARGO_PKG_VERSION"), berth_engine::image::config::host_arch());
+    println!(
+        "Client:\n Version:           {}\n API version:       1.45\n OS/Arch:           linux/{}\n",
+        env!("CARGO_PKG_VERSION"),
+        berth_engine::image::config::host_arch()
+    );
     println!(
         "Server: berth (in-process, no daemon)\n Engine:\n  Version:          {}\n  API version:      1.45 (minimum version 1.24)\n  OS/Arch:          linux/{}\n  Kernel:           {}\n runtime:\n  Version:          berth-runtime {}",
         env!("CARGO_PKG_VERSION"),
@@ -108,17 +132,32 @@ pub fn version(_engine: &Engine, a: FormatArgs) -> CmdResult {
 /// `berth info`.
 pub fn info(engine: &Engine, a: FormatArgs) -> CmdResult {
     let list = engine.list();
-    let running = list.iter().filter(|(_, s)| s.status == Status::Running).count();
-    let paused = list.iter().filter(|(_, s)| s.status == Status::Paused).count();
+    let running = list
+        .iter()
+        .filter(|(_, s)| s.status == Status::Running)
+        .count();
+    let paused = list
+        .iter()
+        .filter(|(_, s)| s.status == Status::Paused)
+        .count();
     let images = engine.images.list().len();
     let cg = berth_runtime::CgroupVersion::detect();
     let mem = std::fs::read_to_string("/proc/meminfo")
         .ok()
-        .and_then(|s| s.lines().find_map(|l| l.strip_prefix("MemTotal:").and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())))
+        .and_then(|s| {
+            s.lines().find_map(|l| {
+                l.strip_prefix("MemTotal:")
+                    .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+            })
+        })
         .unwrap_or(0)
         * 1024;
-    let ncpu = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
-    let hostname = nix::unistd::gethostname().map(|h| h.to_string_lossy().into_owned()).unwrap_or_default();
+    let ncpu = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
+    let hostname = nix::unistd::gethostname()
+        .map(|h| h.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let v = json!({
         "ID": "", "Containers": list.len(), "ContainersRunning": running, "ContainersPaused": paused,
         "ContainersStopped": list.len() - running - paused, "Images": images, "Driver": "overlay2",
@@ -132,15 +171,36 @@ pub fn info(engine: &Engine, a: FormatArgs) -> CmdResult {
     if let Some(f) = &a.format {
         return print_templated(f, &[v]);
     }
-    println!("Client:\n Version:    {}\n Context:    default\n", env!("CARGO_PKG_VERSION"));
+    println!(
+        "Client:\n Version:    {}\n Context:    default\n",
+        env!("CARGO_PKG_VERSION")
+    );
     println!("Server:");
-    println!(" Containers: {}\n  Running: {}\n  Paused: {}\n  Stopped: {}", list.len(), running, paused, list.len() - running - paused);
+    println!(
+        " Containers: {}\n  Running: {}\n  Paused: {}\n  Stopped: {}",
+        list.len(),
+        running,
+        paused,
+        list.len() - running - paused
+    );
     println!(" Images: {images}");
     println!(" Server Version: {}", env!("CARGO_PKG_VERSION"));
     println!(" Storage Driver: overlay2\n  Backing Filesystem: extfs\n  Supports d_type: true");
-    println!(" Logging Driver: json-file\n Cgroup Driver: cgroupfs\n Cgroup Version: {}", cg.as_str());
+    println!(
+        " Logging Driver: json-file\n Cgroup Driver: cgroupfs\n Cgroup Version: {}",
+        cg.as_str()
+    );
     println!(" Runtimes: berth\n Default Runtime: berth\n Security Options:\n  seccomp\n   Profile: builtin");
-    println!(" Kernel Version: {}\n Operating System: {}\n OSType: linux\n Architecture: {}", kernel_version(), os_name(), std::env::consts::ARCH);
-    println!(" CPUs: {ncpu}\n Total Memory: {:.4}GiB\n Name: {hostname}\n Berth Root Dir: {}", mem as f64 / (1u64 << 30) as f64, engine.root.path().display());
+    println!(
+        " Kernel Version: {}\n Operating System: {}\n OSType: linux\n Architecture: {}",
+        kernel_version(),
+        os_name(),
+        std::env::consts::ARCH
+    );
+    println!(
+        " CPUs: {ncpu}\n Total Memory: {:.4}GiB\n Name: {hostname}\n Berth Root Dir: {}",
+        mem as f64 / (1u64 << 30) as f64,
+        engine.root.path().display()
+    );
     Ok(0)
 }

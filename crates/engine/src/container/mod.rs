@@ -248,7 +248,9 @@ impl ContainerStore {
 
     /// Ids of every container (complete ones: with a record).
     pub fn ids(&self) -> Vec<String> {
-        let Ok(rd) = fs::read_dir(self.root.join("containers")) else { return Vec::new() };
+        let Ok(rd) = fs::read_dir(self.root.join("containers")) else {
+            return Vec::new();
+        };
         rd.flatten()
             .filter(|e| e.path().join("container.json").exists())
             .map(|e| e.file_name().to_string_lossy().into_owned())
@@ -270,10 +272,18 @@ impl ContainerStore {
             }
         }
         if s.bytes().all(|b| b.is_ascii_hexdigit()) {
-            let m: Vec<String> = self.ids().into_iter().filter(|i| i.starts_with(s)).collect();
+            let m: Vec<String> = self
+                .ids()
+                .into_iter()
+                .filter(|i| i.starts_with(s))
+                .collect();
             match m.len() {
                 1 => return Ok(m.into_iter().next().unwrap()),
-                n if n > 1 => return Err(Error::invalid(format!("multiple IDs found with provided prefix: {s}"))),
+                n if n > 1 => {
+                    return Err(Error::invalid(format!(
+                        "multiple IDs found with provided prefix: {s}"
+                    )))
+                }
                 _ => {}
             }
         }
@@ -288,9 +298,11 @@ impl ContainerStore {
         let dir = self.dir(&rec.id);
         if dir.exists() {
             let tmp = self.root.temp_path("rmctr");
-            fs::rename(&dir, &tmp).map_err(|e| Error::io(format!("remove container {}", rec.id), e))?;
+            fs::rename(&dir, &tmp)
+                .map_err(|e| Error::io(format!("remove container {}", rec.id), e))?;
             names::release(&self.root, &rec.name, &rec.id);
-            store::make_writable_and_remove(&tmp).map_err(|e| Error::io(format!("remove container {}", rec.id), e))?;
+            store::make_writable_and_remove(&tmp)
+                .map_err(|e| Error::io(format!("remove container {}", rec.id), e))?;
         } else {
             names::release(&self.root, &rec.name, &rec.id);
         }

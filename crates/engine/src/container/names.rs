@@ -6,17 +6,120 @@ use std::fs::{self, OpenOptions};
 use std::io::Write;
 
 const ADJECTIVES: &[&str] = &[
-    "admiring", "agile", "amazing", "angry", "awesome", "blissful", "bold", "brave", "busy", "calm", "charming", "clever", "cool",
-    "crazy", "dazzling", "determined", "dreamy", "eager", "ecstatic", "elegant", "epic", "fervent", "focused", "friendly", "gallant",
-    "gifted", "goofy", "gracious", "happy", "hopeful", "inspiring", "jolly", "keen", "kind", "laughing", "loving", "lucid", "magical",
-    "modest", "nervous", "nice", "nifty", "optimistic", "peaceful", "pensive", "practical", "quirky", "relaxed", "serene", "sharp",
-    "silly", "sleepy", "stoic", "strange", "sweet", "tender", "trusting", "upbeat", "vibrant", "vigilant", "wizardly", "youthful", "zealous",
+    "admiring",
+    "agile",
+    "amazing",
+    "angry",
+    "awesome",
+    "blissful",
+    "bold",
+    "brave",
+    "busy",
+    "calm",
+    "charming",
+    "clever",
+    "cool",
+    "crazy",
+    "dazzling",
+    "determined",
+    "dreamy",
+    "eager",
+    "ecstatic",
+    "elegant",
+    "epic",
+    "fervent",
+    "focused",
+    "friendly",
+    "gallant",
+    "gifted",
+    "goofy",
+    "gracious",
+    "happy",
+    "hopeful",
+    "inspiring",
+    "jolly",
+    "keen",
+    "kind",
+    "laughing",
+    "loving",
+    "lucid",
+    "magical",
+    "modest",
+    "nervous",
+    "nice",
+    "nifty",
+    "optimistic",
+    "peaceful",
+    "pensive",
+    "practical",
+    "quirky",
+    "relaxed",
+    "serene",
+    "sharp",
+    "silly",
+    "sleepy",
+    "stoic",
+    "strange",
+    "sweet",
+    "tender",
+    "trusting",
+    "upbeat",
+    "vibrant",
+    "vigilant",
+    "wizardly",
+    "youthful",
+    "zealous",
 ];
 const SURNAMES: &[&str] = &[
-    "agnesi", "babbage", "bohr", "cannon", "curie", "darwin", "dijkstra", "einstein", "euler", "faraday", "fermat", "feynman", "franklin",
-    "galileo", "gauss", "goldberg", "hamilton", "hawking", "hodgkin", "hopper", "hypatia", "johnson", "kepler", "knuth", "lamarr",
-    "lovelace", "maxwell", "meitner", "mendel", "newton", "noether", "pascal", "pasteur", "planck", "ritchie", "shannon", "thompson",
-    "tesla", "torvalds", "turing", "wilson", "wozniak", "wright", "yalow", "zhukovsky", "lumiere", "mirzakhani", "ramanujan", "sammet",
+    "agnesi",
+    "babbage",
+    "bohr",
+    "cannon",
+    "curie",
+    "darwin",
+    "dijkstra",
+    "einstein",
+    "euler",
+    "faraday",
+    "fermat",
+    "feynman",
+    "franklin",
+    "galileo",
+    "gauss",
+    "goldberg",
+    "hamilton",
+    "hawking",
+    "hodgkin",
+    "hopper",
+    "hypatia",
+    "johnson",
+    "kepler",
+    "knuth",
+    "lamarr",
+    "lovelace",
+    "maxwell",
+    "meitner",
+    "mendel",
+    "newton",
+    "noether",
+    "pascal",
+    "pasteur",
+    "planck",
+    "ritchie",
+    "shannon",
+    "thompson",
+    "tesla",
+    "torvalds",
+    "turing",
+    "wilson",
+    "wozniak",
+    "wright",
+    "yalow",
+    "zhukovsky",
+    "lumiere",
+    "mirzakhani",
+    "ramanujan",
+    "sammet",
 ];
 
 /// Checks Docker's name rule `[a-zA-Z0-9][a-zA-Z0-9_.-]+`.
@@ -24,11 +127,14 @@ pub fn validate(name: &str) -> Result<()> {
     let n = name.strip_prefix('/').unwrap_or(name);
     let ok = n.len() >= 2
         && n.as_bytes()[0].is_ascii_alphanumeric()
-        && n.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.' || b == b'-');
+        && n.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.' || b == b'-');
     if ok {
         Ok(())
     } else {
-        Err(Error::invalid(format!("Invalid container name ({name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed")))
+        Err(Error::invalid(format!(
+            "Invalid container name ({name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed"
+        )))
     }
 }
 
@@ -37,7 +143,9 @@ pub fn lookup(root: &Root, name: &str) -> Option<String> {
     if validate(name).is_err() {
         return None;
     }
-    fs::read_to_string(root.join("names").join(name)).ok().and_then(|s| s.lines().next().map(|l| l.trim().to_string()))
+    fs::read_to_string(root.join("names").join(name))
+        .ok()
+        .and_then(|s| s.lines().next().map(|l| l.trim().to_string()))
 }
 
 /// Claims `name` for `id`; fails with Docker's conflict message when taken.
@@ -49,15 +157,21 @@ pub fn reserve(root: &Root, name: &str, id: &str) -> Result<()> {
             Ok(mut f) => {
                 // The creating process's pid lets others tell an in-progress create from the
                 // leftover of a crashed one.
-                f.write_all(format!("{id}\n{}\n", std::process::id()).as_bytes()).map_err(|e| Error::io("write name", e))?;
+                f.write_all(format!("{id}\n{}\n", std::process::id()).as_bytes())
+                    .map_err(|e| Error::io("write name", e))?;
                 return Ok(());
             }
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
                 let content = fs::read_to_string(&p).unwrap_or_default();
                 let mut lines = content.lines();
                 let owner = lines.next().unwrap_or("").trim().to_string();
-                let creator: i32 = lines.next().and_then(|l| l.trim().parse().ok()).unwrap_or(0);
-                let stale = owner.len() == 64 && !root.container_dir(&owner).exists() && !store::pid_alive(creator);
+                let creator: i32 = lines
+                    .next()
+                    .and_then(|l| l.trim().parse().ok())
+                    .unwrap_or(0);
+                let stale = owner.len() == 64
+                    && !root.container_dir(&owner).exists()
+                    && !store::pid_alive(creator);
                 if stale {
                     let _ = fs::remove_file(&p);
                     continue;
@@ -87,7 +201,11 @@ pub fn generate(root: &Root, id: &str) -> Result<String> {
     for attempt in 0..20 {
         let r = store::random_hex(4);
         let n = u32::from_str_radix(&r, 16).unwrap_or(0) as usize;
-        let mut name = format!("{}_{}", ADJECTIVES[n % ADJECTIVES.len()], SURNAMES[(n / ADJECTIVES.len()) % SURNAMES.len()]);
+        let mut name = format!(
+            "{}_{}",
+            ADJECTIVES[n % ADJECTIVES.len()],
+            SURNAMES[(n / ADJECTIVES.len()) % SURNAMES.len()]
+        );
         if attempt > 5 {
             name.push_str(&(n % 10).to_string());
         }

@@ -109,7 +109,7 @@ impl When {
             Self::NoCap(cap) => !host.has_cap(cap),
             Self::OnArch(arches) => arches.contains(&host.arch),
             Self::NotOnArch(arches) => !arches.contains(&host.arch),
-            Self::KernelAtLeast(major, minor) => host.kernel.map_or(true, |k| k >= (major, minor)),
+            Self::KernelAtLeast(major, minor) => host.kernel.is_none_or(|k| k >= (major, minor)),
             Self::Both(a, b) => a.holds(host) && b.holds(host),
         }
     }

@@ -9,27 +9,90 @@ use std::path::Path;
 
 /// Docker's default capabilities.
 pub const DEFAULT_CAPS: &[&str] = &[
-    "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER", "CAP_MKNOD", "CAP_NET_RAW", "CAP_SETGID", "CAP_SETUID",
-    "CAP_SETFCAP", "CAP_SETPCAP", "CAP_NET_BIND_SERVICE", "CAP_SYS_CHROOT", "CAP_KILL", "CAP_AUDIT_WRITE",
+    "CAP_CHOWN",
+    "CAP_DAC_OVERRIDE",
+    "CAP_FSETID",
+    "CAP_FOWNER",
+    "CAP_MKNOD",
+    "CAP_NET_RAW",
+    "CAP_SETGID",
+    "CAP_SETUID",
+    "CAP_SETFCAP",
+    "CAP_SETPCAP",
+    "CAP_NET_BIND_SERVICE",
+    "CAP_SYS_CHROOT",
+    "CAP_KILL",
+    "CAP_AUDIT_WRITE",
 ];
 
 /// Paths Docker hides from containers.
 pub const MASKED_PATHS: &[&str] = &[
-    "/proc/asound", "/proc/acpi", "/proc/interrupts", "/proc/kcore", "/proc/keys", "/proc/latency_stats", "/proc/timer_list",
-    "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi", "/sys/firmware", "/sys/devices/virtual/powercap",
+    "/proc/asound",
+    "/proc/acpi",
+    "/proc/interrupts",
+    "/proc/kcore",
+    "/proc/keys",
+    "/proc/latency_stats",
+    "/proc/timer_list",
+    "/proc/timer_stats",
+    "/proc/sched_debug",
+    "/proc/scsi",
+    "/sys/firmware",
+    "/sys/devices/virtual/powercap",
 ];
 
 /// Paths Docker makes read-only in containers.
-pub const READONLY_PATHS: &[&str] = &["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"];
+pub const READONLY_PATHS: &[&str] = &[
+    "/proc/bus",
+    "/proc/fs",
+    "/proc/irq",
+    "/proc/sys",
+    "/proc/sysrq-trigger",
+];
 
 /// Every capability name the kernel may know, for `--privileged` and `--cap-add ALL`.
 const ALL_CAPS: &[&str] = &[
-    "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH", "CAP_FOWNER", "CAP_FSETID", "CAP_KILL", "CAP_SETGID", "CAP_SETUID",
-    "CAP_SETPCAP", "CAP_LINUX_IMMUTABLE", "CAP_NET_BIND_SERVICE", "CAP_NET_BROADCAST", "CAP_NET_ADMIN", "CAP_NET_RAW",
-    "CAP_IPC_LOCK", "CAP_IPC_OWNER", "CAP_SYS_MODULE", "CAP_SYS_RAWIO", "CAP_SYS_CHROOT", "CAP_SYS_PTRACE", "CAP_SYS_PACCT",
-    "CAP_SYS_ADMIN", "CAP_SYS_BOOT", "CAP_SYS_NICE", "CAP_SYS_RESOURCE", "CAP_SYS_TIME", "CAP_SYS_TTY_CONFIG", "CAP_MKNOD",
-    "CAP_LEASE", "CAP_AUDIT_WRITE", "CAP_AUDIT_CONTROL", "CAP_SETFCAP", "CAP_MAC_OVERRIDE", "CAP_MAC_ADMIN", "CAP_SYSLOG",
-    "CAP_WAKE_ALARM", "CAP_BLOCK_SUSPEND", "CAP_AUDIT_READ", "CAP_PERFMON", "CAP_BPF", "CAP_CHECKPOINT_RESTORE",
+    "CAP_CHOWN",
+    "CAP_DAC_OVERRIDE",
+    "CAP_DAC_READ_SEARCH",
+    "CAP_FOWNER",
+    "CAP_FSETID",
+    "CAP_KILL",
+    "CAP_SETGID",
+    "CAP_SETUID",
+    "CAP_SETPCAP",
+    "CAP_LINUX_IMMUTABLE",
+    "CAP_NET_BIND_SERVICE",
+    "CAP_NET_BROADCAST",
+    "CAP_NET_ADMIN",
+    "CAP_NET_RAW",
+    "CAP_IPC_LOCK",
+    "CAP_IPC_OWNER",
+    "CAP_SYS_MODULE",
+    "CAP_SYS_RAWIO",
+    "CAP_SYS_CHROOT",
+    "CAP_SYS_PTRACE",
+    "CAP_SYS_PACCT",
+    "CAP_SYS_ADMIN",
+    "CAP_SYS_BOOT",
+    "CAP_SYS_NICE",
+    "CAP_SYS_RESOURCE",
+    "CAP_SYS_TIME",
+    "CAP_SYS_TTY_CONFIG",
+    "CAP_MKNOD",
+    "CAP_LEASE",
+    "CAP_AUDIT_WRITE",
+    "CAP_AUDIT_CONTROL",
+    "CAP_SETFCAP",
+    "CAP_MAC_OVERRIDE",
+    "CAP_MAC_ADMIN",
+    "CAP_SYSLOG",
+    "CAP_WAKE_ALARM",
+    "CAP_BLOCK_SUSPEND",
+    "CAP_AUDIT_READ",
+    "CAP_PERFMON",
+    "CAP_BPF",
+    "CAP_CHECKPOINT_RESTORE",
 ];
 
 /// Normalises a capability name as Docker accepts it (`net_admin`, `NET_ADMIN`, `CAP_NET_ADMIN`).
@@ -38,7 +101,11 @@ pub fn normalize_cap(name: &str) -> Result<String> {
     if up == "ALL" {
         return Ok(up);
     }
-    let full = if up.starts_with("CAP_") { up } else { format!("CAP_{up}") };
+    let full = if up.starts_with("CAP_") {
+        up
+    } else {
+        format!("CAP_{up}")
+    };
     if ALL_CAPS.contains(&full.as_str()) {
         Ok(full)
     } else {
@@ -52,8 +119,18 @@ pub fn capabilities(hc: &HostConfig) -> Result<Vec<String>> {
     if hc.privileged {
         return Ok(ALL_CAPS.iter().map(|s| s.to_string()).collect());
     }
-    let adds: Vec<String> = hc.cap_add.iter().flatten().map(|c| normalize_cap(c)).collect::<Result<_>>()?;
-    let drops: Vec<String> = hc.cap_drop.iter().flatten().map(|c| normalize_cap(c)).collect::<Result<_>>()?;
+    let adds: Vec<String> = hc
+        .cap_add
+        .iter()
+        .flatten()
+        .map(|c| normalize_cap(c))
+        .collect::<Result<_>>()?;
+    let drops: Vec<String> = hc
+        .cap_drop
+        .iter()
+        .flatten()
+        .map(|c| normalize_cap(c))
+        .collect::<Result<_>>()?;
     let mut caps: Vec<String> = if adds.iter().any(|c| c == "ALL") {
         ALL_CAPS.iter().map(|s| s.to_string()).collect()
     } else {
@@ -92,10 +169,25 @@ pub fn resolve_user(user: &str, passwd: Option<&str>, group: Option<&str>) -> Re
         None => (user, None),
     };
     let u = if u.is_empty() { "0" } else { u };
-    let pw: Vec<Vec<&str>> = passwd.unwrap_or("").lines().map(|l| l.split(':').collect()).filter(|f: &Vec<&str>| f.len() >= 7).collect();
-    let gr: Vec<Vec<&str>> = group.unwrap_or("").lines().map(|l| l.split(':').collect()).filter(|f: &Vec<&str>| f.len() >= 4).collect();
-    let mut out = ResolvedUser { home: "/".into(), ..Default::default() };
-    let entry = pw.iter().find(|f| f[0] == u || (u.parse::<u32>().is_ok() && f[2] == u));
+    let pw: Vec<Vec<&str>> = passwd
+        .unwrap_or("")
+        .lines()
+        .map(|l| l.split(':').collect())
+        .filter(|f: &Vec<&str>| f.len() >= 7)
+        .collect();
+    let gr: Vec<Vec<&str>> = group
+        .unwrap_or("")
+        .lines()
+        .map(|l| l.split(':').collect())
+        .filter(|f: &Vec<&str>| f.len() >= 4)
+        .collect();
+    let mut out = ResolvedUser {
+        home: "/".into(),
+        ..Default::default()
+    };
+    let entry = pw
+        .iter()
+        .find(|f| f[0] == u || (u.parse::<u32>().is_ok() && f[2] == u));
     let username;
     match (entry, u.parse::<u32>()) {
         (Some(f), _) => {
@@ -108,16 +200,28 @@ pub fn resolve_user(user: &str, passwd: Option<&str>, group: Option<&str>) -> Re
             out.uid = n;
             username = None;
         }
-        (None, Err(_)) => return Err(Error::invalid(format!("unable to find user {u}: no matching entries in passwd file"))),
+        (None, Err(_)) => {
+            return Err(Error::invalid(format!(
+                "unable to find user {u}: no matching entries in passwd file"
+            )))
+        }
     }
     if out.uid == 0 && entry.is_none() {
         out.home = "/root".into();
     }
     if let Some(g) = g {
-        match (gr.iter().find(|f| f[0] == g || (g.parse::<u32>().is_ok() && f[2] == g)), g.parse::<u32>()) {
+        match (
+            gr.iter()
+                .find(|f| f[0] == g || (g.parse::<u32>().is_ok() && f[2] == g)),
+            g.parse::<u32>(),
+        ) {
             (Some(f), _) => out.gid = f[2].parse().unwrap_or(0),
             (None, Ok(n)) => out.gid = n,
-            (None, Err(_)) => return Err(Error::invalid(format!("unable to find group {g}: no matching entries in group file"))),
+            (None, Err(_)) => {
+                return Err(Error::invalid(format!(
+                    "unable to find group {g}: no matching entries in group file"
+                )))
+            }
         }
     }
     // The primary group is also a supplementary group, as `id` in a Docker container shows.
@@ -158,7 +262,11 @@ pub fn build(rec: &ContainerRecord, inp: &SpecInputs) -> Result<Spec> {
     let caps = capabilities(hc)?;
     let mut args = vec![rec.path.clone()];
     args.extend(rec.args.iter().cloned());
-    let cwd = if rec.config.working_dir.is_empty() { "/".to_string() } else { rec.config.working_dir.clone() };
+    let cwd = if rec.config.working_dir.is_empty() {
+        "/".to_string()
+    } else {
+        rec.config.working_dir.clone()
+    };
 
     // Docker's default is 1048576 (containerd's); without CAP_SYS_RESOURCE a hard limit can
     // only go down, so cap it at what we hold.
@@ -170,11 +278,21 @@ pub fn build(rec: &ContainerRecord, inp: &SpecInputs) -> Result<Spec> {
         rlimits.push(json!({"type": typ, "hard": u.hard, "soft": u.soft}));
     }
 
-    let no_new_privs = hc.security_opt.iter().flatten().any(|o| o == "no-new-privileges" || o == "no-new-privileges:true" || o == "no-new-privileges=true");
-    let seccomp_unconfined = hc.security_opt.iter().flatten().any(|o| o == "seccomp=unconfined" || o == "seccomp:unconfined");
+    let no_new_privs = hc.security_opt.iter().flatten().any(|o| {
+        o == "no-new-privileges" || o == "no-new-privileges:true" || o == "no-new-privileges=true"
+    });
+    let seccomp_unconfined = hc
+        .security_opt
+        .iter()
+        .flatten()
+        .any(|o| o == "seccomp=unconfined" || o == "seccomp:unconfined");
 
     let dir = inp.dir;
-    let shm = if hc.shm_size > 0 { hc.shm_size } else { 67_108_864 };
+    let shm = if hc.shm_size > 0 {
+        hc.shm_size
+    } else {
+        67_108_864
+    };
     let mut mounts = vec![
         json!({"destination": "/proc", "type": "proc", "source": "proc", "options": ["nosuid", "noexec", "nodev"]}),
         json!({"destination": "/dev", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]}),
@@ -188,7 +306,13 @@ pub fn build(rec: &ContainerRecord, inp: &SpecInputs) -> Result<Spec> {
         mounts.push(json!({"destination": format!("/etc/{f}"), "type": "bind", "source": dir.join(f), "options": ["rbind", "rprivate"]}));
     }
 
-    let mut namespaces = vec![json!({"type": "pid"}), json!({"type": "ipc"}), json!({"type": "uts"}), json!({"type": "mount"}), json!({"type": "network"})];
+    let mut namespaces = vec![
+        json!({"type": "pid"}),
+        json!({"type": "ipc"}),
+        json!({"type": "uts"}),
+        json!({"type": "mount"}),
+        json!({"type": "network"}),
+    ];
     if inp.cgroup_v2 {
         namespaces.push(json!({"type": "cgroup"}));
     }
@@ -253,7 +377,8 @@ pub fn build(rec: &ContainerRecord, inp: &SpecInputs) -> Result<Spec> {
         linux["maskedPaths"] = json!(MASKED_PATHS);
         linux["readonlyPaths"] = json!(READONLY_PATHS);
         if !seccomp_unconfined {
-            linux["seccomp"] = serde_json::to_value(super::seccomp_profile::default_profile(&caps)).map_err(|e| Error::internal(e.to_string()))?;
+            linux["seccomp"] = serde_json::to_value(super::seccomp_profile::default_profile(&caps))
+                .map_err(|e| Error::internal(e.to_string()))?;
         }
     }
 
@@ -297,13 +422,19 @@ mod tests {
         let pw = "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/home:/bin/false\nwww:x:33:33::/var/www:/bin/sh\n";
         let gr = "root:x:0:\nwww:x:33:\nstaff:x:50:www,other\nnogroup:x:65534:\n";
         let r = resolve_user("www", Some(pw), Some(gr)).unwrap();
-        assert_eq!((r.uid, r.gid, r.additional_gids.clone(), r.home.as_str()), (33, 33, vec![33, 50], "/var/www"));
+        assert_eq!(
+            (r.uid, r.gid, r.additional_gids.clone(), r.home.as_str()),
+            (33, 33, vec![33, 50], "/var/www")
+        );
         let r = resolve_user("1234:50", Some(pw), Some(gr)).unwrap();
         assert_eq!((r.uid, r.gid, r.additional_gids), (1234, 50, vec![50]));
         let r = resolve_user("nobody:staff", Some(pw), Some(gr)).unwrap();
         assert_eq!((r.uid, r.gid), (65534, 50));
         let e = resolve_user("ghost", Some(pw), Some(gr)).unwrap_err();
-        assert_eq!(e.message, "unable to find user ghost: no matching entries in passwd file");
+        assert_eq!(
+            e.message,
+            "unable to find user ghost: no matching entries in passwd file"
+        );
         let r = resolve_user("", None, None).unwrap();
         assert_eq!((r.uid, r.home.as_str()), (0, "/root"));
     }

@@ -25,7 +25,9 @@ const MT_DOCKER_LIST: &str = "application/vnd.docker.distribution.manifest.list.
 fn sniff_media_type(path: &Path) -> Result<&'static str> {
     let mut head = [0u8; 4];
     let mut f = File::open(path).ctx(|| format!("open {}", path.display()))?;
-    let n = f.read(&mut head).ctx(|| format!("read {}", path.display()))?;
+    let n = f
+        .read(&mut head)
+        .ctx(|| format!("read {}", path.display()))?;
     Ok(match &head[..n] {
         [0x1f, 0x8b, ..] => MT_LAYER_GZIP,
         [0x28, 0xb5, 0x2f, 0xfd] => MT_LAYER_ZSTD,
@@ -35,17 +37,36 @@ fn sniff_media_type(path: &Path) -> Result<&'static str> {
 
 impl ImageStore {
     /// Stores a layer blob from `path` and unpacks it; `expected_diff` is checked when given.
-    fn add_layer_file(&self, path: &Path, expected_blob: Option<&str>, expected_diff: Option<&str>) -> Result<LayerRef> {
+    fn add_layer_file(
+        &self,
+        path: &Path,
+        expected_blob: Option<&str>,
+        expected_diff: Option<&str>,
+    ) -> Result<LayerRef> {
         let media_type = sniff_media_type(path)?;
         let f = File::open(path).ctx(|| format!("open {}", path.display()))?;
         let (blob, blob_size) = self.content.ingest(f, expected_blob, None)?;
-        let info = self.layers.unpack(self.content.open(&blob)?, expected_diff)?;
-        Ok(LayerRef { diff_id: info.diff_id, blob, media_type: media_type.into(), blob_size })
+        let info = self
+            .layers
+            .unpack(self.content.open(&blob)?, expected_diff)?;
+        Ok(LayerRef {
+            diff_id: info.diff_id,
+            blob,
+            media_type: media_type.into(),
+            blob_size,
+        })
     }
 
     /// `docker import`: the tarball from `reader` becomes the single layer of a new image with
     /// `config` as its run defaults; tagged `tag` when given. Returns the image id.
-    pub fn import(&self, reader: impl Read, config: super::ContainerConfig, source: &str, message: Option<&str>, tag: Option<&Reference>) -> Result<String> {
+    pub fn import(
+        &self,
+        reader: impl Read,
+        config: super::ContainerConfig,
+        source: &str,
+        message: Option<&str>,
+        tag: Option<&Reference>,
+    ) -> Result<String> {
         let tmp = self.root_temp("import");
         let result = (|| {
             let mut f = File::create(&tmp).ctx(|| format!("create {}", tmp.display()))?;
@@ -59,11 +80,18 @@ impl ImageStore {
                 os: "linux".into(),
                 created: Some(now.clone()),
                 config,
-                rootfs: RootFs { typ: "layers".into(), diff_ids: vec![layer.diff_id.clone()] },
+                rootfs: RootFs {
+                    typ: "layers".into(),
+                    diff_ids: vec![layer.diff_id.clone()],
+                },
                 history: vec![super::History {
                     created: Some(now),
                     created_by: None,
-                    comment: Some(message.map(str::to_string).unwrap_or_else(|| format!("Imported from {source}"))),
+                    comment: Some(
+                        message
+                            .map(str::to_string)
+                            .unwrap_or_else(|| format!("Imported from {source}")),
+                    ),
                     ..Default::default()
                 }],
                 ..Default::default()
@@ -90,10 +118,12 @@ impl ImageStore {
         let dir = self.root_temp("load");
         let result = (|| {
             fs::create_dir_all(&dir).ctx(|| format!("create {}", dir.display()))?;
-            let plain = crate::snapshot::unpack::decompress(BufReader::new(reader)).ctx(|| "read archive".into())?;
+            let plain = crate::snapshot::unpack::decompress(BufReader::new(reader))
+                .ctx(|| "read archive".into())?;
             let mut ar = tar::Archive::new(plain);
             // Our own scratch directory; the tar crate refuses entries that would land outside it.
-            ar.unpack(&dir).map_err(|e| Error::invalid(format!("invalid archive: {e}")))?;
+            ar.unpack(&dir)
+                .map_err(|e| Error::invalid(format!("invalid archive: {e}")))?;
             if dir.join("manifest.json").exists() {
                 self.load_docker_archive(&dir)
             } else if dir.join("index.json").exists() {
@@ -108,21 +138,47 @@ impl ImageStore {
 
     fn safe_join(dir: &Path, rel: &str) -> Result<PathBuf> {
         let p = Path::new(rel);
-        if p.is_absolute() || p.components().any(|c| matches!(c, std::path::Component::ParentDir)) {
-            return Err(Error::invalid(format!("invalid archive: path {rel:?} escapes the archive")));
+        if p.is_absolute()
+            || p.components()
+                .any(|c| matches!(c, std::path::Component::ParentDir))
+        {
+            return Err(Error::invalid(format!(
+                "invalid archive: path {rel:?} escapes the archive"
+            )));
         }
         Ok(dir.join(p))
     }
 
     fn load_docker_archive(&self, dir: &Path) -> Result<Vec<(Vec<Reference>, String)>> {
-        let manifest: Vec<Value> = store::read_json(&dir.join("manifest.json")).map_err(|e| Error::invalid(format!("invalid archive: manifest.json: {e}")))?;
+        let manifest: Vec<Value> = store::read_json(&dir.join("manifest.json"))
+            .map_err(|e| Error::invalid(format!("invalid archive: manifest.json: {e}")))?;
         let mut out = Vec::new();
         for entry in manifest {
-            let cfg_path = entry["Config"].as_str().ok_or_else(|| Error::invalid("invalid archive: manifest entry without Config"))?;
-            let layers: Vec<String> = entry["Layers"].as_array().map(|a| a.iter().filter_map(|v| v.as_str().map(String::from)).collect()).unwrap_or_default();
-            let tags: Vec<String> = entry["RepoTags"].as_array().map(|a| a.iter().filter_map(|v| v.as_str().map(String::from)).collect()).unwrap_or_default();
-            let cfg_bytes = fs::read(Self::safe_join(dir, cfg_path)?).ctx(|| format!("read {cfg_path}"))?;
-            let paths: Vec<PathBuf> = layers.iter().map(|l| Self::safe_join(dir, l)).collect::<Result<_>>()?;
+            let cfg_path = entry["Config"]
+                .as_str()
+                .ok_or_else(|| Error::invalid("invalid archive: manifest entry without Config"))?;
+            let layers: Vec<String> = entry["Layers"]
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|v| v.as_str().map(String::from))
+                        .collect()
+                })
+                .unwrap_or_default();
+            let tags: Vec<String> = entry["RepoTags"]
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|v| v.as_str().map(String::from))
+                        .collect()
+                })
+                .unwrap_or_default();
+            let cfg_bytes =
+                fs::read(Self::safe_join(dir, cfg_path)?).ctx(|| format!("read {cfg_path}"))?;
+            let paths: Vec<PathBuf> = layers
+                .iter()
+                .map(|l| Self::safe_join(dir, l))
+                .collect::<Result<_>>()?;
             let id = self.store_image(&cfg_bytes, &paths)?;
             let refs = self.apply_tags(&id, &tags)?;
             out.push((refs, id));
@@ -131,15 +187,20 @@ impl ImageStore {
     }
 
     fn load_oci_layout(&self, dir: &Path) -> Result<Vec<(Vec<Reference>, String)>> {
-        let index: Value = store::read_json(&dir.join("index.json")).map_err(|e| Error::invalid(format!("invalid archive: index.json: {e}")))?;
+        let index: Value = store::read_json(&dir.join("index.json"))
+            .map_err(|e| Error::invalid(format!("invalid archive: index.json: {e}")))?;
         let mut out = Vec::new();
         for desc in index["manifests"].as_array().cloned().unwrap_or_default() {
             let (manifest, _) = self.resolve_oci_manifest(dir, &desc)?;
-            let cfg_digest = manifest["config"]["digest"].as_str().ok_or_else(|| Error::invalid("invalid archive: manifest without config"))?;
+            let cfg_digest = manifest["config"]["digest"]
+                .as_str()
+                .ok_or_else(|| Error::invalid("invalid archive: manifest without config"))?;
             let cfg_bytes = self.read_oci_blob(dir, cfg_digest)?;
             let mut paths = Vec::new();
             for l in manifest["layers"].as_array().cloned().unwrap_or_default() {
-                let d = l["digest"].as_str().ok_or_else(|| Error::invalid("invalid archive: layer without digest"))?;
+                let d = l["digest"]
+                    .as_str()
+                    .ok_or_else(|| Error::invalid("invalid archive: layer without digest"))?;
                 paths.push(dir.join("blobs/sha256").join(digest_hex(d)?));
             }
             let id = self.store_image(&cfg_bytes, &paths)?;
@@ -160,20 +221,29 @@ impl ImageStore {
     }
 
     fn read_oci_blob(&self, dir: &Path, digest: &str) -> Result<Vec<u8>> {
-        let data = fs::read(dir.join("blobs/sha256").join(digest_hex(digest)?)).ctx(|| format!("invalid archive: blob {digest}"))?;
+        let data = fs::read(dir.join("blobs/sha256").join(digest_hex(digest)?))
+            .ctx(|| format!("invalid archive: blob {digest}"))?;
         let got = crate::content::sha256_digest(&data);
         if got != digest {
-            return Err(Error::invalid(format!("invalid archive: blob {digest} hashes to {got}")));
+            return Err(Error::invalid(format!(
+                "invalid archive: blob {digest} hashes to {got}"
+            )));
         }
         Ok(data)
     }
 
     /// Follows an index to this host's platform until it reaches an image manifest.
     fn resolve_oci_manifest(&self, dir: &Path, desc: &Value) -> Result<(Value, String)> {
-        let digest = desc["digest"].as_str().ok_or_else(|| Error::invalid("invalid archive: descriptor without digest"))?;
+        let digest = desc["digest"]
+            .as_str()
+            .ok_or_else(|| Error::invalid("invalid archive: descriptor without digest"))?;
         let data = self.read_oci_blob(dir, digest)?;
-        let v: Value = serde_json::from_slice(&data).map_err(|e| Error::invalid(format!("invalid archive: {digest}: {e}")))?;
-        let mt = v["mediaType"].as_str().or(desc["mediaType"].as_str()).unwrap_or(MT_MANIFEST);
+        let v: Value = serde_json::from_slice(&data)
+            .map_err(|e| Error::invalid(format!("invalid archive: {digest}: {e}")))?;
+        let mt = v["mediaType"]
+            .as_str()
+            .or(desc["mediaType"].as_str())
+            .unwrap_or(MT_MANIFEST);
         if mt == MT_INDEX || mt == MT_DOCKER_LIST || v.get("manifests").is_some() {
             let arch = super::config::host_arch();
             let list = v["manifests"].as_array().cloned().unwrap_or_default();
@@ -181,18 +251,25 @@ impl ImageStore {
                 .iter()
                 .find(|m| m["platform"]["os"] == "linux" && m["platform"]["architecture"] == arch)
                 .or_else(|| list.iter().find(|m| m["platform"].is_null()))
-                .ok_or_else(|| Error::not_found(format!("no matching manifest for linux/{arch} in the archive")))?;
+                .ok_or_else(|| {
+                    Error::not_found(format!(
+                        "no matching manifest for linux/{arch} in the archive"
+                    ))
+                })?;
             return self.resolve_oci_manifest(dir, pick);
         }
         if mt != MT_MANIFEST && mt != MT_DOCKER_MANIFEST {
-            return Err(Error::invalid(format!("invalid archive: unsupported media type {mt}")));
+            return Err(Error::invalid(format!(
+                "invalid archive: unsupported media type {mt}"
+            )));
         }
         Ok((v, digest.to_string()))
     }
 
     /// Verifies the config's diff ids against the layers, stores everything, returns the id.
     fn store_image(&self, cfg_bytes: &[u8], layer_paths: &[PathBuf]) -> Result<String> {
-        let cfg: ImageConfig = serde_json::from_slice(cfg_bytes).map_err(|e| Error::invalid(format!("invalid image config: {e}")))?;
+        let cfg: ImageConfig = serde_json::from_slice(cfg_bytes)
+            .map_err(|e| Error::invalid(format!("invalid image config: {e}")))?;
         if cfg.rootfs.diff_ids.len() != layer_paths.len() {
             return Err(Error::invalid(format!(
                 "invalid archive: config lists {} layers but the manifest has {}",
@@ -227,20 +304,23 @@ impl ImageStore {
         let mut manifest = Vec::new();
         let mut index = Vec::new();
         let mtime = 0u64;
-        let add = |tb: &mut tar::Builder<_>, name: &str, size: u64, data: &mut dyn Read| -> Result<()> {
-            let mut h = tar::Header::new_ustar();
-            h.set_size(size);
-            h.set_mode(0o644);
-            h.set_mtime(mtime);
-            h.set_entry_type(tar::EntryType::Regular);
-            tb.append_data(&mut h, name, data).ctx(|| format!("write {name}"))
-        };
+        let add =
+            |tb: &mut tar::Builder<_>, name: &str, size: u64, data: &mut dyn Read| -> Result<()> {
+                let mut h = tar::Header::new_ustar();
+                h.set_size(size);
+                h.set_mode(0o644);
+                h.set_mtime(mtime);
+                h.set_entry_type(tar::EntryType::Regular);
+                tb.append_data(&mut h, name, data)
+                    .ctx(|| format!("write {name}"))
+            };
         let dir = |tb: &mut tar::Builder<_>, name: &str| -> Result<()> {
             let mut h = tar::Header::new_ustar();
             h.set_size(0);
             h.set_mode(0o755);
             h.set_entry_type(tar::EntryType::Directory);
-            tb.append_data(&mut h, name, std::io::empty()).ctx(|| format!("write {name}"))
+            tb.append_data(&mut h, name, std::io::empty())
+                .ctx(|| format!("write {name}"))
         };
         dir(&mut tb, "blobs/")?;
         dir(&mut tb, "blobs/sha256/")?;
@@ -258,10 +338,13 @@ impl ImageStore {
                 let info = self.layers.info(&l.diff_id)?;
                 if written.insert(name.clone()) {
                     let blob = self.content.open(&l.blob)?;
-                    let mut plain = crate::snapshot::unpack::decompress(BufReader::new(blob)).ctx(|| "read layer".into())?;
+                    let mut plain = crate::snapshot::unpack::decompress(BufReader::new(blob))
+                        .ctx(|| "read layer".into())?;
                     add(&mut tb, &name, info.size, &mut plain)?;
                 }
-                layer_descs.push(json!({"mediaType": MT_LAYER_TAR, "digest": l.diff_id, "size": info.size}));
+                layer_descs.push(
+                    json!({"mediaType": MT_LAYER_TAR, "digest": l.diff_id, "size": info.size}),
+                );
                 layer_names.push(name);
             }
             let oci_manifest = json!({
@@ -270,13 +353,18 @@ impl ImageStore {
                 "config": {"mediaType": MT_CONFIG, "digest": id, "size": cfg.len()},
                 "layers": layer_descs,
             });
-            let mbytes = serde_json::to_vec(&oci_manifest).map_err(|e| Error::internal(e.to_string()))?;
+            let mbytes =
+                serde_json::to_vec(&oci_manifest).map_err(|e| Error::internal(e.to_string()))?;
             let mdigest = crate::content::sha256_digest(&mbytes);
             let mname = format!("blobs/sha256/{}", digest_hex(&mdigest)?);
             if written.insert(mname.clone()) {
                 add(&mut tb, &mname, mbytes.len() as u64, &mut &mbytes[..])?;
             }
-            let tags: Vec<String> = refs.iter().filter(|r| r.tag().is_some()).map(|r| r.familiar()).collect();
+            let tags: Vec<String> = refs
+                .iter()
+                .filter(|r| r.tag().is_some())
+                .map(|r| r.familiar())
+                .collect();
             manifest.push(json!({"Config": cfg_name, "RepoTags": if tags.is_empty() { Value::Null } else { json!(tags) }, "Layers": layer_names}));
             let mut pushed = false;
             for r in refs.iter().filter(|r| r.tag().is_some()) {
@@ -287,16 +375,23 @@ impl ImageStore {
                 pushed = true;
             }
             if !pushed {
-                index.push(json!({"mediaType": MT_MANIFEST, "digest": mdigest, "size": mbytes.len()}));
+                index.push(
+                    json!({"mediaType": MT_MANIFEST, "digest": mdigest, "size": mbytes.len()}),
+                );
             }
         }
         let m = serde_json::to_vec(&manifest).map_err(|e| Error::internal(e.to_string()))?;
         add(&mut tb, "manifest.json", m.len() as u64, &mut &m[..])?;
-        let idx = serde_json::to_vec(&json!({"schemaVersion": 2, "mediaType": MT_INDEX, "manifests": index})).map_err(|e| Error::internal(e.to_string()))?;
+        let idx = serde_json::to_vec(
+            &json!({"schemaVersion": 2, "mediaType": MT_INDEX, "manifests": index}),
+        )
+        .map_err(|e| Error::internal(e.to_string()))?;
         add(&mut tb, "index.json", idx.len() as u64, &mut &idx[..])?;
         let layout = br#"{"imageLayoutVersion":"1.0.0"}"#;
         add(&mut tb, "oci-layout", layout.len() as u64, &mut &layout[..])?;
-        tb.into_inner().and_then(|mut w| w.flush()).ctx(|| "write archive".into())?;
+        tb.into_inner()
+            .and_then(|mut w| w.flush())
+            .ctx(|| "write archive".into())?;
         Ok(())
     }
 }

@@ -157,7 +157,10 @@ pub fn host_arch() -> &'static str {
 /// LABEL, EXPOSE, VOLUME, STOPSIGNAL, ONBUILD) to `cfg`.
 pub fn apply_change(cfg: &mut ContainerConfig, change: &str) -> Result<(), String> {
     let change = change.trim();
-    let (instr, rest) = change.split_once(char::is_whitespace).map(|(a, b)| (a, b.trim())).unwrap_or((change, ""));
+    let (instr, rest) = change
+        .split_once(char::is_whitespace)
+        .map(|(a, b)| (a, b.trim()))
+        .unwrap_or((change, ""));
     let json_or_shell = |s: &str| -> Vec<String> {
         if s.starts_with('[') {
             if let Ok(v) = serde_json::from_str::<Vec<String>>(s) {
@@ -188,18 +191,29 @@ pub fn apply_change(cfg: &mut ContainerConfig, change: &str) -> Result<(), Strin
         "EXPOSE" => {
             let ports = cfg.exposed_ports.get_or_insert_with(BTreeMap::new);
             for p in rest.split_whitespace() {
-                let p = if p.contains('/') { p.to_string() } else { format!("{p}/tcp") };
+                let p = if p.contains('/') {
+                    p.to_string()
+                } else {
+                    format!("{p}/tcp")
+                };
                 ports.insert(p, Value::Object(Map::new()));
             }
         }
         "VOLUME" => {
             let vols = cfg.volumes.get_or_insert_with(BTreeMap::new);
-            let list = if rest.starts_with('[') { serde_json::from_str::<Vec<String>>(rest).map_err(|e| e.to_string())? } else { rest.split_whitespace().map(String::from).collect() };
+            let list = if rest.starts_with('[') {
+                serde_json::from_str::<Vec<String>>(rest).map_err(|e| e.to_string())?
+            } else {
+                rest.split_whitespace().map(String::from).collect()
+            };
             for v in list {
                 vols.insert(v, Value::Object(Map::new()));
             }
         }
-        "ONBUILD" => cfg.on_build.get_or_insert_with(Vec::new).push(rest.to_string()),
+        "ONBUILD" => cfg
+            .on_build
+            .get_or_insert_with(Vec::new)
+            .push(rest.to_string()),
         "" => return Err("empty change".into()),
         other => return Err(format!("{other} is not a valid change command")),
     }
@@ -210,7 +224,9 @@ pub fn apply_change(cfg: &mut ContainerConfig, change: &str) -> Result<(), Strin
 fn parse_key_values(s: &str) -> Result<Vec<(String, String)>, String> {
     let first = s.split_whitespace().next().unwrap_or("");
     if !first.contains('=') {
-        let (k, v) = s.split_once(char::is_whitespace).ok_or_else(|| format!("{s:?} needs a value"))?;
+        let (k, v) = s
+            .split_once(char::is_whitespace)
+            .ok_or_else(|| format!("{s:?} needs a value"))?;
         return Ok(vec![(k.to_string(), v.trim().to_string())]);
     }
     let mut out = Vec::new();
@@ -240,7 +256,9 @@ fn parse_key_values(s: &str) -> Result<Vec<(String, String)>, String> {
                 _ => word.push(c),
             }
         }
-        let (k, v) = word.split_once('=').ok_or_else(|| format!("{word:?} is not of the form key=value"))?;
+        let (k, v) = word
+            .split_once('=')
+            .ok_or_else(|| format!("{word:?} is not of the form key=value"))?;
         out.push((k.to_string(), v.to_string()));
     }
     Ok(out)
@@ -261,7 +279,10 @@ mod tests {
         apply_change(&mut c, "LABEL a=b").unwrap();
         apply_change(&mut c, "EXPOSE 80").unwrap();
         assert_eq!(c.cmd, Some(vec!["/bin/sh".to_string()]));
-        assert_eq!(c.env, Some(vec!["B=two words".to_string(), "A=3".to_string()]));
+        assert_eq!(
+            c.env,
+            Some(vec!["B=two words".to_string(), "A=3".to_string()])
+        );
         assert_eq!(c.working_dir, "/srv");
         assert_eq!(c.entrypoint.as_ref().unwrap()[2], "echo hi");
         assert_eq!(c.labels.as_ref().unwrap()["a"], "b");

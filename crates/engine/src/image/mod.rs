@@ -65,7 +65,11 @@ pub struct ImageStore {
 impl ImageStore {
     /// The image store of `root`.
     pub fn new(root: &Root) -> Self {
-        ImageStore { root: root.clone(), content: ContentStore::new(root), layers: LayerStore::new(root) }
+        ImageStore {
+            root: root.clone(),
+            content: ContentStore::new(root),
+            layers: LayerStore::new(root),
+        }
     }
 
     /// Serialises changes to images and names across processes.
@@ -74,7 +78,10 @@ impl ImageStore {
     }
 
     fn record_path(&self, id: &str) -> Result<std::path::PathBuf> {
-        Ok(self.root.join("images").join(format!("{}.json", digest_hex(id)?)))
+        Ok(self
+            .root
+            .join("images")
+            .join(format!("{}.json", digest_hex(id)?)))
     }
 
     fn repositories(&self) -> Repositories {
@@ -90,7 +97,11 @@ impl ImageStore {
         let id = self.content.write(config_bytes)?;
         let path = self.record_path(&id)?;
         if !path.exists() {
-            let rec = ImageRecord { id: id.clone(), layers, loaded_at: store::now_rfc3339() };
+            let rec = ImageRecord {
+                id: id.clone(),
+                layers,
+                loaded_at: store::now_rfc3339(),
+            };
             store::write_json(&path, &rec)?;
         }
         Ok(id)
@@ -108,12 +119,15 @@ impl ImageStore {
     /// The parsed config of image `id`.
     pub fn config(&self, id: &str) -> Result<ImageConfig> {
         let raw = self.content.read(id)?;
-        serde_json::from_slice(&raw).map_err(|e| Error::internal(format!("image {id} has an invalid config: {e}")))
+        serde_json::from_slice(&raw)
+            .map_err(|e| Error::internal(format!("image {id} has an invalid config: {e}")))
     }
 
     /// All image records.
     pub fn list(&self) -> Vec<ImageRecord> {
-        let Ok(rd) = fs::read_dir(self.root.join("images")) else { return Vec::new() };
+        let Ok(rd) = fs::read_dir(self.root.join("images")) else {
+            return Vec::new();
+        };
         rd.flatten()
             .filter(|e| e.file_name().to_string_lossy().ends_with(".json"))
             .filter_map(|e| store::read_json(&e.path()).ok())
@@ -122,12 +136,19 @@ impl ImageStore {
 
     /// Every reference that names image `id` (tags and digests), full form.
     pub fn refs_of(&self, id: &str) -> Vec<Reference> {
-        self.repositories().into_iter().filter(|(_, v)| v == id).filter_map(|(k, _)| Reference::parse_named(&k).ok()).collect()
+        self.repositories()
+            .into_iter()
+            .filter(|(_, v)| v == id)
+            .filter_map(|(k, _)| Reference::parse_named(&k).ok())
+            .collect()
     }
 
     /// The whole name table as parsed references.
     pub fn all_refs(&self) -> Vec<(Reference, String)> {
-        self.repositories().into_iter().filter_map(|(k, v)| Reference::parse_named(&k).ok().map(|r| (r, v))).collect()
+        self.repositories()
+            .into_iter()
+            .filter_map(|(k, v)| Reference::parse_named(&k).ok().map(|r| (r, v)))
+            .collect()
     }
 
     /// Finds an image by reference, full id, or unique id prefix (as `docker` does).
@@ -154,7 +175,10 @@ impl ImageStore {
             return match found.len() {
                 0 => Err(not_found()),
                 1 => self.get(&found[0]),
-                _ => Err(Error::invalid(format!("ambiguous image id prefix {s}: {} images match", found.len()))),
+                _ => Err(Error::invalid(format!(
+                    "ambiguous image id prefix {s}: {} images match",
+                    found.len()
+                ))),
             };
         }
         Reference::parse(s)?;
@@ -194,14 +218,19 @@ impl ImageStore {
         if repos.len() != before {
             self.write_repositories(&repos)?;
         }
-        fs::remove_file(self.record_path(id)?).map_err(|e| Error::io(format!("delete image {id}"), e))?;
+        fs::remove_file(self.record_path(id)?)
+            .map_err(|e| Error::io(format!("delete image {id}"), e))?;
         let others = self.list();
         for l in &rec.layers {
-            let used = others.iter().any(|o| o.layers.iter().any(|x| x.diff_id == l.diff_id));
+            let used = others
+                .iter()
+                .any(|o| o.layers.iter().any(|x| x.diff_id == l.diff_id));
             if !used {
                 self.layers.remove(&l.diff_id)?;
             }
-            let blob_used = others.iter().any(|o| o.layers.iter().any(|x| x.blob == l.blob));
+            let blob_used = others
+                .iter()
+                .any(|o| o.layers.iter().any(|x| x.blob == l.blob));
             if !blob_used {
                 self.content.delete(&l.blob)?;
             }
@@ -212,6 +241,9 @@ impl ImageStore {
 
     /// Total size of an image's layers (uncompressed), as `docker images` shows.
     pub fn size(&self, rec: &ImageRecord) -> u64 {
-        rec.layers.iter().map(|l| self.layers.info(&l.diff_id).map(|i| i.size).unwrap_or(0)).sum()
+        rec.layers
+            .iter()
+            .map(|l| self.layers.info(&l.diff_id).map(|i| i.size).unwrap_or(0))
+            .sum()
     }
 }

@@ -45,7 +45,9 @@ impl LayerStore {
 
     /// True if the layer is unpacked.
     pub fn exists(&self, diff_id: &str) -> bool {
-        self.dir(diff_id).map(|d| d.join("layer.json").exists()).unwrap_or(false)
+        self.dir(diff_id)
+            .map(|d| d.join("layer.json").exists())
+            .unwrap_or(false)
     }
 
     /// Layer metadata.
@@ -66,16 +68,22 @@ impl LayerStore {
         let result = (|| -> Result<LayerInfo> {
             let diff = tmp.join("diff");
             fs::create_dir_all(&diff).ctx(|| format!("create {}", diff.display()))?;
-            let plain = unpack::decompress(BufReader::with_capacity(256 * 1024, reader)).ctx(|| "read layer".into())?;
+            let plain = unpack::decompress(BufReader::with_capacity(256 * 1024, reader))
+                .ctx(|| "read layer".into())?;
             let mut hr = HashingReader::new(plain);
             unpack::unpack_layer(&mut hr, &diff)?;
             let (diff_id, size) = hr.finish().ctx(|| "read layer".into())?;
             if let Some(want) = expected {
                 if want != diff_id {
-                    return Err(Error::invalid(format!("layer diff id mismatch: expected {want}, got {diff_id}")));
+                    return Err(Error::invalid(format!(
+                        "layer diff id mismatch: expected {want}, got {diff_id}"
+                    )));
                 }
             }
-            let info = LayerInfo { diff_id: diff_id.clone(), size };
+            let info = LayerInfo {
+                diff_id: diff_id.clone(),
+                size,
+            };
             store::write_json(&tmp.join("layer.json"), &info)?;
             let dest = self.dir(&diff_id)?;
             if let Err(e) = fs::rename(&tmp, &dest) {
@@ -107,7 +115,9 @@ impl LayerStore {
 
     /// All diff ids present.
     pub fn list(&self) -> Vec<String> {
-        let Ok(rd) = fs::read_dir(self.root.join("layers")) else { return Vec::new() };
+        let Ok(rd) = fs::read_dir(self.root.join("layers")) else {
+            return Vec::new();
+        };
         rd.flatten()
             .filter(|e| e.path().join("layer.json").exists())
             .map(|e| format!("sha256:{}", e.file_name().to_string_lossy()))
@@ -142,7 +152,12 @@ impl LayerStore {
 
     /// Reads `path` (absolute, inside the image) from the rw layer `upper` over `layers`
     /// (bottom to top) without mounting anything: the topmost layer that has it or deletes it wins.
-    pub fn read_file(&self, upper: Option<&Path>, layers: &[String], path: &str) -> Option<Vec<u8>> {
+    pub fn read_file(
+        &self,
+        upper: Option<&Path>,
+        layers: &[String],
+        path: &str,
+    ) -> Option<Vec<u8>> {
         let rel = path.trim_start_matches('/');
         let mut dirs: Vec<PathBuf> = upper.map(|u| u.to_path_buf()).into_iter().collect();
         for l in layers.iter().rev() {
