@@ -56,11 +56,21 @@ shim=$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['shim_pid
 pss_kb=$(awk '/^Pss:/ {print $2}' "/proc/$shim/smaps_rollup")
 rss_kb=$(awk '/^Rss:/ {print $2}' "/proc/$shim/smaps_rollup")
 
-python3 - "$work/start.json" "$pss_kb" "$rss_kb" "${names[@]}" <<'PY'
+# Docker's shim for an idle container, when an engine answers.
+dpss_kb=0
+if docker info >/dev/null 2>&1; then
+    dcid=$(docker run -d berth-bench-busybox sleep 60)
+    sleep 1.5
+    dshim=$(pgrep -f "containerd-shim.*$dcid" | head -1 || true)
+    [ -n "$dshim" ] && dpss_kb=$(awk '/^Pss:/ {print $2}' "/proc/$dshim/smaps_rollup")
+    docker rm -f "$dcid" >/dev/null
+fi
+
+python3 - "$work/start.json" "$pss_kb" "$rss_kb" "$dpss_kb" "${names[@]}" <<'PY'
 import json, sys
 res = json.load(open(sys.argv[1]))["results"]
-pss, rss = int(sys.argv[2]), int(sys.argv[3])
-names = sys.argv[4:]
+pss, rss, dpss = int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+names = sys.argv[5:]
 t = {n: r for n, r in zip(names, res)}
 print("start latency (hyperfine, %d runs each, same machine, same run)" % len(res[0]["times"]))
 for n in names:
@@ -73,4 +83,6 @@ if "docker" in t:
 else:
     print("  docker: no engine answers here (docker info failed); not measured")
 print("idle shim memory: PSS %.2f MiB, RSS %.2f MiB   (target PSS <= 0.3 MiB)" % (pss / 1024, rss / 1024))
+if dpss:
+    print("  docker's containerd-shim for an idle container: PSS %.2f MiB (%.1fx berth's)" % (dpss / 1024, dpss / pss))
 PY

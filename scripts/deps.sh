@@ -2,7 +2,7 @@
 # Installs what building and testing berth needs on Debian 12 (run as root).
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
-pkgs=(libseccomp-dev pkg-config gcc busybox-static)
+pkgs=(libseccomp-dev pkg-config gcc busybox-static skopeo)
 missing=()
 for p in "${pkgs[@]}"; do
     dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
