@@ -447,21 +447,56 @@ fn saved_archives_are_read_by_other_tools() {
     b.ok(&["save", "-o", archive.to_str().unwrap(), "interop:1"]);
     let layer = b.inspect("interop:1", "{{index .RootFS.Layers 0}}");
     for transport in ["docker-archive", "oci-archive"] {
-        let out = std::process::Command::new(skopeo).args(["inspect", "--raw", &format!("{transport}:{}", archive.display())]).output().unwrap();
-        assert!(out.status.success(), "skopeo refused the {transport} view: {}", String::from_utf8_lossy(&out.stderr));
-        let conf = std::process::Command::new(skopeo).args(["inspect", "--config", &format!("{transport}:{}", archive.display())]).output().unwrap();
+        let out = std::process::Command::new(skopeo)
+            .args([
+                "inspect",
+                "--raw",
+                &format!("{transport}:{}", archive.display()),
+            ])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "skopeo refused the {transport} view: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let conf = std::process::Command::new(skopeo)
+            .args([
+                "inspect",
+                "--config",
+                &format!("{transport}:{}", archive.display()),
+            ])
+            .output()
+            .unwrap();
         let v: serde_json::Value = serde_json::from_slice(&conf.stdout).unwrap();
         assert_eq!(v["rootfs"]["diff_ids"][0], layer.as_str(), "{transport}");
     }
     // And skopeo's own OCI layout comes back in.
     let oci = b.path().join("oci-out.tar");
     let out = std::process::Command::new(skopeo)
-        .args(["copy", &format!("docker-archive:{}", archive.display()), &format!("oci-archive:{}:copied:2", oci.display())])
+        .args([
+            "copy",
+            &format!("docker-archive:{}", archive.display()),
+            &format!("oci-archive:{}:copied:2", oci.display()),
+        ])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let other = Berth::empty();
     let out = other.ok(&["load", "-i", oci.to_str().unwrap()]);
     assert!(out.contains("Loaded image"), "{out}");
-    assert_eq!(other.ok(&["run", "--rm", other.ok(&["images", "-q"]).trim(), "echo", "roundtrip"]), "roundtrip\n");
+    assert_eq!(
+        other.ok(&[
+            "run",
+            "--rm",
+            other.ok(&["images", "-q"]).trim(),
+            "echo",
+            "roundtrip"
+        ]),
+        "roundtrip\n"
+    );
 }

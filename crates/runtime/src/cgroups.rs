@@ -261,6 +261,15 @@ impl Cgroup {
             };
             self.write_in("pids", "pids.max", &v)?;
         }
+        if let Some(devices) = res.devices() {
+            if let Some(prog) = crate::devices::program(devices) {
+                let dir = &self.dirs[0].1;
+                crate::devices::attach(dir, &prog).map_err(|source| RuntimeError::Cgroup {
+                    path: dir.display().to_string(),
+                    source,
+                })?;
+            }
+        }
         Ok(())
     }
 

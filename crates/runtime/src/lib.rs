@@ -8,6 +8,7 @@
 
 pub mod caps;
 pub mod cgroups;
+pub mod devices;
 pub mod error;
 pub mod exec;
 pub mod fdpass;
@@ -395,7 +396,11 @@ mod tests {
             "ociVersion": "1.0.2",
             "root": {"path": "/"},
             "process": {"user": {"uid": 0, "gid": 0}, "args": args, "env": ["PATH=/bin:/usr/bin"], "cwd": "/"},
-            "linux": {"namespaces": [{"type": "pid"}, {"type": "cgroup"}], "cgroupsPath": cgroups_path},
+            "linux": {
+                "namespaces": [{"type": "pid"}, {"type": "cgroup"}],
+                "cgroupsPath": cgroups_path,
+                "resources": {"devices": [{"allow": false, "access": "rwm"}, {"allow": true, "type": "c", "major": 1, "minor": 3, "access": "rwm"}]},
+            },
         }))
         .unwrap()
     }
@@ -420,7 +425,8 @@ mod tests {
             .expect("no cgroup v2 mount on this host");
         let rel = format!("berth-rt-test-{}", std::process::id());
         let out = std::env::temp_dir().join(format!("berth-rt-test-{}.out", std::process::id()));
-        let script = format!("cat /proc/self/cgroup > {}", out.display());
+        // /dev/null is allowed by the device program; /dev/zero (1:5) is not.
+        let script = format!("cat /proc/self/cgroup > {o}; head -c1 /dev/zero >/dev/null 2>&1 || echo zero-denied >> {o}", o = out.display());
         let sp = spec(&["/bin/sh", "-c", &script], &rel);
         let opts = SpawnOptions {
             spec: &sp,
@@ -440,6 +446,10 @@ mod tests {
         let _ = std::fs::remove_file(&out);
         // In its own cgroup namespace the process sees itself at the namespace root.
         assert!(seen.lines().any(|l| l == "0::/"), "{seen}");
+        assert!(
+            seen.contains("zero-denied"),
+            "the v2 device program is attached: {seen}"
+        );
         assert!(!root.join(&rel).exists(), "cgroup removed");
     }
 
