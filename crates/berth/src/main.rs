@@ -186,6 +186,7 @@ fn dispatch(engine: &berth_engine::Engine, cmd: cli::Cmd) -> CmdResult {
         Cmd::History(a) | Cmd::Image { cmd: I::History(a) } => im::history(engine, a),
         Cmd::Image { cmd: I::Inspect(a) } => sy::inspect(engine, a, Some("image")),
         Cmd::Image { cmd: I::Prune(a) } => im::prune(engine, a),
+        Cmd::Volume { cmd } => cli::volume::run(engine, cmd),
         Cmd::Version(a) => sy::version(engine, a),
         Cmd::Info(a) => sy::info(engine, a),
         Cmd::Shim(_) => unreachable!("handled before the engine opens"),

@@ -31,8 +31,10 @@ pub struct CreateRequest {
     /// The user's run settings: `cmd` set when arguments were given, `entrypoint` when
     /// `--entrypoint` was (empty to clear the image's), `env` the user's variables.
     pub config: ContainerConfig,
-    /// Host settings.
+    /// Host settings (`binds`, `tmpfs` and `volumes_from` are resolved into mounts).
     pub host_config: HostConfig,
+    /// `--mount` requests.
+    pub mounts: Vec<crate::container::mounts::MountRequest>,
 }
 
 /// What `exec` runs and how.
@@ -63,6 +65,8 @@ pub struct Engine {
     pub images: ImageStore,
     /// Containers.
     pub containers: ContainerStore,
+    /// Volumes.
+    pub volumes: crate::volume::VolumeStore,
     /// cgroup parent of containers (`berth`).
     pub cgroup_parent: String,
     /// The binary re-executed as shim (this executable by default).
@@ -116,6 +120,7 @@ impl Engine {
         Ok(Engine {
             images: ImageStore::new(&root),
             containers: ContainerStore::new(&root),
+            volumes: crate::volume::VolumeStore::new(&root),
             root,
             cgroup_parent: "berth".into(),
             shim_binary,
@@ -199,6 +204,16 @@ impl Engine {
             return Err(Error::invalid("no command specified"));
         }
 
+        let mut anonymous = Vec::new();
+        let mounts = match self.resolve_mounts(&hc, &req.mounts, icfg.volumes.as_ref(), &mut anonymous) {
+            Ok(m) => m,
+            Err(e) => {
+                for v in anonymous {
+                    let _ = self.volumes.remove(&v);
+                }
+                return Err(e);
+            }
+        };
         let id = store::random_hex(32);
         cfg.hostname = if u.hostname.is_empty() {
             id[..12].to_string()
@@ -226,6 +241,7 @@ impl Engine {
             config: cfg,
             host_config: hc,
             layers: img.diff_ids(),
+            mounts,
         };
         // Build the directory aside and rename it into place, so a crash never leaves a
         // half-made container visible.
@@ -240,9 +256,110 @@ impl Engine {
         if let Err(e) = made {
             let _ = store::make_writable_and_remove(&tmp);
             names::release(&self.root, &name, &id);
+            for v in &anonymous {
+                let _ = self.volumes.remove(v);
+            }
             return Err(e);
         }
         Ok(id)
+    }
+
+    /// Turns `-v`, `--mount`, `--tmpfs`, `--volumes-from` and the image's VOLUMEs into mount
+    /// points, creating the volumes they name; explicit mounts win over `--volumes-from` and
+    /// image volumes at the same path. Anonymous volumes made are added to `anonymous`.
+    fn resolve_mounts(
+        &self,
+        hc: &HostConfig,
+        requests: &[crate::container::mounts::MountRequest],
+        image_volumes: Option<&std::collections::BTreeMap<String, serde_json::Value>>,
+        anonymous: &mut Vec<String>,
+    ) -> Result<Vec<crate::container::MountPoint>> {
+        use crate::container::mounts::{parse_tmpfs_flag, parse_volume_flag, MountRequest};
+        use crate::container::{MountPoint, MountType};
+        let mut explicit: Vec<MountRequest> = Vec::new();
+        for b in hc.binds.iter().flatten() {
+            explicit.push(parse_volume_flag(b)?);
+        }
+        explicit.extend(requests.iter().cloned());
+        for (d, o) in hc.tmpfs.iter().flatten() {
+            let spec = if o.is_empty() { d.clone() } else { format!("{d}:{o}") };
+            explicit.push(parse_tmpfs_flag(&spec)?);
+        }
+        let mut points: Vec<MountPoint> = Vec::new();
+        for r in &explicit {
+            if points.iter().any(|p| p.destination == r.destination()) {
+                return Err(Error::invalid(format!("Duplicate mount point: {}", r.destination())));
+            }
+            let base = MountPoint {
+                typ: MountType::Tmpfs,
+                name: None,
+                source: PathBuf::new(),
+                destination: r.destination().to_string(),
+                rw: true,
+                propagation: String::new(),
+                nocopy: false,
+                tmpfs_options: vec![],
+            };
+            points.push(match r {
+                MountRequest::Volume { name, readonly, nocopy, .. } => {
+                    let v = self.volumes.create(name.as_deref(), Default::default(), Default::default())?;
+                    if name.is_none() {
+                        anonymous.push(v.name.clone());
+                    }
+                    MountPoint { typ: MountType::Volume, name: Some(v.name), source: v.mountpoint, rw: !readonly, nocopy: *nocopy, ..base }
+                }
+                MountRequest::Bind { source, readonly, propagation, create_source, .. } => {
+                    let src = Path::new(source);
+                    if !src.exists() {
+                        if !create_source {
+                            return Err(Error::invalid(format!(
+                                "invalid mount config for type \"bind\": bind source path does not exist: {source}"
+                            )));
+                        }
+                        std::fs::create_dir_all(src).ctx(|| format!("create bind source {source}"))?;
+                    }
+                    MountPoint { typ: MountType::Bind, source: src.to_path_buf(), rw: !readonly, propagation: propagation.clone(), ..base }
+                }
+                MountRequest::Tmpfs { options, .. } => {
+                    MountPoint { rw: !options.iter().any(|o| o == "ro"), tmpfs_options: options.clone(), ..base }
+                }
+            });
+        }
+        for vf in hc.volumes_from.iter().flatten() {
+            let (c, mode) = vf.split_once(':').unwrap_or((vf, ""));
+            let other = self.record(&self.resolve(c)?)?;
+            for mut m in other.mounts.into_iter().filter(|m| m.typ != MountType::Tmpfs) {
+                if points.iter().any(|p| p.destination == m.destination) {
+                    continue;
+                }
+                match mode {
+                    "ro" => m.rw = false,
+                    "rw" => m.rw = true,
+                    "" => {}
+                    other => return Err(Error::invalid(format!("invalid mode for --volumes-from: {other}"))),
+                }
+                points.push(m);
+            }
+        }
+        for dest in image_volumes.into_iter().flat_map(|v| v.keys()) {
+            let d = dest.trim_end_matches('/');
+            if d.is_empty() || points.iter().any(|p| p.destination == d) {
+                continue;
+            }
+            let v = self.volumes.create(None, Default::default(), Default::default())?;
+            anonymous.push(v.name.clone());
+            points.push(MountPoint {
+                typ: MountType::Volume,
+                name: Some(v.name),
+                source: v.mountpoint,
+                destination: d.to_string(),
+                rw: true,
+                propagation: String::new(),
+                nocopy: false,
+                tmpfs_options: vec![],
+            });
+        }
+        Ok(points)
     }
 
     /// A container's record.
@@ -313,6 +430,7 @@ impl Engine {
         std::fs::write(dir.join("hosts"), hosts).ctx(|| "write hosts".into())?;
         std::fs::write(dir.join("resolv.conf"), resolv_conf())
             .ctx(|| "write resolv.conf".into())?;
+        self.copy_up_volumes(rec)?;
         let nofile_hard = {
             let mut l = libc::rlimit {
                 rlim_cur: 0,
@@ -354,6 +472,37 @@ impl Engine {
                 _ => Ok(()),
             },
         }
+    }
+
+    /// Docker's copy-up: a volume that is still empty when first mounted gets the image's
+    /// content at its path (modes, owners and times kept), unless `nocopy` was asked.
+    fn copy_up_volumes(&self, rec: &ContainerRecord) -> Result<()> {
+        let dir = self.containers.dir(&rec.id);
+        let wanted: Vec<&crate::container::MountPoint> = rec
+            .mounts
+            .iter()
+            .filter(|m| m.typ == crate::container::MountType::Volume && !m.nocopy && m.source.starts_with(self.root.path()))
+            .filter(|m| std::fs::read_dir(&m.source).map(|mut d| d.next().is_none()).unwrap_or(false))
+            .filter(|m| self.images.layers.path_exists(Some(&dir.join("upper")), &rec.layers, &m.destination))
+            .collect();
+        if wanted.is_empty() {
+            return Ok(());
+        }
+        let jobs: Vec<(String, PathBuf)> = wanted.iter().map(|m| (m.destination.clone(), m.source.clone())).collect();
+        snapshot::in_private_rootfs(&self.images.layers, &rec.layers, &dir, move |rootfs| {
+            for (dest, target) in &jobs {
+                let src = snapshot::resolve_in_root(rootfs, dest)?;
+                if src.is_dir() {
+                    snapshot::copy_tree(&src, target).map_err(|e| format!("copy {dest} into its volume: {e}"))?;
+                }
+            }
+            Ok(())
+        })
+    }
+
+    /// Removes the anonymous volumes of `rec` that no other container uses (`rm -v`, `--rm`).
+    pub fn remove_anonymous_volumes(&self, rec: &ContainerRecord) {
+        crate::volume::remove_anonymous_of(&self.root, rec);
     }
 
     /// The compiled BPF program of a seccomp profile, from `cache/seccomp/<sha256 of the
@@ -555,7 +704,7 @@ impl Engine {
     }
 
     /// Removes a container; a running one only with `force` (then it is killed first).
-    pub fn remove(&self, id: &str, force: bool) -> Result<()> {
+    pub fn remove(&self, id: &str, force: bool, volumes: bool) -> Result<()> {
         let rec = self.record(id)?;
         let st = self.state(id)?;
         if st.status == Status::Running {
@@ -575,7 +724,11 @@ impl Engine {
         if !self.containers.dir(id).exists() {
             return Ok(()); // --rm beat us to it
         }
-        self.containers.remove_files(&rec)
+        self.containers.remove_files(&rec)?;
+        if volumes {
+            self.remove_anonymous_volumes(&rec);
+        }
+        Ok(())
     }
 
     /// Renames a container.
@@ -621,7 +774,7 @@ impl Engine {
         for (rec, st) in self.list() {
             if matches!(st.status, Status::Created | Status::Exited | Status::Dead) {
                 bytes += dir_size(&self.containers.dir(&rec.id).join("upper"));
-                self.remove(&rec.id, false)?;
+                self.remove(&rec.id, false, false)?;
                 out.push(rec.id);
             }
         }

@@ -79,7 +79,21 @@ impl Engine {
                     "WorkDir": dir.join("work"),
                 },
             },
-            "Mounts": [],
+            "Mounts": rec.mounts.iter().map(|m| {
+                let mut v = json!({
+                    "Type": match m.typ { crate::container::MountType::Volume => "volume", crate::container::MountType::Bind => "bind", crate::container::MountType::Tmpfs => "tmpfs" },
+                    "Source": m.source,
+                    "Destination": m.destination,
+                    "Mode": if m.typ == crate::container::MountType::Bind { "" } else { "z" },
+                    "RW": m.rw,
+                    "Propagation": m.propagation,
+                });
+                if let Some(n) = &m.name {
+                    v["Name"] = json!(n);
+                    v["Driver"] = json!("local");
+                }
+                v
+            }).collect::<Vec<_>>(),
             "Config": rec.config,
             "NetworkSettings": {
                 "Bridge": "", "SandboxID": "", "SandboxKey": "", "Ports": {}, "HairpinMode": false,

@@ -13,6 +13,7 @@ pub mod shim;
 pub mod signal;
 pub mod snapshot;
 pub mod store;
+pub mod volume;
 
 pub use engine::{dir_size, CreateRequest, Engine, ExecRequest, DEFAULT_PATH};
 pub use error::{Error, ErrorKind, Result};

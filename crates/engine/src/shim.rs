@@ -499,7 +499,10 @@ fn supervise(
         st.stopping = false;
         let _ = containers.write_state(id, &st);
         if rec.host_config.auto_remove {
-            let _ = containers.remove_files(&rec);
+            // Docker's --rm takes the container's anonymous volumes with it.
+            if containers.remove_files(&rec).is_ok() {
+                crate::volume::remove_anonymous_of(&root, &rec);
+            }
         }
     }
     drop(listener);

@@ -4,6 +4,7 @@
 pub mod container;
 pub mod exec;
 pub mod image;
+pub mod volume;
 pub mod run;
 pub mod system;
 
@@ -95,6 +96,12 @@ pub enum Cmd {
         #[command(subcommand)]
         cmd: ImageCmd,
     },
+    /// Manage volumes
+    Volume {
+        /// The volume command.
+        #[command(subcommand)]
+        cmd: VolumeCmd,
+    },
     /// Internal: supervise one container (started by berth itself)
     #[command(hide = true)]
     Shim(ShimArgs),
@@ -164,6 +171,75 @@ pub enum ImageCmd {
     Inspect(InspectArgs),
     /// Remove unused images
     Prune(PruneArgs),
+}
+
+/// `berth volume …`.
+#[derive(Subcommand, Debug)]
+pub enum VolumeCmd {
+    /// Create a volume
+    Create(VolumeCreateArgs),
+    /// List volumes
+    #[command(alias = "list")]
+    Ls(VolumeLsArgs),
+    /// Display detailed information on one or more volumes
+    Inspect(VolumeInspectArgs),
+    /// Remove one or more volumes
+    #[command(alias = "remove")]
+    Rm(VolumeRmArgs),
+    /// Remove unused local volumes
+    Prune(PruneArgs),
+}
+
+/// Flags of `volume create`.
+#[derive(Args, Debug)]
+pub struct VolumeCreateArgs {
+    /// Specify volume driver name
+    #[arg(short = 'd', long, default_value = "local")]
+    pub driver: String,
+    /// Set driver specific options
+    #[arg(short = 'o', long = "opt")]
+    pub opt: Vec<String>,
+    /// Set metadata for a volume
+    #[arg(long)]
+    pub label: Vec<String>,
+    /// The name (random when absent).
+    pub name: Option<String>,
+}
+
+/// Flags of `volume ls`.
+#[derive(Args, Debug)]
+pub struct VolumeLsArgs {
+    /// Only display volume names
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+    /// Provide filter values (dangling=, name=, label=, driver=)
+    #[arg(short = 'f', long = "filter")]
+    pub filter: Vec<String>,
+    /// Format output using a custom template
+    #[arg(long)]
+    pub format: Option<String>,
+}
+
+/// Flags of `volume inspect`.
+#[derive(Args, Debug)]
+pub struct VolumeInspectArgs {
+    /// Format output using a custom template
+    #[arg(short = 'f', long)]
+    pub format: Option<String>,
+    /// The volumes.
+    #[arg(required = true)]
+    pub names: Vec<String>,
+}
+
+/// Flags of `volume rm`.
+#[derive(Args, Debug)]
+pub struct VolumeRmArgs {
+    /// Force the removal of one or more volumes
+    #[arg(short = 'f', long)]
+    pub force: bool,
+    /// The volumes.
+    #[arg(required = true)]
+    pub names: Vec<String>,
 }
 
 /// Flags of `run` and `create`.
@@ -271,6 +347,18 @@ pub struct RunArgs {
     /// Override the key sequence for detaching a container
     #[arg(long = "detach-keys")]
     pub detach_keys: Option<String>,
+    /// Bind mount a volume ([SOURCE:]DEST[:ro|rw|nocopy|z|propagation])
+    #[arg(short = 'v', long = "volume")]
+    pub volume: Vec<String>,
+    /// Attach a filesystem mount to the container (type=volume|bind|tmpfs,src=…,dst=…,readonly)
+    #[arg(long = "mount")]
+    pub mount: Vec<String>,
+    /// Mount a tmpfs directory (DEST[:OPTIONS])
+    #[arg(long = "tmpfs")]
+    pub tmpfs: Vec<String>,
+    /// Mount volumes from the specified container(s) (NAME[:ro|rw])
+    #[arg(long = "volumes-from")]
+    pub volumes_from: Vec<String>,
     /// Print help
     #[arg(long, action = clap::ArgAction::Help)]
     pub help: Option<bool>,

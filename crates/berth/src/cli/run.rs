@@ -191,6 +191,14 @@ pub fn request(a: &RunArgs) -> anyhow::Result<CreateRequest> {
             None => 0,
         },
         init: None,
+        binds: (!a.volume.is_empty()).then(|| a.volume.clone()),
+        tmpfs: (!a.tmpfs.is_empty()).then(|| {
+            a.tmpfs.iter().map(|t| match t.split_once(':') {
+                Some((d, o)) => (d.to_string(), o.to_string()),
+                None => (t.clone(), String::new()),
+            }).collect()
+        }),
+        volumes_from: (!a.volumes_from.is_empty()).then(|| a.volumes_from.clone()),
     };
     let attach_all = !a.detach && a.attach.is_empty();
     let config = ContainerConfig {
@@ -218,7 +226,9 @@ pub fn request(a: &RunArgs) -> anyhow::Result<CreateRequest> {
         stop_timeout: a.stop_timeout,
         ..Default::default()
     };
+    let mounts = a.mount.iter().map(|m| berth_engine::container::mounts::parse_mount_flag(m)).collect::<Result<Vec<_>, _>>()?;
     Ok(CreateRequest {
+        mounts,
         name: a.name.clone(),
         image: a.image.clone(),
         config,

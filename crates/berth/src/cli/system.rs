@@ -8,7 +8,7 @@ use berth_engine::Engine;
 use serde_json::{json, Value};
 
 /// Go's json.MarshalIndent with four spaces, as `docker inspect` prints.
-fn pretty(v: &Value) -> String {
+pub fn pretty(v: &Value) -> String {
     let mut out = Vec::new();
     let fmt = serde_json::ser::PrettyFormatter::with_indent(b"    ");
     let mut ser = serde_json::Serializer::with_formatter(&mut out, fmt);

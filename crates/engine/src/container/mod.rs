@@ -5,6 +5,7 @@
 //! engine and the shim under the container's lock), the OCI bundle (`config.json`, `rootfs/`),
 //! the rw layer (`upper/`, `work/`), `hostname`, `hosts`, `resolv.conf` and the json-file log.
 
+pub mod mounts;
 pub mod names;
 pub mod seccomp_profile;
 pub mod spec;
@@ -105,6 +106,15 @@ pub struct HostConfig {
     /// `--init`.
     #[serde(default)]
     pub init: Option<bool>,
+    /// `-v` specifications as given.
+    #[serde(default)]
+    pub binds: Option<Vec<String>>,
+    /// `--tmpfs`: destination → options.
+    #[serde(default)]
+    pub tmpfs: Option<BTreeMap<String, String>>,
+    /// `--volumes-from` containers (`name[:ro|rw]`).
+    #[serde(default)]
+    pub volumes_from: Option<Vec<String>>,
 }
 
 /// What a container was created with; immutable after create (but for the name).
@@ -128,6 +138,42 @@ pub struct ContainerRecord {
     pub host_config: HostConfig,
     /// The image's diff ids, bottom first, captured at create.
     pub layers: Vec<String>,
+    /// Volumes, binds and tmpfs mounts, resolved at create.
+    #[serde(default)]
+    pub mounts: Vec<MountPoint>,
+}
+
+/// How a mount point is backed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MountType {
+    /// A named or anonymous volume.
+    Volume,
+    /// A host path.
+    Bind,
+    /// Memory.
+    Tmpfs,
+}
+
+/// One mount of a container (Docker's `MountPoint`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct MountPoint {
+    /// What backs it.
+    pub typ: MountType,
+    /// Volume name (volumes only).
+    pub name: Option<String>,
+    /// Host path (bind source, or the volume's data directory).
+    pub source: PathBuf,
+    /// Path in the container.
+    pub destination: String,
+    /// Writable.
+    pub rw: bool,
+    /// Mount propagation (binds), e.g. `rprivate`.
+    pub propagation: String,
+    /// Do not copy the image's content into a new volume.
+    pub nocopy: bool,
+    /// tmpfs options (`size=…`, `mode=…`).
+    pub tmpfs_options: Vec<String>,
 }
 
 /// Status names as Docker prints them.

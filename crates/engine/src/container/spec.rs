@@ -305,6 +305,26 @@ pub fn build(rec: &ContainerRecord, inp: &SpecInputs) -> Result<Spec> {
     for f in ["resolv.conf", "hostname", "hosts"] {
         mounts.push(json!({"destination": format!("/etc/{f}"), "type": "bind", "source": dir.join(f), "options": ["rbind", "rprivate"]}));
     }
+    // The user's mounts replace a default at the same path, and come after the defaults so
+    // they stack over them (a volume at /tmp, a bind over /etc/hosts).
+    mounts.retain(|m| !rec.mounts.iter().any(|u| m["destination"] == u.destination.as_str()));
+    for m in &rec.mounts {
+        mounts.push(match m.typ {
+            super::MountType::Tmpfs => {
+                let mut opts = vec!["nosuid".to_string(), "nodev".to_string(), "noexec".to_string()];
+                opts.extend(m.tmpfs_options.iter().cloned());
+                json!({"destination": m.destination, "type": "tmpfs", "source": "tmpfs", "options": opts})
+            }
+            _ => {
+                let prop = if m.propagation.is_empty() { "rprivate" } else { m.propagation.as_str() };
+                let mut opts = vec!["rbind", prop];
+                if !m.rw {
+                    opts.push("ro");
+                }
+                json!({"destination": m.destination, "type": "bind", "source": m.source, "options": opts})
+            }
+        });
+    }
 
     let mut namespaces = vec![
         json!({"type": "pid"}),

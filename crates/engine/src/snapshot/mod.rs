@@ -14,7 +14,7 @@ use crate::error::{Error, IoContext, Result};
 use crate::store::{self, Root};
 use berth_runtime::RootfsMount;
 use std::fs;
-use std::io::{BufReader, Read};
+use std::io::{BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 
 /// Metadata kept beside an unpacked layer.
@@ -185,6 +185,147 @@ impl LayerStore {
 pub fn prepare_rw(dir: &Path) -> Result<()> {
     for sub in ["upper", "work", "rootfs"] {
         fs::create_dir_all(dir.join(sub)).ctx(|| format!("create {}", dir.join(sub).display()))?;
+    }
+    Ok(())
+}
+
+impl LayerStore {
+    /// True if `path` exists in the rw layer `upper` or any of `layers` (whiteouts aside: a
+    /// cheap pre-check before mounting anything).
+    pub fn path_exists(&self, upper: Option<&Path>, layers: &[String], path: &str) -> bool {
+        let rel = path.trim_start_matches('/');
+        upper.map(|u| u.join(rel)).into_iter().chain(layers.iter().filter_map(|l| self.dir(l).ok().map(|d| d.join("diff").join(rel)))).any(|p| fs::symlink_metadata(p).is_ok())
+    }
+}
+
+/// Resolves `path` inside `root` as if `root` were `/` (symlinks included, never escaping it):
+/// the /proc/self/fd path of the opened result, usable by ordinary file calls.
+pub fn resolve_in_root(root: &Path, path: &str) -> std::result::Result<PathBuf, String> {
+    use rustix::fs::{Mode, OFlags, ResolveFlags};
+    let rootfd = rustix::fs::open(root, OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty()).map_err(|e| format!("open {}: {e}", root.display()))?;
+    let rel = path.trim_start_matches('/');
+    let rel = if rel.is_empty() { "." } else { rel };
+    let fd = rustix::fs::openat2(&rootfd, rel, OFlags::PATH | OFlags::CLOEXEC, Mode::empty(), ResolveFlags::IN_ROOT | ResolveFlags::NO_MAGICLINKS)
+        .map_err(|e| format!("{path}: {e}"))?;
+    // Leaked on purpose: the caller uses the path while this short-lived helper process lives.
+    let raw = std::os::fd::IntoRawFd::into_raw_fd(fd);
+    Ok(PathBuf::from(format!("/proc/self/fd/{raw}")))
+}
+
+/// Runs `f` on the container's merged root file system (its rw layer over the image's
+/// layers) in a child process with a mount namespace of its own, so the overlay mount exists
+/// only for that child and disappears with it. Only for stopped containers: a running one's
+/// root is `/proc/<pid>/root`.
+pub fn in_private_rootfs(
+    layers: &LayerStore,
+    layer_ids: &[String],
+    dir: &Path,
+    f: impl FnOnce(&Path) -> std::result::Result<(), String>,
+) -> Result<()> {
+    let m = layers.overlay(layer_ids, dir)?;
+    let rootfs = dir.join("rootfs");
+    let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| Error::internal(format!("pipe: {e}")))?;
+    // SAFETY: the child does its work and leaves with _exit; the caller is single-threaded
+    // or holds no locks the child needs.
+    let pid = unsafe { libc::fork() };
+    if pid < 0 {
+        return Err(Error::internal(format!("fork: {}", std::io::Error::last_os_error())));
+    }
+    if pid == 0 {
+        drop(r);
+        let res = (|| -> std::result::Result<(), String> {
+            nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNS).map_err(|e| format!("unshare: {e}"))?;
+            use nix::mount::{mount, MsFlags};
+            mount(None::<&str>, "/", None::<&str>, MsFlags::MS_REC | MsFlags::MS_PRIVATE, None::<&str>).map_err(|e| format!("make / private: {e}"))?;
+            if let Some(d) = &m.chdir {
+                nix::unistd::chdir(d.as_path()).map_err(|e| format!("chdir: {e}"))?;
+            }
+            mount(Some(m.source.as_str()), &rootfs, Some(m.fstype.as_str()), MsFlags::empty(), Some(m.options.join(",").as_str()))
+                .map_err(|e| format!("mount the container's root file system: {e}"))?;
+            nix::unistd::chdir("/").map_err(|e| format!("chdir: {e}"))?;
+            f(&rootfs)
+        })();
+        let code = match res {
+            Ok(()) => 0,
+            Err(msg) => {
+                let _ = std::fs::File::from(w).write_all(msg.as_bytes());
+                1
+            }
+        };
+        // SAFETY: leaving the helper without running the parent's destructors.
+        unsafe { libc::_exit(code) };
+    }
+    drop(w);
+    let mut msg = String::new();
+    let _ = std::fs::File::from(r).read_to_string(&mut msg);
+    let mut status = 0;
+    // SAFETY: reaping our helper.
+    unsafe { libc::waitpid(pid, &mut status, 0) };
+    if libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0 {
+        Ok(())
+    } else if msg.is_empty() {
+        Err(Error::internal("the root file system helper failed"))
+    } else {
+        Err(Error::invalid(msg))
+    }
+}
+
+/// Copies a directory tree keeping modes, owners, times and symlinks (hard links become
+/// separate files; device nodes are recreated).
+pub fn copy_tree(src: &Path, dst: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    fs::create_dir_all(dst)?;
+    let md = fs::symlink_metadata(src)?;
+    for e in fs::read_dir(src)? {
+        let e = e?;
+        let from = e.path();
+        let to = dst.join(e.file_name());
+        let m = fs::symlink_metadata(&from)?;
+        let ft = m.file_type();
+        if ft.is_dir() {
+            copy_tree(&from, &to)?;
+        } else if ft.is_symlink() {
+            std::os::unix::fs::symlink(fs::read_link(&from)?, &to)?;
+        } else if ft.is_file() {
+            fs::copy(&from, &to)?;
+        } else {
+            use std::os::unix::fs::FileTypeExt;
+            let kind = if ft.is_char_device() {
+                libc::S_IFCHR
+            } else if ft.is_block_device() {
+                libc::S_IFBLK
+            } else if ft.is_fifo() {
+                libc::S_IFIFO
+            } else {
+                continue;
+            };
+            let c = std::ffi::CString::new(std::os::unix::ffi::OsStrExt::as_bytes(to.as_os_str())).map_err(std::io::Error::other)?;
+            // SAFETY: mknod(2) of a path we build.
+            if unsafe { libc::mknod(c.as_ptr(), kind | (m.mode() & 0o7777), m.rdev()) } < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+        }
+        copy_meta(&to, &m, ft.is_symlink())?;
+        if !ft.is_symlink() {
+            fs::set_permissions(&to, fs::Permissions::from_mode(m.mode() & 0o7777))?;
+        }
+    }
+    copy_meta(dst, &md, false)?;
+    fs::set_permissions(dst, fs::Permissions::from_mode(md.mode() & 0o7777))
+}
+
+fn copy_meta(to: &Path, m: &fs::Metadata, symlink: bool) -> std::io::Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    std::os::unix::fs::lchown(to, Some(m.uid()), Some(m.gid()))?;
+    let times = [
+        libc::timespec { tv_sec: m.atime(), tv_nsec: m.atime_nsec() },
+        libc::timespec { tv_sec: m.mtime(), tv_nsec: m.mtime_nsec() },
+    ];
+    let c = std::ffi::CString::new(std::os::unix::ffi::OsStrExt::as_bytes(to.as_os_str())).map_err(std::io::Error::other)?;
+    let flags = if symlink { libc::AT_SYMLINK_NOFOLLOW } else { 0 };
+    // SAFETY: utimensat(2) with a valid path and two timespecs.
+    if unsafe { libc::utimensat(libc::AT_FDCWD, c.as_ptr(), times.as_ptr(), flags) } < 0 {
+        return Err(std::io::Error::last_os_error());
     }
     Ok(())
 }

@@ -1,0 +1,144 @@
+//! `volume create|ls|inspect|rm|prune`.
+
+use super::{VolumeCmd, VolumeCreateArgs, VolumeLsArgs};
+use crate::format::{list_format, render_list, Template};
+use crate::{human, CmdResult, Exit};
+use anyhow::{anyhow, bail};
+use berth_engine::volume::{self, VolumeRecord};
+use berth_engine::Engine;
+use serde_json::json;
+use std::collections::BTreeMap;
+
+fn key_values(items: &[String], what: &str) -> anyhow::Result<BTreeMap<String, String>> {
+    let mut m = BTreeMap::new();
+    for i in items {
+        let (k, v) = i.split_once('=').ok_or_else(|| anyhow!("invalid {what} '{i}': expected key=value"))?;
+        m.insert(k.to_string(), v.to_string());
+    }
+    Ok(m)
+}
+
+/// Dispatches a `volume` subcommand.
+pub fn run(engine: &Engine, cmd: VolumeCmd) -> CmdResult {
+    match cmd {
+        VolumeCmd::Create(a) => create(engine, a),
+        VolumeCmd::Ls(a) => ls(engine, a),
+        VolumeCmd::Inspect(a) => {
+            let mut items = Vec::new();
+            let mut failed = false;
+            for n in &a.names {
+                match engine.volumes.get(n) {
+                    Ok(v) => items.push(serde_json::to_value(&v)?),
+                    Err(e) => {
+                        eprintln!("Error response from daemon: {}", e.message);
+                        failed = true;
+                    }
+                }
+            }
+            match &a.format {
+                Some(f) => {
+                    let t = Template::parse(f).map_err(|e| Exit { code: 1, message: e.to_string() })?;
+                    for v in &items {
+                        println!("{}", t.render(v).map_err(|e| Exit { code: 1, message: e.to_string() })?);
+                    }
+                }
+                None => println!("{}", crate::cli::system::pretty(&serde_json::Value::Array(items))),
+            }
+            Ok(if failed { 1 } else { 0 })
+        }
+        VolumeCmd::Rm(a) => {
+            let mut failed = false;
+            for n in &a.names {
+                let users = volume::users(&engine.root, n);
+                let res = if !users.is_empty() {
+                    Err(volume::in_use(n, &users))
+                } else {
+                    match engine.volumes.remove(n) {
+                        Err(e) if a.force && e.kind == berth_engine::ErrorKind::NotFound => Ok(()),
+                        r => r,
+                    }
+                };
+                match res {
+                    Ok(()) => println!("{n}"),
+                    Err(e) => {
+                        eprintln!("Error response from daemon: {}", e.message);
+                        failed = true;
+                    }
+                }
+            }
+            Ok(if failed { 1 } else { 0 })
+        }
+        VolumeCmd::Prune(a) => {
+            let q = if a.all { "WARNING! This will remove all local volumes not used by at least one container.\nAre you sure you want to continue? [y/N] " } else { "WARNING! This will remove anonymous local volumes not used by at least one container.\nAre you sure you want to continue? [y/N] " };
+            if !a.force && !super::container::confirm(q) {
+                return Ok(0);
+            }
+            let mut removed = Vec::new();
+            let mut bytes = 0;
+            for v in engine.volumes.list() {
+                if (a.all || v.anonymous()) && volume::users(&engine.root, &v.name).is_empty() {
+                    bytes += engine.volumes.size(&v);
+                    if engine.volumes.remove(&v.name).is_ok() {
+                        removed.push(v.name);
+                    }
+                }
+            }
+            if !removed.is_empty() {
+                println!("Deleted Volumes:");
+                for n in &removed {
+                    println!("{n}");
+                }
+                println!();
+            }
+            println!("Total reclaimed space: {}", human::size(bytes));
+            Ok(0)
+        }
+    }
+}
+
+fn create(engine: &Engine, a: VolumeCreateArgs) -> CmdResult {
+    if a.driver != "local" {
+        bail!("error looking up volume plugin {}: plugin \"{}\" not found (berth has the local driver)", a.driver, a.driver);
+    }
+    let v = engine.volumes.create(a.name.as_deref(), key_values(&a.label, "label")?, key_values(&a.opt, "option")?)?;
+    println!("{}", v.name);
+    Ok(0)
+}
+
+fn matches(engine: &Engine, v: &VolumeRecord, key: &str, val: &str) -> anyhow::Result<bool> {
+    Ok(match key {
+        "dangling" => volume::users(&engine.root, &v.name).is_empty() == matches!(val, "true" | "1"),
+        "name" => v.name.contains(val),
+        "driver" => v.driver == val,
+        "label" => match val.split_once('=') {
+            Some((k, x)) => v.labels.get(k).map(String::as_str) == Some(x),
+            None => v.labels.contains_key(val),
+        },
+        other => bail!("invalid filter '{other}'"),
+    })
+}
+
+fn ls(engine: &Engine, a: VolumeLsArgs) -> CmdResult {
+    let mut rows = Vec::new();
+    for v in engine.volumes.list() {
+        let mut ok = true;
+        for f in &a.filter {
+            let (k, x) = f.split_once('=').ok_or_else(|| anyhow!("bad format of filter (expected name=value)"))?;
+            ok &= matches(engine, &v, k, x)?;
+        }
+        if ok {
+            let labels: Vec<String> = v.labels.iter().map(|(k, x)| format!("{k}={x}")).collect();
+            rows.push(json!({"Driver": v.driver, "Name": v.name, "Mountpoint": v.mountpoint, "Scope": v.scope, "Labels": labels.join(","), "Size": "N/A"}));
+        }
+    }
+    if a.quiet {
+        for r in &rows {
+            println!("{}", r["Name"].as_str().unwrap_or(""));
+        }
+        return Ok(0);
+    }
+    let fmt = list_format(a.format.as_deref(), "table {{.Driver}}\t{{.Name}}");
+    let headers = json!({"Driver": "DRIVER", "Name": "VOLUME NAME", "Mountpoint": "MOUNTPOINT", "Scope": "SCOPE", "Labels": "LABELS", "Size": "SIZE"});
+    print!("{}", render_list(&fmt, &headers, &rows).map_err(|e| Exit { code: 1, message: e.to_string() })?);
+    Ok(0)
+}

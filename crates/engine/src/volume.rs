@@ -1,0 +1,185 @@
+//! Named and anonymous volumes (Docker's `local` driver): a directory `volumes/<name>/_data`
+//! that outlives containers, plus `volume.json`. A volume is created atomically (built in tmp,
+//! renamed), so a crash never leaves a half volume under its name.
+
+use crate::error::{Error, ErrorKind, IoContext, Result};
+use crate::store::{self, Root};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::PathBuf;
+
+/// Label Docker puts on volumes it made for `-v /path` and image `VOLUME`s.
+pub const ANONYMOUS_LABEL: &str = "com.docker.volume.anonymous";
+
+/// What is kept about a volume, in Docker's inspect shape.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "PascalCase")]
+pub struct VolumeRecord {
+    /// Name (64 hex for anonymous volumes).
+    pub name: String,
+    /// Always `local`.
+    pub driver: String,
+    /// Where the data lives on the host.
+    pub mountpoint: PathBuf,
+    /// RFC 3339.
+    pub created_at: String,
+    /// Labels.
+    pub labels: BTreeMap<String, String>,
+    /// Driver options (`type=none,o=bind,device=/path` binds a host directory).
+    pub options: BTreeMap<String, String>,
+    /// Always `local`.
+    pub scope: String,
+}
+
+impl VolumeRecord {
+    /// True for volumes made for `-v /path` or an image's VOLUME.
+    pub fn anonymous(&self) -> bool {
+        self.labels.contains_key(ANONYMOUS_LABEL)
+    }
+}
+
+/// The volumes of one root.
+#[derive(Debug, Clone)]
+pub struct VolumeStore {
+    root: Root,
+}
+
+/// Docker's volume name rule.
+pub fn validate_name(name: &str) -> Result<()> {
+    let ok = name.len() >= 2 && name.as_bytes()[0].is_ascii_alphanumeric() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b));
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::invalid(format!("\"{name}\" includes invalid characters for a local volume name, only \"[a-zA-Z0-9][a-zA-Z0-9_.-]\" are allowed")))
+    }
+}
+
+impl VolumeStore {
+    /// The volume store of `root`.
+    pub fn new(root: &Root) -> Self {
+        VolumeStore { root: root.clone() }
+    }
+
+    fn dir(&self, name: &str) -> PathBuf {
+        self.root.join("volumes").join(name)
+    }
+
+    /// Creates a volume (a fresh anonymous one when `name` is None); an existing named volume is
+    /// returned as it is, as Docker does.
+    pub fn create(&self, name: Option<&str>, labels: BTreeMap<String, String>, options: BTreeMap<String, String>) -> Result<VolumeRecord> {
+        let (name, mut labels) = match name {
+            Some(n) => {
+                validate_name(n)?;
+                (n.to_string(), labels)
+            }
+            None => {
+                let mut l = labels;
+                l.insert(ANONYMOUS_LABEL.into(), String::new());
+                (store::random_hex(32), l)
+            }
+        };
+        if let Ok(v) = self.get(&name) {
+            return Ok(v);
+        }
+        let mountpoint = match options.get("type").map(String::as_str) {
+            None => self.dir(&name).join("_data"),
+            Some("none") if options.get("o").is_some_and(|o| o.split(',').any(|x| x == "bind")) => {
+                let dev = options.get("device").ok_or_else(|| Error::invalid("a bind volume needs -o device=<host path>"))?;
+                let p = PathBuf::from(dev);
+                if !p.is_dir() {
+                    return Err(Error::invalid(format!("failed to mount local volume: no such directory: {dev}")));
+                }
+                p
+            }
+            Some(t) => return Err(Error::invalid(format!("volume option type={t} is not supported (supported: none with o=bind)"))),
+        };
+        labels.retain(|k, _| !k.is_empty());
+        let rec = VolumeRecord {
+            name: name.clone(),
+            driver: "local".into(),
+            mountpoint,
+            created_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            labels,
+            options,
+            scope: "local".into(),
+        };
+        let tmp = self.root.temp_path("volume");
+        let made = (|| -> Result<()> {
+            fs::create_dir_all(tmp.join("_data")).ctx(|| format!("create {}", tmp.display()))?;
+            store::write_json(&tmp.join("volume.json"), &rec)?;
+            fs::create_dir_all(self.root.join("volumes")).ctx(|| "create volumes".into())?;
+            fs::rename(&tmp, self.dir(&name)).ctx(|| format!("create volume {name}"))
+        })();
+        if made.is_err() {
+            let _ = store::make_writable_and_remove(&tmp);
+            // Lost a race with another creator of the same name: theirs is as good.
+            if let Ok(v) = self.get(&name) {
+                return Ok(v);
+            }
+        }
+        made.map(|_| rec)
+    }
+
+    /// A volume by name.
+    pub fn get(&self, name: &str) -> Result<VolumeRecord> {
+        if validate_name(name).is_err() {
+            return Err(Error::not_found(format!("get {name}: no such volume")));
+        }
+        let p = self.dir(name).join("volume.json");
+        if !p.exists() {
+            return Err(Error::not_found(format!("get {name}: no such volume")));
+        }
+        store::read_json(&p)
+    }
+
+    /// Every volume.
+    pub fn list(&self) -> Vec<VolumeRecord> {
+        let Ok(rd) = fs::read_dir(self.root.join("volumes")) else { return Vec::new() };
+        let mut v: Vec<VolumeRecord> = rd.flatten().filter_map(|e| store::read_json(&e.path().join("volume.json")).ok()).collect();
+        v.sort_by(|a, b| a.name.cmp(&b.name));
+        v
+    }
+
+    /// Deletes a volume and its data (the caller checked it is unused).
+    pub fn remove(&self, name: &str) -> Result<()> {
+        self.get(name)?;
+        let tmp = self.root.temp_path("rmvolume");
+        fs::rename(self.dir(name), &tmp).ctx(|| format!("remove volume {name}"))?;
+        store::make_writable_and_remove(&tmp).ctx(|| format!("remove volume {name}"))
+    }
+
+    /// Bytes used by a volume's own data (0 for bind volumes).
+    pub fn size(&self, v: &VolumeRecord) -> u64 {
+        if v.mountpoint.starts_with(self.root.path()) {
+            crate::dir_size(&v.mountpoint)
+        } else {
+            0
+        }
+    }
+}
+
+/// A volume is in use: Docker's message.
+pub fn in_use(name: &str, ids: &[String]) -> Error {
+    Error::new(ErrorKind::Conflict, format!("remove {name}: volume is in use - [{}]", ids.join(", ")))
+}
+
+/// Containers (ids) whose mounts use volume `name`.
+pub fn users(root: &Root, name: &str) -> Vec<String> {
+    let store = crate::container::ContainerStore::new(root);
+    store
+        .ids()
+        .into_iter()
+        .filter(|id| store.record(id).map(|r| r.mounts.iter().any(|m| m.name.as_deref() == Some(name))).unwrap_or(false))
+        .collect()
+}
+
+/// Removes the anonymous volumes of a removed container that no other container uses.
+pub fn remove_anonymous_of(root: &Root, rec: &crate::container::ContainerRecord) {
+    let vs = VolumeStore::new(root);
+    for name in rec.mounts.iter().filter_map(|m| m.name.as_deref()) {
+        if vs.get(name).map(|v| v.anonymous()).unwrap_or(false) && users(root, name).is_empty() {
+            let _ = vs.remove(name);
+        }
+    }
+}
