@@ -3,6 +3,7 @@
 
 mod common;
 mod containers;
+mod data;
 mod images;
 mod isolation;
 mod lifecycle;

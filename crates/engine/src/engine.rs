@@ -56,6 +56,21 @@ pub struct ExecRequest {
     pub tty_path: Option<String>,
 }
 
+/// What `commit` makes.
+#[derive(Debug, Clone, Default)]
+pub struct CommitRequest {
+    /// Name for the new image.
+    pub reference: Option<Reference>,
+    /// `-m`.
+    pub message: Option<String>,
+    /// `-a`.
+    pub author: Option<String>,
+    /// `-c` Dockerfile instructions.
+    pub changes: Vec<String>,
+    /// Freeze the container while its layer is read (default true).
+    pub pause: bool,
+}
+
 /// A handle on one state root.
 #[derive(Debug, Clone)]
 pub struct Engine {
@@ -205,15 +220,16 @@ impl Engine {
         }
 
         let mut anonymous = Vec::new();
-        let mounts = match self.resolve_mounts(&hc, &req.mounts, icfg.volumes.as_ref(), &mut anonymous) {
-            Ok(m) => m,
-            Err(e) => {
-                for v in anonymous {
-                    let _ = self.volumes.remove(&v);
+        let mounts =
+            match self.resolve_mounts(&hc, &req.mounts, icfg.volumes.as_ref(), &mut anonymous) {
+                Ok(m) => m,
+                Err(e) => {
+                    for v in anonymous {
+                        let _ = self.volumes.remove(&v);
+                    }
+                    return Err(e);
                 }
-                return Err(e);
-            }
-        };
+            };
         let id = store::random_hex(32);
         cfg.hostname = if u.hostname.is_empty() {
             id[..12].to_string()
@@ -282,13 +298,20 @@ impl Engine {
         }
         explicit.extend(requests.iter().cloned());
         for (d, o) in hc.tmpfs.iter().flatten() {
-            let spec = if o.is_empty() { d.clone() } else { format!("{d}:{o}") };
+            let spec = if o.is_empty() {
+                d.clone()
+            } else {
+                format!("{d}:{o}")
+            };
             explicit.push(parse_tmpfs_flag(&spec)?);
         }
         let mut points: Vec<MountPoint> = Vec::new();
         for r in &explicit {
             if points.iter().any(|p| p.destination == r.destination()) {
-                return Err(Error::invalid(format!("Duplicate mount point: {}", r.destination())));
+                return Err(Error::invalid(format!(
+                    "Duplicate mount point: {}",
+                    r.destination()
+                )));
             }
             let base = MountPoint {
                 typ: MountType::Tmpfs,
@@ -328,7 +351,11 @@ impl Engine {
         for vf in hc.volumes_from.iter().flatten() {
             let (c, mode) = vf.split_once(':').unwrap_or((vf, ""));
             let other = self.record(&self.resolve(c)?)?;
-            for mut m in other.mounts.into_iter().filter(|m| m.typ != MountType::Tmpfs) {
+            for mut m in other
+                .mounts
+                .into_iter()
+                .filter(|m| m.typ != MountType::Tmpfs)
+            {
                 if points.iter().any(|p| p.destination == m.destination) {
                     continue;
                 }
@@ -336,7 +363,11 @@ impl Engine {
                     "ro" => m.rw = false,
                     "rw" => m.rw = true,
                     "" => {}
-                    other => return Err(Error::invalid(format!("invalid mode for --volumes-from: {other}"))),
+                    other => {
+                        return Err(Error::invalid(format!(
+                            "invalid mode for --volumes-from: {other}"
+                        )))
+                    }
                 }
                 points.push(m);
             }
@@ -346,7 +377,9 @@ impl Engine {
             if d.is_empty() || points.iter().any(|p| p.destination == d) {
                 continue;
             }
-            let v = self.volumes.create(None, Default::default(), Default::default())?;
+            let v = self
+                .volumes
+                .create(None, Default::default(), Default::default())?;
             anonymous.push(v.name.clone());
             points.push(MountPoint {
                 typ: MountType::Volume,
@@ -481,19 +514,37 @@ impl Engine {
         let wanted: Vec<&crate::container::MountPoint> = rec
             .mounts
             .iter()
-            .filter(|m| m.typ == crate::container::MountType::Volume && !m.nocopy && m.source.starts_with(self.root.path()))
-            .filter(|m| std::fs::read_dir(&m.source).map(|mut d| d.next().is_none()).unwrap_or(false))
-            .filter(|m| self.images.layers.path_exists(Some(&dir.join("upper")), &rec.layers, &m.destination))
+            .filter(|m| {
+                m.typ == crate::container::MountType::Volume
+                    && !m.nocopy
+                    && m.source.starts_with(self.root.path())
+            })
+            .filter(|m| {
+                std::fs::read_dir(&m.source)
+                    .map(|mut d| d.next().is_none())
+                    .unwrap_or(false)
+            })
+            .filter(|m| {
+                self.images.layers.path_exists(
+                    Some(&dir.join("upper")),
+                    &rec.layers,
+                    &m.destination,
+                )
+            })
             .collect();
         if wanted.is_empty() {
             return Ok(());
         }
-        let jobs: Vec<(String, PathBuf)> = wanted.iter().map(|m| (m.destination.clone(), m.source.clone())).collect();
+        let jobs: Vec<(String, PathBuf)> = wanted
+            .iter()
+            .map(|m| (m.destination.clone(), m.source.clone()))
+            .collect();
         snapshot::in_private_rootfs(&self.images.layers, &rec.layers, &dir, move |rootfs| {
             for (dest, target) in &jobs {
                 let src = snapshot::resolve_in_root(rootfs, dest)?;
                 if src.is_dir() {
-                    snapshot::copy_tree(&src, target).map_err(|e| format!("copy {dest} into its volume: {e}"))?;
+                    snapshot::copy_tree(&src, target)
+                        .map_err(|e| format!("copy {dest} into its volume: {e}"))?;
                 }
             }
             Ok(())
@@ -895,6 +946,278 @@ impl Engine {
         Ok((fd, format!("/dev/pts/{n}")))
     }
 
+    /// The container's cgroup.
+    pub fn cgroup(&self, id: &str) -> berth_runtime::Cgroup {
+        berth_runtime::Cgroup::open(Path::new(&format!("{}/{id}", self.cgroup_parent)))
+    }
+
+    /// Runs `f` with a running container frozen (processes stopped by the freezer cgroup), so
+    /// its files cannot change underneath (commit, and cp's defence against symlink races);
+    /// a stopped container is used as it is.
+    pub fn with_frozen<T>(
+        &self,
+        id: &str,
+        pause: bool,
+        f: impl FnOnce() -> Result<T>,
+    ) -> Result<T> {
+        let running = self.state(id)?.status == Status::Running;
+        if !(pause && running) {
+            return f();
+        }
+        let cg = self.cgroup(id);
+        cg.set_frozen(true)?;
+        let r = f();
+        let thawed = cg.set_frozen(false);
+        let v = r?;
+        thawed?;
+        Ok(v)
+    }
+
+    fn mount_destinations(rec: &ContainerRecord) -> Vec<String> {
+        rec.mounts.iter().map(|m| m.destination.clone()).collect()
+    }
+
+    /// `docker diff`: the container's changes against its image.
+    pub fn diff(&self, id: &str) -> Result<Vec<(snapshot::changes::Change, String)>> {
+        let rec = self.record(id)?;
+        let upper = self.containers.dir(id).join("upper");
+        Ok(snapshot::changes::diff(
+            &self.images.layers,
+            &upper,
+            &rec.layers,
+            &Self::mount_destinations(&rec),
+        ))
+    }
+
+    /// `docker export`: the container's whole root file system (without its volumes) as a tar
+    /// written to `fd`.
+    pub fn export(&self, id: &str, fd: RawFd) -> Result<()> {
+        let rec = self.record(id)?;
+        let dir = self.containers.dir(id);
+        let skip: Vec<PathBuf> = Self::mount_destinations(&rec)
+            .into_iter()
+            .map(PathBuf::from)
+            .collect();
+        self.with_frozen(id, true, || {
+            snapshot::in_private_rootfs(&self.images.layers, &rec.layers, &dir, move |root| {
+                // SAFETY: the caller's descriptor, borrowed for the helper's lifetime.
+                let out = std::mem::ManuallyDrop::new(unsafe { std::fs::File::from_raw_fd(fd) });
+                let mut b = tar::Builder::new(std::io::BufWriter::new(&*out));
+                b.follow_symlinks(false);
+                let mut entries: Vec<_> = std::fs::read_dir(root)
+                    .map_err(|e| e.to_string())?
+                    .flatten()
+                    .collect();
+                entries.sort_by_key(|e| e.file_name());
+                for e in entries {
+                    let name = PathBuf::from(e.file_name());
+                    snapshot::changes::write_tree(&mut b, &e.path(), &name, &skip)
+                        .map_err(|e| format!("export: {e}"))?;
+                }
+                b.into_inner()
+                    .and_then(|mut w| std::io::Write::flush(&mut w))
+                    .map_err(|e| format!("export: {e}"))
+            })
+        })
+    }
+
+    /// `docker commit`: a new image whose top layer is exactly the container's changes.
+    pub fn commit(&self, id: &str, req: &CommitRequest) -> Result<String> {
+        let rec = self.record(id)?;
+        let dir = self.containers.dir(id);
+        let skip = Self::mount_destinations(&rec);
+        let tmp = self.root.temp_path("commit");
+        let layer = self.with_frozen(id, req.pause, || {
+            let f = std::fs::File::create(&tmp).ctx(|| format!("create {}", tmp.display()))?;
+            snapshot::changes::write_layer(&dir.join("upper"), &skip, std::io::BufWriter::new(f))
+                .ctx(|| "write the container's layer".into())?;
+            Ok(())
+        });
+        let result = layer.and_then(|()| {
+            let f = std::fs::File::open(&tmp).ctx(|| "read layer".into())?;
+            let (blob, blob_size) = self.images.content.ingest(f, None, None)?;
+            let info = self
+                .images
+                .layers
+                .unpack(self.images.content.open(&blob)?, None)?;
+            let base = self.images.get(&rec.image)?;
+            let mut cfg = self.images.config(&rec.image)?;
+            let mut run = rec.config.clone();
+            // The image gets the container's settings minus what belongs to this container only.
+            run.hostname = String::new();
+            run.domainname = String::new();
+            run.image = String::new();
+            run.attach_stdin = false;
+            run.attach_stdout = false;
+            run.attach_stderr = false;
+            run.tty = false;
+            run.open_stdin = false;
+            run.stdin_once = false;
+            for c in &req.changes {
+                crate::image::config::apply_change(&mut run, c).map_err(Error::invalid)?;
+            }
+            cfg.config = run;
+            let now = store::now_rfc3339();
+            cfg.created = Some(now.clone());
+            if let Some(a) = &req.author {
+                cfg.author = Some(a.clone());
+            }
+            let mut cmdline = vec![rec.path.clone()];
+            cmdline.extend(rec.args.iter().cloned());
+            cfg.history.push(crate::image::History {
+                created: Some(now),
+                created_by: Some(cmdline.join(" ")),
+                author: req.author.clone(),
+                comment: req.message.clone(),
+                empty_layer: false,
+            });
+            cfg.rootfs.diff_ids.push(info.diff_id.clone());
+            let bytes = serde_json::to_vec(&cfg).map_err(|e| Error::internal(e.to_string()))?;
+            let mut layers = base.layers.clone();
+            layers.push(crate::image::LayerRef {
+                diff_id: info.diff_id,
+                blob,
+                media_type: "application/vnd.oci.image.layer.v1.tar".into(),
+                blob_size,
+            });
+            let _l = self.images.lock()?;
+            let image = self.images.put(&bytes, layers)?;
+            if let Some(r) = &req.reference {
+                self.images.tag_locked(&image, r)?;
+            }
+            Ok(image)
+        });
+        let _ = std::fs::remove_file(&tmp);
+        result
+    }
+
+    /// Runs `f` on the container's root file system: a running container's own (frozen meanwhile,
+    /// so no symlink can be swapped in under a path being resolved: CVE-2018-15664), a stopped
+    /// one's mounted privately in a helper process.
+    fn with_root(
+        &self,
+        id: &str,
+        f: impl FnOnce(&Path) -> std::result::Result<(), String>,
+    ) -> Result<()> {
+        let rec = self.record(id)?;
+        let st = self.state(id)?;
+        if st.status == Status::Running {
+            let root = PathBuf::from(format!("/proc/{}/root", st.pid));
+            return self.with_frozen(id, true, || f(&root).map_err(Error::invalid));
+        }
+        snapshot::in_private_rootfs(
+            &self.images.layers,
+            &rec.layers,
+            &self.containers.dir(id),
+            f,
+        )
+    }
+
+    /// `docker cp CONTAINER:SRC DEST`: `dest` None writes a tar of SRC to stdout.
+    pub fn copy_from(&self, id: &str, src: &str, dest: Option<&Path>, follow: bool) -> Result<()> {
+        let src = src.to_string();
+        let dest = dest.map(Path::to_path_buf);
+        self.with_root(id, move |root| {
+            let r = snapshot::resolve_in_root_opt(root, &src, follow)?;
+            let p = r.path;
+            let base = Path::new(src.trim_end_matches('/'))
+                .file_name()
+                .map(PathBuf::from)
+                .unwrap_or_else(|| PathBuf::from("."));
+            match dest {
+                None => {
+                    let out = std::io::stdout();
+                    let mut b = tar::Builder::new(std::io::BufWriter::new(out.lock()));
+                    b.follow_symlinks(false);
+                    match &r.link {
+                        Some(t) => {
+                            let mut h = tar::Header::new_gnu();
+                            h.set_entry_type(tar::EntryType::Symlink);
+                            h.set_size(0);
+                            h.set_mode(0o777);
+                            b.append_link(&mut h, &base, t).map_err(|e| e.to_string())?;
+                        }
+                        None => snapshot::changes::write_tree(&mut b, &p, &base, &[])
+                            .map_err(|e| format!("copy {src}: {e}"))?,
+                    }
+                    b.into_inner()
+                        .and_then(|mut w| std::io::Write::flush(&mut w))
+                        .map_err(|e| e.to_string())
+                }
+                Some(d) => {
+                    let target = if d.is_dir() { d.join(&base) } else { d.clone() };
+                    if let Some(parent) = target.parent().filter(|p| !p.as_os_str().is_empty()) {
+                        if !parent.is_dir() {
+                            return Err(format!(
+                                "destination directory {} does not exist",
+                                parent.display()
+                            ));
+                        }
+                    }
+                    match &r.link {
+                        Some(t) => std::os::unix::fs::symlink(t, &target),
+                        None => copy_any(&p, &target),
+                    }
+                    .map_err(|e| format!("copy {src} to {}: {e}", target.display()))
+                }
+            }
+        })
+    }
+
+    /// `docker cp SRC CONTAINER:DEST`: `src` None reads a tar from stdin. Without `archive` the
+    /// copies belong to the container's root user.
+    pub fn copy_to(&self, id: &str, src: Option<&Path>, dest: &str, archive: bool) -> Result<()> {
+        if let Some(s) = src {
+            if std::fs::symlink_metadata(s).is_err() {
+                return Err(Error::not_found(format!(
+                    "could not find the file {} on the host",
+                    s.display()
+                )));
+            }
+        }
+        let src = src.map(Path::to_path_buf);
+        let dest = dest.to_string();
+        self.with_root(id, move |root| {
+            let existing = snapshot::resolve_in_root(root, &dest).ok();
+            match src {
+                None => {
+                    let d = existing
+                        .ok_or_else(|| format!("no such directory in the container: {dest}"))?;
+                    let stdin = std::io::stdin();
+                    snapshot::unpack::unpack_layer(stdin.lock(), &d)
+                        .map_err(|e| format!("extract into {dest}: {e}"))?;
+                    Ok(())
+                }
+                Some(s) => {
+                    let base = s.file_name().map(PathBuf::from).unwrap_or_default();
+                    let target = match existing {
+                        Some(d) if d.is_dir() => d.join(base),
+                        Some(d) => d,
+                        None => {
+                            let dp = Path::new(&dest);
+                            let parent = dp
+                                .parent()
+                                .map(|p| p.display().to_string())
+                                .unwrap_or_else(|| "/".into());
+                            let pd = snapshot::resolve_in_root(root, &parent).map_err(|_| {
+                                format!("no such directory in the container: {parent}")
+                            })?;
+                            pd.join(
+                                dp.file_name()
+                                    .ok_or_else(|| format!("invalid destination {dest}"))?,
+                            )
+                        }
+                    };
+                    copy_any(&s, &target).map_err(|e| format!("copy to {dest}: {e}"))?;
+                    if !archive {
+                        chown_tree(&target, 0, 0).map_err(|e| e.to_string())?;
+                    }
+                    Ok(())
+                }
+            }
+        })
+    }
+
     // ----- images -----
 
     /// Containers (ids) whose image is `image_id`.
@@ -1107,4 +1430,67 @@ pub fn dir_size(p: &Path) -> u64 {
         }
     }
     total
+}
+
+/// Copies a file, symlink or directory tree with its metadata.
+fn copy_any(src: &Path, dst: &Path) -> std::io::Result<()> {
+    // A /proc/self/fd magic link stands for the object it names; a host path's own symlink is
+    // copied as a symlink.
+    let md = if src.starts_with("/proc/self/fd") {
+        std::fs::metadata(src)?
+    } else {
+        std::fs::symlink_metadata(src)?
+    };
+    if md.is_dir() {
+        snapshot::copy_tree(src, dst)
+    } else {
+        let tmp = tempdir_beside(dst)?;
+        let r = (|| {
+            std::fs::create_dir_all(&tmp)?;
+            // copy_tree copies a directory's entries: stage the single item in a directory.
+            let name = dst.file_name().unwrap_or_default();
+            let staged = tmp.join("in");
+            std::fs::create_dir_all(&staged)?;
+            if md.file_type().is_symlink() {
+                std::os::unix::fs::symlink(std::fs::read_link(src)?, staged.join(name))?;
+            } else {
+                std::fs::copy(src, staged.join(name))?;
+                use std::os::unix::fs::{MetadataExt, PermissionsExt};
+                std::os::unix::fs::lchown(staged.join(name), Some(md.uid()), Some(md.gid()))?;
+                std::fs::set_permissions(
+                    staged.join(name),
+                    std::fs::Permissions::from_mode(md.mode() & 0o7777),
+                )?;
+                let f = std::fs::File::options()
+                    .write(true)
+                    .open(staged.join(name))?;
+                f.set_modified(md.modified()?)?;
+            }
+            std::fs::rename(staged.join(name), dst)
+        })();
+        let _ = std::fs::remove_dir_all(&tmp);
+        r
+    }
+}
+
+fn tempdir_beside(p: &Path) -> std::io::Result<PathBuf> {
+    let parent = p
+        .parent()
+        .filter(|x| !x.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    Ok(parent.join(format!(
+        ".berth-cp-{}-{}",
+        std::process::id(),
+        store::random_hex(4)
+    )))
+}
+
+fn chown_tree(p: &Path, uid: u32, gid: u32) -> std::io::Result<()> {
+    std::os::unix::fs::lchown(p, Some(uid), Some(gid))?;
+    if std::fs::symlink_metadata(p)?.is_dir() {
+        for e in std::fs::read_dir(p)? {
+            chown_tree(&e?.path(), uid, gid)?;
+        }
+    }
+    Ok(())
 }

@@ -47,7 +47,11 @@ pub struct VolumeStore {
 
 /// Docker's volume name rule.
 pub fn validate_name(name: &str) -> Result<()> {
-    let ok = name.len() >= 2 && name.as_bytes()[0].is_ascii_alphanumeric() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b));
+    let ok = name.len() >= 2
+        && name.as_bytes()[0].is_ascii_alphanumeric()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b));
     if ok {
         Ok(())
     } else {
@@ -67,7 +71,12 @@ impl VolumeStore {
 
     /// Creates a volume (a fresh anonymous one when `name` is None); an existing named volume is
     /// returned as it is, as Docker does.
-    pub fn create(&self, name: Option<&str>, labels: BTreeMap<String, String>, options: BTreeMap<String, String>) -> Result<VolumeRecord> {
+    pub fn create(
+        &self,
+        name: Option<&str>,
+        labels: BTreeMap<String, String>,
+        options: BTreeMap<String, String>,
+    ) -> Result<VolumeRecord> {
         let (name, mut labels) = match name {
             Some(n) => {
                 validate_name(n)?;
@@ -84,15 +93,27 @@ impl VolumeStore {
         }
         let mountpoint = match options.get("type").map(String::as_str) {
             None => self.dir(&name).join("_data"),
-            Some("none") if options.get("o").is_some_and(|o| o.split(',').any(|x| x == "bind")) => {
-                let dev = options.get("device").ok_or_else(|| Error::invalid("a bind volume needs -o device=<host path>"))?;
+            Some("none")
+                if options
+                    .get("o")
+                    .is_some_and(|o| o.split(',').any(|x| x == "bind")) =>
+            {
+                let dev = options
+                    .get("device")
+                    .ok_or_else(|| Error::invalid("a bind volume needs -o device=<host path>"))?;
                 let p = PathBuf::from(dev);
                 if !p.is_dir() {
-                    return Err(Error::invalid(format!("failed to mount local volume: no such directory: {dev}")));
+                    return Err(Error::invalid(format!(
+                        "failed to mount local volume: no such directory: {dev}"
+                    )));
                 }
                 p
             }
-            Some(t) => return Err(Error::invalid(format!("volume option type={t} is not supported (supported: none with o=bind)"))),
+            Some(t) => {
+                return Err(Error::invalid(format!(
+                    "volume option type={t} is not supported (supported: none with o=bind)"
+                )))
+            }
         };
         labels.retain(|k, _| !k.is_empty());
         let rec = VolumeRecord {
@@ -135,8 +156,13 @@ impl VolumeStore {
 
     /// Every volume.
     pub fn list(&self) -> Vec<VolumeRecord> {
-        let Ok(rd) = fs::read_dir(self.root.join("volumes")) else { return Vec::new() };
-        let mut v: Vec<VolumeRecord> = rd.flatten().filter_map(|e| store::read_json(&e.path().join("volume.json")).ok()).collect();
+        let Ok(rd) = fs::read_dir(self.root.join("volumes")) else {
+            return Vec::new();
+        };
+        let mut v: Vec<VolumeRecord> = rd
+            .flatten()
+            .filter_map(|e| store::read_json(&e.path().join("volume.json")).ok())
+            .collect();
         v.sort_by(|a, b| a.name.cmp(&b.name));
         v
     }
@@ -161,7 +187,10 @@ impl VolumeStore {
 
 /// A volume is in use: Docker's message.
 pub fn in_use(name: &str, ids: &[String]) -> Error {
-    Error::new(ErrorKind::Conflict, format!("remove {name}: volume is in use - [{}]", ids.join(", ")))
+    Error::new(
+        ErrorKind::Conflict,
+        format!("remove {name}: volume is in use - [{}]", ids.join(", ")),
+    )
 }
 
 /// Containers (ids) whose mounts use volume `name`.
@@ -170,7 +199,12 @@ pub fn users(root: &Root, name: &str) -> Vec<String> {
     store
         .ids()
         .into_iter()
-        .filter(|id| store.record(id).map(|r| r.mounts.iter().any(|m| m.name.as_deref() == Some(name))).unwrap_or(false))
+        .filter(|id| {
+            store
+                .record(id)
+                .map(|r| r.mounts.iter().any(|m| m.name.as_deref() == Some(name)))
+                .unwrap_or(false)
+        })
         .collect()
 }
 

@@ -273,6 +273,45 @@ impl Cgroup {
         Ok(())
     }
 
+    /// Freezes (`true`) or thaws every process of the cgroup (`pause`, and a consistent view for
+    /// commit and cp), waiting until the kernel reports the new state.
+    pub fn set_frozen(&self, frozen: bool) -> Result<()> {
+        let (file, value, check_file, want) = match self.version {
+            Version::V1 => (
+                "freezer.state",
+                if frozen { "FROZEN" } else { "THAWED" },
+                "freezer.state",
+                if frozen { "FROZEN" } else { "THAWED" },
+            ),
+            Version::V2 => (
+                "cgroup.freeze",
+                if frozen { "1" } else { "0" },
+                "cgroup.events",
+                if frozen { "frozen 1" } else { "frozen 0" },
+            ),
+        };
+        let dir = self.dir_of("freezer").ok_or_else(|| RuntimeError::Cgroup {
+            path: "freezer".into(),
+            source: io::Error::new(io::ErrorKind::NotFound, "no freezer on this host"),
+        })?;
+        write_file(&dir.join(file), value)?;
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            let now = fs::read_to_string(dir.join(check_file)).unwrap_or_default();
+            if now.lines().any(|l| l.trim() == want) {
+                return Ok(());
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        Err(RuntimeError::Cgroup {
+            path: dir.display().to_string(),
+            source: io::Error::new(
+                io::ErrorKind::TimedOut,
+                format!("{file} did not reach {want}"),
+            ),
+        })
+    }
+
     /// Moves process `pid` into this cgroup in every hierarchy.
     pub fn add(&self, pid: i32) -> Result<()> {
         let s = pid.to_string();

@@ -65,7 +65,9 @@ pub fn kill(engine: &Engine, a: KillArgs) -> CmdResult {
 
 /// `berth rm`.
 pub fn rm(engine: &Engine, a: RmArgs) -> CmdResult {
-    each(engine, &a.containers, |id| engine.remove(id, a.force, a.volumes))
+    each(engine, &a.containers, |id| {
+        engine.remove(id, a.force, a.volumes)
+    })
 }
 
 /// `berth wait`.

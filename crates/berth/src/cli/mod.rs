@@ -3,10 +3,11 @@
 
 pub mod container;
 pub mod exec;
+pub mod files;
 pub mod image;
-pub mod volume;
 pub mod run;
 pub mod system;
+pub mod volume;
 
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
@@ -55,6 +56,14 @@ pub enum Cmd {
     Exec(ExecArgs),
     /// Display the running processes of a container
     Top(TopArgs),
+    /// Inspect changes to files or directories on a container's filesystem
+    Diff(ContainerArg),
+    /// Export a container's filesystem as a tar archive
+    Export(ExportArgs),
+    /// Create a new image from a container's changes
+    Commit(CommitArgs),
+    /// Copy files/folders between a container and the local filesystem
+    Cp(CpArgs),
     /// List containers
     #[command(alias = "list")]
     Ps(PsArgs),
@@ -133,6 +142,14 @@ pub enum ContainerCmd {
     Exec(ExecArgs),
     /// Display the running processes of a container
     Top(TopArgs),
+    /// Inspect changes to files or directories on a container's filesystem
+    Diff(ContainerArg),
+    /// Export a container's filesystem as a tar archive
+    Export(ExportArgs),
+    /// Create a new image from a container's changes
+    Commit(CommitArgs),
+    /// Copy files/folders between a container and the local filesystem
+    Cp(CpArgs),
     /// List containers
     #[command(alias = "ps", alias = "list")]
     Ls(PsArgs),
@@ -447,6 +464,63 @@ pub struct ExecArgs {
         value_name = "COMMAND"
     )]
     pub command: Vec<String>,
+}
+
+/// One container.
+#[derive(Args, Debug)]
+pub struct ContainerArg {
+    /// The container.
+    pub container: String,
+}
+
+/// Flags of `export`.
+#[derive(Args, Debug)]
+pub struct ExportArgs {
+    /// Write to a file, instead of STDOUT
+    #[arg(short = 'o', long)]
+    pub output: Option<PathBuf>,
+    /// The container.
+    pub container: String,
+}
+
+/// Flags of `commit`.
+#[derive(Args, Debug)]
+pub struct CommitArgs {
+    /// Author (e.g., "John Hannibal Smith <hannibal@a-team.com>")
+    #[arg(short = 'a', long)]
+    pub author: Option<String>,
+    /// Apply Dockerfile instruction to the created image
+    #[arg(short = 'c', long)]
+    pub change: Vec<String>,
+    /// Commit message
+    #[arg(short = 'm', long)]
+    pub message: Option<String>,
+    /// Pause container during commit
+    #[arg(short = 'p', long, default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    pub pause: bool,
+    /// The container.
+    pub container: String,
+    /// Name of the new image.
+    #[arg(value_name = "REPOSITORY[:TAG]")]
+    pub reference: Option<String>,
+}
+
+/// Flags of `cp`.
+#[derive(Args, Debug)]
+pub struct CpArgs {
+    /// Archive mode (copy all uid/gid information)
+    #[arg(short = 'a', long)]
+    pub archive: bool,
+    /// Always follow symbol link in SRC_PATH
+    #[arg(short = 'L', long = "follow-link")]
+    pub follow_link: bool,
+    /// Suppress progress output
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+    /// CONTAINER:SRC_PATH, a host path, or - for a tar stream.
+    pub src: String,
+    /// CONTAINER:DEST_PATH, a host path, or - for a tar stream.
+    pub dest: String,
 }
 
 /// Flags of `top`.

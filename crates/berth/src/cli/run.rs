@@ -193,10 +193,13 @@ pub fn request(a: &RunArgs) -> anyhow::Result<CreateRequest> {
         init: None,
         binds: (!a.volume.is_empty()).then(|| a.volume.clone()),
         tmpfs: (!a.tmpfs.is_empty()).then(|| {
-            a.tmpfs.iter().map(|t| match t.split_once(':') {
-                Some((d, o)) => (d.to_string(), o.to_string()),
-                None => (t.clone(), String::new()),
-            }).collect()
+            a.tmpfs
+                .iter()
+                .map(|t| match t.split_once(':') {
+                    Some((d, o)) => (d.to_string(), o.to_string()),
+                    None => (t.clone(), String::new()),
+                })
+                .collect()
         }),
         volumes_from: (!a.volumes_from.is_empty()).then(|| a.volumes_from.clone()),
     };
@@ -226,7 +229,11 @@ pub fn request(a: &RunArgs) -> anyhow::Result<CreateRequest> {
         stop_timeout: a.stop_timeout,
         ..Default::default()
     };
-    let mounts = a.mount.iter().map(|m| berth_engine::container::mounts::parse_mount_flag(m)).collect::<Result<Vec<_>, _>>()?;
+    let mounts = a
+        .mount
+        .iter()
+        .map(|m| berth_engine::container::mounts::parse_mount_flag(m))
+        .collect::<Result<Vec<_>, _>>()?;
     Ok(CreateRequest {
         mounts,
         name: a.name.clone(),

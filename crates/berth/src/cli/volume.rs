@@ -12,7 +12,9 @@ use std::collections::BTreeMap;
 fn key_values(items: &[String], what: &str) -> anyhow::Result<BTreeMap<String, String>> {
     let mut m = BTreeMap::new();
     for i in items {
-        let (k, v) = i.split_once('=').ok_or_else(|| anyhow!("invalid {what} '{i}': expected key=value"))?;
+        let (k, v) = i
+            .split_once('=')
+            .ok_or_else(|| anyhow!("invalid {what} '{i}': expected key=value"))?;
         m.insert(k.to_string(), v.to_string());
     }
     Ok(m)
@@ -37,12 +39,24 @@ pub fn run(engine: &Engine, cmd: VolumeCmd) -> CmdResult {
             }
             match &a.format {
                 Some(f) => {
-                    let t = Template::parse(f).map_err(|e| Exit { code: 1, message: e.to_string() })?;
+                    let t = Template::parse(f).map_err(|e| Exit {
+                        code: 1,
+                        message: e.to_string(),
+                    })?;
                     for v in &items {
-                        println!("{}", t.render(v).map_err(|e| Exit { code: 1, message: e.to_string() })?);
+                        println!(
+                            "{}",
+                            t.render(v).map_err(|e| Exit {
+                                code: 1,
+                                message: e.to_string()
+                            })?
+                        );
                     }
                 }
-                None => println!("{}", crate::cli::system::pretty(&serde_json::Value::Array(items))),
+                None => println!(
+                    "{}",
+                    crate::cli::system::pretty(&serde_json::Value::Array(items))
+                ),
             }
             Ok(if failed { 1 } else { 0 })
         }
@@ -69,7 +83,11 @@ pub fn run(engine: &Engine, cmd: VolumeCmd) -> CmdResult {
             Ok(if failed { 1 } else { 0 })
         }
         VolumeCmd::Prune(a) => {
-            let q = if a.all { "WARNING! This will remove all local volumes not used by at least one container.\nAre you sure you want to continue? [y/N] " } else { "WARNING! This will remove anonymous local volumes not used by at least one container.\nAre you sure you want to continue? [y/N] " };
+            let q = if a.all {
+                "WARNING! This will remove all local volumes not used by at least one container.\nAre you sure you want to continue? [y/N] "
+            } else {
+                "WARNING! This will remove anonymous local volumes not used by at least one container.\nAre you sure you want to continue? [y/N] "
+            };
             if !a.force && !super::container::confirm(q) {
                 return Ok(0);
             }
@@ -100,14 +118,20 @@ fn create(engine: &Engine, a: VolumeCreateArgs) -> CmdResult {
     if a.driver != "local" {
         bail!("error looking up volume plugin {}: plugin \"{}\" not found (berth has the local driver)", a.driver, a.driver);
     }
-    let v = engine.volumes.create(a.name.as_deref(), key_values(&a.label, "label")?, key_values(&a.opt, "option")?)?;
+    let v = engine.volumes.create(
+        a.name.as_deref(),
+        key_values(&a.label, "label")?,
+        key_values(&a.opt, "option")?,
+    )?;
     println!("{}", v.name);
     Ok(0)
 }
 
 fn matches(engine: &Engine, v: &VolumeRecord, key: &str, val: &str) -> anyhow::Result<bool> {
     Ok(match key {
-        "dangling" => volume::users(&engine.root, &v.name).is_empty() == matches!(val, "true" | "1"),
+        "dangling" => {
+            volume::users(&engine.root, &v.name).is_empty() == matches!(val, "true" | "1")
+        }
         "name" => v.name.contains(val),
         "driver" => v.driver == val,
         "label" => match val.split_once('=') {
@@ -123,7 +147,9 @@ fn ls(engine: &Engine, a: VolumeLsArgs) -> CmdResult {
     for v in engine.volumes.list() {
         let mut ok = true;
         for f in &a.filter {
-            let (k, x) = f.split_once('=').ok_or_else(|| anyhow!("bad format of filter (expected name=value)"))?;
+            let (k, x) = f
+                .split_once('=')
+                .ok_or_else(|| anyhow!("bad format of filter (expected name=value)"))?;
             ok &= matches(engine, &v, k, x)?;
         }
         if ok {
@@ -139,6 +165,12 @@ fn ls(engine: &Engine, a: VolumeLsArgs) -> CmdResult {
     }
     let fmt = list_format(a.format.as_deref(), "table {{.Driver}}\t{{.Name}}");
     let headers = json!({"Driver": "DRIVER", "Name": "VOLUME NAME", "Mountpoint": "MOUNTPOINT", "Scope": "SCOPE", "Labels": "LABELS", "Size": "SIZE"});
-    print!("{}", render_list(&fmt, &headers, &rows).map_err(|e| Exit { code: 1, message: e.to_string() })?);
+    print!(
+        "{}",
+        render_list(&fmt, &headers, &rows).map_err(|e| Exit {
+            code: 1,
+            message: e.to_string()
+        })?
+    );
     Ok(0)
 }

@@ -43,7 +43,9 @@ impl MountRequest {
     /// The path in the container.
     pub fn destination(&self) -> &str {
         match self {
-            MountRequest::Volume { destination, .. } | MountRequest::Bind { destination, .. } | MountRequest::Tmpfs { destination, .. } => destination,
+            MountRequest::Volume { destination, .. }
+            | MountRequest::Bind { destination, .. }
+            | MountRequest::Tmpfs { destination, .. } => destination,
         }
     }
 }
@@ -53,12 +55,16 @@ fn check_destination(d: &str, spec: &str) -> Result<String> {
         return Err(Error::invalid(format!("invalid mount config for type \"volume\": invalid mount path: '{d}' mount path must be absolute (in {spec:?})")));
     }
     if d == "/" {
-        return Err(Error::invalid(format!("invalid specification: destination can't be '/' in '{spec}'")));
+        return Err(Error::invalid(format!(
+            "invalid specification: destination can't be '/' in '{spec}'"
+        )));
     }
     Ok(d.trim_end_matches('/').to_string())
 }
 
-const PROPAGATIONS: &[&str] = &["private", "rprivate", "shared", "rshared", "slave", "rslave"];
+const PROPAGATIONS: &[&str] = &[
+    "private", "rprivate", "shared", "rshared", "slave", "rslave",
+];
 
 /// `-v [SOURCE:]DEST[:OPTIONS]`.
 pub fn parse_volume_flag(spec: &str) -> Result<MountRequest> {
@@ -67,10 +73,16 @@ pub fn parse_volume_flag(spec: &str) -> Result<MountRequest> {
         [d] => (None, *d, ""),
         [s, d] => (Some(*s), *d, ""),
         [s, d, o] => (Some(*s), *d, *o),
-        _ => return Err(Error::invalid(format!("invalid volume specification: '{spec}'"))),
+        _ => {
+            return Err(Error::invalid(format!(
+                "invalid volume specification: '{spec}'"
+            )))
+        }
     };
     if src.is_some_and(str::is_empty) || dst.is_empty() {
-        return Err(Error::invalid(format!("invalid volume specification: '{spec}'")));
+        return Err(Error::invalid(format!(
+            "invalid volume specification: '{spec}'"
+        )));
     }
     let dst = check_destination(dst, spec)?;
     let mut readonly = false;
@@ -84,18 +96,40 @@ pub fn parse_volume_flag(spec: &str) -> Result<MountRequest> {
             // SELinux relabelling has no meaning without SELinux; accepted like Docker does there.
             "z" | "Z" => {}
             p if PROPAGATIONS.contains(&p) => propagation = p.to_string(),
-            other => return Err(Error::invalid(format!("invalid mode: {other} (in volume specification '{spec}')"))),
+            other => {
+                return Err(Error::invalid(format!(
+                    "invalid mode: {other} (in volume specification '{spec}')"
+                )))
+            }
         }
     }
     Ok(match src {
-        None => MountRequest::Volume { name: None, destination: dst, readonly, nocopy },
-        Some(s) if s.starts_with('/') => MountRequest::Bind { source: s.to_string(), destination: dst, readonly, propagation, create_source: true },
+        None => MountRequest::Volume {
+            name: None,
+            destination: dst,
+            readonly,
+            nocopy,
+        },
+        Some(s) if s.starts_with('/') => MountRequest::Bind {
+            source: s.to_string(),
+            destination: dst,
+            readonly,
+            propagation,
+            create_source: true,
+        },
         Some(s) if s.starts_with('.') || s.contains('/') => {
-            return Err(Error::invalid(format!("invalid volume specification: '{spec}': a host path must be absolute")))
+            return Err(Error::invalid(format!(
+                "invalid volume specification: '{spec}': a host path must be absolute"
+            )))
         }
         Some(name) => {
             crate::volume::validate_name(name)?;
-            MountRequest::Volume { name: Some(name.to_string()), destination: dst, readonly, nocopy }
+            MountRequest::Volume {
+                name: Some(name.to_string()),
+                destination: dst,
+                readonly,
+                nocopy,
+            }
         }
     })
 }
@@ -120,46 +154,86 @@ pub fn parse_mount_flag(spec: &str) -> Result<MountRequest> {
             ("readonly" | "ro", Some(b)) => readonly = matches!(b, "true" | "1"),
             ("volume-nocopy", None) => nocopy = true,
             ("volume-nocopy", Some(b)) => nocopy = matches!(b, "true" | "1"),
-            ("bind-propagation", Some(p)) if PROPAGATIONS.contains(&p) => propagation = p.to_string(),
+            ("bind-propagation", Some(p)) if PROPAGATIONS.contains(&p) => {
+                propagation = p.to_string()
+            }
             ("tmpfs-size", Some(s)) => tmpfs.push(format!("size={}", crate::logs::parse_size(s)?)),
             ("tmpfs-mode", Some(m)) => tmpfs.push(format!("mode={m}")),
             ("consistency", _) | ("volume-driver", Some("local")) => {}
-            _ => return Err(Error::invalid(format!("invalid field '{field}' in --mount {spec}"))),
+            _ => {
+                return Err(Error::invalid(format!(
+                    "invalid field '{field}' in --mount {spec}"
+                )))
+            }
         }
     }
-    let dst = check_destination(&dst.ok_or_else(|| Error::invalid(format!("invalid argument \"{spec}\" for \"--mount\" flag: target is required")))?, spec)?;
+    let dst = check_destination(
+        &dst.ok_or_else(|| {
+            Error::invalid(format!(
+                "invalid argument \"{spec}\" for \"--mount\" flag: target is required"
+            ))
+        })?,
+        spec,
+    )?;
     Ok(match typ.as_str() {
         "volume" => {
             if let Some(n) = &src {
                 crate::volume::validate_name(n)?;
             }
-            MountRequest::Volume { name: src, destination: dst, readonly, nocopy }
+            MountRequest::Volume {
+                name: src,
+                destination: dst,
+                readonly,
+                nocopy,
+            }
         }
         "bind" => {
             let s = src.ok_or_else(|| Error::invalid(format!("invalid mount config for type \"bind\": field Source must not be empty (in {spec})")))?;
             if !s.starts_with('/') {
                 return Err(Error::invalid(format!("invalid mount config for type \"bind\": invalid mount path: '{s}' mount path must be absolute")));
             }
-            MountRequest::Bind { source: s, destination: dst, readonly, propagation, create_source: false }
+            MountRequest::Bind {
+                source: s,
+                destination: dst,
+                readonly,
+                propagation,
+                create_source: false,
+            }
         }
         "tmpfs" => {
             if src.is_some() {
-                return Err(Error::invalid("invalid mount config for type \"tmpfs\": field Source must be empty"));
+                return Err(Error::invalid(
+                    "invalid mount config for type \"tmpfs\": field Source must be empty",
+                ));
             }
             if readonly {
                 tmpfs.push("ro".into());
             }
-            MountRequest::Tmpfs { destination: dst, options: tmpfs }
+            MountRequest::Tmpfs {
+                destination: dst,
+                options: tmpfs,
+            }
         }
-        other => return Err(Error::invalid(format!("invalid mount type {other:?} (volume, bind or tmpfs)"))),
+        other => {
+            return Err(Error::invalid(format!(
+                "invalid mount type {other:?} (volume, bind or tmpfs)"
+            )))
+        }
     })
 }
 
 /// `--tmpfs DEST[:OPTIONS]`.
 pub fn parse_tmpfs_flag(spec: &str) -> Result<MountRequest> {
     let (d, o) = spec.split_once(':').unwrap_or((spec, ""));
-    let options: Vec<String> = o.split(',').filter(|x| !x.is_empty()).map(String::from).collect();
-    Ok(MountRequest::Tmpfs { destination: check_destination(d, spec)?, options })
+    let options: Vec<String> = o
+        .split(',')
+        .filter(|x| !x.is_empty())
+        .map(String::from)
+        .collect();
+    Ok(MountRequest::Tmpfs {
+        destination: check_destination(d, spec)?,
+        options,
+    })
 }
 
 #[cfg(test)]
@@ -170,10 +244,30 @@ mod tests {
     fn volume_flags() {
         assert_eq!(
             parse_volume_flag("data:/srv/data:ro").unwrap(),
-            MountRequest::Volume { name: Some("data".into()), destination: "/srv/data".into(), readonly: true, nocopy: false }
+            MountRequest::Volume {
+                name: Some("data".into()),
+                destination: "/srv/data".into(),
+                readonly: true,
+                nocopy: false
+            }
         );
-        assert_eq!(parse_volume_flag("/cache").unwrap(), MountRequest::Volume { name: None, destination: "/cache".into(), readonly: false, nocopy: false });
-        assert!(matches!(parse_volume_flag("/host:/in:rw,z").unwrap(), MountRequest::Bind { create_source: true, readonly: false, .. }));
+        assert_eq!(
+            parse_volume_flag("/cache").unwrap(),
+            MountRequest::Volume {
+                name: None,
+                destination: "/cache".into(),
+                readonly: false,
+                nocopy: false
+            }
+        );
+        assert!(matches!(
+            parse_volume_flag("/host:/in:rw,z").unwrap(),
+            MountRequest::Bind {
+                create_source: true,
+                readonly: false,
+                ..
+            }
+        ));
         assert!(parse_volume_flag("rel/path:/x").is_err());
         assert!(parse_volume_flag("data:relative").is_err());
         assert!(parse_volume_flag("data:/x:bogus").is_err());
@@ -183,12 +277,39 @@ mod tests {
 
     #[test]
     fn mount_flags() {
-        assert!(matches!(parse_mount_flag("type=bind,src=/h,dst=/c,readonly").unwrap(), MountRequest::Bind { readonly: true, create_source: false, .. }));
-        assert_eq!(parse_mount_flag("type=tmpfs,dst=/t,tmpfs-size=1m").unwrap(), MountRequest::Tmpfs { destination: "/t".into(), options: vec!["size=1048576".into()] });
-        assert_eq!(parse_mount_flag("src=v1,target=/v").unwrap(), MountRequest::Volume { name: Some("v1".into()), destination: "/v".into(), readonly: false, nocopy: false });
+        assert!(matches!(
+            parse_mount_flag("type=bind,src=/h,dst=/c,readonly").unwrap(),
+            MountRequest::Bind {
+                readonly: true,
+                create_source: false,
+                ..
+            }
+        ));
+        assert_eq!(
+            parse_mount_flag("type=tmpfs,dst=/t,tmpfs-size=1m").unwrap(),
+            MountRequest::Tmpfs {
+                destination: "/t".into(),
+                options: vec!["size=1048576".into()]
+            }
+        );
+        assert_eq!(
+            parse_mount_flag("src=v1,target=/v").unwrap(),
+            MountRequest::Volume {
+                name: Some("v1".into()),
+                destination: "/v".into(),
+                readonly: false,
+                nocopy: false
+            }
+        );
         assert!(parse_mount_flag("type=bind,dst=/c").is_err());
         assert!(parse_mount_flag("type=nfs,dst=/c").is_err());
         assert!(parse_mount_flag("src=v").is_err());
-        assert_eq!(parse_tmpfs_flag("/run:size=64m,mode=1777").unwrap(), MountRequest::Tmpfs { destination: "/run".into(), options: vec!["size=64m".into(), "mode=1777".into()] });
+        assert_eq!(
+            parse_tmpfs_flag("/run:size=64m,mode=1777").unwrap(),
+            MountRequest::Tmpfs {
+                destination: "/run".into(),
+                options: vec!["size=64m".into(), "mode=1777".into()]
+            }
+        );
     }
 }

@@ -307,7 +307,11 @@ pub fn build(rec: &ContainerRecord, inp: &SpecInputs) -> Result<Spec> {
     }
     // The user's mounts replace a default at the same path, and come after the defaults so
     // they stack over them (a volume at /tmp, a bind over /etc/hosts).
-    mounts.retain(|m| !rec.mounts.iter().any(|u| m["destination"] == u.destination.as_str()));
+    mounts.retain(|m| {
+        !rec.mounts
+            .iter()
+            .any(|u| m["destination"] == u.destination.as_str())
+    });
     for m in &rec.mounts {
         mounts.push(match m.typ {
             super::MountType::Tmpfs => {
@@ -325,6 +329,15 @@ pub fn build(rec: &ContainerRecord, inp: &SpecInputs) -> Result<Spec> {
             }
         });
     }
+
+    // Parents before children, as Docker orders them: a volume at /etc must not hide the
+    // /etc/hostname mounted after it.
+    mounts.sort_by_key(|m| {
+        m["destination"]
+            .as_str()
+            .map(|d| d.split('/').filter(|c| !c.is_empty()).count())
+            .unwrap_or(0)
+    });
 
     let mut namespaces = vec![
         json!({"type": "pid"}),

@@ -7,6 +7,7 @@
 //! overlay mount of the rw layer over the image's layers, made inside the container's mount
 //! namespace so it vanishes with the container and never leaks onto the host.
 
+pub mod changes;
 pub mod unpack;
 
 use crate::content::{digest_hex, HashingReader};
@@ -15,6 +16,7 @@ use crate::store::{self, Root};
 use berth_runtime::RootfsMount;
 use std::fs;
 use std::io::{BufReader, Read, Write};
+use std::os::unix::ffi::OsStringExt;
 use std::path::{Path, PathBuf};
 
 /// Metadata kept beside an unpacked layer.
@@ -194,22 +196,74 @@ impl LayerStore {
     /// cheap pre-check before mounting anything).
     pub fn path_exists(&self, upper: Option<&Path>, layers: &[String], path: &str) -> bool {
         let rel = path.trim_start_matches('/');
-        upper.map(|u| u.join(rel)).into_iter().chain(layers.iter().filter_map(|l| self.dir(l).ok().map(|d| d.join("diff").join(rel)))).any(|p| fs::symlink_metadata(p).is_ok())
+        upper
+            .map(|u| u.join(rel))
+            .into_iter()
+            .chain(
+                layers
+                    .iter()
+                    .filter_map(|l| self.dir(l).ok().map(|d| d.join("diff").join(rel))),
+            )
+            .any(|p| fs::symlink_metadata(p).is_ok())
     }
 }
 
-/// Resolves `path` inside `root` as if `root` were `/` (symlinks included, never escaping it):
-/// the /proc/self/fd path of the opened result, usable by ordinary file calls.
+/// A path resolved inside a container's root.
+#[derive(Debug)]
+pub struct Resolved {
+    /// `/proc/self/fd/N` of the opened object: usable by ordinary file calls, which follow it
+    /// to exactly that object (never re-resolving the path).
+    pub path: PathBuf,
+    /// The link's target when the object is a symlink that was not followed.
+    pub link: Option<PathBuf>,
+}
+
+/// Resolves `path` inside `root` as if `root` were `/` (symlinks included, never escaping it).
 pub fn resolve_in_root(root: &Path, path: &str) -> std::result::Result<PathBuf, String> {
+    resolve_in_root_opt(root, path, true).map(|r| r.path)
+}
+
+/// [`resolve_in_root`], optionally not following a symlink in the last component.
+pub fn resolve_in_root_opt(
+    root: &Path,
+    path: &str,
+    follow_last: bool,
+) -> std::result::Result<Resolved, String> {
     use rustix::fs::{Mode, OFlags, ResolveFlags};
-    let rootfd = rustix::fs::open(root, OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty()).map_err(|e| format!("open {}: {e}", root.display()))?;
+    let rootfd = rustix::fs::open(
+        root,
+        OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| format!("open {}: {e}", root.display()))?;
     let rel = path.trim_start_matches('/');
     let rel = if rel.is_empty() { "." } else { rel };
-    let fd = rustix::fs::openat2(&rootfd, rel, OFlags::PATH | OFlags::CLOEXEC, Mode::empty(), ResolveFlags::IN_ROOT | ResolveFlags::NO_MAGICLINKS)
-        .map_err(|e| format!("{path}: {e}"))?;
+    let flags = if follow_last {
+        OFlags::PATH | OFlags::CLOEXEC
+    } else {
+        OFlags::PATH | OFlags::CLOEXEC | OFlags::NOFOLLOW
+    };
+    let fd = rustix::fs::openat2(
+        &rootfd,
+        rel,
+        flags,
+        Mode::empty(),
+        ResolveFlags::IN_ROOT | ResolveFlags::NO_MAGICLINKS,
+    )
+    .map_err(|e| format!("{path}: {e}"))?;
+    let link = if follow_last {
+        None
+    } else {
+        rustix::fs::readlinkat(&fd, "", Vec::new())
+            .ok()
+            .map(|t| PathBuf::from(std::ffi::OsString::from_vec(t.into_bytes())))
+    };
     // Leaked on purpose: the caller uses the path while this short-lived helper process lives.
     let raw = std::os::fd::IntoRawFd::into_raw_fd(fd);
-    Ok(PathBuf::from(format!("/proc/self/fd/{raw}")))
+    Ok(Resolved {
+        path: PathBuf::from(format!("/proc/self/fd/{raw}")),
+        link,
+    })
 }
 
 /// Runs `f` on the container's merged root file system (its rw layer over the image's
@@ -224,24 +278,42 @@ pub fn in_private_rootfs(
 ) -> Result<()> {
     let m = layers.overlay(layer_ids, dir)?;
     let rootfs = dir.join("rootfs");
-    let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| Error::internal(format!("pipe: {e}")))?;
+    let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
+        .map_err(|e| Error::internal(format!("pipe: {e}")))?;
     // SAFETY: the child does its work and leaves with _exit; the caller is single-threaded
     // or holds no locks the child needs.
     let pid = unsafe { libc::fork() };
     if pid < 0 {
-        return Err(Error::internal(format!("fork: {}", std::io::Error::last_os_error())));
+        return Err(Error::internal(format!(
+            "fork: {}",
+            std::io::Error::last_os_error()
+        )));
     }
     if pid == 0 {
         drop(r);
         let res = (|| -> std::result::Result<(), String> {
-            nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNS).map_err(|e| format!("unshare: {e}"))?;
+            nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNS)
+                .map_err(|e| format!("unshare: {e}"))?;
             use nix::mount::{mount, MsFlags};
-            mount(None::<&str>, "/", None::<&str>, MsFlags::MS_REC | MsFlags::MS_PRIVATE, None::<&str>).map_err(|e| format!("make / private: {e}"))?;
+            mount(
+                None::<&str>,
+                "/",
+                None::<&str>,
+                MsFlags::MS_REC | MsFlags::MS_PRIVATE,
+                None::<&str>,
+            )
+            .map_err(|e| format!("make / private: {e}"))?;
             if let Some(d) = &m.chdir {
                 nix::unistd::chdir(d.as_path()).map_err(|e| format!("chdir: {e}"))?;
             }
-            mount(Some(m.source.as_str()), &rootfs, Some(m.fstype.as_str()), MsFlags::empty(), Some(m.options.join(",").as_str()))
-                .map_err(|e| format!("mount the container's root file system: {e}"))?;
+            mount(
+                Some(m.source.as_str()),
+                &rootfs,
+                Some(m.fstype.as_str()),
+                MsFlags::empty(),
+                Some(m.options.join(",").as_str()),
+            )
+            .map_err(|e| format!("mount the container's root file system: {e}"))?;
             nix::unistd::chdir("/").map_err(|e| format!("chdir: {e}"))?;
             f(&rootfs)
         })();
@@ -299,7 +371,8 @@ pub fn copy_tree(src: &Path, dst: &Path) -> std::io::Result<()> {
             } else {
                 continue;
             };
-            let c = std::ffi::CString::new(std::os::unix::ffi::OsStrExt::as_bytes(to.as_os_str())).map_err(std::io::Error::other)?;
+            let c = std::ffi::CString::new(std::os::unix::ffi::OsStrExt::as_bytes(to.as_os_str()))
+                .map_err(std::io::Error::other)?;
             // SAFETY: mknod(2) of a path we build.
             if unsafe { libc::mknod(c.as_ptr(), kind | (m.mode() & 0o7777), m.rdev()) } < 0 {
                 return Err(std::io::Error::last_os_error());
@@ -318,11 +391,22 @@ fn copy_meta(to: &Path, m: &fs::Metadata, symlink: bool) -> std::io::Result<()> 
     use std::os::unix::fs::MetadataExt;
     std::os::unix::fs::lchown(to, Some(m.uid()), Some(m.gid()))?;
     let times = [
-        libc::timespec { tv_sec: m.atime(), tv_nsec: m.atime_nsec() },
-        libc::timespec { tv_sec: m.mtime(), tv_nsec: m.mtime_nsec() },
+        libc::timespec {
+            tv_sec: m.atime(),
+            tv_nsec: m.atime_nsec(),
+        },
+        libc::timespec {
+            tv_sec: m.mtime(),
+            tv_nsec: m.mtime_nsec(),
+        },
     ];
-    let c = std::ffi::CString::new(std::os::unix::ffi::OsStrExt::as_bytes(to.as_os_str())).map_err(std::io::Error::other)?;
-    let flags = if symlink { libc::AT_SYMLINK_NOFOLLOW } else { 0 };
+    let c = std::ffi::CString::new(std::os::unix::ffi::OsStrExt::as_bytes(to.as_os_str()))
+        .map_err(std::io::Error::other)?;
+    let flags = if symlink {
+        libc::AT_SYMLINK_NOFOLLOW
+    } else {
+        0
+    };
     // SAFETY: utimensat(2) with a valid path and two timespecs.
     if unsafe { libc::utimensat(libc::AT_FDCWD, c.as_ptr(), times.as_ptr(), flags) } < 0 {
         return Err(std::io::Error::last_os_error());
