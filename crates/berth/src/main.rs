@@ -191,6 +191,15 @@ fn dispatch(engine: &berth_engine::Engine, cmd: cli::Cmd) -> CmdResult {
         Cmd::Image { cmd: I::Inspect(a) } => sy::inspect(engine, a, Some("image")),
         Cmd::Image { cmd: I::Prune(a) } => im::prune(engine, a),
         Cmd::Volume { cmd } => cli::volume::run(engine, cmd),
+        Cmd::System {
+            cmd: cli::SystemCmd::Info(a),
+        } => sy::info(engine, a),
+        Cmd::System {
+            cmd: cli::SystemCmd::Df(a),
+        } => sy::df(engine, a),
+        Cmd::System {
+            cmd: cli::SystemCmd::Prune(a),
+        } => sy::prune(engine, a),
         Cmd::Version(a) => sy::version(engine, a),
         Cmd::Info(a) => sy::info(engine, a),
         Cmd::Shim(_) => unreachable!("handled before the engine opens"),

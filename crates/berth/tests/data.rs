@@ -445,3 +445,89 @@ fn cp_both_ways_and_no_escape() {
         1,
     );
 }
+
+fn du(p: &std::path::Path) -> u64 {
+    let mut total = 0;
+    for e in std::fs::read_dir(p).into_iter().flatten().flatten() {
+        let m = e.path().symlink_metadata().unwrap();
+        if m.is_dir() {
+            total += du(&e.path());
+        } else {
+            total += m.len();
+        }
+    }
+    total
+}
+
+#[test]
+fn system_df_prune_and_space_returns() {
+    let b = Berth::new();
+    let start = du(b.path());
+    b.ok(&[
+        "run",
+        "--name",
+        "fat",
+        "-v",
+        "/anon",
+        "busybox",
+        "sh",
+        "-c",
+        "head -c 300000 /dev/zero > /big; head -c 200000 /dev/zero > /anon/f",
+    ]);
+    b.ok(&["commit", "fat", "fat:1"]);
+    b.ok(&[
+        "volume",
+        "create",
+        "-o",
+        "type=tmpfs",
+        "-o",
+        "o=size=1m",
+        "mem",
+    ]);
+    assert_eq!(
+        b.ok(&[
+            "run",
+            "--rm",
+            "-v",
+            "mem:/m",
+            "busybox",
+            "sh",
+            "-c",
+            "grep ' /m ' /proc/mounts | cut -d' ' -f3"
+        ]),
+        "tmpfs\n"
+    );
+    let df = b.ok(&["system", "df"]);
+    assert!(
+        df.starts_with("TYPE") && df.contains("Images") && df.contains("Local Volumes"),
+        "{df}"
+    );
+    assert_eq!(
+        b.ok(&["system", "df", "--format", "{{.Type}}={{.TotalCount}}"])
+            .lines()
+            .take(3)
+            .collect::<Vec<_>>(),
+        vec!["Images=2", "Containers=1", "Local Volumes=2"]
+    );
+    assert!(du(b.path()) > start + 400_000);
+    let out = b.ok(&["system", "prune", "-a", "--volumes", "-f"]);
+    assert!(
+        out.contains("Deleted Containers:")
+            && out.contains("Deleted Images:")
+            && out.contains("Deleted Volumes:"),
+        "{out}"
+    );
+    b.ok(&["volume", "rm", "mem"]);
+    assert_eq!(b.ok(&["images", "-q"]), "", "every unused image pruned");
+    assert_eq!(du(b.path().join("layers").as_path()), 0, "no layer left");
+    assert_eq!(
+        du(b.path().join("volumes").as_path()),
+        0,
+        "no volume data left"
+    );
+    assert_eq!(du(b.path().join("containers").as_path()), 0);
+    let blobs = std::fs::read_dir(b.path().join("blobs/sha256"))
+        .unwrap()
+        .count();
+    assert_eq!(blobs, 0, "no blob left behind");
+}

@@ -329,7 +329,10 @@ impl Engine {
                     if name.is_none() {
                         anonymous.push(v.name.clone());
                     }
-                    MountPoint { typ: MountType::Volume, name: Some(v.name), source: v.mountpoint, rw: !readonly, nocopy: *nocopy, ..base }
+                    match v.tmpfs_options() {
+                        Some(opts) => MountPoint { name: Some(v.name), rw: !readonly, tmpfs_options: opts, ..base },
+                        None => MountPoint { typ: MountType::Volume, name: Some(v.name), source: v.mountpoint, rw: !readonly, nocopy: *nocopy, ..base },
+                    }
                 }
                 MountRequest::Bind { source, readonly, propagation, create_source, .. } => {
                     let src = Path::new(source);

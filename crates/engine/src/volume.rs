@@ -33,6 +33,21 @@ pub struct VolumeRecord {
 }
 
 impl VolumeRecord {
+    /// The tmpfs options of a `type=tmpfs` volume.
+    pub fn tmpfs_options(&self) -> Option<Vec<String>> {
+        (self.options.get("type").map(String::as_str) == Some("tmpfs")).then(|| {
+            self.options
+                .get("o")
+                .map(|o| {
+                    o.split(',')
+                        .filter(|x| !x.is_empty())
+                        .map(String::from)
+                        .collect()
+                })
+                .unwrap_or_default()
+        })
+    }
+
     /// True for volumes made for `-v /path` or an image's VOLUME.
     pub fn anonymous(&self) -> bool {
         self.labels.contains_key(ANONYMOUS_LABEL)
@@ -109,11 +124,11 @@ impl VolumeStore {
                 }
                 p
             }
-            Some(t) => {
-                return Err(Error::invalid(format!(
-                    "volume option type={t} is not supported (supported: none with o=bind)"
-                )))
-            }
+            // Memory, mounted fresh for each container that uses it.
+            Some("tmpfs") => self.dir(&name).join("_data"),
+            Some(t) => return Err(Error::invalid(format!(
+                "volume option type={t} is not supported (supported: tmpfs, and none with o=bind)"
+            ))),
         };
         labels.retain(|k, _| !k.is_empty());
         let rec = VolumeRecord {

@@ -111,6 +111,12 @@ pub enum Cmd {
         #[command(subcommand)]
         cmd: VolumeCmd,
     },
+    /// Manage berth: disk usage, prune, info
+    System {
+        /// The system command.
+        #[command(subcommand)]
+        cmd: SystemCmd,
+    },
     /// Internal: supervise one container (started by berth itself)
     #[command(hide = true)]
     Shim(ShimArgs),
@@ -205,6 +211,31 @@ pub enum VolumeCmd {
     Rm(VolumeRmArgs),
     /// Remove unused local volumes
     Prune(PruneArgs),
+}
+
+/// `berth system …`.
+#[derive(Subcommand, Debug)]
+pub enum SystemCmd {
+    /// Show disk usage
+    Df(FormatArgs),
+    /// Remove unused data
+    Prune(SystemPruneArgs),
+    /// Display system-wide information
+    Info(FormatArgs),
+}
+
+/// Flags of `system prune`.
+#[derive(Args, Debug)]
+pub struct SystemPruneArgs {
+    /// Remove all unused images not just dangling ones
+    #[arg(short = 'a', long)]
+    pub all: bool,
+    /// Prune anonymous volumes
+    #[arg(long)]
+    pub volumes: bool,
+    /// Do not prompt for confirmation
+    #[arg(short = 'f', long)]
+    pub force: bool,
 }
 
 /// Flags of `volume create`.

@@ -204,3 +204,140 @@ pub fn info(engine: &Engine, a: FormatArgs) -> CmdResult {
     );
     Ok(0)
 }
+
+/// `berth system df`.
+pub fn df(engine: &Engine, a: FormatArgs) -> CmdResult {
+    let containers = engine.list();
+    let images = engine.images.list();
+    let used_images: std::collections::HashSet<&str> =
+        containers.iter().map(|(r, _)| r.image.as_str()).collect();
+    // Layers are shared: count each once, and what only unused images hold as reclaimable.
+    let mut layer_size = std::collections::HashMap::new();
+    let mut used_layers = std::collections::HashSet::new();
+    for img in &images {
+        for l in &img.layers {
+            layer_size.entry(l.diff_id.clone()).or_insert_with(|| {
+                engine
+                    .images
+                    .layers
+                    .info(&l.diff_id)
+                    .map(|i| i.size)
+                    .unwrap_or(0)
+            });
+            if used_images.contains(img.id.as_str()) {
+                used_layers.insert(l.diff_id.clone());
+            }
+        }
+    }
+    let img_total: u64 = layer_size.values().sum();
+    let img_reclaim: u64 = layer_size
+        .iter()
+        .filter(|(k, _)| !used_layers.contains(*k))
+        .map(|(_, v)| v)
+        .sum();
+    let active_images = images
+        .iter()
+        .filter(|i| used_images.contains(i.id.as_str()))
+        .count();
+    let mut ctr_total = 0;
+    let mut ctr_reclaim = 0;
+    let mut active_ctrs = 0;
+    for (r, st) in &containers {
+        let sz = berth_engine::dir_size(&engine.containers.dir(&r.id).join("upper"));
+        ctr_total += sz;
+        if st.status == Status::Running {
+            active_ctrs += 1;
+        } else {
+            ctr_reclaim += sz;
+        }
+    }
+    let vols = engine.volumes.list();
+    let mut vol_total = 0;
+    let mut vol_reclaim = 0;
+    let mut active_vols = 0;
+    for v in &vols {
+        let sz = engine.volumes.size(v);
+        vol_total += sz;
+        if berth_engine::volume::users(&engine.root, &v.name).is_empty() {
+            vol_reclaim += sz;
+        } else {
+            active_vols += 1;
+        }
+    }
+    let pct = |r: u64, t: u64| {
+        if t == 0 {
+            "0B".to_string()
+        } else {
+            format!("{} ({}%)", crate::human::size(r), r * 100 / t)
+        }
+    };
+    let rows = vec![
+        json!({"Type": "Images", "TotalCount": images.len(), "Active": active_images, "Size": crate::human::size(img_total), "Reclaimable": pct(img_reclaim, img_total)}),
+        json!({"Type": "Containers", "TotalCount": containers.len(), "Active": active_ctrs, "Size": crate::human::size(ctr_total), "Reclaimable": pct(ctr_reclaim, ctr_total)}),
+        json!({"Type": "Local Volumes", "TotalCount": vols.len(), "Active": active_vols, "Size": crate::human::size(vol_total), "Reclaimable": pct(vol_reclaim, vol_total)}),
+        json!({"Type": "Build Cache", "TotalCount": 0, "Active": 0, "Size": "0B", "Reclaimable": "0B"}),
+    ];
+    let fmt = crate::format::list_format(
+        a.format.as_deref(),
+        "table {{.Type}}\t{{.TotalCount}}\t{{.Active}}\t{{.Size}}\t{{.Reclaimable}}",
+    );
+    let headers = json!({"Type": "TYPE", "TotalCount": "TOTAL", "Active": "ACTIVE", "Size": "SIZE", "Reclaimable": "RECLAIMABLE"});
+    print!(
+        "{}",
+        crate::format::render_list(&fmt, &headers, &rows).map_err(|e| Exit {
+            code: 1,
+            message: e.to_string()
+        })?
+    );
+    Ok(0)
+}
+
+/// `berth system prune`.
+pub fn prune(engine: &Engine, a: super::SystemPruneArgs) -> CmdResult {
+    if !a.force {
+        let mut q = String::from("WARNING! This will remove:\n  - all stopped containers\n");
+        if a.volumes {
+            q.push_str("  - all anonymous volumes not used by at least one container\n");
+        }
+        q.push_str(if a.all {
+            "  - all images without at least one container associated to them\n"
+        } else {
+            "  - all dangling images\n"
+        });
+        q.push_str("\nAre you sure you want to continue? [y/N] ");
+        if !super::container::confirm(&q) {
+            return Ok(0);
+        }
+    }
+    let (ctrs, mut bytes) = engine.prune_containers()?;
+    if !ctrs.is_empty() {
+        println!("Deleted Containers:");
+        ctrs.iter().for_each(|c| println!("{c}"));
+        println!();
+    }
+    if a.volumes {
+        let mut removed = Vec::new();
+        for v in engine.volumes.list() {
+            if v.anonymous() && berth_engine::volume::users(&engine.root, &v.name).is_empty() {
+                bytes += engine.volumes.size(&v);
+                if engine.volumes.remove(&v.name).is_ok() {
+                    removed.push(v.name);
+                }
+            }
+        }
+        if !removed.is_empty() {
+            println!("Deleted Volumes:");
+            removed.iter().for_each(|v| println!("{v}"));
+            println!();
+        }
+    }
+    let (imgs, ib) = engine.prune_images(a.all)?;
+    bytes += ib;
+    if !imgs.is_empty() {
+        println!("Deleted Images:");
+        imgs.iter().for_each(|i| println!("deleted: {i}"));
+        println!();
+    }
+    println!("Total reclaimed space: {}", crate::human::size(bytes));
+    Ok(0)
+}
