@@ -126,9 +126,11 @@ impl VolumeStore {
             }
             // Memory, mounted fresh for each container that uses it.
             Some("tmpfs") => self.dir(&name).join("_data"),
-            Some(t) => return Err(Error::invalid(format!(
+            Some(t) => {
+                return Err(Error::invalid(format!(
                 "volume option type={t} is not supported (supported: tmpfs, and none with o=bind)"
-            ))),
+            )))
+            }
         };
         labels.retain(|k, _| !k.is_empty());
         let rec = VolumeRecord {

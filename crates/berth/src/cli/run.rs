@@ -229,6 +229,12 @@ pub fn request(a: &RunArgs) -> anyhow::Result<CreateRequest> {
         stop_timeout: a.stop_timeout,
         ..Default::default()
     };
+    if a.volume.iter().any(|v| {
+        v.rsplit_once(':')
+            .is_some_and(|(_, o)| o.split(',').any(|x| x == "z" || x == "Z"))
+    }) {
+        eprintln!("note: the z/Z volume options (SELinux relabelling) are ignored: berth does not manage SELinux labels");
+    }
     let mounts = a
         .mount
         .iter()

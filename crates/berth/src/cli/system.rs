@@ -264,12 +264,9 @@ pub fn df(engine: &Engine, a: FormatArgs) -> CmdResult {
             active_vols += 1;
         }
     }
-    let pct = |r: u64, t: u64| {
-        if t == 0 {
-            "0B".to_string()
-        } else {
-            format!("{} ({}%)", crate::human::size(r), r * 100 / t)
-        }
+    let pct = |r: u64, t: u64| match (r * 100).checked_div(t) {
+        Some(p) => format!("{} ({p}%)", crate::human::size(r)),
+        None => "0B".to_string(),
     };
     let rows = vec![
         json!({"Type": "Images", "TotalCount": images.len(), "Active": active_images, "Size": crate::human::size(img_total), "Reclaimable": pct(img_reclaim, img_total)}),
