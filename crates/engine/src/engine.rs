@@ -324,8 +324,8 @@ impl Engine {
                 tmpfs_options: vec![],
             };
             points.push(match r {
-                MountRequest::Volume { name, readonly, nocopy, .. } => {
-                    let v = self.volumes.create(name.as_deref(), Default::default(), Default::default())?;
+                MountRequest::Volume { name, readonly, nocopy, options, .. } => {
+                    let v = self.volumes.create(name.as_deref(), Default::default(), options.iter().cloned().collect())?;
                     if name.is_none() {
                         anonymous.push(v.name.clone());
                     }

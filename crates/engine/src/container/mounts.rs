@@ -16,6 +16,8 @@ pub enum MountRequest {
         readonly: bool,
         /// Skip copying the image's content into a new volume.
         nocopy: bool,
+        /// Driver options for a volume created by this mount (`volume-opt`).
+        options: Vec<(String, String)>,
     },
     /// A host path.
     Bind {
@@ -109,6 +111,7 @@ pub fn parse_volume_flag(spec: &str) -> Result<MountRequest> {
             destination: dst,
             readonly,
             nocopy,
+            options: vec![],
         },
         Some(s) if s.starts_with('/') => MountRequest::Bind {
             source: s.to_string(),
@@ -129,6 +132,7 @@ pub fn parse_volume_flag(spec: &str) -> Result<MountRequest> {
                 destination: dst,
                 readonly,
                 nocopy,
+                options: vec![],
             }
         }
     })
@@ -141,6 +145,7 @@ pub fn parse_mount_flag(spec: &str) -> Result<MountRequest> {
     let (mut readonly, mut nocopy) = (false, false);
     let mut propagation = "rprivate".to_string();
     let mut tmpfs = Vec::new();
+    let mut vopts = Vec::new();
     for field in spec.split(',') {
         let (k, v) = match field.split_once('=') {
             Some((k, v)) => (k.trim(), Some(v.trim())),
@@ -156,6 +161,12 @@ pub fn parse_mount_flag(spec: &str) -> Result<MountRequest> {
             ("volume-nocopy", Some(b)) => nocopy = matches!(b, "true" | "1"),
             ("bind-propagation", Some(p)) if PROPAGATIONS.contains(&p) => {
                 propagation = p.to_string()
+            }
+            ("volume-opt", Some(o)) => {
+                let (k, v) = o.split_once('=').ok_or_else(|| {
+                    Error::invalid(format!("invalid volume-opt '{o}' in --mount {spec}"))
+                })?;
+                vopts.push((k.to_string(), v.to_string()));
             }
             ("tmpfs-size", Some(s)) => tmpfs.push(format!("size={}", crate::logs::parse_size(s)?)),
             ("tmpfs-mode", Some(m)) => tmpfs.push(format!("mode={m}")),
@@ -185,6 +196,7 @@ pub fn parse_mount_flag(spec: &str) -> Result<MountRequest> {
                 destination: dst,
                 readonly,
                 nocopy,
+                options: vopts,
             }
         }
         "bind" => {
@@ -248,7 +260,8 @@ mod tests {
                 name: Some("data".into()),
                 destination: "/srv/data".into(),
                 readonly: true,
-                nocopy: false
+                nocopy: false,
+                options: vec![]
             }
         );
         assert_eq!(
@@ -257,7 +270,8 @@ mod tests {
                 name: None,
                 destination: "/cache".into(),
                 readonly: false,
-                nocopy: false
+                nocopy: false,
+                options: vec![]
             }
         );
         assert!(matches!(
@@ -298,7 +312,8 @@ mod tests {
                 name: Some("v1".into()),
                 destination: "/v".into(),
                 readonly: false,
-                nocopy: false
+                nocopy: false,
+                options: vec![]
             }
         );
         assert!(parse_mount_flag("type=bind,dst=/c").is_err());
