@@ -216,6 +216,20 @@ fn bind_mounts_and_tmpfs() {
         "",
         "tmpfs content is gone after a stop"
     );
+    let out = b.ok(&[
+        "run",
+        "--rm",
+        "--mount",
+        "type=volume,src=mv,dst=/m,volume-opt=type=tmpfs,volume-opt=o=size=2m",
+        "busybox",
+        "sh",
+        "-c",
+        "grep ' /m ' /proc/mounts",
+    ]);
+    assert!(
+        out.starts_with("tmpfs /m tmpfs") && out.contains("size=2048k"),
+        "volume-opt reaches the volume: {out}"
+    );
     b.fails(
         &["run", "--rm", "-v", "x:/a", "-v", "y:/a", "busybox", "true"],
         125,
