@@ -412,7 +412,7 @@ impl Engine {
     /// then whatever is left of the container is killed and it is marked exited.
     pub fn state(&self, id: &str) -> Result<State> {
         let st = self.containers.state_raw(id)?;
-        if st.status != Status::Running || container::same_process(st.shim_pid, st.shim_start) {
+        if !st.status.is_live() || container::same_process(st.shim_pid, st.shim_start) {
             return Ok(st);
         }
         let _l = self.containers.lock(id)?;
@@ -594,7 +594,7 @@ impl Engine {
         let rec = self.record(id)?;
         let _lock = self.containers.lock(id)?;
         let st = self.state_unlocked_check(id)?;
-        if st.status == Status::Running {
+        if st.status.is_live() {
             return Ok(st.pid);
         }
         self.prepare_bundle(&rec, console_size).map_err(|e| {
@@ -674,7 +674,7 @@ impl Engine {
     /// The state check for callers that already hold the container's lock.
     fn state_unlocked_check(&self, id: &str) -> Result<State> {
         let mut st = self.containers.state_raw(id)?;
-        if st.status == Status::Running && !container::same_process(st.shim_pid, st.shim_start) {
+        if st.status.is_live() && !container::same_process(st.shim_pid, st.shim_start) {
             let cg =
                 berth_runtime::Cgroup::open(Path::new(&format!("{}/{id}", self.cgroup_parent)));
             cg.signal_all(libc::SIGKILL);
@@ -703,6 +703,12 @@ impl Engine {
     /// Sends a signal to a running container's init.
     pub fn kill(&self, id: &str, signal: i32) -> Result<()> {
         let st = self.state(id)?;
+        if st.status == Status::Paused {
+            return Err(Error::conflict(format!(
+                "cannot kill container: {}: container {id} is paused. Unpause the container before stopping or killing",
+                &id[..12]
+            )));
+        }
         if st.status != Status::Running {
             return Err(Error::conflict(format!(
                 "cannot kill container: {}: container {id} is not running",
@@ -724,9 +730,16 @@ impl Engine {
     pub fn stop(&self, id: &str, timeout: Option<i64>) -> Result<()> {
         let rec = self.record(id)?;
         let st = self.state(id)?;
+        if st.status == Status::Paused {
+            return Err(Error::conflict(format!(
+                "cannot stop container: {}: container is paused, unpause the container before stopping",
+                &id[..12]
+            )));
+        }
         if st.status != Status::Running {
             return Ok(());
         }
+        self.mark_stopping(id)?;
         let sig = match &rec.config.stop_signal {
             Some(s) => crate::signal::parse(s)?,
             None => libc::SIGTERM,
@@ -751,7 +764,7 @@ impl Engine {
     /// Blocks until the container is not running; returns its exit code.
     pub fn wait(&self, id: &str) -> Result<i32> {
         let st = self.state(id)?;
-        if st.status == Status::Running {
+        if st.status.is_live() {
             self.wait_shim(&st, None);
         }
         Ok(self.state(id).map(|s| s.exit_code).unwrap_or(st.exit_code))
@@ -761,14 +774,19 @@ impl Engine {
     pub fn remove(&self, id: &str, force: bool, volumes: bool) -> Result<()> {
         let rec = self.record(id)?;
         let st = self.state(id)?;
-        if st.status == Status::Running {
+        if st.status.is_live() {
             if !force {
                 return Err(Error::conflict(format!(
                     "cannot remove container \"/{}\": container is running: stop the container before removing or force remove",
                     rec.name
                 )));
             }
-            let _ = self.kill(id, libc::SIGKILL);
+            self.mark_stopping(id)?;
+            if st.status == Status::Paused {
+                let _ = self.cgroup(id).set_frozen(false);
+            }
+            // SAFETY: kill(2).
+            unsafe { libc::kill(st.pid, libc::SIGKILL) };
             self.wait_shim(&st, Some(Duration::from_secs(30)));
         }
         let _l = self.containers.lock(id)?;
@@ -840,6 +858,9 @@ impl Engine {
     pub fn exec(&self, id: &str, req: &ExecRequest) -> Result<i32> {
         let rec = self.record(id)?;
         let st = self.state(id)?;
+        if st.status == Status::Paused {
+            return Err(Error::conflict(format!("container {id} is paused, unpause the container before exec")));
+        }
         if st.status != Status::Running {
             return Err(Error::conflict(format!("container {id} is not running")));
         }
@@ -947,6 +968,43 @@ impl Engine {
             }
         }
         Ok((fd, format!("/dev/pts/{n}")))
+    }
+
+    /// Records that the user is stopping the container, so its shim does not restart it.
+    fn mark_stopping(&self, id: &str) -> Result<()> {
+        let _l = self.containers.lock(id)?;
+        let mut st = self.containers.state_raw(id)?;
+        if st.status.is_live() {
+            st.stopping = true;
+            self.containers.write_state(id, &st)?;
+        }
+        Ok(())
+    }
+
+    /// `docker pause`: freezes every process of the container.
+    pub fn pause(&self, id: &str) -> Result<()> {
+        let _l = self.containers.lock(id)?;
+        let mut st = self.state_unlocked_check(id)?;
+        match st.status {
+            Status::Running => {}
+            Status::Paused => return Err(Error::conflict(format!("container {id} is already paused"))),
+            _ => return Err(Error::conflict(format!("container {id} is not running"))),
+        }
+        self.cgroup(id).set_frozen(true)?;
+        st.status = Status::Paused;
+        self.containers.write_state(id, &st)
+    }
+
+    /// `docker unpause`.
+    pub fn unpause(&self, id: &str) -> Result<()> {
+        let _l = self.containers.lock(id)?;
+        let mut st = self.state_unlocked_check(id)?;
+        if st.status != Status::Paused {
+            return Err(Error::conflict(format!("container {id} is not paused")));
+        }
+        self.cgroup(id).set_frozen(false)?;
+        st.status = Status::Running;
+        self.containers.write_state(id, &st)
     }
 
     /// The container's cgroup.
@@ -1104,7 +1162,7 @@ impl Engine {
     ) -> Result<()> {
         let rec = self.record(id)?;
         let st = self.state(id)?;
-        if st.status == Status::Running {
+        if st.status.is_live() {
             let root = PathBuf::from(format!("/proc/{}/root", st.pid));
             return self.with_frozen(id, true, || f(&root).map_err(Error::invalid));
         }

@@ -57,6 +57,11 @@ pub fn restart(engine: &Engine, a: StopArgs) -> CmdResult {
     })
 }
 
+/// `berth pause` / `berth unpause`.
+pub fn pause(engine: &Engine, a: ContainersArgs, freeze: bool) -> CmdResult {
+    each(engine, &a.containers, |id| if freeze { engine.pause(id) } else { engine.unpause(id) })
+}
+
 /// `berth kill`.
 pub fn kill(engine: &Engine, a: KillArgs) -> CmdResult {
     let sig = berth_engine::signal::parse(&a.signal)?;
@@ -270,7 +275,7 @@ pub fn ps(engine: &Engine, a: PsArgs) -> CmdResult {
             }
             seen += 1;
         } else if !a.all
-            && st.status != Status::Running
+            && !st.status.is_live()
             && !filters.iter().any(|(k, _)| k == "status" || k == "exited")
         {
             continue;
@@ -397,7 +402,7 @@ pub fn logs(engine: &Engine, a: LogsArgs) -> CmdResult {
         let running = || {
             engine
                 .state(&id)
-                .map(|s| s.status == Status::Running)
+                .map(|s| s.status.is_live())
                 .unwrap_or(false)
         };
         berth_engine::logs::follow(

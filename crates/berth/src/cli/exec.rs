@@ -166,7 +166,7 @@ pub fn exec(engine: &Engine, a: ExecArgs) -> CmdResult {
 pub fn top(engine: &Engine, a: TopArgs) -> CmdResult {
     let id = engine.resolve(&a.container)?;
     let st = engine.state(&id)?;
-    if st.status != berth_engine::container::Status::Running {
+    if !st.status.is_live() {
         return Err(Exit {
             code: 1,
             message: format!("Error response from daemon: container {id} is not running"),

@@ -54,6 +54,10 @@ pub enum Cmd {
     Attach(AttachArgs),
     /// Execute a command in a running container
     Exec(ExecArgs),
+    /// Pause all processes within one or more containers
+    Pause(ContainersArgs),
+    /// Unpause all processes within one or more containers
+    Unpause(ContainersArgs),
     /// Display the running processes of a container
     Top(TopArgs),
     /// Inspect changes to files or directories on a container's filesystem
@@ -146,6 +150,10 @@ pub enum ContainerCmd {
     Attach(AttachArgs),
     /// Execute a command in a running container
     Exec(ExecArgs),
+    /// Pause all processes within one or more containers
+    Pause(ContainersArgs),
+    /// Unpause all processes within one or more containers
+    Unpause(ContainersArgs),
     /// Display the running processes of a container
     Top(TopArgs),
     /// Inspect changes to files or directories on a container's filesystem

@@ -611,6 +611,9 @@ pub fn attach(engine: &Engine, a: super::AttachArgs) -> CmdResult {
     let id = engine.resolve(&a.container)?;
     let rec = engine.record(&id)?;
     let st = engine.state(&id)?;
+    if st.status == berth_engine::container::Status::Paused {
+        return Err(Exit { code: 1, message: "You cannot attach to a paused container, unpause it first".into() }.into());
+    }
     if st.status != berth_engine::container::Status::Running {
         return Err(Exit {
             code: 1,

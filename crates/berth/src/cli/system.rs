@@ -245,7 +245,7 @@ pub fn df(engine: &Engine, a: FormatArgs) -> CmdResult {
     for (r, st) in &containers {
         let sz = berth_engine::dir_size(&engine.containers.dir(&r.id).join("upper"));
         ctr_total += sz;
-        if st.status == Status::Running {
+        if st.status.is_live() {
             active_ctrs += 1;
         } else {
             ctr_reclaim += sz;

@@ -198,6 +198,11 @@ pub enum Status {
 }
 
 impl Status {
+    /// True while the container's processes exist (running or frozen).
+    pub fn is_live(self) -> bool {
+        matches!(self, Status::Running | Status::Paused | Status::Restarting)
+    }
+
     /// The lower-case word.
     pub fn as_str(self) -> &'static str {
         match self {
