@@ -7,6 +7,7 @@ mod data;
 mod images;
 mod isolation;
 mod lifecycle;
+mod lifecycle2;
 mod logs;
 mod robustness;
 mod terminal;

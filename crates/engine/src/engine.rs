@@ -715,6 +715,8 @@ impl Engine {
                 &id[..12]
             )));
         }
+        // A user's kill ends the container for good: no restart policy brings it back.
+        self.mark_stopping(id)?;
         // SAFETY: kill(2).
         if unsafe { libc::kill(st.pid, signal) } < 0 {
             return Err(Error::internal(format!(
@@ -735,6 +737,12 @@ impl Engine {
                 "cannot stop container: {}: container is paused, unpause the container before stopping",
                 &id[..12]
             )));
+        }
+        if st.status == Status::Restarting {
+            // Between two runs: the shim sees the flag and ends instead of restarting.
+            self.mark_stopping(id)?;
+            self.wait_shim(&st, Some(Duration::from_secs(30)));
+            return Ok(());
         }
         if st.status != Status::Running {
             return Ok(());
@@ -859,7 +867,9 @@ impl Engine {
         let rec = self.record(id)?;
         let st = self.state(id)?;
         if st.status == Status::Paused {
-            return Err(Error::conflict(format!("container {id} is paused, unpause the container before exec")));
+            return Err(Error::conflict(format!(
+                "container {id} is paused, unpause the container before exec"
+            )));
         }
         if st.status != Status::Running {
             return Err(Error::conflict(format!("container {id} is not running")));
@@ -987,7 +997,9 @@ impl Engine {
         let mut st = self.state_unlocked_check(id)?;
         match st.status {
             Status::Running => {}
-            Status::Paused => return Err(Error::conflict(format!("container {id} is already paused"))),
+            Status::Paused => {
+                return Err(Error::conflict(format!("container {id} is already paused")))
+            }
             _ => return Err(Error::conflict(format!("container {id} is not running"))),
         }
         self.cgroup(id).set_frozen(true)?;

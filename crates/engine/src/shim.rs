@@ -166,353 +166,450 @@ fn supervise(
         .map_err(|e| e.to_string())?;
 
     let tty = rec.config.tty;
-    let mut outputs: Vec<Output> = Vec::new();
-    let mut stdin_w: Option<OwnedFd> = None;
-    let mut child_ends: Vec<OwnedFd> = Vec::new();
-    let mut stdio_fds = [None; 3];
-    if !tty {
-        let (or, ow) = pipe().map_err(|e| format!("pipe: {e}"))?;
-        let (er, ew) = pipe().map_err(|e| format!("pipe: {e}"))?;
-        if rec.config.open_stdin {
-            let (ir, iw) = pipe().map_err(|e| format!("pipe: {e}"))?;
-            stdin_w = Some(iw);
-            stdio_fds[0] = Some(ir.as_raw_fd());
-            child_ends.push(ir);
-        }
-        stdio_fds[1] = Some(ow.as_raw_fd());
-        stdio_fds[2] = Some(ew.as_raw_fd());
-        outputs.push(Output {
-            fd: or,
-            stream: "stdout",
-            kind: FRAME_STDOUT,
-            line: Vec::new(),
-            open: true,
-        });
-        outputs.push(Output {
-            fd: er,
-            stream: "stderr",
-            kind: FRAME_STDERR,
-            line: Vec::new(),
-            open: true,
-        });
-        child_ends.push(ow);
-        child_ends.push(ew);
-    }
     let listener = listen(&dir).map_err(|e| format!("attach socket: {e}"))?;
-
-    // A short-lived starter process parses the spec and starts the container (as our child,
-    // CLONE_PARENT), so none of that memory or code ever becomes part of this long-lived shim.
-    let (mine, theirs) =
-        std::os::unix::net::UnixStream::pair().map_err(|e| format!("socketpair: {e}"))?;
-    // SAFETY: we are single-threaded; the starter leaves with _exit.
-    let starter = unsafe { libc::fork() };
-    if starter < 0 {
-        return Err(format!("fork: {}", std::io::Error::last_os_error()));
-    }
-    if starter == 0 {
-        drop(mine);
-        let (msg, fd) = match start_container(&root, &rec, &dir, tty, stdio_fds) {
-            Ok((pid, cgroup, console)) => (format!("ok {pid} {cgroup}"), console),
-            Err(e) => (format!("err {} {}", e.kind.exit_code(), e.message), None),
-        };
-        let _ = berth_runtime::fdpass::send(
-            theirs.as_raw_fd(),
-            msg.as_bytes(),
-            fd.as_ref().map(|f| f.as_raw_fd()),
-        );
-        // SAFETY: leaving the forked starter without running the shim's destructors.
-        unsafe { libc::_exit(0) };
-    }
-    drop(theirs);
-    let answer = berth_runtime::fdpass::recv(mine.as_raw_fd(), true);
-    // SAFETY: reaping the starter.
-    unsafe { libc::waitpid(starter, std::ptr::null_mut(), 0) };
-    drop(child_ends);
-    let (msg, console) = answer
-        .map(|(m, fd)| (String::from_utf8_lossy(&m).into_owned(), fd))
-        .unwrap_or_default();
-    let started = msg.strip_prefix("ok ").and_then(|r| {
-        let mut w = r.split(' ');
-        let pid: i32 = w.next()?.parse().ok()?;
-        Some((pid, w.next().unwrap_or("").to_string()))
-    });
-    let Some((pid, cgroup_path)) = started else {
-        // The container's init, if it got that far, is our child: reap it.
-        // SAFETY: waitpid until no child is left.
-        while unsafe { libc::waitpid(-1, std::ptr::null_mut(), 0) } > 0 {}
-        let (code, message) = msg
-            .strip_prefix("err ")
-            .and_then(|r| r.split_once(' '))
-            .unwrap_or(("125", "the container's starter died"));
-        let code: i32 = code.parse().unwrap_or(125);
-        // Docker leaves a container whose start failed in "created" with the error recorded.
-        let mut st = containers.state_raw(id).unwrap_or_default();
-        st.status = Status::Created;
-        st.exit_code = code;
-        st.error = message.to_string();
-        st.pid = 0;
-        let _ = containers.write_state(id, &st);
-        if rec.host_config.auto_remove {
-            let _ = containers.remove_files(&rec);
-        }
-        report(ready, &format!("err {code} {message}"));
-        return Ok(());
-    };
-    let cgroup =
-        (!cgroup_path.is_empty()).then(|| berth_runtime::Cgroup::open(Path::new(&cgroup_path)));
-    let mut master: Option<RawFd> = None;
-    if let Some(m) = console {
-        master = Some(m.as_raw_fd());
-        if rec.config.open_stdin {
-            stdin_w = Some(m.try_clone().map_err(|e| e.to_string())?);
-        }
-        outputs.push(Output {
-            fd: m,
-            stream: "stdout",
-            kind: FRAME_STDOUT,
-            line: Vec::new(),
-            open: true,
-        });
-    }
-    let me = std::process::id() as i32;
-    let mut st = containers.state_raw(id).unwrap_or_default();
-    st = State {
-        status: Status::Running,
-        pid,
-        shim_pid: me,
-        shim_start: container::proc_start_time(me).unwrap_or(0),
-        exit_code: 0,
-        error: String::new(),
-        started_at: store::now_rfc3339(),
-        finished_at: st.finished_at,
-        oom_killed: false,
-        restart_count: st.restart_count,
-        stopping: false,
-    };
-    // The starter holds the container's lock until we report, so this write is ours alone.
-    if let Err(e) = containers.write_state(id, &st) {
-        // SAFETY: killing our own child.
-        unsafe { libc::kill(pid, libc::SIGKILL) };
-        return Err(e.to_string());
-    }
-    report(ready, &format!("ok {pid}\n"));
-
-    // SAFETY: pidfd_open(2) on our own child.
-    let pidfd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) } as RawFd;
-    if pidfd < 0 {
-        return Err(format!("pidfd_open: {}", std::io::Error::last_os_error()));
-    }
-    // SAFETY: we just got this descriptor.
-    let pidfd = unsafe { OwnedFd::from_raw_fd(pidfd) };
-    let mut exit_status: Option<i32> = None;
-    let mut drain_deadline: Option<std::time::Instant> = None;
-    let mut buf = vec![0u8; 16 * 1024];
-    let mut shrunk = false;
-    // Kept across iterations: growing it in the loop would touch allocator code at every wake-up.
-    let mut pfds: Vec<libc::pollfd> = Vec::with_capacity(16);
-
+    let policy = rec.host_config.restart_policy.clone();
+    let mut backoff = std::time::Duration::from_millis(100);
+    let mut first = true;
     loop {
-        if exit_status.is_some() && outputs.iter().all(|o| !o.open) {
-            break;
+        let run_started = std::time::Instant::now();
+        let mut outputs: Vec<Output> = Vec::new();
+        let mut stdin_w: Option<OwnedFd> = None;
+        let mut child_ends: Vec<OwnedFd> = Vec::new();
+        let mut stdio_fds = [None; 3];
+        if !tty {
+            let (or, ow) = pipe().map_err(|e| format!("pipe: {e}"))?;
+            let (er, ew) = pipe().map_err(|e| format!("pipe: {e}"))?;
+            if rec.config.open_stdin {
+                let (ir, iw) = pipe().map_err(|e| format!("pipe: {e}"))?;
+                stdin_w = Some(iw);
+                stdio_fds[0] = Some(ir.as_raw_fd());
+                child_ends.push(ir);
+            }
+            stdio_fds[1] = Some(ow.as_raw_fd());
+            stdio_fds[2] = Some(ew.as_raw_fd());
+            outputs.push(Output {
+                fd: or,
+                stream: "stdout",
+                kind: FRAME_STDOUT,
+                line: Vec::new(),
+                open: true,
+            });
+            outputs.push(Output {
+                fd: er,
+                stream: "stderr",
+                kind: FRAME_STDERR,
+                line: Vec::new(),
+                open: true,
+            });
+            child_ends.push(ow);
+            child_ends.push(ew);
         }
-        if let Some(d) = drain_deadline {
-            if std::time::Instant::now() > d {
+
+        // A short-lived starter process parses the spec and starts the container (as our child,
+        // CLONE_PARENT), so none of that memory or code ever becomes part of this long-lived shim.
+        let (mine, theirs) =
+            std::os::unix::net::UnixStream::pair().map_err(|e| format!("socketpair: {e}"))?;
+        // SAFETY: we are single-threaded; the starter leaves with _exit.
+        let starter = unsafe { libc::fork() };
+        if starter < 0 {
+            return Err(format!("fork: {}", std::io::Error::last_os_error()));
+        }
+        if starter == 0 {
+            drop(mine);
+            let (msg, fd) = match start_container(&root, &rec, &dir, tty, stdio_fds) {
+                Ok((pid, cgroup, console)) => (format!("ok {pid} {cgroup}"), console),
+                Err(e) => (format!("err {} {}", e.kind.exit_code(), e.message), None),
+            };
+            let _ = berth_runtime::fdpass::send(
+                theirs.as_raw_fd(),
+                msg.as_bytes(),
+                fd.as_ref().map(|f| f.as_raw_fd()),
+            );
+            // SAFETY: leaving the forked starter without running the shim's destructors.
+            unsafe { libc::_exit(0) };
+        }
+        drop(theirs);
+        let answer = berth_runtime::fdpass::recv(mine.as_raw_fd(), true);
+        // SAFETY: reaping the starter.
+        unsafe { libc::waitpid(starter, std::ptr::null_mut(), 0) };
+        drop(child_ends);
+        let (msg, console) = answer
+            .map(|(m, fd)| (String::from_utf8_lossy(&m).into_owned(), fd))
+            .unwrap_or_default();
+        let started = msg.strip_prefix("ok ").and_then(|r| {
+            let mut w = r.split(' ');
+            let pid: i32 = w.next()?.parse().ok()?;
+            Some((pid, w.next().unwrap_or("").to_string()))
+        });
+        let Some((pid, cgroup_path)) = started else {
+            // The container's init, if it got that far, is our child: reap it.
+            // SAFETY: waitpid until no child is left.
+            while unsafe { libc::waitpid(-1, std::ptr::null_mut(), 0) } > 0 {}
+            let (code, message) = msg
+                .strip_prefix("err ")
+                .and_then(|r| r.split_once(' '))
+                .unwrap_or(("125", "the container's starter died"));
+            let code: i32 = code.parse().unwrap_or(125);
+            if !first {
+                // A restart that cannot start ends the container.
+                let _lock = containers.lock(id).ok();
+                let mut st = containers.state_raw(id).unwrap_or_default();
+                st.status = Status::Exited;
+                st.exit_code = code;
+                st.error = message.to_string();
+                st.pid = 0;
+                st.finished_at = store::now_rfc3339();
+                let _ = containers.write_state(id, &st);
                 break;
             }
-        }
-        pfds.clear();
-        pfds.push(libc::pollfd {
-            fd: if exit_status.is_none() {
-                pidfd.as_raw_fd()
-            } else {
-                -1
-            },
-            events: libc::POLLIN,
-            revents: 0,
-        });
-        for o in &outputs {
-            pfds.push(libc::pollfd {
-                fd: if o.open { o.fd.as_raw_fd() } else { -1 },
-                events: libc::POLLIN,
-                revents: 0,
-            });
-        }
-        pfds.push(libc::pollfd {
-            fd: if exit_status.is_none() {
-                listener.as_raw_fd()
-            } else {
-                -1
-            },
-            events: libc::POLLIN,
-            revents: 0,
-        });
-        for c in clients.iter() {
-            pfds.push(libc::pollfd {
-                fd: c.as_raw_fd(),
-                events: libc::POLLIN,
-                revents: 0,
-            });
-        }
-        let timeout = match (exit_status, shrunk) {
-            (Some(_), _) => 100,
-            (None, false) => 500,
-            (None, true) => -1,
+            // Docker leaves a container whose start failed in "created" with the error recorded.
+            let mut st = containers.state_raw(id).unwrap_or_default();
+            st.status = Status::Created;
+            st.exit_code = code;
+            st.error = message.to_string();
+            st.pid = 0;
+            let _ = containers.write_state(id, &st);
+            if rec.host_config.auto_remove {
+                let _ = containers.remove_files(&rec);
+            }
+            report(ready, &format!("err {code} {message}"));
+            return Ok(());
         };
-        // SAFETY: poll(2) on a vector we own.
-        let n = unsafe { libc::poll(pfds.as_mut_ptr(), pfds.len() as libc::nfds_t, timeout) };
-        if n < 0 {
-            if std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted {
-                continue;
+        let cgroup =
+            (!cgroup_path.is_empty()).then(|| berth_runtime::Cgroup::open(Path::new(&cgroup_path)));
+        let mut master: Option<RawFd> = None;
+        if let Some(m) = console {
+            master = Some(m.as_raw_fd());
+            if rec.config.open_stdin {
+                stdin_w = Some(m.try_clone().map_err(|e| e.to_string())?);
             }
-            break;
+            outputs.push(Output {
+                fd: m,
+                stream: "stdout",
+                kind: FRAME_STDOUT,
+                line: Vec::new(),
+                open: true,
+            });
         }
-        if n == 0 && exit_status.is_none() {
-            shrink_to_idle();
-            shrunk = true;
-            continue;
+        let me = std::process::id() as i32;
+        let lock = if first {
+            None
+        } else {
+            containers.lock(id).ok()
+        };
+        let mut st = containers.state_raw(id).unwrap_or_default();
+        if !first && st.stopping {
+            // Stopped by the user while this restart was being made.
+            // SAFETY: killing our own child.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
         }
-        shrunk = false;
-        if pfds[0].revents != 0 && exit_status.is_none() {
-            let mut status = 0;
-            // SAFETY: reaping our child.
-            unsafe { libc::waitpid(pid, &mut status, 0) };
-            let code = if libc::WIFEXITED(status) {
-                libc::WEXITSTATUS(status)
-            } else {
-                128 + libc::WTERMSIG(status)
+        st = State {
+            status: Status::Running,
+            pid,
+            shim_pid: me,
+            shim_start: container::proc_start_time(me).unwrap_or(0),
+            exit_code: 0,
+            error: String::new(),
+            started_at: store::now_rfc3339(),
+            finished_at: st.finished_at,
+            oom_killed: false,
+            restart_count: st.restart_count,
+            stopping: false,
+        };
+        // At the first start the engine holds the container's lock until we report, so this write
+        // is ours alone; at a restart we took the lock ourselves.
+        if let Err(e) = containers.write_state(id, &st) {
+            // SAFETY: killing our own child.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+            return Err(e.to_string());
+        }
+        drop(lock);
+        if first {
+            report(ready, &format!("ok {pid}\n"));
+        }
+
+        // SAFETY: pidfd_open(2) on our own child.
+        let pidfd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) } as RawFd;
+        if pidfd < 0 {
+            return Err(format!("pidfd_open: {}", std::io::Error::last_os_error()));
+        }
+        // SAFETY: we just got this descriptor.
+        let pidfd = unsafe { OwnedFd::from_raw_fd(pidfd) };
+        let mut exit_status: Option<i32> = None;
+        let mut drain_deadline: Option<std::time::Instant> = None;
+        let mut buf = vec![0u8; 16 * 1024];
+        let mut shrunk = false;
+        // Kept across iterations: growing it in the loop would touch allocator code at every wake-up.
+        let mut pfds: Vec<libc::pollfd> = Vec::with_capacity(16);
+
+        loop {
+            if exit_status.is_some() && outputs.iter().all(|o| !o.open) {
+                break;
+            }
+            if let Some(d) = drain_deadline {
+                if std::time::Instant::now() > d {
+                    break;
+                }
+            }
+            pfds.clear();
+            pfds.push(libc::pollfd {
+                fd: if exit_status.is_none() {
+                    pidfd.as_raw_fd()
+                } else {
+                    -1
+                },
+                events: libc::POLLIN,
+                revents: 0,
+            });
+            for o in &outputs {
+                pfds.push(libc::pollfd {
+                    fd: if o.open { o.fd.as_raw_fd() } else { -1 },
+                    events: libc::POLLIN,
+                    revents: 0,
+                });
+            }
+            pfds.push(libc::pollfd {
+                fd: if exit_status.is_none() {
+                    listener.as_raw_fd()
+                } else {
+                    -1
+                },
+                events: libc::POLLIN,
+                revents: 0,
+            });
+            for c in clients.iter() {
+                pfds.push(libc::pollfd {
+                    fd: c.as_raw_fd(),
+                    events: libc::POLLIN,
+                    revents: 0,
+                });
+            }
+            let timeout = match (exit_status, shrunk) {
+                (Some(_), _) => 100,
+                (None, false) => 500,
+                (None, true) => -1,
             };
-            exit_status = Some(code);
-            drain_deadline = Some(std::time::Instant::now() + std::time::Duration::from_secs(2));
-        }
-        for (i, o) in outputs.iter_mut().enumerate() {
-            let re = pfds[1 + i].revents;
-            if re == 0 || !o.open {
-                continue;
-            }
-            // SAFETY: read(2) into our buffer.
-            let r = unsafe { libc::read(o.fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
-            if r <= 0 {
-                if r < 0
-                    && std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted
-                {
+            // SAFETY: poll(2) on a vector we own.
+            let n = unsafe { libc::poll(pfds.as_mut_ptr(), pfds.len() as libc::nfds_t, timeout) };
+            if n < 0 {
+                if std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted {
                     continue;
                 }
-                // EOF on a pipe, EIO on a terminal whose last slave closed.
-                o.open = false;
+                break;
+            }
+            if n == 0 && exit_status.is_none() {
+                shrink_to_idle();
+                shrunk = true;
                 continue;
             }
-            let data = &buf[..r as usize];
-            clients.retain_mut(|c| write_frame(c, o.kind, data).is_ok());
-            o.line.extend_from_slice(data);
-            while let Some(pos) = o.line.iter().position(|b| *b == b'\n') {
-                let _ = log.write(o.stream, &o.line[..=pos]);
-                o.line.drain(..=pos);
+            shrunk = false;
+            if pfds[0].revents != 0 && exit_status.is_none() {
+                let mut status = 0;
+                // SAFETY: reaping our child.
+                unsafe { libc::waitpid(pid, &mut status, 0) };
+                let code = if libc::WIFEXITED(status) {
+                    libc::WEXITSTATUS(status)
+                } else {
+                    128 + libc::WTERMSIG(status)
+                };
+                exit_status = Some(code);
+                drain_deadline =
+                    Some(std::time::Instant::now() + std::time::Duration::from_secs(2));
             }
-            while o.line.len() >= MAX_LINE {
-                let _ = log.write(o.stream, &o.line[..MAX_LINE]);
-                o.line.drain(..MAX_LINE);
-            }
-        }
-        let lpos = 1 + outputs.len();
-        let base = lpos + 1;
-        let accepted = if pfds[lpos].revents != 0 {
-            listener.accept().ok().map(|(c, _)| c)
-        } else {
-            None
-        };
-        let mut gone = Vec::new();
-        for (i, c) in clients.iter_mut().enumerate() {
-            if pfds[base + i].revents == 0 {
-                continue;
-            }
-            match read_frame(c) {
-                Ok(Some((FRAME_STDIN, data))) => {
-                    if let Some(w) = &stdin_w {
-                        let mut f = std::fs::File::from(w.try_clone().map_err(|e| e.to_string())?);
-                        let _ = f.write_all(&data);
-                    }
+            for (i, o) in outputs.iter_mut().enumerate() {
+                let re = pfds[1 + i].revents;
+                if re == 0 || !o.open {
+                    continue;
                 }
-                Ok(Some((FRAME_STDIN_EOF, _))) => {
-                    if !tty {
-                        stdin_w = None;
-                    } else if let Some(w) = &stdin_w {
-                        // A terminal has no close: ^D is how a terminal says end of input.
-                        let mut f = std::fs::File::from(w.try_clone().map_err(|e| e.to_string())?);
-                        let _ = f.write_all(&[4]);
+                // SAFETY: read(2) into our buffer.
+                let r = unsafe { libc::read(o.fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
+                if r <= 0 {
+                    if r < 0
+                        && std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted
+                    {
+                        continue;
                     }
+                    // EOF on a pipe, EIO on a terminal whose last slave closed.
+                    o.open = false;
+                    continue;
                 }
-                Ok(Some((FRAME_RESIZE, data))) if data.len() == 4 => {
-                    if let Some(m) = master {
-                        let ws = libc::winsize {
-                            ws_row: u16::from_be_bytes([data[0], data[1]]),
-                            ws_col: u16::from_be_bytes([data[2], data[3]]),
-                            ws_xpixel: 0,
-                            ws_ypixel: 0,
-                        };
-                        // SAFETY: TIOCSWINSZ reads the struct.
-                        unsafe { libc::ioctl(m, libc::TIOCSWINSZ, &ws) };
-                    }
+                let data = &buf[..r as usize];
+                clients.retain_mut(|c| write_frame(c, o.kind, data).is_ok());
+                o.line.extend_from_slice(data);
+                while let Some(pos) = o.line.iter().position(|b| *b == b'\n') {
+                    let _ = log.write(o.stream, &o.line[..=pos]);
+                    o.line.drain(..=pos);
                 }
-                Ok(Some(_)) => {}
-                Ok(None) | Err(_) => gone.push(i),
+                while o.line.len() >= MAX_LINE {
+                    let _ = log.write(o.stream, &o.line[..MAX_LINE]);
+                    o.line.drain(..MAX_LINE);
+                }
             }
-        }
-        for i in gone.into_iter().rev() {
-            clients.remove(i);
-        }
-        if let Some(c) = accepted {
-            let _ = c.set_nonblocking(false);
-            clients.push(c);
-        }
-    }
-    for o in outputs.iter_mut() {
-        if !o.line.is_empty() {
-            let _ = log.write(o.stream, &o.line);
-            o.line.clear();
-        }
-    }
-    let code = match exit_status {
-        Some(c) => c,
-        None => {
-            let mut status = 0;
-            // SAFETY: reaping our child.
-            unsafe { libc::waitpid(pid, &mut status, 0) };
-            if libc::WIFEXITED(status) {
-                libc::WEXITSTATUS(status)
+            let lpos = 1 + outputs.len();
+            let base = lpos + 1;
+            let accepted = if pfds[lpos].revents != 0 {
+                listener.accept().ok().map(|(c, _)| c)
             } else {
-                128 + libc::WTERMSIG(status)
+                None
+            };
+            let mut gone = Vec::new();
+            for (i, c) in clients.iter_mut().enumerate() {
+                if pfds[base + i].revents == 0 {
+                    continue;
+                }
+                match read_frame(c) {
+                    Ok(Some((FRAME_STDIN, data))) => {
+                        if let Some(w) = &stdin_w {
+                            let mut f =
+                                std::fs::File::from(w.try_clone().map_err(|e| e.to_string())?);
+                            let _ = f.write_all(&data);
+                        }
+                    }
+                    Ok(Some((FRAME_STDIN_EOF, _))) => {
+                        if !tty {
+                            stdin_w = None;
+                        } else if let Some(w) = &stdin_w {
+                            // A terminal has no close: ^D is how a terminal says end of input.
+                            let mut f =
+                                std::fs::File::from(w.try_clone().map_err(|e| e.to_string())?);
+                            let _ = f.write_all(&[4]);
+                        }
+                    }
+                    Ok(Some((FRAME_RESIZE, data))) if data.len() == 4 => {
+                        if let Some(m) = master {
+                            let ws = libc::winsize {
+                                ws_row: u16::from_be_bytes([data[0], data[1]]),
+                                ws_col: u16::from_be_bytes([data[2], data[3]]),
+                                ws_xpixel: 0,
+                                ws_ypixel: 0,
+                            };
+                            // SAFETY: TIOCSWINSZ reads the struct.
+                            unsafe { libc::ioctl(m, libc::TIOCSWINSZ, &ws) };
+                        }
+                    }
+                    Ok(Some(_)) => {}
+                    Ok(None) | Err(_) => gone.push(i),
+                }
+            }
+            for i in gone.into_iter().rev() {
+                clients.remove(i);
+            }
+            if let Some(c) = accepted {
+                let _ = c.set_nonblocking(false);
+                clients.push(c);
             }
         }
-    };
-    let oom = cgroup.as_ref().is_some_and(oom_killed);
-    if let Some(cg) = &cgroup {
-        let _ = cg.destroy();
-    }
-    {
-        let _lock = containers.lock(id).ok();
-        let mut st = containers.state_raw(id).unwrap_or_default();
-        st.status = Status::Exited;
-        st.pid = 0;
-        st.exit_code = code;
-        st.finished_at = store::now_rfc3339();
-        st.oom_killed = oom;
-        st.stopping = false;
-        let _ = containers.write_state(id, &st);
-        if rec.host_config.auto_remove {
-            // Docker's --rm takes the container's anonymous volumes with it.
-            if containers.remove_files(&rec).is_ok() {
-                crate::volume::remove_anonymous_of(&root, &rec);
+        for o in outputs.iter_mut() {
+            if !o.line.is_empty() {
+                let _ = log.write(o.stream, &o.line);
+                o.line.clear();
             }
         }
+        let code = match exit_status {
+            Some(c) => c,
+            None => {
+                let mut status = 0;
+                // SAFETY: reaping our child.
+                unsafe { libc::waitpid(pid, &mut status, 0) };
+                if libc::WIFEXITED(status) {
+                    libc::WEXITSTATUS(status)
+                } else {
+                    128 + libc::WTERMSIG(status)
+                }
+            }
+        };
+        let oom = cgroup.as_ref().is_some_and(oom_killed);
+        if let Some(cg) = &cgroup {
+            let _ = cg.destroy();
+        }
+        for c in clients.iter_mut() {
+            let _ = write_frame(c, FRAME_EXIT, &code.to_be_bytes());
+        }
+        // Attached clients see this run's end, as Docker's CLI does even when a policy restarts it.
+        clients.clear();
+        {
+            let _lock = containers.lock(id).ok();
+            let mut st = containers.state_raw(id).unwrap_or_default();
+            if should_restart(&policy, code, &st) {
+                st.status = Status::Restarting;
+                st.pid = 0;
+                st.exit_code = code;
+                st.finished_at = store::now_rfc3339();
+                st.oom_killed = oom;
+                st.restart_count += 1;
+                let _ = containers.write_state(id, &st);
+                drop(_lock);
+                // Docker's back-off: 100 ms, doubling, back to 100 ms after a run of 10 s or more.
+                if run_started.elapsed() >= std::time::Duration::from_secs(10) {
+                    backoff = std::time::Duration::from_millis(100);
+                }
+                let wake = std::time::Instant::now() + backoff;
+                backoff = (backoff * 2).min(std::time::Duration::from_secs(60));
+                let mut stopped = false;
+                while std::time::Instant::now() < wake {
+                    std::thread::sleep(
+                        std::time::Duration::from_millis(20)
+                            .min(wake.saturating_duration_since(std::time::Instant::now())),
+                    );
+                    if containers
+                        .state_raw(id)
+                        .map(|s| s.stopping)
+                        .unwrap_or(false)
+                    {
+                        stopped = true;
+                        break;
+                    }
+                }
+                if !stopped {
+                    first = false;
+                    continue;
+                }
+                let _lock = containers.lock(id).ok();
+                let mut st = containers.state_raw(id).unwrap_or_default();
+                st.status = Status::Exited;
+                st.stopping = false;
+                let _ = containers.write_state(id, &st);
+                break;
+            }
+            st.status = Status::Exited;
+            st.pid = 0;
+            st.exit_code = code;
+            st.finished_at = store::now_rfc3339();
+            st.oom_killed = oom;
+            st.stopping = false;
+            let _ = containers.write_state(id, &st);
+            if rec.host_config.auto_remove {
+                // Docker's --rm takes the container's anonymous volumes with it.
+                if containers.remove_files(&rec).is_ok() {
+                    crate::volume::remove_anonymous_of(&root, &rec);
+                }
+            }
+        }
+        break;
     }
     drop(listener);
     if !rec.host_config.auto_remove {
         let _ = std::fs::remove_file(attach_socket(&dir));
     }
-    for c in clients.iter_mut() {
-        let _ = write_frame(c, FRAME_EXIT, &code.to_be_bytes());
-    }
     Ok(())
+}
+
+/// Docker's restart decision after an exit with `code`: never after the user stopped or killed
+/// the container; `always`/`unless-stopped` otherwise; `on-failure[:N]` for non-zero codes, at
+/// most N times.
+fn should_restart(policy: &crate::container::RestartPolicy, code: i32, st: &State) -> bool {
+    if st.stopping {
+        return false;
+    }
+    match policy.name.as_str() {
+        "always" | "unless-stopped" => true,
+        "on-failure" => {
+            code != 0
+                && (policy.maximum_retry_count <= 0
+                    || st.restart_count < policy.maximum_retry_count)
+        }
+        _ => false,
+    }
 }
 
 /// The starter's work: the OCI spec, the overlay, the compiled seccomp program, then the

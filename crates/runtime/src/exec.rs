@@ -264,5 +264,6 @@ fn process_steps(
         &args[0],
         &c_args,
         &c_env,
+        None,
     ))
 }

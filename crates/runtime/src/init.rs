@@ -229,6 +229,11 @@ fn steps(ctx: &InitContext) -> Result<Infallible, Fail> {
         wait_for_go(ctx);
     }
     let seccomp = linux.and_then(|l| l.seccomp().as_ref());
+    let init = spec
+        .annotations()
+        .as_ref()
+        .and_then(|a| a.get(INIT_ANNOTATION))
+        .is_some_and(|v| v == "true");
     Err(confine_and_exec(
         process,
         seccomp,
@@ -237,11 +242,16 @@ fn steps(ctx: &InitContext) -> Result<Infallible, Fail> {
         &args[0],
         &c_args,
         &c_env,
+        init.then_some(ctx.err_write),
     ))
 }
 
+/// Spec annotation asking for berth's init as pid 1 (`--init`).
+pub const INIT_ANNOTATION: &str = "berth.init";
+
 /// The last steps of every container process, init or exec'd: seccomp, user and capabilities,
-/// no_new_privs, only stdio surviving exec, then execve. Returns only on failure.
+/// no_new_privs, only stdio surviving exec, then execve. Returns only on failure. With
+/// `as_init` (the error pipe's write end) the program runs as pid 2 under berth's own init.
 pub(crate) fn confine_and_exec(
     process: &oci_spec::runtime::Process,
     seccomp: Option<&oci_spec::runtime::LinuxSeccomp>,
@@ -250,6 +260,7 @@ pub(crate) fn confine_and_exec(
     arg0: &str,
     args: &[CString],
     env: &[CString],
+    as_init: Option<RawFd>,
 ) -> Fail {
     let nnp = process.no_new_privileges() == Some(true);
     let steps = || -> Result<(), Fail> {
@@ -284,12 +295,78 @@ pub(crate) fn confine_and_exec(
             libc::CLOSE_RANGE_CLOEXEC,
         );
     }
+    if let Some(err_write) = as_init {
+        if let Err(e) = become_init(err_write) {
+            return e;
+        }
+        // Only the child gets here.
+    }
     let e = nix::unistd::execve(exe, args, env).unwrap_err();
     let kind = match e {
         nix::errno::Errno::ENOENT => StartFailure::NotFound,
         _ => StartFailure::NotExecutable,
     };
     fail(kind, format!("exec: {arg0:?}: {}", e.desc().to_lowercase()))
+}
+
+/// `--init`: forks; the child returns to exec the program, this process stays as pid 1 (as
+/// confined as the program) forwarding every signal to it and reaping every orphan, so a
+/// program that does neither (a shell, `sleep`) behaves, and `stop` takes milliseconds. Exits
+/// with the program's status.
+fn become_init(err_write: RawFd) -> Result<(), Fail> {
+    // SAFETY: signal mask, fork, waitpid, kill and _exit on our own process and children.
+    unsafe {
+        let mut all: libc::sigset_t = std::mem::zeroed();
+        libc::sigfillset(&mut all);
+        // Blocked before the fork so no signal meant for the program can slip by.
+        libc::sigprocmask(libc::SIG_SETMASK, &all, std::ptr::null_mut());
+        let child = libc::fork();
+        if child < 0 {
+            return Err(fail(
+                StartFailure::Engine,
+                format!(
+                    "fork the program under init: {}",
+                    std::io::Error::last_os_error()
+                ),
+            ));
+        }
+        if child == 0 {
+            reset_signals();
+            return Ok(());
+        }
+        // Never exec'ing, pid 1 must close by hand what exec would have: the error pipe (the
+        // runtime waits for its EOF) and every descriptor the runtime and shim had open.
+        let _ = err_write;
+        libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, 0u32);
+        libc::prctl(libc::PR_SET_NAME, c"berth-init".as_ptr(), 0, 0, 0);
+        libc::malloc_trim(0);
+        loop {
+            let mut info: libc::siginfo_t = std::mem::zeroed();
+            let sig = libc::sigwaitinfo(&all, &mut info);
+            if sig < 0 {
+                continue;
+            }
+            if sig != libc::SIGCHLD {
+                libc::kill(child, sig);
+                continue;
+            }
+            loop {
+                let mut status = 0;
+                let pid = libc::waitpid(-1, &mut status, libc::WNOHANG);
+                if pid <= 0 {
+                    break;
+                }
+                if pid == child {
+                    let code = if libc::WIFEXITED(status) {
+                        libc::WEXITSTATUS(status)
+                    } else {
+                        128 + libc::WTERMSIG(status)
+                    };
+                    libc::_exit(code);
+                }
+            }
+        }
+    }
 }
 
 /// Opens a terminal from the container's own devpts instance, makes it our stdio, controlling

@@ -73,6 +73,11 @@ pub struct Spawned {
     pub console: Option<OwnedFd>,
 }
 
+/// The spec annotation that asks for berth's init as the container's pid 1 (`--init`).
+pub fn init_annotation() -> &'static str {
+    init::INIT_ANNOTATION
+}
+
 /// Reads an OCI bundle's `config.json`.
 pub fn load_spec(bundle: &Path) -> Result<Spec> {
     let path = bundle.join("config.json");

@@ -59,7 +59,13 @@ pub fn restart(engine: &Engine, a: StopArgs) -> CmdResult {
 
 /// `berth pause` / `berth unpause`.
 pub fn pause(engine: &Engine, a: ContainersArgs, freeze: bool) -> CmdResult {
-    each(engine, &a.containers, |id| if freeze { engine.pause(id) } else { engine.unpause(id) })
+    each(engine, &a.containers, |id| {
+        if freeze {
+            engine.pause(id)
+        } else {
+            engine.unpause(id)
+        }
+    })
 }
 
 /// `berth kill`.

@@ -415,6 +415,9 @@ pub struct RunArgs {
     /// Mount volumes from the specified container(s) (NAME[:ro|rw])
     #[arg(long = "volumes-from")]
     pub volumes_from: Vec<String>,
+    /// Run an init inside the container that forwards signals and reaps processes
+    #[arg(long)]
+    pub init: bool,
     /// Print help
     #[arg(long, action = clap::ArgAction::Help)]
     pub help: Option<bool>,

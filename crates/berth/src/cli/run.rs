@@ -190,7 +190,7 @@ pub fn request(a: &RunArgs) -> anyhow::Result<CreateRequest> {
                 .map_err(|e| anyhow!("invalid argument \"{s}\" for \"--shm-size\" flag: {e}"))?,
             None => 0,
         },
-        init: None,
+        init: a.init.then_some(true),
         binds: (!a.volume.is_empty()).then(|| a.volume.clone()),
         tmpfs: (!a.tmpfs.is_empty()).then(|| {
             a.tmpfs
@@ -612,7 +612,11 @@ pub fn attach(engine: &Engine, a: super::AttachArgs) -> CmdResult {
     let rec = engine.record(&id)?;
     let st = engine.state(&id)?;
     if st.status == berth_engine::container::Status::Paused {
-        return Err(Exit { code: 1, message: "You cannot attach to a paused container, unpause it first".into() }.into());
+        return Err(Exit {
+            code: 1,
+            message: "You cannot attach to a paused container, unpause it first".into(),
+        }
+        .into());
     }
     if st.status != berth_engine::container::Status::Running {
         return Err(Exit {

@@ -431,6 +431,7 @@ pub fn build(rec: &ContainerRecord, inp: &SpecInputs) -> Result<Spec> {
         },
         "mounts": mounts,
         "linux": linux,
+        "annotations": if hc.init == Some(true) { json!({berth_runtime::init_annotation(): "true"}) } else { json!({}) },
     });
     serde_json::from_value(spec).map_err(|e| Error::internal(format!("building the OCI spec: {e}")))
 }

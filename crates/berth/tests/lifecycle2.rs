@@ -1,0 +1,185 @@
+//! Supervision: restart policies, --init, pause/unpause.
+
+use crate::common::Berth;
+use std::time::{Duration, Instant};
+
+#[test]
+fn on_failure_restarts_exactly_max_retries_times() {
+    let b = Berth::new();
+    let id = b
+        .ok(&[
+            "run",
+            "-d",
+            "--restart",
+            "on-failure:3",
+            "busybox",
+            "sh",
+            "-c",
+            "echo run; exit 1",
+        ])
+        .trim()
+        .to_string();
+    b.wait_for(20, "the restarts to end", || {
+        b.inspect(&id, "{{.State.Status}}") == "exited"
+    });
+    assert_eq!(
+        b.inspect(&id, "{{.RestartCount}} {{.State.ExitCode}}"),
+        "3 1"
+    );
+    assert_eq!(
+        b.ok(&["logs", &id]),
+        "run\nrun\nrun\nrun\n",
+        "the first run and three restarts"
+    );
+    // A success is not a failure: no restart.
+    let id = b
+        .ok(&["run", "-d", "--restart", "on-failure", "busybox", "true"])
+        .trim()
+        .to_string();
+    b.wait_for(10, "exit", || {
+        b.inspect(&id, "{{.State.Status}}") == "exited"
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(b.inspect(&id, "{{.RestartCount}}"), "0");
+    b.fails(
+        &["run", "--rm", "--restart", "always", "busybox", "true"],
+        125,
+    );
+    b.fails(&["run", "--restart", "sometimes", "busybox", "true"], 125);
+}
+
+#[test]
+fn always_comes_back_and_stop_or_kill_end_it() {
+    let b = Berth::new();
+    let id = b
+        .ok(&[
+            "run",
+            "-d",
+            "--restart",
+            "always",
+            "busybox",
+            "sleep",
+            "300",
+        ])
+        .trim()
+        .to_string();
+    let pid: i32 = b.inspect(&id, "{{.State.Pid}}").parse().unwrap();
+    // SAFETY: kill(2) of the container's process from the host.
+    unsafe { libc::kill(pid, libc::SIGKILL) };
+    b.wait_for(10, "the restart", || {
+        b.inspect(&id, "{{.State.Running}} {{.RestartCount}}") == "true 1"
+    });
+    assert_ne!(b.inspect(&id, "{{.State.Pid}}"), pid.to_string());
+    b.ok(&["stop", "-t", "0", &id]);
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(
+        b.inspect(&id, "{{.State.Status}}"),
+        "exited",
+        "a user's stop is final"
+    );
+    let id = b
+        .ok(&[
+            "run",
+            "-d",
+            "--restart",
+            "unless-stopped",
+            "busybox",
+            "sleep",
+            "300",
+        ])
+        .trim()
+        .to_string();
+    b.ok(&["kill", &id]);
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(
+        b.inspect(&id, "{{.State.Status}} {{.RestartCount}}"),
+        "exited 0",
+        "so is a user's kill"
+    );
+}
+
+#[test]
+fn init_forwards_signals_and_reaps() {
+    let b = Berth::new();
+    let id = b
+        .ok(&["run", "-d", "--init", "busybox", "sleep", "1000"])
+        .trim()
+        .to_string();
+    let ps = b.ok(&["exec", &id, "ps", "-o", "pid,comm"]);
+    assert!(
+        ps.contains("1 berth-init") && ps.contains("2 sleep"),
+        "{ps}"
+    );
+    let t = Instant::now();
+    b.ok(&["stop", &id]);
+    assert!(
+        t.elapsed() < Duration::from_secs(5),
+        "SIGTERM reached sleep instead of waiting out the 10 s grace: {:?}",
+        t.elapsed()
+    );
+    assert_eq!(b.inspect(&id, "{{.State.ExitCode}}"), "143");
+    // Orphans are reaped: no zombie is left behind by a shell that forgets its children.
+    let out = b.ok(&[
+        "run",
+        "--rm",
+        "--init",
+        "busybox",
+        "sh",
+        "-c",
+        "(sleep 0.1 &) ; sleep 0.4; ps -o stat | grep -c Z || true",
+    ]);
+    assert_eq!(out.trim(), "0");
+    assert_eq!(
+        b.run(&["run", "--rm", "--init", "busybox", "sh", "-c", "exit 7"])
+            .code,
+        7
+    );
+    b.fails(&["run", "--rm", "--init", "busybox", "nonexistent"], 127);
+}
+
+#[test]
+fn pause_freezes_and_unpause_resumes() {
+    let b = Berth::new();
+    let id = b
+        .ok(&[
+            "run",
+            "-d",
+            "busybox",
+            "sh",
+            "-c",
+            "i=0; while true; do i=$((i+1)); echo $i > /tmp/n; sleep 0.05; done",
+        ])
+        .trim()
+        .to_string();
+    std::thread::sleep(Duration::from_millis(300));
+    b.ok(&["pause", &id]);
+    assert_eq!(
+        b.inspect(&id, "{{.State.Status}} {{.State.Paused}}"),
+        "paused true"
+    );
+    assert!(b
+        .ok(&["ps", "--format", "{{.Status}}"])
+        .contains("(Paused)"));
+    let read = |b: &Berth| -> u64 {
+        let o = b
+            .cmd(&["cp", &format!("{id}:/tmp/n"), "-"])
+            .output()
+            .unwrap();
+        let mut ar = tar::Archive::new(&o.stdout[..]);
+        let mut e = ar.entries().unwrap().next().unwrap().unwrap();
+        let mut s = String::new();
+        std::io::Read::read_to_string(&mut e, &mut s).unwrap();
+        s.trim().parse().unwrap()
+    };
+    let a = read(&b);
+    std::thread::sleep(Duration::from_millis(400));
+    assert_eq!(read(&b), a, "the counter does not advance while paused");
+    b.fails(&["exec", &id, "true"], 1);
+    b.fails(&["stop", &id], 1);
+    b.ok(&["unpause", &id]);
+    std::thread::sleep(Duration::from_millis(400));
+    assert!(read(&b) > a, "it advances again");
+    b.fails(&["unpause", &id], 1);
+    b.ok(&["pause", &id]);
+    b.ok(&["rm", "-f", &id]);
+}
