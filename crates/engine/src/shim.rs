@@ -522,15 +522,16 @@ fn supervise(
         if let Some(cg) = &cgroup {
             let _ = cg.destroy();
         }
-        for c in clients.iter_mut() {
-            let _ = write_frame(c, FRAME_EXIT, &code.to_be_bytes());
-        }
-        // Attached clients see this run's end, as Docker's CLI does even when a policy restarts it.
-        clients.clear();
         {
             let _lock = containers.lock(id).ok();
             let mut st = containers.state_raw(id).unwrap_or_default();
             if should_restart(&policy, code, &st) {
+                // Attached clients see this run's end, as Docker's CLI does when a policy
+                // restarts the container.
+                for c in clients.iter_mut() {
+                    let _ = write_frame(c, FRAME_EXIT, &code.to_be_bytes());
+                }
+                clients.clear();
                 st.status = Status::Restarting;
                 st.pid = 0;
                 st.exit_code = code;
@@ -584,6 +585,10 @@ fn supervise(
                     crate::volume::remove_anonymous_of(&root, &rec);
                 }
             }
+        }
+        // Only now, after a --rm removal: `run --rm` returns when the container is gone.
+        for c in clients.iter_mut() {
+            let _ = write_frame(c, FRAME_EXIT, &code.to_be_bytes());
         }
         break;
     }

@@ -252,6 +252,7 @@ pub const INIT_ANNOTATION: &str = "berth.init";
 /// The last steps of every container process, init or exec'd: seccomp, user and capabilities,
 /// no_new_privs, only stdio surviving exec, then execve. Returns only on failure. With
 /// `as_init` (the error pipe's write end) the program runs as pid 2 under berth's own init.
+#[allow(clippy::too_many_arguments)] // one call site each in init and exec; a struct would only rename them
 pub(crate) fn confine_and_exec(
     process: &oci_spec::runtime::Process,
     seccomp: Option<&oci_spec::runtime::LinuxSeccomp>,
