@@ -49,13 +49,30 @@ pub fn size(bytes: u64) -> String {
     format!("{}{}", sig3(v), UNITS[i])
 }
 
+/// Docker's `BytesSize`: binary units, four significant digits ("1.758MiB").
+pub fn bytes(n: u64) -> String {
+    const UNITS: [&str; 7] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
+    let mut v = n as f64;
+    let mut i = 0;
+    while v >= 1024.0 && i < UNITS.len() - 1 {
+        v /= 1024.0;
+        i += 1;
+    }
+    format!("{}{}", sig(v, 4), UNITS[i])
+}
+
 /// Go's `%.3g` for the values `size` produces.
 fn sig3(v: f64) -> String {
+    sig(v, 3)
+}
+
+/// Go's `%.<n>g` for non-negative values below 10^n.
+fn sig(v: f64, n: i32) -> String {
     if v == 0.0 {
         return "0".into();
     }
     let digits = v.abs().log10().floor() as i32 + 1;
-    let decimals = (3 - digits).max(0) as usize;
+    let decimals = (n - digits).max(0) as usize;
     let s = format!("{v:.decimals$}");
     if s.contains('.') {
         s.trim_end_matches('0').trim_end_matches('.').to_string()
@@ -105,5 +122,8 @@ mod tests {
         assert_eq!(size(4_260_000), "4.26MB");
         assert_eq!(size(12_300_000), "12.3MB");
         assert_eq!(size(100_000_000), "100MB");
+        assert_eq!(bytes(1_843_200), "1.758MiB");
+        assert_eq!(bytes(512), "512B");
+        assert_eq!(bytes(25_136_000_000), "23.41GiB");
     }
 }

@@ -166,6 +166,8 @@ fn dispatch(engine: &berth_engine::Engine, cmd: cli::Cmd) -> CmdResult {
         Cmd::Stop(a) | Cmd::Container { cmd: C::Stop(a) } => ct::stop(engine, a),
         Cmd::Attach(a) | Cmd::Container { cmd: C::Attach(a) } => rn::attach(engine, a),
         Cmd::Pause(a) | Cmd::Container { cmd: C::Pause(a) } => ct::pause(engine, a, true),
+        Cmd::Stats(a) | Cmd::Container { cmd: C::Stats(a) } => cli::stats::stats(engine, a),
+        Cmd::Update(a) | Cmd::Container { cmd: C::Update(a) } => cli::stats::update(engine, a),
         Cmd::Unpause(a) | Cmd::Container { cmd: C::Unpause(a) } => ct::pause(engine, a, false),
         Cmd::Exec(a) | Cmd::Container { cmd: C::Exec(a) } => cli::exec::exec(engine, a),
         Cmd::Top(a) | Cmd::Container { cmd: C::Top(a) } => cli::exec::top(engine, a),

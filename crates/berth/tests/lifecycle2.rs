@@ -183,3 +183,84 @@ fn pause_freezes_and_unpause_resumes() {
     b.ok(&["pause", &id]);
     b.ok(&["rm", "-f", &id]);
 }
+
+#[test]
+fn stats_match_the_cgroup_and_update_applies_live() {
+    let b = Berth::new();
+    let id = b
+        .ok(&[
+            "run",
+            "-d",
+            "-m",
+            "64m",
+            "busybox",
+            "sh",
+            "-c",
+            "sleep 300 & sleep 300 & wait",
+        ])
+        .trim()
+        .to_string();
+    b.wait_for(5, "three processes", || {
+        b.ok(&["stats", "--no-stream", "--format", "{{.PIDs}}", &id])
+            .trim()
+            == "3"
+    });
+    let out = b.ok(&[
+        "stats",
+        "--no-stream",
+        "--format",
+        "{{.Name}} {{.MemUsage}} {{.CPUPerc}}",
+        &id,
+    ]);
+    let name = b.inspect(&id, "{{.Name}}");
+    assert!(
+        out.starts_with(&format!("{} ", name.trim_start_matches('/')))
+            && out.contains("/ 64MiB")
+            && out.contains('%'),
+        "{out}"
+    );
+    let table = b.ok(&["stats", "--no-stream"]);
+    assert!(
+        table.starts_with("CONTAINER ID   NAME") && table.contains(&id[..12]),
+        "{table}"
+    );
+    // An allocation that fits in 64 MiB...
+    let alloc = [
+        "exec",
+        &id,
+        "sh",
+        "-c",
+        "x=$(head -c 20000000 /dev/zero | tr '\\0' a); echo ok",
+    ];
+    assert_eq!(b.ok(&alloc), "ok\n");
+    // ... no longer does once the limit is lowered on the running container.
+    assert_eq!(
+        b.ok(&[
+            "update",
+            "-m",
+            "16m",
+            "--memory-swap",
+            "16m",
+            "--pids-limit",
+            "10",
+            &id
+        ])
+        .trim(),
+        id
+    );
+    assert_eq!(
+        b.inspect(&id, "{{.HostConfig.Memory}} {{.HostConfig.PidsLimit}}"),
+        "16777216 10"
+    );
+    let o = b.run(&alloc);
+    assert_ne!(o.stdout, "ok\n", "the lowered limit bites: {o:?}");
+    b.ok(&["update", "--restart", "on-failure:2", &id]);
+    assert_eq!(
+        b.inspect(
+            &id,
+            "{{.HostConfig.RestartPolicy.Name}} {{.HostConfig.RestartPolicy.MaximumRetryCount}}"
+        ),
+        "on-failure 2"
+    );
+    b.fails(&["update", "-m", "1m", &id], 1);
+}

@@ -15,5 +15,8 @@ pub mod snapshot;
 pub mod store;
 pub mod volume;
 
-pub use engine::{dir_size, CommitRequest, CreateRequest, Engine, ExecRequest, DEFAULT_PATH};
+pub use engine::{
+    dir_size, CommitRequest, ContainerStats, CreateRequest, Engine, ExecRequest, UpdateRequest,
+    DEFAULT_PATH,
+};
 pub use error::{Error, ErrorKind, Result};

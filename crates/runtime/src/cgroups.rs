@@ -53,6 +53,23 @@ impl Version {
     }
 }
 
+/// Resource usage read from a cgroup.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Stats {
+    /// CPU time used, nanoseconds.
+    pub cpu_ns: u64,
+    /// Memory in use, page cache that can be dropped excluded (as Docker computes it).
+    pub memory: u64,
+    /// Memory limit (`u64::MAX`-ish when unlimited).
+    pub memory_limit: u64,
+    /// Processes.
+    pub pids: u64,
+    /// Bytes read from block devices.
+    pub block_read: u64,
+    /// Bytes written to block devices.
+    pub block_write: u64,
+}
+
 /// A container's cgroup: one directory per v1 hierarchy, or one v2 directory.
 #[derive(Debug, Clone)]
 pub struct Cgroup {
@@ -273,6 +290,80 @@ impl Cgroup {
         Ok(())
     }
 
+    /// Applies new limits to an existing cgroup (`update`); device rules are left as they are.
+    pub fn update(&self, resources: &LinuxResources) -> Result<()> {
+        let mut r = resources.clone();
+        r.set_devices(None);
+        match self.version {
+            Version::V1 => self.apply_v1(&r),
+            Version::V2 => self.apply_v2(&r),
+        }
+    }
+
+    /// Reads one file of the hierarchy holding `controller` (v1) or of the single v2 directory.
+    pub fn read(&self, controller: &str, file: &str) -> Option<String> {
+        fs::read_to_string(self.dir_of(controller)?.join(file)).ok()
+    }
+
+    /// A resource usage sample.
+    pub fn stats(&self) -> Stats {
+        let num = |s: Option<String>| s.and_then(|v| v.trim().parse::<u64>().ok());
+        let keyed = |s: Option<String>, key: &str| -> Option<u64> {
+            s?.lines().find_map(|l| {
+                l.strip_prefix(key)
+                    .and_then(|r| r.strip_prefix(' '))
+                    .and_then(|v| v.trim().parse().ok())
+            })
+        };
+        let mut st = Stats::default();
+        match self.version {
+            Version::V1 => {
+                st.cpu_ns = num(self.read("cpuacct", "cpuacct.usage")).unwrap_or(0);
+                let usage = num(self.read("memory", "memory.usage_in_bytes")).unwrap_or(0);
+                let inactive =
+                    keyed(self.read("memory", "memory.stat"), "total_inactive_file").unwrap_or(0);
+                st.memory = usage.saturating_sub(inactive);
+                st.memory_limit =
+                    num(self.read("memory", "memory.limit_in_bytes")).unwrap_or(u64::MAX);
+                st.pids = num(self.read("pids", "pids.current")).unwrap_or(0);
+                for l in self
+                    .read("blkio", "blkio.throttle.io_service_bytes")
+                    .unwrap_or_default()
+                    .lines()
+                {
+                    let f: Vec<&str> = l.split_whitespace().collect();
+                    if f.len() == 3 {
+                        let v: u64 = f[2].parse().unwrap_or(0);
+                        match f[1] {
+                            "Read" => st.block_read += v,
+                            "Write" => st.block_write += v,
+                            _ => {}
+                        }
+                    }
+                }
+            }
+            Version::V2 => {
+                st.cpu_ns = keyed(self.read("cpu", "cpu.stat"), "usage_usec").unwrap_or(0) * 1000;
+                let usage = num(self.read("memory", "memory.current")).unwrap_or(0);
+                let inactive =
+                    keyed(self.read("memory", "memory.stat"), "inactive_file").unwrap_or(0);
+                st.memory = usage.saturating_sub(inactive);
+                st.memory_limit = num(self.read("memory", "memory.max")).unwrap_or(u64::MAX);
+                st.pids = num(self.read("pids", "pids.current")).unwrap_or(0);
+                for l in self.read("io", "io.stat").unwrap_or_default().lines() {
+                    for kv in l.split_whitespace().skip(1) {
+                        match kv.split_once('=') {
+                            Some(("rbytes", v)) => st.block_read += v.parse::<u64>().unwrap_or(0),
+                            Some(("wbytes", v)) => st.block_write += v.parse::<u64>().unwrap_or(0),
+                            _ => {}
+                        }
+                    }
+                }
+            }
+        }
+        st
+    }
+
     /// Freezes (`true`) or thaws every process of the cgroup (`pause`, and a consistent view for
     /// commit and cp), waiting until the kernel reports the new state.
     pub fn set_frozen(&self, frozen: bool) -> Result<()> {
@@ -488,6 +579,38 @@ mod tests {
             v == Version::V2,
             st.filesystem_type().0 as i64 == CGROUP2_SUPER_MAGIC
         );
+    }
+
+    #[test]
+    fn v2_stats_read_from_fake_root() {
+        let tmp = std::env::temp_dir().join(format!("berth-cg-stats-{}", std::process::id()));
+        let d = tmp.join("p/c");
+        fs::create_dir_all(&d).unwrap();
+        fs::write(d.join("cpu.stat"), "usage_usec 2500\nuser_usec 2000\n").unwrap();
+        fs::write(d.join("memory.current"), "10485760\n").unwrap();
+        fs::write(d.join("memory.stat"), "anon 1\ninactive_file 1048576\n").unwrap();
+        fs::write(d.join("memory.max"), "max\n").unwrap();
+        fs::write(d.join("pids.current"), "3\n").unwrap();
+        fs::write(
+            d.join("io.stat"),
+            "8:0 rbytes=100 wbytes=200 rios=1\n8:16 rbytes=1 wbytes=2\n",
+        )
+        .unwrap();
+        let cg = Cgroup::open_at(&tmp, Version::V2, Path::new("p/c"));
+        let s = cg.stats();
+        assert_eq!(s.cpu_ns, 2_500_000);
+        assert_eq!(s.memory, 9 * 1024 * 1024);
+        assert_eq!(s.memory_limit, u64::MAX);
+        assert_eq!((s.pids, s.block_read, s.block_write), (3, 101, 202));
+        let res: LinuxResources =
+            serde_json::from_str(r#"{"memory":{"limit":33554432},"pids":{"limit":7}}"#).unwrap();
+        cg.update(&res).unwrap();
+        assert_eq!(
+            fs::read_to_string(d.join("memory.max")).unwrap(),
+            "33554432"
+        );
+        assert_eq!(fs::read_to_string(d.join("pids.max")).unwrap(), "7");
+        fs::remove_dir_all(&tmp).unwrap();
     }
 
     #[test]

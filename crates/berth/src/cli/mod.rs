@@ -6,6 +6,7 @@ pub mod exec;
 pub mod files;
 pub mod image;
 pub mod run;
+pub mod stats;
 pub mod system;
 pub mod volume;
 
@@ -54,6 +55,10 @@ pub enum Cmd {
     Attach(AttachArgs),
     /// Execute a command in a running container
     Exec(ExecArgs),
+    /// Display a live stream of container(s) resource usage statistics
+    Stats(StatsArgs),
+    /// Update configuration of one or more containers
+    Update(UpdateArgs),
     /// Pause all processes within one or more containers
     Pause(ContainersArgs),
     /// Unpause all processes within one or more containers
@@ -150,6 +155,10 @@ pub enum ContainerCmd {
     Attach(AttachArgs),
     /// Execute a command in a running container
     Exec(ExecArgs),
+    /// Display a live stream of container(s) resource usage statistics
+    Stats(StatsArgs),
+    /// Update configuration of one or more containers
+    Update(UpdateArgs),
     /// Pause all processes within one or more containers
     Pause(ContainersArgs),
     /// Unpause all processes within one or more containers
@@ -563,6 +572,51 @@ pub struct CpArgs {
     pub src: String,
     /// CONTAINER:DEST_PATH, a host path, or - for a tar stream.
     pub dest: String,
+}
+
+/// Flags of `stats`.
+#[derive(Args, Debug)]
+pub struct StatsArgs {
+    /// Show all containers (default shows just running)
+    #[arg(short = 'a', long)]
+    pub all: bool,
+    /// Disable streaming stats and only pull the first result
+    #[arg(long = "no-stream")]
+    pub no_stream: bool,
+    /// Do not truncate output
+    #[arg(long = "no-trunc")]
+    pub no_trunc: bool,
+    /// Format output using a custom template
+    #[arg(long)]
+    pub format: Option<String>,
+    /// The containers (default: all running).
+    pub containers: Vec<String>,
+}
+
+/// Flags of `update`.
+#[derive(Args, Debug)]
+pub struct UpdateArgs {
+    /// Memory limit
+    #[arg(short = 'm', long)]
+    pub memory: Option<String>,
+    /// Swap limit equal to memory plus swap: -1 to enable unlimited swap
+    #[arg(long = "memory-swap", allow_hyphen_values = true)]
+    pub memory_swap: Option<String>,
+    /// Number of CPUs
+    #[arg(long)]
+    pub cpus: Option<String>,
+    /// CPU shares (relative weight)
+    #[arg(short = 'c', long = "cpu-shares")]
+    pub cpu_shares: Option<i64>,
+    /// Tune container pids limit (set -1 for unlimited)
+    #[arg(long = "pids-limit", allow_hyphen_values = true)]
+    pub pids_limit: Option<i64>,
+    /// Restart policy to apply when a container exits
+    #[arg(long)]
+    pub restart: Option<String>,
+    /// The containers.
+    #[arg(required = true)]
+    pub containers: Vec<String>,
 }
 
 /// Flags of `top`.

@@ -91,6 +91,30 @@ fn parse_ulimit(s: &str) -> anyhow::Result<Ulimit> {
     })
 }
 
+/// Docker's `--restart` values: `no`, `always`, `unless-stopped`, `on-failure[:N]`.
+pub fn parse_restart(r: Option<&str>) -> anyhow::Result<RestartPolicy> {
+    Ok(match r {
+        None | Some("") | Some("no") => RestartPolicy::default(),
+        Some(r) => {
+            let (name, count) = r.split_once(':').unwrap_or((r, ""));
+            if !matches!(name, "always" | "unless-stopped" | "on-failure") {
+                bail!("invalid restart policy '{name}'");
+            }
+            let n = if count.is_empty() {
+                0
+            } else {
+                count.parse().map_err(|_| {
+                    anyhow!("invalid restart policy format: maximum retry count must be an integer")
+                })?
+            };
+            RestartPolicy {
+                name: name.to_string(),
+                maximum_retry_count: n,
+            }
+        }
+    })
+}
+
 /// Validates run/create flags and makes the engine request.
 pub fn request(a: &RunArgs) -> anyhow::Result<CreateRequest> {
     if a.detach && !a.attach.is_empty() {
@@ -113,26 +137,7 @@ pub fn request(a: &RunArgs) -> anyhow::Result<CreateRequest> {
             .ok_or_else(|| anyhow!("invalid key value pair format in logging opts: {o}"))?;
         log_opts.insert(k.to_string(), v.to_string());
     }
-    let restart = match a.restart.as_deref() {
-        None | Some("") | Some("no") => RestartPolicy::default(),
-        Some(r) => {
-            let (name, count) = r.split_once(':').unwrap_or((r, ""));
-            if !matches!(name, "always" | "unless-stopped" | "on-failure") {
-                bail!("invalid restart policy '{name}'");
-            }
-            let n = if count.is_empty() {
-                0
-            } else {
-                count.parse().map_err(|_| {
-                    anyhow!("invalid restart policy format: maximum retry count must be an integer")
-                })?
-            };
-            RestartPolicy {
-                name: name.to_string(),
-                maximum_retry_count: n,
-            }
-        }
-    };
+    let restart = parse_restart(a.restart.as_deref())?;
     if a.rm && !restart.name.is_empty() {
         bail!("Conflicting options: cannot specify both --restart and --rm");
     }

@@ -256,6 +256,36 @@ pub struct SpecInputs<'a> {
     pub nofile_hard: u64,
 }
 
+/// The memory, CPU and pids limits of `hc` as OCI `linux.resources` fields (used at start, and
+/// by `update` on a running container).
+pub fn limits(hc: &HostConfig) -> Value {
+    let mut resources = json!({});
+    if hc.memory > 0 {
+        // Docker's default for -m without --memory-swap: as much swap as memory.
+        let swap = match hc.memory_swap {
+            0 => hc.memory * 2,
+            s => s,
+        };
+        resources["memory"] = json!({"limit": hc.memory, "swap": swap});
+    }
+    let mut cpu = serde_json::Map::new();
+    if hc.cpu_shares > 0 {
+        cpu.insert("shares".into(), json!(hc.cpu_shares));
+    }
+    if hc.nano_cpus > 0 {
+        let period = 100_000i64;
+        cpu.insert("period".into(), json!(period));
+        cpu.insert("quota".into(), json!(hc.nano_cpus * period / 1_000_000_000));
+    }
+    if !cpu.is_empty() {
+        resources["cpu"] = Value::Object(cpu);
+    }
+    if let Some(p) = hc.pids_limit.filter(|p| *p != 0) {
+        resources["pids"] = json!({"limit": p});
+    }
+    resources
+}
+
 /// Builds the OCI spec for `rec`.
 pub fn build(rec: &ContainerRecord, inp: &SpecInputs) -> Result<Spec> {
     let hc = &rec.host_config;
@@ -370,28 +400,10 @@ pub fn build(rec: &ContainerRecord, inp: &SpecInputs) -> Result<Spec> {
     if hc.privileged {
         resources["devices"] = json!([{"allow": true, "access": "rwm"}]);
     }
-    if hc.memory > 0 {
-        // Docker's default for -m without --memory-swap: as much swap as memory.
-        let swap = match hc.memory_swap {
-            0 => hc.memory * 2,
-            s => s,
-        };
-        resources["memory"] = json!({"limit": hc.memory, "swap": swap});
-    }
-    let mut cpu = serde_json::Map::new();
-    if hc.cpu_shares > 0 {
-        cpu.insert("shares".into(), json!(hc.cpu_shares));
-    }
-    if hc.nano_cpus > 0 {
-        let period = 100_000i64;
-        cpu.insert("period".into(), json!(period));
-        cpu.insert("quota".into(), json!(hc.nano_cpus * period / 1_000_000_000));
-    }
-    if !cpu.is_empty() {
-        resources["cpu"] = Value::Object(cpu);
-    }
-    if let Some(p) = hc.pids_limit.filter(|p| *p != 0) {
-        resources["pids"] = json!({"limit": p});
+    if let Value::Object(limits) = limits(hc) {
+        for (k, v) in limits {
+            resources[k] = v;
+        }
     }
 
     let devices: Vec<Value> = [("null", 1, 3), ("zero", 1, 5), ("full", 1, 7), ("random", 1, 8), ("urandom", 1, 9), ("tty", 5, 0)]
