@@ -264,3 +264,118 @@ fn stats_match_the_cgroup_and_update_applies_live() {
     );
     b.fails(&["update", "-m", "1m", &id], 1);
 }
+
+#[test]
+fn events_record_what_happens_in_order() {
+    let b = Berth::new();
+    // A follower started first sees what comes next (bounded by --until).
+    let until = (std::time::SystemTime::now() + Duration::from_secs(3))
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        .to_string();
+    let follower = b
+        .cmd(&[
+            "events",
+            "--until",
+            &until,
+            "--filter",
+            "type=container",
+            "--format",
+            "{{.Action}} {{.Actor.Attributes.name}}",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    b.ok(&["run", "--rm", "--name", "ev1", "busybox", "true"]);
+    let out = follower.wait_with_output().unwrap();
+    let seen = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(seen, "create ev1\nstart ev1\ndie ev1\ndestroy ev1\n");
+    // After the fact, with --since, and filters.
+    b.fails(
+        &["run", "--name", "ev2", "busybox", "sh", "-c", "exit 3"],
+        3,
+    );
+    b.ok(&["tag", "busybox", "evimg:1"]);
+    let die = b.ok(&[
+        "events",
+        "--since",
+        "1m",
+        "--until",
+        "0s",
+        "--filter",
+        "container=ev2",
+        "--filter",
+        "event=die",
+        "--format",
+        "{{.Action}} {{index .Actor.Attributes \"exitCode\"}}",
+    ]);
+    assert_eq!(die, "die 3\n");
+    let img = b.ok(&[
+        "events",
+        "--since",
+        "1m",
+        "--until",
+        "0s",
+        "--filter",
+        "type=image",
+        "--format",
+        "{{.Action}} {{.Actor.Attributes.name}}",
+    ]);
+    assert!(
+        img.contains("import ") && img.contains("tag evimg:1"),
+        "{img}"
+    );
+    let plain = b.ok(&[
+        "events",
+        "--since",
+        "1m",
+        "--until",
+        "0s",
+        "--filter",
+        "event=create",
+    ]);
+    assert!(
+        plain
+            .lines()
+            .all(|l| l.contains(" container create ") && l.contains("image=busybox")),
+        "{plain}"
+    );
+}
+
+#[test]
+fn oom_kill_is_recorded() {
+    let b = Berth::new();
+    let id = b
+        .ok(&[
+            "create",
+            "-m",
+            "16m",
+            "--memory-swap",
+            "16m",
+            "busybox",
+            "sh",
+            "-c",
+            "x=$(head -c 100000000 /dev/zero | tr '\\0' a)",
+        ])
+        .trim()
+        .to_string();
+    b.run(&["start", "-a", &id]);
+    assert_eq!(
+        b.inspect(&id, "{{.State.OOMKilled}} {{.State.ExitCode}}"),
+        "true 137"
+    );
+    let ev = b.ok(&[
+        "events",
+        "--since",
+        "1m",
+        "--until",
+        "0s",
+        "--filter",
+        "event=oom",
+        "--format",
+        "{{.Action}}",
+    ]);
+    assert_eq!(ev, "oom\n");
+}

@@ -339,6 +339,7 @@ impl Engine {
             }
             return Err(e);
         }
+        self.emit(&rec, "create", &[]);
         Ok(id)
     }
 
@@ -779,6 +780,9 @@ impl Engine {
         }
         // A user's kill ends the container for good: no restart policy brings it back.
         self.mark_stopping(id)?;
+        if let Ok(rec) = self.record(id) {
+            self.emit(&rec, "kill", &[("signal", &signal.to_string())]);
+        }
         // SAFETY: kill(2).
         if unsafe { libc::kill(st.pid, signal) } < 0 {
             return Err(Error::internal(format!(
@@ -827,7 +831,9 @@ impl Engine {
             // SAFETY: kill(2).
             unsafe { libc::kill(st.pid, libc::SIGKILL) };
         }
+        self.emit(&rec, "kill", &[("signal", &sig.to_string())]);
         self.wait_shim(&st, Some(Duration::from_secs(30)));
+        self.emit(&rec, "stop", &[]);
         Ok(())
     }
 
@@ -867,6 +873,7 @@ impl Engine {
             return Ok(()); // --rm beat us to it
         }
         self.containers.remove_files(&rec)?;
+        self.emit(&rec, "destroy", &[]);
         if volumes {
             self.remove_anonymous_volumes(&rec);
         }
@@ -890,6 +897,7 @@ impl Engine {
             return Err(e);
         }
         names::release(&self.root, &old, id);
+        self.emit(&rec, "rename", &[("oldName", &format!("/{old}"))]);
         Ok(())
     }
 
@@ -1008,7 +1016,20 @@ impl Engine {
             stdio: req.stdio,
             tty_path: req.tty_path.clone(),
         };
-        Ok(berth_runtime::exec::exec(&opts)?)
+        let exec_id = store::random_hex(32);
+        let cmdline = req.cmd.join(" ");
+        self.emit(
+            &rec,
+            "exec_create",
+            &[("execID", &exec_id), ("execCommand", &cmdline)],
+        );
+        let pid = berth_runtime::exec::exec(&opts)?;
+        self.emit(
+            &rec,
+            "exec_start",
+            &[("execID", &exec_id), ("execCommand", &cmdline)],
+        );
+        Ok(pid)
     }
 
     /// Opens a new terminal from a running container's own devpts instance: its master side and
@@ -1042,6 +1063,16 @@ impl Engine {
         Ok((fd, format!("/dev/pts/{n}")))
     }
 
+    /// Records a container event with Docker's attributes (image, name) and `extra`.
+    pub fn emit(&self, rec: &ContainerRecord, action: &str, extra: &[(&str, &str)]) {
+        let mut attrs: Vec<(&str, &str)> = vec![
+            ("image", rec.config.image.as_str()),
+            ("name", rec.name.as_str()),
+        ];
+        attrs.extend_from_slice(extra);
+        crate::events::emit(&self.root, "container", action, &rec.id, &attrs);
+    }
+
     /// Records that the user is stopping the container, so its shim does not restart it.
     fn mark_stopping(&self, id: &str) -> Result<()> {
         let _l = self.containers.lock(id)?;
@@ -1066,7 +1097,11 @@ impl Engine {
         }
         self.cgroup(id).set_frozen(true)?;
         st.status = Status::Paused;
-        self.containers.write_state(id, &st)
+        self.containers.write_state(id, &st)?;
+        if let Ok(rec) = self.record(id) {
+            self.emit(&rec, "pause", &[]);
+        }
+        Ok(())
     }
 
     /// `docker unpause`.
@@ -1078,7 +1113,11 @@ impl Engine {
         }
         self.cgroup(id).set_frozen(false)?;
         st.status = Status::Running;
-        self.containers.write_state(id, &st)
+        self.containers.write_state(id, &st)?;
+        if let Ok(rec) = self.record(id) {
+            self.emit(&rec, "unpause", &[]);
+        }
+        Ok(())
     }
 
     /// `docker update`: new limits (and restart policy) for a container, applied at once when
@@ -1118,7 +1157,9 @@ impl Engine {
                 .map_err(|e| Error::invalid(format!("Cannot update container {id}: {e}")))?;
         }
         rec.host_config = hc;
-        self.containers.write_record(&rec)
+        self.containers.write_record(&rec)?;
+        self.emit(&rec, "update", &[]);
+        Ok(())
     }
 
     /// Resource usage of a running container: cgroup counters plus its network interfaces.
@@ -1298,6 +1339,7 @@ impl Engine {
             if let Some(r) = &req.reference {
                 self.images.tag_locked(&image, r)?;
             }
+            self.emit(&rec, "commit", &[]);
             Ok(image)
         });
         let _ = std::fs::remove_file(&tmp);

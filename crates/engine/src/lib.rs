@@ -5,6 +5,7 @@ pub mod container;
 pub mod content;
 mod engine;
 pub mod error;
+pub mod events;
 pub mod image;
 pub mod inspect;
 pub mod logs;

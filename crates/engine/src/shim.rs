@@ -324,6 +324,7 @@ fn supervise(
             return Err(e.to_string());
         }
         drop(lock);
+        emit(&root, &rec, "start", &[]);
         if first {
             report(ready, &format!("ok {pid}\n"));
         }
@@ -519,6 +520,10 @@ fn supervise(
             }
         };
         let oom = cgroup.as_ref().is_some_and(oom_killed);
+        if oom {
+            emit(&root, &rec, "oom", &[]);
+        }
+        emit(&root, &rec, "die", &[("exitCode", &code.to_string())]);
         if let Some(cg) = &cgroup {
             let _ = cg.destroy();
         }
@@ -582,6 +587,7 @@ fn supervise(
             if rec.host_config.auto_remove {
                 // Docker's --rm takes the container's anonymous volumes with it.
                 if containers.remove_files(&rec).is_ok() {
+                    emit(&root, &rec, "destroy", &[]);
                     crate::volume::remove_anonymous_of(&root, &rec);
                 }
             }
@@ -597,6 +603,20 @@ fn supervise(
         let _ = std::fs::remove_file(attach_socket(&dir));
     }
     Ok(())
+}
+
+fn emit(
+    root: &Root,
+    rec: &crate::container::ContainerRecord,
+    action: &str,
+    extra: &[(&str, &str)],
+) {
+    let mut attrs: Vec<(&str, &str)> = vec![
+        ("image", rec.config.image.as_str()),
+        ("name", rec.name.as_str()),
+    ];
+    attrs.extend_from_slice(extra);
+    crate::events::emit(root, "container", action, &rec.id, &attrs);
 }
 
 /// Docker's restart decision after an exit with `code`: never after the user stopped or killed

@@ -156,7 +156,15 @@ impl VolumeStore {
                 return Ok(v);
             }
         }
-        made.map(|_| rec)
+        made?;
+        crate::events::emit(
+            &self.root,
+            "volume",
+            "create",
+            &rec.name,
+            &[("driver", "local")],
+        );
+        Ok(rec)
     }
 
     /// A volume by name.
@@ -189,6 +197,13 @@ impl VolumeStore {
         self.get(name)?;
         let tmp = self.root.temp_path("rmvolume");
         fs::rename(self.dir(name), &tmp).ctx(|| format!("remove volume {name}"))?;
+        crate::events::emit(
+            &self.root,
+            "volume",
+            "destroy",
+            name,
+            &[("driver", "local")],
+        );
         store::make_writable_and_remove(&tmp).ctx(|| format!("remove volume {name}"))
     }
 

@@ -53,7 +53,11 @@ pub fn stop(engine: &Engine, a: StopArgs) -> CmdResult {
 pub fn restart(engine: &Engine, a: StopArgs) -> CmdResult {
     each(engine, &a.containers, |id| {
         engine.stop(id, a.time)?;
-        engine.start(id, None).map(|_| ())
+        engine.start(id, None)?;
+        if let Ok(rec) = engine.record(id) {
+            engine.emit(&rec, "restart", &[]);
+        }
+        Ok(())
     })
 }
 
@@ -324,7 +328,7 @@ pub fn ps(engine: &Engine, a: PsArgs) -> CmdResult {
 }
 
 /// Parses `--since`/`--until`: RFC 3339, a Unix timestamp, or a relative duration (`10m`).
-fn parse_time(s: &str) -> anyhow::Result<chrono::DateTime<chrono::Utc>> {
+pub fn parse_time(s: &str) -> anyhow::Result<chrono::DateTime<chrono::Utc>> {
     if let Ok(t) = chrono::DateTime::parse_from_rfc3339(s) {
         return Ok(t.with_timezone(&chrono::Utc));
     }

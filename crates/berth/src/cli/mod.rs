@@ -2,6 +2,7 @@
 //! file turns them into engine calls and prints.
 
 pub mod container;
+pub mod events;
 pub mod exec;
 pub mod files;
 pub mod image;
@@ -98,6 +99,8 @@ pub enum Cmd {
     Rmi(RmiArgs),
     /// Show the history of an image
     History(HistoryArgs),
+    /// Get real time events from berth (every berth process on this host)
+    Events(EventsArgs),
     /// Show the berth version information
     Version(FormatArgs),
     /// Display system-wide information
@@ -617,6 +620,23 @@ pub struct UpdateArgs {
     /// The containers.
     #[arg(required = true)]
     pub containers: Vec<String>,
+}
+
+/// Flags of `events`.
+#[derive(Args, Debug)]
+pub struct EventsArgs {
+    /// Show all events created since timestamp (RFC 3339, Unix seconds, or relative like 10m)
+    #[arg(long)]
+    pub since: Option<String>,
+    /// Stream events until this timestamp
+    #[arg(long)]
+    pub until: Option<String>,
+    /// Filter output based on conditions provided (type=, event=, container=, image=, volume=, label=)
+    #[arg(short = 'f', long = "filter")]
+    pub filter: Vec<String>,
+    /// Format output using a custom template
+    #[arg(long)]
+    pub format: Option<String>,
 }
 
 /// Flags of `top`.

@@ -99,6 +99,7 @@ impl ImageStore {
             let bytes = serde_json::to_vec(&cfg).map_err(|e| Error::internal(e.to_string()))?;
             let _l = self.lock()?;
             let id = self.put(&bytes, vec![layer])?;
+            crate::events::emit(&self.root, "image", "import", &id, &[]);
             if let Some(t) = tag {
                 self.tag_locked(&id, t)?;
             }
@@ -133,6 +134,9 @@ impl ImageStore {
             }
         })();
         let _ = store::make_writable_and_remove(&dir);
+        for (_, id) in result.iter().flatten() {
+            crate::events::emit(&self.root, "image", "load", id, &[]);
+        }
         result
     }
 
@@ -392,6 +396,9 @@ impl ImageStore {
         tb.into_inner()
             .and_then(|mut w| w.flush())
             .ctx(|| "write archive".into())?;
+        for (id, _) in images {
+            crate::events::emit(&self.root, "image", "save", id, &[]);
+        }
         Ok(())
     }
 }

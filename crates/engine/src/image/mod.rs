@@ -189,7 +189,15 @@ impl ImageStore {
     pub fn tag_locked(&self, id: &str, reference: &Reference) -> Result<()> {
         let mut repos = self.repositories();
         repos.insert(reference.to_string(), id.to_string());
-        self.write_repositories(&repos)
+        self.write_repositories(&repos)?;
+        crate::events::emit(
+            &self.root,
+            "image",
+            "tag",
+            id,
+            &[("name", &reference.familiar())],
+        );
+        Ok(())
     }
 
     /// Points `reference` at image `id`.
@@ -202,8 +210,15 @@ impl ImageStore {
     pub fn untag_locked(&self, reference: &Reference) -> Result<Option<String>> {
         let mut repos = self.repositories();
         let old = repos.remove(&reference.to_string());
-        if old.is_some() {
+        if let Some(id) = &old {
             self.write_repositories(&repos)?;
+            crate::events::emit(
+                &self.root,
+                "image",
+                "untag",
+                id,
+                &[("name", &reference.familiar())],
+            );
         }
         Ok(old)
     }
@@ -236,6 +251,7 @@ impl ImageStore {
             }
         }
         self.content.delete(id)?;
+        crate::events::emit(&self.root, "image", "delete", id, &[]);
         Ok(())
     }
 
