@@ -379,3 +379,59 @@ fn oom_kill_is_recorded() {
     ]);
     assert_eq!(ev, "oom\n");
 }
+
+#[test]
+fn healthchecks_turn_healthy_then_unhealthy() {
+    let b = Berth::new();
+    let id = b
+        .ok(&[
+            "run",
+            "-d",
+            "--health-cmd",
+            "test -f /tmp/ok",
+            "--health-interval",
+            "200ms",
+            "--health-retries",
+            "2",
+            "busybox",
+            "sh",
+            "-c",
+            "touch /tmp/ok; sleep 1.5; rm /tmp/ok; sleep 100",
+        ])
+        .trim()
+        .to_string();
+    b.wait_for(5, "healthy", || {
+        b.inspect(&id, "{{.State.Health.Status}}") == "healthy"
+    });
+    assert!(b
+        .ok(&["ps", "--format", "{{.Status}}"])
+        .contains("(healthy)"));
+    // interval × retries after the probe starts failing, plus slack.
+    b.wait_for(5, "unhealthy", || {
+        b.inspect(&id, "{{.State.Health.Status}}") == "unhealthy"
+    });
+    let streak: i64 = b
+        .inspect(&id, "{{.State.Health.FailingStreak}}")
+        .parse()
+        .unwrap();
+    assert!(streak >= 2);
+    assert_eq!(b.inspect(&id, "{{len .State.Health.Log}}"), "5");
+    let ev = b.ok(&[
+        "events",
+        "--since",
+        "1m",
+        "--until",
+        "0s",
+        "--filter",
+        "event=health_status: unhealthy",
+        "--format",
+        "{{.Action}}",
+    ]);
+    assert_eq!(ev, "health_status: unhealthy\n");
+    // --no-healthcheck turns an image's check off.
+    let c = b
+        .ok(&["run", "-d", "--no-healthcheck", "busybox", "sleep", "30"])
+        .trim()
+        .to_string();
+    assert_eq!(b.inspect(&c, "{{json .State.Health}}"), "null");
+}

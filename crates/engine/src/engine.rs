@@ -267,6 +267,19 @@ impl Engine {
         if u.stop_timeout.is_some() {
             cfg.stop_timeout = u.stop_timeout;
         }
+        if let Some(h) = &u.healthcheck {
+            // The user's settings override the image's field by field; a new test replaces it.
+            let mut merged = cfg
+                .healthcheck
+                .clone()
+                .unwrap_or_else(|| serde_json::json!({}));
+            if let (Some(m), Some(o)) = (merged.as_object_mut(), h.as_object()) {
+                for (k, v) in o {
+                    m.insert(k.clone(), v.clone());
+                }
+            }
+            cfg.healthcheck = Some(merged);
+        }
         cfg.tty = u.tty;
         cfg.open_stdin = u.open_stdin;
         cfg.stdin_once = u.stdin_once;

@@ -55,6 +55,7 @@ impl Engine {
                 "Error": st.error,
                 "StartedAt": or_zero(&st.started_at),
                 "FinishedAt": or_zero(&st.finished_at),
+                "Health": st.health,
             },
             "Image": rec.image,
             "ResolvConfPath": dir.join("resolv.conf"),

@@ -6,6 +6,7 @@ pub mod content;
 mod engine;
 pub mod error;
 pub mod events;
+pub mod health;
 pub mod image;
 pub mod inspect;
 pub mod logs;

@@ -19,6 +19,7 @@ use berth_runtime::{SpawnOptions, Stdio};
 use std::io::{Read, Write};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::path::Path;
+use std::time::Duration;
 
 /// Descriptor on which the shim reports the start.
 pub const READY_FD: RawFd = 3;
@@ -168,6 +169,7 @@ fn supervise(
     let tty = rec.config.tty;
     let listener = listen(&dir).map_err(|e| format!("attach socket: {e}"))?;
     let policy = rec.host_config.restart_policy.clone();
+    let check = crate::health::check(rec.config.healthcheck.as_ref());
     let mut backoff = std::time::Duration::from_millis(100);
     let mut first = true;
     loop {
@@ -315,6 +317,7 @@ fn supervise(
             oom_killed: false,
             restart_count: st.restart_count,
             stopping: false,
+            health: check.as_ref().map(|_| crate::health::Health::starting()),
         };
         // At the first start the engine holds the container's lock until we report, so this write
         // is ours alone; at a restart we took the lock ourselves.
@@ -337,6 +340,16 @@ fn supervise(
         // SAFETY: we just got this descriptor.
         let pidfd = unsafe { OwnedFd::from_raw_fd(pidfd) };
         let mut exit_status: Option<i32> = None;
+        // Healthcheck: when the next probe is due, and the one running (its result pipe, pid).
+        let mut next_probe = check.as_ref().map(|c| {
+            run_started
+                + if c.start_period > Duration::ZERO {
+                    c.start_interval
+                } else {
+                    c.interval
+                }
+        });
+        let mut probe: Option<(OwnedFd, i32)> = None;
         let mut drain_deadline: Option<std::time::Instant> = None;
         let mut buf = vec![0u8; 16 * 1024];
         let mut shrunk = false;
@@ -385,11 +398,24 @@ fn supervise(
                     revents: 0,
                 });
             }
-            let timeout = match (exit_status, shrunk) {
+            let probe_slot = pfds.len();
+            pfds.push(libc::pollfd {
+                fd: probe.as_ref().map(|p| p.0.as_raw_fd()).unwrap_or(-1),
+                events: libc::POLLIN,
+                revents: 0,
+            });
+            let mut timeout = match (exit_status, shrunk) {
                 (Some(_), _) => 100,
                 (None, false) => 500,
                 (None, true) => -1,
             };
+            if let (Some(t), None, None) = (next_probe, &probe, exit_status) {
+                let ms = t
+                    .saturating_duration_since(std::time::Instant::now())
+                    .as_millis()
+                    .min(i32::MAX as u128) as i32;
+                timeout = if timeout < 0 { ms } else { timeout.min(ms) };
+            }
             // SAFETY: poll(2) on a vector we own.
             let n = unsafe { libc::poll(pfds.as_mut_ptr(), pfds.len() as libc::nfds_t, timeout) };
             if n < 0 {
@@ -397,6 +423,42 @@ fn supervise(
                     continue;
                 }
                 break;
+            }
+            if let (Some(c), Some(t), None, None) = (&check, next_probe, &probe, exit_status) {
+                if std::time::Instant::now() >= t {
+                    probe = start_probe(&root, id, c);
+                    next_probe = None;
+                    continue;
+                }
+            }
+            if pfds[probe_slot].revents != 0 {
+                if let (Some((r, ppid)), Some(c)) = (probe.take(), &check) {
+                    let mut data = Vec::new();
+                    let _ = std::fs::File::from(r).read_to_end(&mut data);
+                    // SAFETY: reaping the probe child.
+                    unsafe { libc::waitpid(ppid, std::ptr::null_mut(), 0) };
+                    if let Ok(p) = serde_json::from_slice::<crate::health::Probe>(&data) {
+                        let in_start = run_started.elapsed() < c.start_period;
+                        let _lock = containers.lock(id).ok();
+                        let mut st = containers.state_raw(id).unwrap_or_default();
+                        let h = st
+                            .health
+                            .get_or_insert_with(crate::health::Health::starting);
+                        let changed = h.record(p, c, in_start);
+                        let status = h.status.clone();
+                        let _ = containers.write_state(id, &st);
+                        if changed {
+                            emit(&root, &rec, &format!("health_status: {status}"), &[]);
+                        }
+                    }
+                    let gap = if run_started.elapsed() < c.start_period {
+                        c.start_interval
+                    } else {
+                        c.interval
+                    };
+                    next_probe = Some(std::time::Instant::now() + gap);
+                }
+                continue;
             }
             if n == 0 && exit_status.is_none() {
                 shrink_to_idle();
@@ -519,6 +581,13 @@ fn supervise(
                 }
             }
         };
+        if let Some((_, ppid)) = probe.take() {
+            // SAFETY: ending and reaping the probe child.
+            unsafe {
+                libc::kill(ppid, libc::SIGKILL);
+                libc::waitpid(ppid, std::ptr::null_mut(), 0);
+            }
+        }
         let oom = cgroup.as_ref().is_some_and(oom_killed);
         if oom {
             emit(&root, &rec, "oom", &[]);
@@ -617,6 +686,24 @@ fn emit(
     ];
     attrs.extend_from_slice(extra);
     crate::events::emit(root, "container", action, &rec.id, &attrs);
+}
+
+/// Forks a child that runs one healthcheck probe and writes its result (JSON) to a pipe.
+fn start_probe(root: &Root, id: &str, check: &crate::health::Check) -> Option<(OwnedFd, i32)> {
+    let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).ok()?;
+    // SAFETY: we are single-threaded; the child leaves with _exit.
+    let pid = unsafe { libc::fork() };
+    if pid < 0 {
+        return None;
+    }
+    if pid == 0 {
+        drop(r);
+        let p = crate::health::probe(root.path(), id, check);
+        let _ = std::fs::File::from(w).write_all(&serde_json::to_vec(&p).unwrap_or_default());
+        // SAFETY: leaving the probe child without the shim's destructors.
+        unsafe { libc::_exit(0) };
+    }
+    Some((r, pid))
 }
 
 /// Docker's restart decision after an exit with `code`: never after the user stopped or killed

@@ -138,7 +138,18 @@ pub fn confirm(question: &str) -> bool {
 /// Docker's STATUS column.
 pub fn status_text(st: &State) -> String {
     match st.status {
-        Status::Running => format!("Up {}", human::duration(human::since(&st.started_at))),
+        Status::Running => {
+            let health = match st.health.as_ref().map(|h| h.status.as_str()) {
+                Some("starting") => " (health: starting)",
+                Some("healthy") => " (healthy)",
+                Some("unhealthy") => " (unhealthy)",
+                _ => "",
+            };
+            format!(
+                "Up {}{health}",
+                human::duration(human::since(&st.started_at))
+            )
+        }
         Status::Exited => format!(
             "Exited ({}) {} ago",
             st.exit_code,

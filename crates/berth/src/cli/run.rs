@@ -115,6 +115,47 @@ pub fn parse_restart(r: Option<&str>) -> anyhow::Result<RestartPolicy> {
     })
 }
 
+/// The `--health-*` flags as a Docker `Healthcheck` object (durations in nanoseconds).
+fn health_flags(a: &RunArgs) -> anyhow::Result<Option<serde_json::Value>> {
+    if a.no_healthcheck {
+        if a.health_cmd.is_some() {
+            bail!("--no-healthcheck conflicts with --health-* options");
+        }
+        return Ok(Some(serde_json::json!({"Test": ["NONE"]})));
+    }
+    let mut h = serde_json::Map::new();
+    if let Some(c) = &a.health_cmd {
+        h.insert("Test".into(), serde_json::json!(["CMD-SHELL", c]));
+    }
+    for (key, flag, v) in [
+        ("Interval", "--health-interval", &a.health_interval),
+        ("Timeout", "--health-timeout", &a.health_timeout),
+        (
+            "StartPeriod",
+            "--health-start-period",
+            &a.health_start_period,
+        ),
+        (
+            "StartInterval",
+            "--health-start-interval",
+            &a.health_start_interval,
+        ),
+    ] {
+        if let Some(v) = v {
+            let d = berth_engine::health::parse_duration(v)
+                .map_err(|e| anyhow!("invalid argument \"{v}\" for \"{flag}\" flag: {e}"))?;
+            h.insert(key.into(), serde_json::json!(d.as_nanos() as u64));
+        }
+    }
+    if let Some(r) = a.health_retries {
+        if r < 0 {
+            bail!("--health-retries cannot be negative");
+        }
+        h.insert("Retries".into(), serde_json::json!(r));
+    }
+    Ok((!h.is_empty()).then_some(serde_json::Value::Object(h)))
+}
+
 /// Validates run/create flags and makes the engine request.
 pub fn request(a: &RunArgs) -> anyhow::Result<CreateRequest> {
     if a.detach && !a.attach.is_empty() {
@@ -208,6 +249,7 @@ pub fn request(a: &RunArgs) -> anyhow::Result<CreateRequest> {
         }),
         volumes_from: (!a.volumes_from.is_empty()).then(|| a.volumes_from.clone()),
     };
+    let healthcheck = health_flags(a)?;
     let attach_all = !a.detach && a.attach.is_empty();
     let config = ContainerConfig {
         hostname: a.hostname.clone().unwrap_or_default(),
@@ -232,6 +274,7 @@ pub fn request(a: &RunArgs) -> anyhow::Result<CreateRequest> {
         labels: (!labels.is_empty()).then_some(labels),
         stop_signal: a.stop_signal.clone(),
         stop_timeout: a.stop_timeout,
+        healthcheck,
         ..Default::default()
     };
     if a.volume.iter().any(|v| {

@@ -243,6 +243,9 @@ pub struct State {
     /// True while a user's stop is in progress (so restart policies stay quiet).
     #[serde(default)]
     pub stopping: bool,
+    /// Healthcheck results, when the container has a healthcheck.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health: Option<crate::health::Health>,
 }
 
 /// The containers of one root.
