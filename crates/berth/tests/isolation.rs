@@ -278,3 +278,177 @@ fn cgroup_limits_are_enforced_and_removed() {
     b.fails(&["run", "--rm", "-m", "1m", "busybox", "true"], 125);
     b.fails(&["run", "--rm", "--cpus", "99", "busybox", "true"], 125);
 }
+
+#[test]
+fn namespace_sharing_and_more_run_flags() {
+    let b = Berth::new();
+    let host_procs = std::fs::read_dir("/proc")
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .parse::<u32>()
+                .is_ok()
+        })
+        .count();
+    let n: usize = sh(&b, &["--pid", "host"], "ls /proc | grep -c '^[0-9]'")
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(
+        n > 5 && n + 50 > host_procs,
+        "the host's processes are visible: {n} vs {host_procs}"
+    );
+    let host_name = nix::unistd::gethostname()
+        .unwrap()
+        .to_string_lossy()
+        .into_owned();
+    assert_eq!(sh(&b, &["--uts", "host"], "hostname").trim(), host_name);
+    assert!(
+        sh(&b, &["--network", "host"], "ls /sys/class/net")
+            .lines()
+            .count()
+            >= 1
+    );
+    b.ok(&["run", "-d", "--name", "peer", "busybox", "sleep", "60"]);
+    let out = sh(
+        &b,
+        &["--pid", "container:peer"],
+        "ps -o comm | tr '\\n' ' '",
+    );
+    assert!(out.contains("sleep"), "{out}");
+    let peer_net = b.ok(&["exec", "peer", "readlink", "/proc/self/ns/net"]);
+    assert_eq!(
+        sh(
+            &b,
+            &["--network", "container:peer"],
+            "readlink /proc/self/ns/net"
+        ),
+        peer_net
+    );
+    b.fails(
+        &[
+            "run",
+            "--rm",
+            "--pid",
+            "container:nosuch",
+            "busybox",
+            "true",
+        ],
+        125,
+    );
+    assert_eq!(
+        sh(
+            &b,
+            &["--sysctl", "net.ipv4.ip_forward=1"],
+            "cat /proc/sys/net/ipv4/ip_forward"
+        ),
+        "1\n"
+    );
+    b.fails(
+        &[
+            "run",
+            "--rm",
+            "--sysctl",
+            "vm.swappiness=1",
+            "busybox",
+            "true",
+        ],
+        125,
+    );
+    assert_eq!(
+        sh(
+            &b,
+            &["--oom-score-adj", "321"],
+            "cat /proc/self/oom_score_adj"
+        ),
+        "321\n"
+    );
+    assert!(
+        sh(&b, &["--group-add", "50", "--group-add", "nogroup"], "id")
+            .contains("groups=0(root),50(staff),65534(nogroup)")
+    );
+    let out = sh(&b, &["--cpuset-cpus", "0", "--cpu-period", "50000", "--cpu-quota", "25000", "--memory-reservation", "10m"], "cat /sys/fs/cgroup/cpuset/cpuset.cpus /sys/fs/cgroup/cpu/cpu.cfs_period_us /sys/fs/cgroup/cpu/cpu.cfs_quota_us /sys/fs/cgroup/memory/memory.soft_limit_in_bytes 2>/dev/null || cat /sys/fs/cgroup/cpuset.cpus /sys/fs/cgroup/cpu.max /sys/fs/cgroup/memory.low");
+    assert!(
+        out.starts_with("0\n") && out.contains("25000") && out.contains("10485760"),
+        "{out}"
+    );
+    assert_eq!(
+        sh(
+            &b,
+            &["--device", "/dev/null:/dev/mynull:rw"],
+            "echo x > /dev/mynull && echo ok"
+        ),
+        "ok\n"
+    );
+    let o = b.run(&[
+        "run",
+        "--rm",
+        "--device-cgroup-rule",
+        "c 1:1 r",
+        "busybox",
+        "sh",
+        "-c",
+        "mknod /tmp/m c 1:1 2>&1; echo done",
+    ]);
+    assert!(o.stdout.contains("done"), "{o:?}");
+    b.fails(
+        &[
+            "run",
+            "--rm",
+            "--device-cgroup-rule",
+            "x y z",
+            "busybox",
+            "true",
+        ],
+        125,
+    );
+    let cid = b.path().join("cid");
+    let id = b
+        .ok(&[
+            "run",
+            "-d",
+            "--cidfile",
+            cid.to_str().unwrap(),
+            "busybox",
+            "true",
+        ])
+        .trim()
+        .to_string();
+    assert_eq!(std::fs::read_to_string(&cid).unwrap(), id);
+    b.fails(
+        &[
+            "run",
+            "--rm",
+            "--cidfile",
+            cid.to_str().unwrap(),
+            "busybox",
+            "true",
+        ],
+        125,
+    );
+    let lf = b.path().join("labels");
+    std::fs::write(&lf, "# c\na=1\nb\n").unwrap();
+    let id = b
+        .ok(&["create", "--label-file", lf.to_str().unwrap(), "busybox"])
+        .trim()
+        .to_string();
+    assert_eq!(
+        b.inspect(&id, "{{json .Config.Labels}}"),
+        "{\"a\":\"1\",\"b\":\"\"}"
+    );
+    b.ok(&[
+        "run",
+        "--log-driver",
+        "none",
+        "--name",
+        "quiet",
+        "busybox",
+        "echo",
+        "x",
+    ]);
+    let o = b.fails(&["logs", "quiet"], 1);
+    assert!(o.stderr.contains("does not support reading"), "{o:?}");
+}

@@ -495,6 +495,42 @@ impl Engine {
         self.state_unlocked_check(id)
     }
 
+    /// The pid, ipc, uts and network namespace modes of a container: private, the host's, or
+    /// another running container's.
+    fn namespace_modes(&self, rec: &ContainerRecord) -> Result<Vec<(&'static str, spec::NsMode)>> {
+        let hc = &rec.host_config;
+        let mut out = Vec::new();
+        for (kind, proc_name, mode) in [
+            ("pid", "pid", &hc.pid_mode),
+            ("ipc", "ipc", &hc.ipc_mode),
+            ("uts", "uts", &hc.uts_mode),
+            ("network", "net", &hc.network_mode),
+        ] {
+            let m = match mode.as_str() {
+                "" | "private" | "shareable" | "none" | "default" | "bridge" => {
+                    spec::NsMode::Private
+                }
+                "host" => spec::NsMode::Host,
+                other => match other.strip_prefix("container:") {
+                    Some(c) => {
+                        let cid = self.resolve(c)?;
+                        let st = self.state(&cid)?;
+                        if !st.status.is_live() {
+                            return Err(Error::conflict(format!("cannot join the {kind} namespace of container {c}: it is not running")));
+                        }
+                        spec::NsMode::Join(PathBuf::from(format!(
+                            "/proc/{}/ns/{proc_name}",
+                            st.pid
+                        )))
+                    }
+                    None => return Err(Error::invalid(format!("invalid {kind} mode: {other}"))),
+                },
+            };
+            out.push((kind, m));
+        }
+        Ok(out)
+    }
+
     /// Resolves `user` against the container's own `/etc/passwd` and `/etc/group` (its rw layer
     /// over the image's layers, read without mounting anything).
     fn resolve_user(&self, rec: &ContainerRecord, user: &str) -> Result<spec::ResolvedUser> {
@@ -518,7 +554,62 @@ impl Engine {
         console_size: Option<(u16, u16)>,
     ) -> Result<()> {
         let dir = self.containers.dir(&rec.id);
-        let user = self.resolve_user(rec, &rec.config.user)?;
+        let mut user = self.resolve_user(rec, &rec.config.user)?;
+        for g in rec.host_config.group_add.iter().flatten() {
+            let gid = match g.parse::<u32>() {
+                Ok(n) => n,
+                Err(_) => {
+                    let upper = dir.join("upper");
+                    let group = self
+                        .images
+                        .layers
+                        .read_file(Some(&upper), &rec.layers, "/etc/group")
+                        .map(|b| String::from_utf8_lossy(&b).into_owned())
+                        .unwrap_or_default();
+                    group
+                        .lines()
+                        .find_map(|l| {
+                            let f: Vec<&str> = l.split(':').collect();
+                            (f.len() >= 3 && f[0] == g)
+                                .then(|| f[2].parse().ok())
+                                .flatten()
+                        })
+                        .ok_or_else(|| {
+                            Error::invalid(format!(
+                                "Unable to find group {g}: no matching entries in group file"
+                            ))
+                        })?
+                }
+            };
+            if !user.additional_gids.contains(&gid) {
+                user.additional_gids.push(gid);
+            }
+        }
+        let namespaces = self.namespace_modes(rec)?;
+        let mut devices = Vec::new();
+        for d in rec.host_config.devices.iter().flatten() {
+            use std::os::unix::fs::{FileTypeExt, MetadataExt};
+            let md = std::fs::metadata(&d.path_on_host).map_err(|e| {
+                Error::invalid(format!(
+                    "error gathering device information while adding custom device {:?}: {e}",
+                    d.path_on_host
+                ))
+            })?;
+            let typ = if md.file_type().is_block_device() {
+                'b'
+            } else if md.file_type().is_char_device() {
+                'c'
+            } else {
+                return Err(Error::invalid(format!("error gathering device information while adding custom device {:?}: not a device node", d.path_on_host)));
+            };
+            devices.push((
+                d.path_in_container.clone(),
+                typ,
+                libc::major(md.rdev()) as i64,
+                libc::minor(md.rdev()) as i64,
+                d.cgroup_permissions.clone(),
+            ));
+        }
         let mut env = rec.config.env.clone().unwrap_or_default();
         let has = |env: &Vec<String>, k: &str| {
             env.iter()
@@ -538,10 +629,22 @@ impl Engine {
         }
         std::fs::write(dir.join("hostname"), format!("{}\n", rec.config.hostname))
             .ctx(|| "write hostname".into())?;
-        let hosts = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::\tip6-localnet\nff00::\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n".to_string();
+        let host_net = namespaces
+            .iter()
+            .any(|(k, m)| *k == "network" && *m == spec::NsMode::Host);
+        let hosts = if host_net {
+            // On the host's network the host's names are the right ones, as Docker does.
+            std::fs::read_to_string("/etc/hosts").unwrap_or_default()
+        } else {
+            "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::\tip6-localnet\nff00::\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n".to_string()
+        };
         std::fs::write(dir.join("hosts"), hosts).ctx(|| "write hosts".into())?;
-        std::fs::write(dir.join("resolv.conf"), resolv_conf())
-            .ctx(|| "write resolv.conf".into())?;
+        let resolv = if host_net {
+            std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default()
+        } else {
+            resolv_conf()
+        };
+        std::fs::write(dir.join("resolv.conf"), resolv).ctx(|| "write resolv.conf".into())?;
         self.copy_up_volumes(rec)?;
         let nofile_hard = {
             let mut l = libc::rlimit {
@@ -559,6 +662,8 @@ impl Engine {
             cgroup_path: format!("{}/{}", self.cgroup_parent, rec.id),
             cgroup_v2: berth_runtime::CgroupVersion::detect() == berth_runtime::CgroupVersion::V2,
             nofile_hard,
+            namespaces,
+            devices,
         };
         let mut spec = spec::build(rec, &inputs)?;
         if let (Some((rows, cols)), Some(p)) =
@@ -1614,7 +1719,9 @@ fn validate_host_config(hc: &HostConfig) -> Result<()> {
         return Err(Error::invalid("invalid CPU shares: must be positive"));
     }
     match hc.log_config.typ.as_str() {
-        "" | "json-file" => crate::logs::validate_options(&hc.log_config.config)?,
+        // `local` is stored in the json-file format: only `logs` ever reads it.
+        "" | "json-file" | "local" => crate::logs::validate_options(&hc.log_config.config)?,
+        "none" => {}
         other => {
             return Err(Error::invalid(format!(
                 "logging driver {other:?} is not supported (berth writes json-file logs)"
@@ -1631,7 +1738,8 @@ fn validate_host_config(hc: &HostConfig) -> Result<()> {
         }
     }
     match hc.network_mode.as_str() {
-        "" | "default" | "none" | "bridge" => {}
+        "" | "default" | "none" | "bridge" | "host" => {}
+        m if m.starts_with("container:") => {}
         other => {
             return Err(Error::invalid(format!(
                 "network mode {other:?} is not supported yet"

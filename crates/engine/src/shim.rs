@@ -163,8 +163,15 @@ fn supervise(
     let containers = ContainerStore::new(&root);
     let rec = containers.record(id).map_err(|e| e.to_string())?;
     let dir = containers.dir(id);
-    let mut log = LogWriter::open(&containers.log_path(id), &rec.host_config.log_config.config)
-        .map_err(|e| e.to_string())?;
+    // `--log-driver none`: nothing is written.
+    let mut log = if rec.host_config.log_config.typ == "none" {
+        None
+    } else {
+        Some(
+            LogWriter::open(&containers.log_path(id), &rec.host_config.log_config.config)
+                .map_err(|e| e.to_string())?,
+        )
+    };
 
     let tty = rec.config.tty;
     let listener = listen(&dir).map_err(|e| format!("attach socket: {e}"))?;
@@ -500,11 +507,11 @@ fn supervise(
                 clients.retain_mut(|c| write_frame(c, o.kind, data).is_ok());
                 o.line.extend_from_slice(data);
                 while let Some(pos) = o.line.iter().position(|b| *b == b'\n') {
-                    let _ = log.write(o.stream, &o.line[..=pos]);
+                    let _ = log.as_mut().map(|l| l.write(o.stream, &o.line[..=pos]));
                     o.line.drain(..=pos);
                 }
                 while o.line.len() >= MAX_LINE {
-                    let _ = log.write(o.stream, &o.line[..MAX_LINE]);
+                    let _ = log.as_mut().map(|l| l.write(o.stream, &o.line[..MAX_LINE]));
                     o.line.drain(..MAX_LINE);
                 }
             }
@@ -564,7 +571,7 @@ fn supervise(
         }
         for o in outputs.iter_mut() {
             if !o.line.is_empty() {
-                let _ = log.write(o.stream, &o.line);
+                let _ = log.as_mut().map(|l| l.write(o.stream, &o.line));
                 o.line.clear();
             }
         }

@@ -14,10 +14,10 @@ use std::time::{Duration, Instant};
 
 /// The v1 controllers a container gets a directory in; others are left to the parent.
 const V1_CONTROLLERS: &[&str] = &[
-    "memory", "cpu", "cpuacct", "pids", "devices", "freezer", "blkio",
+    "memory", "cpu", "cpuacct", "pids", "devices", "freezer", "blkio", "cpuset",
 ];
 /// The v2 controllers enabled for containers' subtrees.
-const V2_CONTROLLERS: &[&str] = &["cpu", "memory", "pids", "io"];
+const V2_CONTROLLERS: &[&str] = &["cpu", "memory", "pids", "io", "cpuset"];
 const CGROUP2_SUPER_MAGIC: i64 = 0x6367_7270;
 
 /// Which cgroup file-system layout the host uses.
@@ -131,6 +131,13 @@ impl Cgroup {
                 enable_v2_controllers(mount, dir)?;
             }
             mkdir_racy(dir)?;
+            if self.version == Version::V1
+                && mount
+                    .file_name()
+                    .is_some_and(|n| n.to_string_lossy().split(',').any(|c| c == "cpuset"))
+            {
+                inherit_cpuset(mount, dir)?;
+            }
         }
         if let Some(res) = resources {
             match self.version {
@@ -185,7 +192,21 @@ impl Cgroup {
                 }
             }
         }
+        if let Some(mem) = res.memory() {
+            if let Some(r) = mem.reservation() {
+                self.write_in("memory", "memory.soft_limit_in_bytes", &r.to_string())?;
+            }
+            if mem.disable_oom_killer() == Some(true) {
+                self.write_in("memory", "memory.oom_control", "1")?;
+            }
+        }
         if let Some(cpu) = res.cpu() {
+            if let Some(c) = cpu.cpus() {
+                self.write_in("cpuset", "cpuset.cpus", c)?;
+            }
+            if let Some(m) = cpu.mems() {
+                self.write_in("cpuset", "cpuset.mems", m)?;
+            }
             if let Some(shares) = cpu.shares() {
                 self.write_in("cpu", "cpu.shares", &shares.to_string())?;
             }
@@ -239,6 +260,9 @@ impl Cgroup {
 
     fn apply_v2(&self, res: &LinuxResources) -> Result<()> {
         if let Some(mem) = res.memory() {
+            if let Some(r) = mem.reservation() {
+                self.write_in("memory", "memory.low", &r.to_string())?;
+            }
             if let Some(limit) = mem.limit() {
                 self.write_in("memory", "memory.max", &limit.to_string())?;
                 if let Some(swap) = mem.swap() {
@@ -256,6 +280,12 @@ impl Cgroup {
             }
         }
         if let Some(cpu) = res.cpu() {
+            if let Some(c) = cpu.cpus() {
+                self.write_in("cpuset", "cpuset.cpus", c)?;
+            }
+            if let Some(m) = cpu.mems() {
+                self.write_in("cpuset", "cpuset.mems", m)?;
+            }
             if let Some(shares) = cpu.shares() {
                 // The conversion runc and crun use, mapping [2, 262144] onto [1, 10000].
                 let weight = 1 + ((shares.clamp(2, 262_144) - 2) * 9999) / 262_142;
@@ -536,6 +566,25 @@ fn enable_v2_controllers(mount: &Path, dir: &Path) -> Result<()> {
         mkdir_racy(&cur)?;
     }
     write_file(&cur.join("cgroup.subtree_control"), &line)
+}
+
+/// A new v1 cpuset cgroup starts with no CPUs and no memory nodes, and no task can join it:
+/// every level gets its parent's sets first.
+fn inherit_cpuset(mount: &Path, dir: &Path) -> Result<()> {
+    let rel = dir.strip_prefix(mount).unwrap_or(dir);
+    let mut parent = mount.to_path_buf();
+    for comp in rel.components() {
+        let cur = parent.join(comp);
+        for f in ["cpuset.cpus", "cpuset.mems"] {
+            let now = fs::read_to_string(cur.join(f)).unwrap_or_default();
+            if now.trim().is_empty() {
+                let v = fs::read_to_string(parent.join(f)).unwrap_or_default();
+                write_file(&cur.join(f), v.trim())?;
+            }
+        }
+        parent = cur;
+    }
+    Ok(())
 }
 
 /// `mkdir -p` that tolerates another process removing an empty parent between our steps.

@@ -136,9 +136,21 @@ pub fn spawn(opts: &SpawnOptions) -> Result<Spawned> {
     {
         if let Some(path) = ns.path() {
             if ns.typ() == LinuxNamespaceType::Pid {
-                return Err(RuntimeError::Spec(
-                    "joining an existing pid namespace is not supported".into(),
-                ));
+                // A pid namespace applies to children only: enter it here, before the clone.
+                // The caller is a single-use process (the shim's starter).
+                let f = std::fs::File::open(path).map_err(|e| {
+                    RuntimeError::sys(format!("open namespace {}", path.display()), e)
+                })?;
+                // SAFETY: setns(2) on a namespace descriptor we hold.
+                if unsafe { libc::setns(std::os::fd::AsRawFd::as_raw_fd(&f), libc::CLONE_NEWPID) }
+                    < 0
+                {
+                    return Err(RuntimeError::sys(
+                        "join pid namespace",
+                        std::io::Error::last_os_error(),
+                    ));
+                }
+                continue;
             }
             let f = std::fs::File::open(path)
                 .map_err(|e| RuntimeError::sys(format!("open namespace {}", path.display()), e))?;

@@ -367,6 +367,15 @@ pub fn parse_time(s: &str) -> anyhow::Result<chrono::DateTime<chrono::Utc>> {
 /// `berth logs`.
 pub fn logs(engine: &Engine, a: LogsArgs) -> CmdResult {
     let id = engine.resolve(&a.container)?;
+    if engine.record(&id)?.host_config.log_config.typ == "none" {
+        return Err(Exit {
+            code: 1,
+            message:
+                "Error response from daemon: configured logging driver does not support reading"
+                    .into(),
+        }
+        .into());
+    }
     let path = engine.containers.log_path(&id);
     let since = a.since.as_deref().map(parse_time).transpose()?;
     let until = a.until.as_deref().map(parse_time).transpose()?;

@@ -451,6 +451,57 @@ pub struct RunArgs {
     /// Disable any container-specified HEALTHCHECK
     #[arg(long = "no-healthcheck")]
     pub no_healthcheck: bool,
+    /// PID namespace to use (host, container:NAME)
+    #[arg(long)]
+    pub pid: Option<String>,
+    /// IPC mode to use (private, shareable, host, container:NAME)
+    #[arg(long)]
+    pub ipc: Option<String>,
+    /// UTS namespace to use (host)
+    #[arg(long)]
+    pub uts: Option<String>,
+    /// Cgroup namespace to use (host|private)
+    #[arg(long)]
+    pub cgroupns: Option<String>,
+    /// Sysctl options
+    #[arg(long)]
+    pub sysctl: Vec<String>,
+    /// Tune host's OOM preferences (-1000 to 1000)
+    #[arg(long = "oom-score-adj", allow_hyphen_values = true)]
+    pub oom_score_adj: Option<i32>,
+    /// Add additional groups to join
+    #[arg(long = "group-add")]
+    pub group_add: Vec<String>,
+    /// Limit CPU CFS (Completely Fair Scheduler) period
+    #[arg(long = "cpu-period")]
+    pub cpu_period: Option<i64>,
+    /// Limit CPU CFS (Completely Fair Scheduler) quota
+    #[arg(long = "cpu-quota", allow_hyphen_values = true)]
+    pub cpu_quota: Option<i64>,
+    /// CPUs in which to allow execution (0-3, 0,1)
+    #[arg(long = "cpuset-cpus")]
+    pub cpuset_cpus: Option<String>,
+    /// MEMs in which to allow execution (0-3, 0,1)
+    #[arg(long = "cpuset-mems")]
+    pub cpuset_mems: Option<String>,
+    /// Memory soft limit
+    #[arg(long = "memory-reservation")]
+    pub memory_reservation: Option<String>,
+    /// Disable OOM Killer
+    #[arg(long = "oom-kill-disable")]
+    pub oom_kill_disable: bool,
+    /// Add a host device to the container (HOST[:CONTAINER[:rwm]])
+    #[arg(long)]
+    pub device: Vec<String>,
+    /// Add a rule to the cgroup allowed devices list
+    #[arg(long = "device-cgroup-rule")]
+    pub device_cgroup_rule: Vec<String>,
+    /// Write the container ID to the file
+    #[arg(long)]
+    pub cidfile: Option<PathBuf>,
+    /// Read in a line delimited file of labels
+    #[arg(long = "label-file")]
+    pub label_file: Vec<PathBuf>,
     /// Print help
     #[arg(long, action = clap::ArgAction::Help)]
     pub help: Option<bool>,

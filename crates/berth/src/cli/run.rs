@@ -167,6 +167,17 @@ pub fn request(a: &RunArgs) -> anyhow::Result<CreateRequest> {
     }
     env.extend(a.env.iter().filter_map(|e| env_entry(e)));
     let mut labels = BTreeMap::new();
+    for f in &a.label_file {
+        let text = std::fs::read_to_string(f).with_context(|| format!("open {}", f.display()))?;
+        for l in text
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        {
+            let (k, v) = l.split_once('=').unwrap_or((l, ""));
+            labels.insert(k.to_string(), v.to_string());
+        }
+    }
     for l in &a.label {
         let (k, v) = l.split_once('=').unwrap_or((l, ""));
         labels.insert(k.to_string(), v.to_string());
@@ -199,6 +210,55 @@ pub fn request(a: &RunArgs) -> anyhow::Result<CreateRequest> {
         None | Some("default") | Some("bridge") | Some("none") => "none".to_string(),
         Some(other) => other.to_string(),
     };
+    let mut sysctls = BTreeMap::new();
+    for x in &a.sysctl {
+        let (k, v) = x.split_once('=').ok_or_else(|| {
+            anyhow!("invalid argument \"{x}\" for \"--sysctl\" flag: expected key=value")
+        })?;
+        // Docker allows only namespaced sysctls (they cannot touch the host).
+        if !(k.starts_with("net.")
+            || k.starts_with("kernel.msg")
+            || k.starts_with("kernel.sem")
+            || k.starts_with("kernel.shm")
+            || k.starts_with("fs.mqueue.")
+            || k == "kernel.domainname"
+            || k == "kernel.hostname")
+        {
+            bail!("sysctl '{k}' is not allowed: only namespaced sysctls (net.*, kernel.shm*, kernel.msg*, kernel.sem, fs.mqueue.*) can be set");
+        }
+        sysctls.insert(k.to_string(), v.to_string());
+    }
+    let mut devices = Vec::new();
+    for d in &a.device {
+        let parts: Vec<&str> = d.split(':').collect();
+        let (host, ctr, perms) = match parts.as_slice() {
+            [h] => (*h, *h, "rwm"),
+            [h, c] if c.chars().all(|x| "rwm".contains(x)) => (*h, *h, *c),
+            [h, c] => (*h, *c, "rwm"),
+            [h, c, p] => (*h, *c, *p),
+            _ => bail!("invalid device specification: {d}"),
+        };
+        if !host.starts_with('/')
+            || !ctr.starts_with("/dev/")
+            || perms.is_empty()
+            || !perms.chars().all(|x| "rwm".contains(x))
+        {
+            bail!("invalid device specification: {d}");
+        }
+        devices.push(berth_engine::container::DeviceMapping {
+            path_on_host: host.into(),
+            path_in_container: ctr.into(),
+            cgroup_permissions: perms.into(),
+        });
+    }
+    for r in &a.device_cgroup_rule {
+        berth_engine::container::spec::parse_device_rule(r)?;
+    }
+    if let Some(c) = &a.cgroupns {
+        if c != "host" && c != "private" {
+            bail!("invalid cgroup namespace mode: {c} (host or private)");
+        }
+    }
     let hc = HostConfig {
         auto_remove: a.rm,
         memory: match &a.memory {
@@ -225,6 +285,27 @@ pub fn request(a: &RunArgs) -> anyhow::Result<CreateRequest> {
                     .collect::<anyhow::Result<_>>()?,
             )
         },
+        pid_mode: a.pid.clone().unwrap_or_default(),
+        ipc_mode: a.ipc.clone().unwrap_or_default(),
+        uts_mode: a.uts.clone().unwrap_or_default(),
+        cgroupns_mode: a.cgroupns.clone().unwrap_or_default(),
+        sysctls: (!sysctls.is_empty()).then_some(sysctls),
+        oom_score_adj: a.oom_score_adj.unwrap_or(0),
+        group_add: (!a.group_add.is_empty()).then(|| a.group_add.clone()),
+        cpu_period: a.cpu_period.unwrap_or(0),
+        cpu_quota: a.cpu_quota.unwrap_or(0),
+        cpuset_cpus: a.cpuset_cpus.clone().unwrap_or_default(),
+        cpuset_mems: a.cpuset_mems.clone().unwrap_or_default(),
+        memory_reservation: match &a.memory_reservation {
+            Some(m) => crate::human::parse_ram(m).map_err(|e| {
+                anyhow!("invalid argument \"{m}\" for \"--memory-reservation\" flag: {e}")
+            })?,
+            None => 0,
+        },
+        oom_kill_disable: a.oom_kill_disable.then_some(true),
+        devices: (!devices.is_empty()).then_some(devices),
+        device_cgroup_rules: (!a.device_cgroup_rule.is_empty())
+            .then(|| a.device_cgroup_rule.clone()),
         log_config: LogConfig {
             typ: a.log_driver.clone().unwrap_or_else(|| "json-file".into()),
             config: log_opts,
@@ -299,15 +380,32 @@ pub fn request(a: &RunArgs) -> anyhow::Result<CreateRequest> {
 
 /// `berth create`: prints the new id.
 pub fn create(engine: &Engine, a: RunArgs) -> CmdResult {
-    let id = engine.create(request(&a)?)?;
+    let id = create_container(engine, &a)?;
     println!("{id}");
     Ok(0)
 }
 
+/// Creates the container and, with `--cidfile`, records its id (refusing an existing file).
+fn create_container(engine: &Engine, a: &RunArgs) -> anyhow::Result<String> {
+    if let Some(f) = &a.cidfile {
+        if f.exists() {
+            bail!(
+                "Container ID file found, make sure the other container isn't running or delete {}",
+                f.display()
+            );
+        }
+    }
+    let id = engine.create(request(a)?)?;
+    if let Some(f) = &a.cidfile {
+        std::fs::write(f, &id)
+            .with_context(|| format!("write the container ID file {}", f.display()))?;
+    }
+    Ok(id)
+}
+
 /// `berth run`.
 pub fn run(engine: &Engine, a: RunArgs) -> CmdResult {
-    let req = request(&a)?;
-    let id = engine.create(req)?;
+    let id = create_container(engine, &a)?;
     if a.detach {
         engine.start_sized(&id, None, terminal_size())?;
         println!("{id}");

@@ -115,6 +115,63 @@ pub struct HostConfig {
     /// `--volumes-from` containers (`name[:ro|rw]`).
     #[serde(default)]
     pub volumes_from: Option<Vec<String>>,
+    /// `--pid`: "" (private), `host`, `container:<name|id>`.
+    #[serde(default, rename = "PidMode")]
+    pub pid_mode: String,
+    /// `--ipc`: "" / `private` / `shareable`, `host`, `container:<name|id>`.
+    #[serde(default, rename = "IpcMode")]
+    pub ipc_mode: String,
+    /// `--uts`: "" or `host`.
+    #[serde(default, rename = "UTSMode")]
+    pub uts_mode: String,
+    /// `--cgroupns`: `private` (v2 default) or `host`.
+    #[serde(default)]
+    pub cgroupns_mode: String,
+    /// `--sysctl`.
+    #[serde(default)]
+    pub sysctls: Option<BTreeMap<String, String>>,
+    /// `--oom-score-adj`.
+    #[serde(default)]
+    pub oom_score_adj: i32,
+    /// `--group-add`.
+    #[serde(default)]
+    pub group_add: Option<Vec<String>>,
+    /// `--cpu-period` (µs).
+    #[serde(default)]
+    pub cpu_period: i64,
+    /// `--cpu-quota` (µs).
+    #[serde(default)]
+    pub cpu_quota: i64,
+    /// `--cpuset-cpus`.
+    #[serde(default)]
+    pub cpuset_cpus: String,
+    /// `--cpuset-mems`.
+    #[serde(default)]
+    pub cpuset_mems: String,
+    /// `--memory-reservation` (bytes).
+    #[serde(default)]
+    pub memory_reservation: i64,
+    /// `--oom-kill-disable`.
+    #[serde(default)]
+    pub oom_kill_disable: Option<bool>,
+    /// `--device`.
+    #[serde(default)]
+    pub devices: Option<Vec<DeviceMapping>>,
+    /// `--device-cgroup-rule`.
+    #[serde(default)]
+    pub device_cgroup_rules: Option<Vec<String>>,
+}
+
+/// One `--device HOST[:CONTAINER[:PERMISSIONS]]`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "PascalCase")]
+pub struct DeviceMapping {
+    /// Device node on the host.
+    pub path_on_host: String,
+    /// Where it appears in the container.
+    pub path_in_container: String,
+    /// `r`, `w`, `m` combination.
+    pub cgroup_permissions: String,
 }
 
 /// What a container was created with; immutable after create (but for the name).

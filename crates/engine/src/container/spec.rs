@@ -240,6 +240,17 @@ pub fn resolve_user(user: &str, passwd: Option<&str>, group: Option<&str>) -> Re
     Ok(out)
 }
 
+/// How a container gets one kind of namespace.
+#[derive(Debug, Clone, PartialEq)]
+pub enum NsMode {
+    /// A new one of its own.
+    Private,
+    /// The host's (the kind is left out of the spec).
+    Host,
+    /// Another container's, by its /proc path.
+    Join(std::path::PathBuf),
+}
+
 /// Everything [`build`] needs beyond the record.
 pub struct SpecInputs<'a> {
     /// The container's directory (bundle).
@@ -254,6 +265,11 @@ pub struct SpecInputs<'a> {
     pub cgroup_v2: bool,
     /// Current hard RLIMIT_NOFILE, the ceiling for Docker's default.
     pub nofile_hard: u64,
+    /// pid, ipc, uts and network namespace modes (absent: private).
+    pub namespaces: Vec<(&'static str, NsMode)>,
+    /// Devices from `--device`, resolved on the host: (path in container, type, major, minor,
+    /// permissions).
+    pub devices: Vec<(String, char, i64, i64, String)>,
 }
 
 /// The memory, CPU and pids limits of `hc` as OCI `linux.resources` fields (used at start, and
@@ -268,6 +284,12 @@ pub fn limits(hc: &HostConfig) -> Value {
         };
         resources["memory"] = json!({"limit": hc.memory, "swap": swap});
     }
+    if hc.memory_reservation > 0 {
+        resources["memory"]["reservation"] = json!(hc.memory_reservation);
+    }
+    if hc.oom_kill_disable == Some(true) {
+        resources["memory"]["disableOOMKiller"] = json!(true);
+    }
     let mut cpu = serde_json::Map::new();
     if hc.cpu_shares > 0 {
         cpu.insert("shares".into(), json!(hc.cpu_shares));
@@ -277,6 +299,18 @@ pub fn limits(hc: &HostConfig) -> Value {
         cpu.insert("period".into(), json!(period));
         cpu.insert("quota".into(), json!(hc.nano_cpus * period / 1_000_000_000));
     }
+    if hc.cpu_period > 0 {
+        cpu.insert("period".into(), json!(hc.cpu_period));
+    }
+    if hc.cpu_quota != 0 {
+        cpu.insert("quota".into(), json!(hc.cpu_quota));
+    }
+    if !hc.cpuset_cpus.is_empty() {
+        cpu.insert("cpus".into(), json!(hc.cpuset_cpus));
+    }
+    if !hc.cpuset_mems.is_empty() {
+        cpu.insert("mems".into(), json!(hc.cpuset_mems));
+    }
     if !cpu.is_empty() {
         resources["cpu"] = Value::Object(cpu);
     }
@@ -284,6 +318,35 @@ pub fn limits(hc: &HostConfig) -> Value {
         resources["pids"] = json!({"limit": p});
     }
     resources
+}
+
+/// Parses a `--device-cgroup-rule` (`c 1:3 rwm`, `b 8:* r`, `a *:* rwm`) into an OCI rule.
+pub fn parse_device_rule(rule: &str) -> Result<Value> {
+    let bad = || Error::invalid(format!("invalid device cgroup rule format: '{rule}'"));
+    let f: Vec<&str> = rule.split_whitespace().collect();
+    if f.len() != 3
+        || !matches!(f[0], "a" | "b" | "c")
+        || f[2].is_empty()
+        || !f[2].chars().all(|c| "rwm".contains(c))
+    {
+        return Err(bad());
+    }
+    let (ma, mi) = f[1].split_once(':').ok_or_else(bad)?;
+    let num = |x: &str| -> Result<Value> {
+        if x == "*" {
+            Ok(Value::Null)
+        } else {
+            x.parse::<i64>().map(|n| json!(n)).map_err(|_| bad())
+        }
+    };
+    let mut v = json!({"allow": true, "type": f[0], "access": f[2]});
+    if let Value::Number(n) = num(ma)? {
+        v["major"] = Value::Number(n);
+    }
+    if let Value::Number(n) = num(mi)? {
+        v["minor"] = Value::Number(n);
+    }
+    Ok(v)
 }
 
 /// Builds the OCI spec for `rec`.
@@ -369,14 +432,22 @@ pub fn build(rec: &ContainerRecord, inp: &SpecInputs) -> Result<Spec> {
             .unwrap_or(0)
     });
 
-    let mut namespaces = vec![
-        json!({"type": "pid"}),
-        json!({"type": "ipc"}),
-        json!({"type": "uts"}),
-        json!({"type": "mount"}),
-        json!({"type": "network"}),
-    ];
-    if inp.cgroup_v2 {
+    let mode = |kind: &str| {
+        inp.namespaces
+            .iter()
+            .find(|(k, _)| *k == kind)
+            .map(|(_, m)| m.clone())
+            .unwrap_or(NsMode::Private)
+    };
+    let mut namespaces = Vec::new();
+    for kind in ["pid", "ipc", "uts", "mount", "network"] {
+        match mode(kind) {
+            NsMode::Private => namespaces.push(json!({"type": kind})),
+            NsMode::Host => {}
+            NsMode::Join(p) => namespaces.push(json!({"type": kind, "path": p})),
+        }
+    }
+    if inp.cgroup_v2 && hc.cgroupns_mode != "host" {
         namespaces.push(json!({"type": "cgroup"}));
     }
 
@@ -406,11 +477,22 @@ pub fn build(rec: &ContainerRecord, inp: &SpecInputs) -> Result<Spec> {
         }
     }
 
-    let devices: Vec<Value> = [("null", 1, 3), ("zero", 1, 5), ("full", 1, 7), ("random", 1, 8), ("urandom", 1, 9), ("tty", 5, 0)]
+    let mut devices: Vec<Value> = [("null", 1, 3), ("zero", 1, 5), ("full", 1, 7), ("random", 1, 8), ("urandom", 1, 9), ("tty", 5, 0)]
         .iter()
         .map(|(n, ma, mi)| json!({"path": format!("/dev/{n}"), "type": "c", "major": ma, "minor": mi, "fileMode": 0o666, "uid": 0, "gid": 0}))
         .collect();
 
+    for (path, typ, major, minor, perms) in &inp.devices {
+        devices.push(json!({"path": path, "type": typ.to_string(), "major": major, "minor": minor, "fileMode": 0o660, "uid": 0, "gid": 0}));
+        if let Some(list) = resources["devices"].as_array_mut() {
+            list.push(json!({"allow": true, "type": typ.to_string(), "major": major, "minor": minor, "access": perms}));
+        }
+    }
+    for rule in hc.device_cgroup_rules.iter().flatten() {
+        if let Some(list) = resources["devices"].as_array_mut() {
+            list.push(parse_device_rule(rule)?);
+        }
+    }
     let mut linux = json!({
         "namespaces": namespaces,
         "cgroupsPath": inp.cgroup_path,
@@ -418,6 +500,9 @@ pub fn build(rec: &ContainerRecord, inp: &SpecInputs) -> Result<Spec> {
         "devices": devices,
         "rootfsPropagation": "rprivate",
     });
+    if let Some(sysctls) = &hc.sysctls {
+        linux["sysctl"] = json!(sysctls);
+    }
     if !hc.privileged {
         linux["maskedPaths"] = json!(MASKED_PATHS);
         linux["readonlyPaths"] = json!(READONLY_PATHS);
@@ -430,10 +515,11 @@ pub fn build(rec: &ContainerRecord, inp: &SpecInputs) -> Result<Spec> {
     let spec = json!({
         "ociVersion": "1.0.2",
         "root": {"path": dir.join("rootfs"), "readonly": hc.readonly_rootfs},
-        "hostname": rec.config.hostname,
+        "hostname": if mode("uts") == NsMode::Private { json!(rec.config.hostname) } else { Value::Null },
         "process": {
             "terminal": rec.config.tty,
             "user": {"uid": inp.user.uid, "gid": inp.user.gid, "additionalGids": inp.user.additional_gids},
+            "oomScoreAdj": if hc.oom_score_adj != 0 { json!(hc.oom_score_adj) } else { Value::Null },
             "args": args,
             "env": inp.env,
             "cwd": cwd,
