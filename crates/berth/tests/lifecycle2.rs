@@ -435,3 +435,61 @@ fn healthchecks_turn_healthy_then_unhealthy() {
         .to_string();
     assert_eq!(b.inspect(&c, "{{json .State.Health}}"), "null");
 }
+
+#[test]
+fn boot_starts_what_restart_policies_ask_for() {
+    let b = Berth::new();
+    let always = b
+        .ok(&[
+            "run",
+            "-d",
+            "--restart",
+            "always",
+            "busybox",
+            "sleep",
+            "300",
+        ])
+        .trim()
+        .to_string();
+    let stopped = b
+        .ok(&[
+            "run",
+            "-d",
+            "--restart",
+            "unless-stopped",
+            "busybox",
+            "sleep",
+            "300",
+        ])
+        .trim()
+        .to_string();
+    let plain = b
+        .ok(&["run", "-d", "busybox", "sleep", "300"])
+        .trim()
+        .to_string();
+    b.ok(&["stop", "-t", "0", &stopped]);
+    // A reboot: every shim and container process gone at once.
+    for id in [&always, &plain] {
+        let st: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(b.container_dir(id).join("state.json")).unwrap())
+                .unwrap();
+        // SAFETY: kill(2).
+        unsafe {
+            libc::kill(st["shim_pid"].as_i64().unwrap() as i32, libc::SIGKILL);
+            libc::kill(st["pid"].as_i64().unwrap() as i32, libc::SIGKILL);
+        }
+    }
+    b.wait_for(5, "the crash to be noticed", || {
+        b.inspect(&always, "{{.State.Running}}") == "false"
+            && b.inspect(&plain, "{{.State.Running}}") == "false"
+    });
+    let started = b.ok(&["system", "boot"]);
+    assert_eq!(started.lines().count(), 1, "{started}");
+    assert_eq!(b.inspect(&always, "{{.State.Running}}"), "true");
+    assert_eq!(
+        b.inspect(&stopped, "{{.State.Running}}"),
+        "false",
+        "unless-stopped stays down after a user's stop"
+    );
+    assert_eq!(b.inspect(&plain, "{{.State.Running}}"), "false");
+}

@@ -1197,9 +1197,38 @@ impl Engine {
         let mut st = self.containers.state_raw(id)?;
         if st.status.is_live() {
             st.stopping = true;
+            st.manual_stop = true;
             self.containers.write_state(id, &st)?;
         }
         Ok(())
+    }
+
+    /// After a host reboot (or whenever no shim runs any more): starts the containers whose
+    /// restart policy says so, as Docker's daemon does at its start: `always`, `unless-stopped`
+    /// unless the user stopped it, `on-failure` after a failed last run with retries left.
+    /// Returns, per container started or tried, its name and the outcome.
+    pub fn boot(&self) -> Vec<(String, Result<i32>)> {
+        let mut out = Vec::new();
+        for (rec, st) in self.list() {
+            if st.status.is_live() {
+                continue;
+            }
+            let p = &rec.host_config.restart_policy;
+            let wanted = match p.name.as_str() {
+                "always" => true,
+                "unless-stopped" => !st.manual_stop,
+                "on-failure" => {
+                    st.exit_code != 0
+                        && !st.manual_stop
+                        && (p.maximum_retry_count <= 0 || st.restart_count < p.maximum_retry_count)
+                }
+                _ => false,
+            };
+            if wanted && st.status != Status::Created {
+                out.push((rec.name.clone(), self.start(&rec.id, None)));
+            }
+        }
+        out
     }
 
     /// `docker pause`: freezes every process of the container.

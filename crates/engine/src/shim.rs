@@ -324,6 +324,7 @@ fn supervise(
             oom_killed: false,
             restart_count: st.restart_count,
             stopping: false,
+            manual_stop: false,
             health: check.as_ref().map(|_| crate::health::Health::starting()),
         };
         // At the first start the engine holds the container's lock until we report, so this write

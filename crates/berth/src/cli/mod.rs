@@ -242,6 +242,8 @@ pub enum SystemCmd {
     Prune(SystemPruneArgs),
     /// Display system-wide information
     Info(FormatArgs),
+    /// Start the containers whose restart policy says so (run once at boot, e.g. from systemd)
+    Boot,
 }
 
 /// Flags of `system prune`.

@@ -338,3 +338,18 @@ pub fn prune(engine: &Engine, a: super::SystemPruneArgs) -> CmdResult {
     println!("Total reclaimed space: {}", crate::human::size(bytes));
     Ok(0)
 }
+
+/// `berth system boot`.
+pub fn boot(engine: &Engine) -> CmdResult {
+    let mut failed = false;
+    for (name, r) in engine.boot() {
+        match r {
+            Ok(_) => println!("{name}"),
+            Err(e) => {
+                eprintln!("Error response from daemon: {name}: {}", e.message);
+                failed = true;
+            }
+        }
+    }
+    Ok(if failed { 1 } else { 0 })
+}

@@ -300,6 +300,9 @@ pub struct State {
     /// True while a user's stop is in progress (so restart policies stay quiet).
     #[serde(default)]
     pub stopping: bool,
+    /// The user stopped or killed the container (kept across reboots, for `unless-stopped`).
+    #[serde(default)]
+    pub manual_stop: bool,
     /// Healthcheck results, when the container has a healthcheck.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub health: Option<crate::health::Health>,
