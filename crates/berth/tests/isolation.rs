@@ -74,6 +74,17 @@ fn default_capabilities_and_seccomp() {
         "grep Seccomp: /proc/self/status",
     );
     assert!(out.contains("Seccomp:\t0"), "{out}");
+    let prof = b.path().join("seccomp.json");
+    std::fs::write(&prof, r#"{"defaultAction":"SCMP_ACT_ALLOW","archMap":[{"architecture":"SCMP_ARCH_X86_64","subArchitectures":["SCMP_ARCH_X86"]},{"architecture":"SCMP_ARCH_AARCH64","subArchitectures":["SCMP_ARCH_ARM"]}],"syscalls":[{"names":["mkdir","mkdirat"],"action":"SCMP_ACT_ERRNO","errnoRet":1},{"names":["chmod","fchmodat"],"action":"SCMP_ACT_ERRNO","includes":{"caps":["CAP_SYS_ADMIN"]}}]}"#).unwrap();
+    let out = sh(
+        &b,
+        &["--security-opt", &format!("seccomp={}", prof.display())],
+        "mkdir /x 2>/dev/null || echo mkdir-denied; chmod 600 /tmp && echo chmod-ok",
+    );
+    assert_eq!(
+        out, "mkdir-denied\nchmod-ok\n",
+        "a custom profile, with its includes honoured"
+    );
     let out = sh(
         &b,
         &["--security-opt", "no-new-privileges"],

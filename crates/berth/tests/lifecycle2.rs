@@ -263,6 +263,30 @@ fn stats_match_the_cgroup_and_update_applies_live() {
         "on-failure 2"
     );
     b.fails(&["update", "-m", "1m", &id], 1);
+    b.ok(&["update", "--cpuset-cpus", "0", &id]);
+    assert_eq!(
+        b.ok(&[
+            "exec",
+            &id,
+            "sh",
+            "-c",
+            "cat /sys/fs/cgroup/cpuset/cpuset.cpus 2>/dev/null || cat /sys/fs/cgroup/cpuset.cpus"
+        ]),
+        "0\n"
+    );
+    b.fails(&["update", "--blkio-weight", "5", &id], 1);
+    let ev = b.ok(&[
+        "events",
+        "--since",
+        "1m",
+        "--until",
+        "0s",
+        "--filter",
+        "event=exec_die",
+        "--format",
+        "{{.Action}}",
+    ]);
+    assert!(ev.lines().count() >= 2, "{ev}");
 }
 
 #[test]

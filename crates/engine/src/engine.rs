@@ -71,6 +71,12 @@ pub struct UpdateRequest {
     pub pids_limit: Option<i64>,
     /// Restart policy.
     pub restart_policy: Option<crate::container::RestartPolicy>,
+    /// CPUs allowed.
+    pub cpuset_cpus: Option<String>,
+    /// Memory nodes allowed.
+    pub cpuset_mems: Option<String>,
+    /// Block I/O weight.
+    pub blkio_weight: Option<u16>,
 }
 
 /// One sample of a container's resource usage.
@@ -1288,6 +1294,15 @@ impl Engine {
         if let Some(p) = req.pids_limit {
             hc.pids_limit = Some(p);
         }
+        if let Some(c) = &req.cpuset_cpus {
+            hc.cpuset_cpus = c.clone();
+        }
+        if let Some(m) = &req.cpuset_mems {
+            hc.cpuset_mems = m.clone();
+        }
+        if let Some(w) = req.blkio_weight {
+            hc.blkio_weight = w;
+        }
         if let Some(r) = &req.restart_policy {
             if rec.host_config.auto_remove && !r.name.is_empty() && r.name != "no" {
                 return Err(Error::invalid("Restart policy cannot be updated because AutoRemove is enabled for the container"));
@@ -1743,6 +1758,9 @@ fn validate_host_config(hc: &HostConfig) -> Result<()> {
                 "Range of CPUs is from 0.01 to {ncpu}.00, as there are only {ncpu} CPUs available"
             )));
         }
+    }
+    if hc.blkio_weight != 0 && !(10..=1000).contains(&hc.blkio_weight) {
+        return Err(Error::invalid("Range of blkio weight is from 10 to 1000"));
     }
     if hc.cpu_shares < 0 {
         return Err(Error::invalid("invalid CPU shares: must be positive"));

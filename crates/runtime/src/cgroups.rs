@@ -176,6 +176,32 @@ impl Cgroup {
         write_file(&dir.join(file), value)
     }
 
+    /// Writes the first of `files` the controller's directory has (kernels name the block I/O
+    /// weight differently depending on the I/O scheduler).
+    fn write_first(&self, controller: &str, files: &[&str], value: &str) -> Result<()> {
+        let dir = self
+            .dir_of(controller)
+            .ok_or_else(|| RuntimeError::Cgroup {
+                path: format!("{controller} controller"),
+                source: io::Error::new(
+                    io::ErrorKind::NotFound,
+                    "controller not mounted on this host",
+                ),
+            })?;
+        let f = files
+            .iter()
+            .map(|f| dir.join(f))
+            .find(|p| p.exists())
+            .ok_or_else(|| RuntimeError::Cgroup {
+                path: dir.display().to_string(),
+                source: io::Error::new(
+                    io::ErrorKind::Unsupported,
+                    format!("none of {files:?} exists: the I/O weight is not supported here"),
+                ),
+            })?;
+        write_file(&f, value)
+    }
+
     fn apply_v1(&self, res: &LinuxResources) -> Result<()> {
         if let Some(mem) = res.memory() {
             if let Some(limit) = mem.limit() {
@@ -216,6 +242,13 @@ impl Cgroup {
             if let Some(quota) = cpu.quota() {
                 self.write_in("cpu", "cpu.cfs_quota_us", &quota.to_string())?;
             }
+        }
+        if let Some(w) = res.block_io().as_ref().and_then(|b| b.weight()) {
+            self.write_first(
+                "blkio",
+                &["blkio.weight", "blkio.bfq.weight"],
+                &w.to_string(),
+            )?;
         }
         if let Some(pids) = res.pids() {
             let v = if pids.limit() > 0 {
@@ -299,6 +332,9 @@ impl Cgroup {
                 let period = cpu.period().unwrap_or(100_000);
                 self.write_in("cpu", "cpu.max", &format!("{quota} {period}"))?;
             }
+        }
+        if let Some(w) = res.block_io().as_ref().and_then(|b| b.weight()) {
+            self.write_first("io", &["io.weight", "io.bfq.weight"], &w.to_string())?;
         }
         if let Some(pids) = res.pids() {
             let v = if pids.limit() > 0 {

@@ -29,6 +29,13 @@ fn wait_code(pid: i32) -> i32 {
     }
 }
 
+/// Records the end of an exec'd process (the CLI is its parent, so it is the one that knows).
+fn exec_died(engine: &Engine, id: &str, code: i32) {
+    if let Ok(rec) = engine.record(id) {
+        engine.emit(&rec, "exec_die", &[("exitCode", &code.to_string())]);
+    }
+}
+
 fn set_size(master: &OwnedFd) {
     if let Some((rows, cols)) = terminal_size() {
         let ws = libc::winsize {
@@ -149,7 +156,9 @@ pub fn exec(engine: &Engine, a: ExecArgs) -> CmdResult {
             let _ = o.write_all(&buf[..n]);
             let _ = o.flush();
         }
-        return Ok(wait_code(pid));
+        let code = wait_code(pid);
+        exec_died(engine, &id, code);
+        return Ok(code);
     }
     if !a.detach {
         req.stdio = [a.interactive.then_some(0), Some(1), Some(2)];
@@ -159,7 +168,9 @@ pub fn exec(engine: &Engine, a: ExecArgs) -> CmdResult {
         return Ok(0);
     }
     signal_thread(pid, None);
-    Ok(wait_code(pid))
+    let code = wait_code(pid);
+    exec_died(engine, &id, code);
+    Ok(code)
 }
 
 /// `berth top`: `ps` (default `-ef`) rows of the container's processes.

@@ -492,6 +492,9 @@ pub struct RunArgs {
     /// Disable OOM Killer
     #[arg(long = "oom-kill-disable")]
     pub oom_kill_disable: bool,
+    /// Block IO (relative weight), between 10 and 1000
+    #[arg(long = "blkio-weight")]
+    pub blkio_weight: Option<u16>,
     /// Add a host device to the container (HOST[:CONTAINER[:rwm]])
     #[arg(long)]
     pub device: Vec<String>,
@@ -691,6 +694,15 @@ pub struct UpdateArgs {
     /// Restart policy to apply when a container exits
     #[arg(long)]
     pub restart: Option<String>,
+    /// CPUs in which to allow execution (0-3, 0,1)
+    #[arg(long = "cpuset-cpus")]
+    pub cpuset_cpus: Option<String>,
+    /// MEMs in which to allow execution (0-3, 0,1)
+    #[arg(long = "cpuset-mems")]
+    pub cpuset_mems: Option<String>,
+    /// Block IO (relative weight), between 10 and 1000
+    #[arg(long = "blkio-weight")]
+    pub blkio_weight: Option<u16>,
     /// The containers.
     #[arg(required = true)]
     pub containers: Vec<String>,

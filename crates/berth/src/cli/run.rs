@@ -156,6 +156,26 @@ fn health_flags(a: &RunArgs) -> anyhow::Result<Option<serde_json::Value>> {
     Ok((!h.is_empty()).then_some(serde_json::Value::Object(h)))
 }
 
+/// `--security-opt` values; a seccomp profile file is read here and passed by content, as the
+/// docker CLI does.
+fn security_opts(opts: &[String]) -> anyhow::Result<Vec<String>> {
+    opts.iter()
+        .map(|o| {
+            match o
+                .strip_prefix("seccomp=")
+                .or_else(|| o.strip_prefix("seccomp:"))
+            {
+                Some(p) if p != "unconfined" => {
+                    let text = std::fs::read_to_string(p)
+                        .with_context(|| format!("opening seccomp profile ({p}) failed"))?;
+                    Ok(format!("seccomp={text}"))
+                }
+                _ => Ok(o.clone()),
+            }
+        })
+        .collect()
+}
+
 /// Validates run/create flags and makes the engine request.
 pub fn request(a: &RunArgs) -> anyhow::Result<CreateRequest> {
     if a.detach && !a.attach.is_empty() {
@@ -274,7 +294,9 @@ pub fn request(a: &RunArgs) -> anyhow::Result<CreateRequest> {
         readonly_rootfs: a.read_only,
         cap_add: (!a.cap_add.is_empty()).then(|| a.cap_add.clone()),
         cap_drop: (!a.cap_drop.is_empty()).then(|| a.cap_drop.clone()),
-        security_opt: (!a.security_opt.is_empty()).then(|| a.security_opt.clone()),
+        security_opt: (!a.security_opt.is_empty())
+            .then(|| security_opts(&a.security_opt))
+            .transpose()?,
         ulimits: if a.ulimit.is_empty() {
             None
         } else {
@@ -303,6 +325,7 @@ pub fn request(a: &RunArgs) -> anyhow::Result<CreateRequest> {
             None => 0,
         },
         oom_kill_disable: a.oom_kill_disable.then_some(true),
+        blkio_weight: a.blkio_weight.unwrap_or(0),
         devices: (!devices.is_empty()).then_some(devices),
         device_cgroup_rules: (!a.device_cgroup_rule.is_empty())
             .then(|| a.device_cgroup_rule.clone()),

@@ -161,6 +161,9 @@ pub fn update(engine: &Engine, a: UpdateArgs) -> CmdResult {
             .as_deref()
             .map(|r| super::run::parse_restart(Some(r)))
             .transpose()?,
+        cpuset_cpus: a.cpuset_cpus.clone(),
+        cpuset_mems: a.cpuset_mems.clone(),
+        blkio_weight: a.blkio_weight,
     };
     let mut failed = false;
     for c in &a.containers {

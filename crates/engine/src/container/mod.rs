@@ -157,6 +157,9 @@ pub struct HostConfig {
     /// `--device`.
     #[serde(default)]
     pub devices: Option<Vec<DeviceMapping>>,
+    /// `--blkio-weight` (10 to 1000, 0: unset).
+    #[serde(default)]
+    pub blkio_weight: u16,
     /// `--device-cgroup-rule`.
     #[serde(default)]
     pub device_cgroup_rules: Option<Vec<String>>,

@@ -317,6 +317,9 @@ pub fn limits(hc: &HostConfig) -> Value {
     if let Some(p) = hc.pids_limit.filter(|p| *p != 0) {
         resources["pids"] = json!({"limit": p});
     }
+    if hc.blkio_weight > 0 {
+        resources["blockIO"] = json!({"weight": hc.blkio_weight});
+    }
     resources
 }
 
@@ -347,6 +350,91 @@ pub fn parse_device_rule(rule: &str) -> Result<Value> {
         v["minor"] = Value::Number(n);
     }
     Ok(v)
+}
+
+/// Converts a seccomp profile in Docker's JSON format (`--security-opt seccomp=<file>`, whose
+/// content the CLI passes) into the OCI form: the host's architectures from `archMap`, and the
+/// rules whose `includes`/`excludes` (capabilities, architectures) fit this container.
+pub fn from_docker_profile(profile: &str, caps: &[String]) -> Result<Value> {
+    let v: Value = serde_json::from_str(profile)
+        .map_err(|e| Error::invalid(format!("decoding seccomp profile failed: {e}")))?;
+    let host = match std::env::consts::ARCH {
+        "x86_64" => "SCMP_ARCH_X86_64",
+        "aarch64" => "SCMP_ARCH_AARCH64",
+        "x86" => "SCMP_ARCH_X86",
+        "arm" => "SCMP_ARCH_ARM",
+        "s390x" => "SCMP_ARCH_S390X",
+        "powerpc64" => "SCMP_ARCH_PPC64LE",
+        "riscv64" => "SCMP_ARCH_RISCV64",
+        other => other,
+    };
+    let mut archs: Vec<Value> = Vec::new();
+    if let Some(map) = v["archMap"].as_array() {
+        for m in map.iter().filter(|m| m["architecture"] == host) {
+            archs.push(m["architecture"].clone());
+            archs.extend(
+                m["subArchitectures"]
+                    .as_array()
+                    .cloned()
+                    .unwrap_or_default(),
+            );
+        }
+    } else if let Some(a) = v["architectures"].as_array() {
+        archs = a.clone();
+    }
+    let fits = |cond: &Value, want: bool| -> bool {
+        let has_caps = cond["caps"]
+            .as_array()
+            .map(|c| {
+                c.iter()
+                    .filter_map(Value::as_str)
+                    .map(|c| caps.iter().any(|x| x == c))
+                    .collect::<Vec<_>>()
+            })
+            .unwrap_or_default();
+        let on_arch = cond["arches"].as_array().map(|a| {
+            a.iter().filter_map(Value::as_str).any(|a| {
+                a == std::env::consts::ARCH
+                    || a == host
+                    || (a == "amd64" && host == "SCMP_ARCH_X86_64")
+                    || (a == "arm64" && host == "SCMP_ARCH_AARCH64")
+            })
+        });
+        if want {
+            has_caps.iter().all(|x| *x) && on_arch.unwrap_or(true)
+        } else {
+            !has_caps.iter().any(|x| *x) && !on_arch.unwrap_or(false)
+        }
+    };
+    let mut syscalls = Vec::new();
+    for sc in v["syscalls"].as_array().cloned().unwrap_or_default() {
+        if !fits(&sc["includes"], true) || !fits(&sc["excludes"], false) {
+            continue;
+        }
+        let names = match (&sc["names"], &sc["name"]) {
+            (Value::Array(n), _) => Value::Array(n.clone()),
+            (_, Value::String(n)) => json!([n]),
+            _ => continue,
+        };
+        let mut r = json!({"names": names, "action": sc["action"]});
+        for k in ["errnoRet", "args"] {
+            if !sc[k].is_null() {
+                r[k] = sc[k].clone();
+            }
+        }
+        syscalls.push(r);
+    }
+    let mut out =
+        json!({"defaultAction": v["defaultAction"], "architectures": archs, "syscalls": syscalls});
+    for k in ["defaultErrnoRet", "flags"] {
+        if !v[k].is_null() {
+            out[k] = v[k].clone();
+        }
+    }
+    // Checked here so a bad profile fails at create, not at start.
+    serde_json::from_value::<oci_spec::runtime::LinuxSeccomp>(out.clone())
+        .map_err(|e| Error::invalid(format!("invalid seccomp profile: {e}")))?;
+    Ok(out)
 }
 
 /// Builds the OCI spec for `rec`.
@@ -506,7 +594,14 @@ pub fn build(rec: &ContainerRecord, inp: &SpecInputs) -> Result<Spec> {
     if !hc.privileged {
         linux["maskedPaths"] = json!(MASKED_PATHS);
         linux["readonlyPaths"] = json!(READONLY_PATHS);
-        if !seccomp_unconfined {
+        let custom = hc.security_opt.iter().flatten().find_map(|o| {
+            o.strip_prefix("seccomp=")
+                .or_else(|| o.strip_prefix("seccomp:"))
+                .filter(|p| *p != "unconfined")
+        });
+        if let Some(profile) = custom {
+            linux["seccomp"] = from_docker_profile(profile, &caps)?;
+        } else if !seccomp_unconfined {
             linux["seccomp"] = serde_json::to_value(super::seccomp_profile::default_profile(&caps))
                 .map_err(|e| Error::internal(e.to_string()))?;
         }
