@@ -56,7 +56,7 @@ fn main() {
     if let Some((root, id, attach)) = shim_args() {
         std::process::exit(berth_engine::shim::run(&root, &id, attach));
     }
-    let code = match cli::Cli::try_parse() {
+    let code = match cli::Cli::try_parse_from(stop_at_command(std::env::args_os().collect())) {
         Ok(c) => run(c),
         Err(e) => {
             use clap::error::ErrorKind as K;
@@ -75,6 +75,80 @@ fn main() {
         }
     };
     std::process::exit(code);
+}
+
+/// Docker stops reading its own options at the image (`run`, `create`) or container (`exec`):
+/// everything after it is the command, `-c` included. clap would take such a `-c` for one of
+/// berth's flags, so a `--` is put right after that positional argument before parsing.
+fn stop_at_command(mut args: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsString> {
+    use clap::CommandFactory;
+    let strs: Vec<String> = args
+        .iter()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    // Find the subcommand (skipping global options before it).
+    let mut i = 1;
+    while i < strs.len() && strs[i].starts_with('-') {
+        i += if strs[i] == "--root" { 2 } else { 1 };
+    }
+    let mut path = Vec::new();
+    while i < strs.len() && path.len() < 2 {
+        path.push(strs[i].clone());
+        i += 1;
+        if path[0] != "container" {
+            break;
+        }
+    }
+    let leaf = path.last().cloned().unwrap_or_default();
+    if !matches!(leaf.as_str(), "run" | "create" | "exec") {
+        return args;
+    }
+    let root = cli::Cli::command();
+    let mut cmd = &root;
+    for p in &path {
+        match cmd.find_subcommand(p) {
+            Some(c) => cmd = c,
+            None => return args,
+        }
+    }
+    let takes_value = |a: &clap::Arg| {
+        a.get_action().takes_values() && a.get_num_args().is_none_or(|n| n.min_values() > 0)
+    };
+    while i < strs.len() {
+        let t = &strs[i];
+        if t == "--" {
+            return args;
+        }
+        if let Some(long) = t.strip_prefix("--") {
+            let consumes = !long.contains('=')
+                && cmd
+                    .get_arguments()
+                    .any(|a| a.get_long() == Some(long) && takes_value(a));
+            i += if consumes { 2 } else { 1 };
+            continue;
+        }
+        if t.len() > 1 && t.starts_with('-') {
+            let mut consumes_next = false;
+            for (k, ch) in t[1..].char_indices() {
+                if cmd
+                    .get_arguments()
+                    .any(|a| a.get_short() == Some(ch) && takes_value(a))
+                {
+                    // The value is the rest of this token, or the next one.
+                    consumes_next = k + ch.len_utf8() == t.len() - 1;
+                    break;
+                }
+            }
+            i += if consumes_next { 2 } else { 1 };
+            continue;
+        }
+        // The image (or container): what follows belongs to the command.
+        if i + 1 < strs.len() {
+            args.insert(i + 1, "--".into());
+        }
+        return args;
+    }
+    args
 }
 
 fn run(c: cli::Cli) -> i32 {
@@ -187,6 +261,7 @@ fn dispatch(engine: &berth_engine::Engine, cmd: cli::Cmd) -> CmdResult {
         Cmd::Inspect(a) => sy::inspect(engine, a, None),
         Cmd::Images(a) | Cmd::Image { cmd: I::Ls(a) } => im::images(engine, a),
         Cmd::Import(a) | Cmd::Image { cmd: I::Import(a) } => im::import(engine, a),
+        Cmd::Build(a) | Cmd::Image { cmd: I::Build(a) } => cli::build::build(engine, a),
         Cmd::Load(a) | Cmd::Image { cmd: I::Load(a) } => im::load(engine, a),
         Cmd::Save(a) | Cmd::Image { cmd: I::Save(a) } => im::save(engine, a),
         Cmd::Tag(a) | Cmd::Image { cmd: I::Tag(a) } => im::tag(engine, a),

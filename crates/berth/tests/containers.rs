@@ -317,3 +317,25 @@ fn inspect_has_dockers_shape() {
     let o = b.fails(&["inspect", "nothing-here"], 1);
     assert!(o.stderr.contains("No such object: nothing-here"), "{o:?}");
 }
+
+#[test]
+fn options_stop_at_the_image_like_docker() {
+    let b = Berth::new();
+    // `-c` after the image belongs to the command, not to berth's --cpu-shares.
+    assert_eq!(
+        b.ok(&["run", "--rm", "-e", "A=1", "busybox", "sh", "-c", "echo $A"]),
+        "1\n"
+    );
+    assert_eq!(
+        b.ok(&["run", "--rm", "busybox", "ls", "-d", "/bin"]),
+        "/bin\n"
+    );
+    let id = b
+        .ok(&["run", "-d", "busybox", "sleep", "60"])
+        .trim()
+        .to_string();
+    assert_eq!(
+        b.ok(&["exec", "-e", "X=2", &id, "sh", "-c", "echo $X"]),
+        "2\n"
+    );
+}

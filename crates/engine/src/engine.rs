@@ -1440,10 +1440,60 @@ impl Engine {
     /// `docker commit`: a new image whose top layer is exactly the container's changes.
     pub fn commit(&self, id: &str, req: &CommitRequest) -> Result<String> {
         let rec = self.record(id)?;
+        let mut run = rec.config.clone();
+        // The image gets the container's settings minus what belongs to this container only.
+        run.hostname = String::new();
+        run.domainname = String::new();
+        run.image = String::new();
+        run.attach_stdin = false;
+        run.attach_stdout = false;
+        run.attach_stderr = false;
+        run.tty = false;
+        run.open_stdin = false;
+        run.stdin_once = false;
+        for c in &req.changes {
+            crate::image::config::apply_change(&mut run, c).map_err(Error::invalid)?;
+        }
+        let mut cmdline = vec![rec.path.clone()];
+        cmdline.extend(rec.args.iter().cloned());
+        let history = crate::image::History {
+            created: None,
+            created_by: Some(cmdline.join(" ")),
+            author: req.author.clone(),
+            comment: req.message.clone(),
+            empty_layer: false,
+        };
+        let image = self.commit_layer(
+            id,
+            req.pause,
+            run,
+            req.author.clone(),
+            history,
+            req.reference.as_ref(),
+            false,
+        )?;
+        self.emit(&rec, "commit", &[]);
+        Ok(image)
+    }
+
+    /// The container's changes as a new top layer over its image, with run settings `run` and
+    /// one more history entry; tagged `reference` when given. `intermediate` marks a build step.
+    #[allow(clippy::too_many_arguments)] // commit and build each fill these differently
+    pub(crate) fn commit_layer(
+        &self,
+        id: &str,
+        pause: bool,
+        run: ContainerConfig,
+        author: Option<String>,
+        mut history: crate::image::History,
+        reference: Option<&Reference>,
+        intermediate: bool,
+    ) -> Result<String> {
+        let rec = self.record(id)?;
         let dir = self.containers.dir(id);
         let skip = Self::mount_destinations(&rec);
         let tmp = self.root.temp_path("commit");
-        let layer = self.with_frozen(id, req.pause, || {
+        let layer = self.with_frozen(id, pause, || {
             let f = std::fs::File::create(&tmp).ctx(|| format!("create {}", tmp.display()))?;
             snapshot::changes::write_layer(&dir.join("upper"), &skip, std::io::BufWriter::new(f))
                 .ctx(|| "write the container's layer".into())?;
@@ -1458,35 +1508,14 @@ impl Engine {
                 .unpack(self.images.content.open(&blob)?, None)?;
             let base = self.images.get(&rec.image)?;
             let mut cfg = self.images.config(&rec.image)?;
-            let mut run = rec.config.clone();
-            // The image gets the container's settings minus what belongs to this container only.
-            run.hostname = String::new();
-            run.domainname = String::new();
-            run.image = String::new();
-            run.attach_stdin = false;
-            run.attach_stdout = false;
-            run.attach_stderr = false;
-            run.tty = false;
-            run.open_stdin = false;
-            run.stdin_once = false;
-            for c in &req.changes {
-                crate::image::config::apply_change(&mut run, c).map_err(Error::invalid)?;
-            }
             cfg.config = run;
             let now = store::now_rfc3339();
             cfg.created = Some(now.clone());
-            if let Some(a) = &req.author {
-                cfg.author = Some(a.clone());
+            if author.is_some() {
+                cfg.author = author;
             }
-            let mut cmdline = vec![rec.path.clone()];
-            cmdline.extend(rec.args.iter().cloned());
-            cfg.history.push(crate::image::History {
-                created: Some(now),
-                created_by: Some(cmdline.join(" ")),
-                author: req.author.clone(),
-                comment: req.message.clone(),
-                empty_layer: false,
-            });
+            history.created = Some(now);
+            cfg.history.push(history);
             cfg.rootfs.diff_ids.push(info.diff_id.clone());
             let bytes = serde_json::to_vec(&cfg).map_err(|e| Error::internal(e.to_string()))?;
             let mut layers = base.layers.clone();
@@ -1497,11 +1526,10 @@ impl Engine {
                 blob_size,
             });
             let _l = self.images.lock()?;
-            let image = self.images.put(&bytes, layers)?;
-            if let Some(r) = &req.reference {
+            let image = self.images.put_marked(&bytes, layers, intermediate)?;
+            if let Some(r) = reference {
                 self.images.tag_locked(&image, r)?;
             }
-            self.emit(&rec, "commit", &[]);
             Ok(image)
         });
         let _ = std::fs::remove_file(&tmp);
@@ -1522,6 +1550,21 @@ impl Engine {
             let root = PathBuf::from(format!("/proc/{}/root", st.pid));
             return self.with_frozen(id, true, || f(&root).map_err(Error::invalid));
         }
+        snapshot::in_private_rootfs(
+            &self.images.layers,
+            &rec.layers,
+            &self.containers.dir(id),
+            f,
+        )
+    }
+
+    /// Runs `f` on a stopped container's merged root (privately mounted in a helper process).
+    pub(crate) fn with_stopped_root(
+        &self,
+        id: &str,
+        f: impl FnOnce(&Path) -> std::result::Result<(), String>,
+    ) -> Result<()> {
+        let rec = self.record(id)?;
         snapshot::in_private_rootfs(
             &self.images.layers,
             &rec.layers,
@@ -1715,7 +1758,9 @@ impl Engine {
         let mut bytes = 0;
         for img in self.images.list() {
             let tagged = !self.images.refs_of(&img.id).is_empty();
-            if (tagged && !all) || !self.containers_using(&img.id).is_empty() {
+            // Intermediate build images are the build cache: only `-a` takes them.
+            if ((tagged || img.intermediate) && !all) || !self.containers_using(&img.id).is_empty()
+            {
                 continue;
             }
             bytes += self.images.size(&img);

@@ -1,6 +1,7 @@
 //! berth's engine: image references, the content store, images and layers, containers and
 //! their shim. Synchronous: the CLI calls it in-process; the API server wraps it.
 
+pub mod build;
 pub mod container;
 pub mod content;
 mod engine;

@@ -49,6 +49,10 @@ pub fn images(engine: &Engine, a: ImagesArgs) -> CmdResult {
     let mut rows = Vec::new();
     for (img, cfg) in &imgs {
         let refs = engine.images.refs_of(&img.id);
+        // A build's intermediate steps are its cache, shown only with -a (as Docker's are).
+        if img.intermediate && refs.is_empty() && !a.all {
+            continue;
+        }
         if let Some(d) = dangling {
             if d != refs.is_empty() {
                 continue;

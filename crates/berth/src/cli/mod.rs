@@ -1,6 +1,7 @@
 //! Docker-compatible command line: argument definitions (parse and validate only); each command
 //! file turns them into engine calls and prints.
 
+pub mod build;
 pub mod container;
 pub mod events;
 pub mod exec;
@@ -87,6 +88,8 @@ pub enum Cmd {
     Inspect(InspectArgs),
     /// List images
     Images(ImagesArgs),
+    /// Build an image from a Dockerfile
+    Build(BuildArgs),
     /// Import the contents from a tarball to create a filesystem image
     Import(ImportArgs),
     /// Load an image from a tar archive or STDIN
@@ -194,6 +197,8 @@ pub enum ContainerCmd {
 /// `berth image …`.
 #[derive(Subcommand, Debug)]
 pub enum ImageCmd {
+    /// Build an image from a Dockerfile
+    Build(BuildArgs),
     /// List images
     #[command(alias = "list")]
     Ls(ImagesArgs),
@@ -869,6 +874,50 @@ pub struct InspectArgs {
     /// The objects.
     #[arg(required = true, value_name = "NAME|ID")]
     pub names: Vec<String>,
+}
+
+/// Flags of `build`.
+#[derive(Args, Debug)]
+pub struct BuildArgs {
+    /// Name and optionally a tag in the 'name:tag' format
+    #[arg(short = 't', long = "tag")]
+    pub tag: Vec<String>,
+    /// Name of the Dockerfile (default: 'PATH/Dockerfile')
+    #[arg(short = 'f', long = "file")]
+    pub file: Option<PathBuf>,
+    /// Set build-time variables
+    #[arg(long = "build-arg")]
+    pub build_arg: Vec<String>,
+    /// Set the target build stage to build
+    #[arg(long)]
+    pub target: Option<String>,
+    /// Do not use cache when building the image
+    #[arg(long = "no-cache")]
+    pub no_cache: bool,
+    /// Always attempt to pull a newer version of the image
+    #[arg(long)]
+    pub pull: bool,
+    /// Set metadata for an image
+    #[arg(long)]
+    pub label: Vec<String>,
+    /// Suppress the build output and print image ID on success
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+    /// Write the image ID to the file
+    #[arg(long)]
+    pub iidfile: Option<PathBuf>,
+    /// Set platform if server is multi-platform capable
+    #[arg(long)]
+    pub platform: Option<String>,
+    /// Remove intermediate containers after a successful build (always)
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    pub rm: bool,
+    /// Always remove intermediate containers (always)
+    #[arg(long = "force-rm")]
+    pub force_rm: bool,
+    /// The context: a directory, or - for a tar (or a Dockerfile) on stdin.
+    #[arg(value_name = "PATH | -")]
+    pub context: String,
 }
 
 /// Flags of `images`.

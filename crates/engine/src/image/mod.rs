@@ -40,6 +40,10 @@ pub struct ImageRecord {
     pub layers: Vec<LayerRef>,
     /// When the image arrived here.
     pub loaded_at: String,
+    /// A build's intermediate step: hidden from `images` (unless `-a`) and kept by a plain
+    /// `image prune` as the build cache.
+    #[serde(default)]
+    pub intermediate: bool,
 }
 
 impl ImageRecord {
@@ -94,16 +98,33 @@ impl ImageStore {
 
     /// Records an image whose config and layers are already stored; returns its id.
     pub fn put(&self, config_bytes: &[u8], layers: Vec<LayerRef>) -> Result<String> {
+        self.put_marked(config_bytes, layers, false)
+    }
+
+    /// [`ImageStore::put`], marking a build's intermediate image; an image recorded again as a
+    /// final one loses the mark.
+    pub fn put_marked(
+        &self,
+        config_bytes: &[u8],
+        layers: Vec<LayerRef>,
+        intermediate: bool,
+    ) -> Result<String> {
         let id = self.content.write(config_bytes)?;
         let path = self.record_path(&id)?;
-        if !path.exists() {
-            let rec = ImageRecord {
-                id: id.clone(),
-                layers,
-                loaded_at: store::now_rfc3339(),
-            };
-            store::write_json(&path, &rec)?;
+        if let Ok(mut rec) = store::read_json::<ImageRecord>(&path) {
+            if rec.intermediate && !intermediate {
+                rec.intermediate = false;
+                store::write_json(&path, &rec)?;
+            }
+            return Ok(id);
         }
+        let rec = ImageRecord {
+            id: id.clone(),
+            layers,
+            loaded_at: store::now_rfc3339(),
+            intermediate,
+        };
+        store::write_json(&path, &rec)?;
         Ok(id)
     }
 
