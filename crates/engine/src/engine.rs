@@ -210,6 +210,33 @@ impl Engine {
         })
     }
 
+    // ----- registries -----
+
+    /// Pulls `reference` from its registry (see [`crate::registry::pull`]).
+    pub fn pull(
+        &self,
+        reference: &Reference,
+        opts: &crate::registry::PullOptions,
+        progress: &(dyn Fn(crate::registry::pull::PullEvent) + Sync),
+    ) -> Result<crate::registry::PullResult> {
+        crate::registry::pull::pull(&self.root, &self.images, reference, opts, progress)
+    }
+
+    /// Pushes the local image `reference` to its registry.
+    pub fn push(
+        &self,
+        reference: &Reference,
+        progress: &(dyn Fn(crate::registry::pull::PullEvent) + Sync),
+    ) -> Result<crate::registry::PushResult> {
+        crate::registry::push::push(&self.root, &self.images, reference, progress)
+    }
+
+    /// The tags of `reference`'s repository on its registry.
+    pub fn list_tags(&self, reference: &Reference) -> Result<Vec<String>> {
+        let cfg = crate::registry::RegistryConfig::load()?;
+        crate::registry::Client::new(reference, &cfg)?.tags()
+    }
+
     // ----- containers -----
 
     /// Creates a container (Docker's `create`); returns its id.
@@ -1705,9 +1732,26 @@ impl Engine {
         let short = &img.id[7..19];
         let mut out = Vec::new();
         if let Some(r) = by_ref {
-            if refs.len() > 1 {
+            // Digest references (from pull/push) do not keep an image alive on their own: the
+            // last tag of a repository takes that repository's digest references with it.
+            let others: Vec<&Reference> = refs.iter().filter(|x| **x != r).collect();
+            let other_tags = others.iter().any(|x| x.digest().is_none());
+            if other_tags || (r.digest().is_some() && !others.is_empty()) {
                 self.images.untag_locked(&r)?;
-                return Ok(vec![format!("Untagged: {}", r.familiar())]);
+                out.push(format!("Untagged: {}", r.familiar()));
+                let repo_tag_left = others
+                    .iter()
+                    .any(|x| x.digest().is_none() && x.name() == r.name());
+                if r.digest().is_none() && !repo_tag_left {
+                    for d in others
+                        .iter()
+                        .filter(|x| x.digest().is_some() && x.name() == r.name())
+                    {
+                        self.images.untag_locked(d)?;
+                        out.push(format!("Untagged: {}", d.familiar()));
+                    }
+                }
+                return Ok(out);
             }
             if !users.is_empty() && !force {
                 return Err(Error::conflict(format!(
@@ -1717,8 +1761,13 @@ impl Engine {
             }
             self.images.untag_locked(&r)?;
             out.push(format!("Untagged: {}", r.familiar()));
+            for d in others {
+                self.images.untag_locked(d)?;
+                out.push(format!("Untagged: {}", d.familiar()));
+            }
         } else {
-            if refs.len() > 1 && !force {
+            let repos: std::collections::BTreeSet<String> = refs.iter().map(|r| r.name()).collect();
+            if repos.len() > 1 && !force {
                 return Err(Error::conflict(format!("conflict: unable to delete {short} (must be forced) - image is referenced in multiple repositories")));
             }
             if !users.is_empty() && !force {
@@ -1746,6 +1795,13 @@ impl Engine {
         if users.is_empty() {
             self.images.delete_locked(&img.id)?;
             out.push(format!("Deleted: {}", img.id));
+            // The manifests kept from pulls and pushes go with the image.
+            let names = self.images.all_refs();
+            for d in refs.iter().filter_map(|r| r.digest()) {
+                if !names.iter().any(|(r, _)| r.digest() == Some(d)) {
+                    self.images.content.delete(d)?;
+                }
+            }
         }
         Ok(out)
     }

@@ -12,6 +12,7 @@ pub mod image;
 pub mod inspect;
 pub mod logs;
 pub mod reference;
+pub mod registry;
 pub mod shim;
 pub mod signal;
 pub mod snapshot;

@@ -7,6 +7,7 @@ pub mod events;
 pub mod exec;
 pub mod files;
 pub mod image;
+pub mod registry;
 pub mod run;
 pub mod stats;
 pub mod system;
@@ -92,6 +93,10 @@ pub enum Cmd {
     Build(BuildArgs),
     /// Import the contents from a tarball to create a filesystem image
     Import(ImportArgs),
+    /// Download an image from a registry
+    Pull(PullArgs),
+    /// Upload an image to a registry
+    Push(PushArgs),
     /// Load an image from a tar archive or STDIN
     Load(LoadArgs),
     /// Save one or more images to a tar archive (streamed to STDOUT by default)
@@ -102,6 +107,10 @@ pub enum Cmd {
     Rmi(RmiArgs),
     /// Show the history of an image
     History(HistoryArgs),
+    /// Log in to a registry
+    Login(LoginArgs),
+    /// Log out from a registry
+    Logout(LogoutArgs),
     /// Get real time events from berth (every berth process on this host)
     Events(EventsArgs),
     /// Show the berth version information
@@ -204,6 +213,10 @@ pub enum ImageCmd {
     Ls(ImagesArgs),
     /// Import the contents from a tarball to create a filesystem image
     Import(ImportArgs),
+    /// Download an image from a registry
+    Pull(PullArgs),
+    /// Upload an image to a registry
+    Push(PushArgs),
     /// Load an image from a tar archive or STDIN
     Load(LoadArgs),
     /// Save one or more images to a tar archive
@@ -509,6 +522,12 @@ pub struct RunArgs {
     /// Write the container ID to the file
     #[arg(long)]
     pub cidfile: Option<PathBuf>,
+    /// Pull image before running ("always", "missing", "never")
+    #[arg(long, default_value = "missing")]
+    pub pull: String,
+    /// Set platform if server is multi-platform capable
+    #[arg(long)]
+    pub platform: Option<String>,
     /// Read in a line delimited file of labels
     #[arg(long = "label-file")]
     pub label_file: Vec<PathBuf>,
@@ -995,6 +1014,58 @@ pub struct TagArgs {
     pub source: String,
     /// The new name.
     pub target: String,
+}
+
+/// Flags of `pull`.
+#[derive(Args, Debug)]
+pub struct PullArgs {
+    /// Download all tagged images in the repository
+    #[arg(short = 'a', long)]
+    pub all_tags: bool,
+    /// Suppress verbose output
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+    /// Set platform if server is multi-platform capable (os/arch[/variant])
+    #[arg(long)]
+    pub platform: Option<String>,
+    /// NAME[:TAG|@DIGEST]
+    pub image: String,
+}
+
+/// Flags of `push`.
+#[derive(Args, Debug)]
+pub struct PushArgs {
+    /// Push all tags of an image to the repository
+    #[arg(short = 'a', long)]
+    pub all_tags: bool,
+    /// Suppress verbose output
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+    /// NAME[:TAG]
+    pub image: String,
+}
+
+/// Flags of `login`.
+#[derive(Args, Debug)]
+pub struct LoginArgs {
+    /// Username
+    #[arg(short = 'u', long)]
+    pub username: Option<String>,
+    /// Password
+    #[arg(short = 'p', long)]
+    pub password: Option<String>,
+    /// Take the password from stdin
+    #[arg(long)]
+    pub password_stdin: bool,
+    /// The registry (default Docker Hub)
+    pub server: Option<String>,
+}
+
+/// Flags of `logout`.
+#[derive(Args, Debug)]
+pub struct LogoutArgs {
+    /// The registry (default Docker Hub)
+    pub server: Option<String>,
 }
 
 /// Flags of `rmi`.

@@ -10,7 +10,7 @@ use berth_engine::shim::{
     read_frame, write_frame, FRAME_EXIT, FRAME_RESIZE, FRAME_STDERR, FRAME_STDIN, FRAME_STDIN_EOF,
     FRAME_STDOUT,
 };
-use berth_engine::{CreateRequest, Engine};
+use berth_engine::{CreateRequest, Engine, ErrorKind};
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
@@ -418,7 +418,26 @@ fn create_container(engine: &Engine, a: &RunArgs) -> anyhow::Result<String> {
             );
         }
     }
-    let id = engine.create(request(a)?)?;
+    let req = request(a)?;
+    let progress = || super::registry::Progress::new(true, false);
+    match a.pull.as_str() {
+        "always" => {
+            super::registry::pull_image(engine, &req.image, a.platform.clone(), &progress())?;
+        }
+        "missing" | "never" => {}
+        p => bail!("invalid pull option: '{p}': must be one of \"always\", \"missing\" or \"never\""),
+    }
+    let id = match engine.create(req.clone()) {
+        Err(e) if e.kind == ErrorKind::NotFound
+            && e.message.starts_with("Unable to find image")
+            && a.pull == "missing" =>
+        {
+            eprintln!("{}", e.message);
+            super::registry::pull_image(engine, &req.image, a.platform.clone(), &progress())?;
+            engine.create(req)?
+        }
+        r => r?,
+    };
     if let Some(f) = &a.cidfile {
         std::fs::write(f, &id)
             .with_context(|| format!("write the container ID file {}", f.display()))?;

@@ -250,6 +250,12 @@ impl ImageStore {
         let rec = self.get(id)?;
         let mut repos = self.repositories();
         let before = repos.len();
+        // Manifests kept from pulls and pushes, named by the image's digest references.
+        let manifests: Vec<String> = repos
+            .iter()
+            .filter(|(_, v)| v.as_str() == id)
+            .filter_map(|(k, _)| k.rsplit_once('@').map(|(_, d)| d.to_string()))
+            .collect();
         repos.retain(|_, v| v != id);
         if repos.len() != before {
             self.write_repositories(&repos)?;
@@ -272,6 +278,12 @@ impl ImageStore {
             }
         }
         self.content.delete(id)?;
+        for m in manifests {
+            let still_named = self.repositories().keys().any(|k| k.ends_with(&m));
+            if !still_named {
+                self.content.delete(&m)?;
+            }
+        }
         crate::events::emit(&self.root, "image", "delete", id, &[]);
         Ok(())
     }

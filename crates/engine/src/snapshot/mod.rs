@@ -61,6 +61,18 @@ impl LayerStore {
     /// id against `expected`, then renames it into place. A layer already present is not
     /// unpacked again; a failed or interrupted unpack leaves only temp files.
     pub fn unpack<R: Read>(&self, reader: R, expected: Option<&str>) -> Result<LayerInfo> {
+        self.unpack_checked(reader, expected, || Ok(()))
+    }
+
+    /// [`LayerStore::unpack`], running `check` after the stream is read and before the layer
+    /// becomes visible: a pull verifies the compressed blob's digest there, so a layer whose
+    /// blob failed verification never lands.
+    pub fn unpack_checked<R: Read>(
+        &self,
+        reader: R,
+        expected: Option<&str>,
+        check: impl FnOnce() -> Result<()>,
+    ) -> Result<LayerInfo> {
         if let Some(d) = expected {
             if self.exists(d) {
                 return self.info(d);
@@ -75,6 +87,7 @@ impl LayerStore {
             let mut hr = HashingReader::new(plain);
             unpack::unpack_layer(&mut hr, &diff)?;
             let (diff_id, size) = hr.finish().ctx(|| "read layer".into())?;
+            check()?;
             if let Some(want) = expected {
                 if want != diff_id {
                     return Err(Error::invalid(format!(
