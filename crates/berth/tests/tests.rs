@@ -10,5 +10,6 @@ mod isolation;
 mod lifecycle;
 mod lifecycle2;
 mod logs;
+mod registry;
 mod robustness;
 mod terminal;

@@ -222,7 +222,9 @@ pub fn login(_engine: &Engine, a: LoginArgs) -> CmdResult {
         eprintln!("WARNING! Using --password via the CLI is insecure. Use --password-stdin.");
         p
     } else {
-        bail!("a password is required: use --password-stdin (interactive prompts are not supported)");
+        bail!(
+            "a password is required: use --password-stdin (interactive prompts are not supported)"
+        );
     };
     if username.is_empty() {
         bail!("Error: Non-null Username Required");

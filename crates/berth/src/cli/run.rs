@@ -425,12 +425,15 @@ fn create_container(engine: &Engine, a: &RunArgs) -> anyhow::Result<String> {
             super::registry::pull_image(engine, &req.image, a.platform.clone(), &progress())?;
         }
         "missing" | "never" => {}
-        p => bail!("invalid pull option: '{p}': must be one of \"always\", \"missing\" or \"never\""),
+        p => {
+            bail!("invalid pull option: '{p}': must be one of \"always\", \"missing\" or \"never\"")
+        }
     }
     let id = match engine.create(req.clone()) {
-        Err(e) if e.kind == ErrorKind::NotFound
-            && e.message.starts_with("Unable to find image")
-            && a.pull == "missing" =>
+        Err(e)
+            if e.kind == ErrorKind::NotFound
+                && e.message.starts_with("Unable to find image")
+                && a.pull == "missing" =>
         {
             eprintln!("{}", e.message);
             super::registry::pull_image(engine, &req.image, a.platform.clone(), &progress())?;

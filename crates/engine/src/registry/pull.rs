@@ -347,7 +347,9 @@ fn fetch_layer(
     };
     if have_layer {
         // The layer is here (from another image) but not its blob: fetch the blob only.
-        images.content.ingest(reader, Some(&job.digest), Some(job.size))?;
+        images
+            .content
+            .ingest(reader, Some(&job.digest), Some(job.size))?;
         ev("Pull complete", None);
         return Ok(reference);
     }
@@ -373,10 +375,9 @@ fn fetch_layer(
     let digest = job.digest.clone();
     let dest = images.content.path(&job.digest)?;
     let tmp2 = tmp.clone();
-    let result = images.layers.unpack_checked(
-        Shared(tee),
-        Some(&job.diff_id),
-        move || {
+    let result = images
+        .layers
+        .unpack_checked(Shared(tee), Some(&job.diff_id), move || {
             let mut t = check_tee.borrow_mut();
             io::copy(&mut *t, &mut io::sink()).ctx_blob(&digest)?;
             let got = format!("sha256:{}", hex::encode(t.hasher.clone().finalize()));
@@ -394,8 +395,7 @@ fn fetch_layer(
             t.file.sync_data().ctx_blob(&digest)?;
             std::fs::rename(&tmp2, &dest).ctx_blob(&digest)?;
             Ok(())
-        },
-    );
+        });
     let _ = std::fs::remove_file(&tmp);
     match result {
         Ok(_) => {
@@ -569,10 +569,12 @@ pub fn pull(
             })
             .collect()
     });
-    let mut layers = Vec::new();
-    for r in results {
-        layers.push(r?);
+    if let Some(e) = results.iter().find_map(|r| r.as_ref().err()) {
+        let e = Error::new(e.kind, e.message.clone());
+        discard(images, &cfg_digest, &results);
+        return Err(e);
     }
+    let layers: Vec<LayerRef> = results.into_iter().map(|r| r.expect("checked")).collect();
     images.content.write(&body)?;
     let id = {
         let _l = images.lock()?;
@@ -585,6 +587,29 @@ pub fn pull(
         digest,
         downloaded: true,
     })
+}
+
+/// A failed pull keeps nothing: the config and the layers it fetched that no image uses.
+fn discard(images: &ImageStore, cfg_digest: &str, results: &[Result<LayerRef>]) {
+    let _l = images.lock();
+    let all = images.list();
+    if images.get(cfg_digest).is_err() {
+        let _ = images.content.delete(cfg_digest);
+    }
+    for l in results.iter().flatten() {
+        if !all
+            .iter()
+            .any(|i| i.layers.iter().any(|x| x.diff_id == l.diff_id))
+        {
+            let _ = images.layers.remove(&l.diff_id);
+        }
+        if !all
+            .iter()
+            .any(|i| i.layers.iter().any(|x| x.blob == l.blob))
+        {
+            let _ = images.content.delete(&l.blob);
+        }
+    }
 }
 
 fn tag_pulled(images: &ImageStore, reference: &Reference, id: &str, digest: &str) -> Result<()> {

@@ -188,14 +188,12 @@ pub fn push(
     reference: &Reference,
     progress: &(dyn Fn(PullEvent) + Sync),
 ) -> Result<PushResult> {
-    let rec = images
-        .resolve(&reference.to_string())
-        .map_err(|_| {
-            Error::not_found(format!(
-                "An image does not exist locally with the tag: {}",
-                reference.familiar_name()
-            ))
-        })?;
+    let rec = images.resolve(&reference.to_string()).map_err(|_| {
+        Error::not_found(format!(
+            "An image does not exist locally with the tag: {}",
+            reference.familiar_name()
+        ))
+    })?;
     let tag = reference.tag().unwrap_or("latest").to_string();
     progress(PullEvent::Status(format!(
         "The push refers to repository [{}]",

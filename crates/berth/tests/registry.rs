@@ -1,0 +1,495 @@
+//! Registries: push and pull against Debian's real `docker-registry` on loopback (plain, with
+//! htpasswd Basic auth, behind a proxy that cuts a download), indexes and platforms, corruption.
+
+use crate::common::Berth;
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// A `docker-registry` on a free 127.0.0.1 port with its own storage; killed on drop.
+struct Registry {
+    child: Child,
+    dir: tempfile::TempDir,
+    addr: String,
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn wait_port(addr: &str) {
+    let t = Instant::now();
+    while TcpStream::connect(addr).is_err() {
+        assert!(
+            t.elapsed() < Duration::from_secs(15),
+            "registry on {addr} did not come up"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+impl Registry {
+    fn start(basic: Option<(&str, &str)>) -> Registry {
+        assert!(
+            Path::new("/usr/bin/docker-registry").exists(),
+            "these tests need Debian's docker-registry: apt-get install docker-registry"
+        );
+        let dir = tempfile::Builder::new()
+            .prefix("reg")
+            .tempdir_in("/tmp")
+            .unwrap();
+        let addr = format!("127.0.0.1:{}", free_port());
+        let mut auth = String::new();
+        if let Some((u, p)) = basic {
+            let out = Command::new("htpasswd")
+                .args(["-Bbn", u, p])
+                .output()
+                .expect("these tests need htpasswd: apt-get install apache2-utils");
+            assert!(out.status.success());
+            std::fs::write(dir.path().join("htpasswd"), out.stdout).unwrap();
+            auth = format!(
+                "auth:\n  htpasswd:\n    realm: berth-test\n    path: {}\n",
+                dir.path().join("htpasswd").display()
+            );
+        }
+        let cfg = format!(
+            "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: {addr}\n{auth}",
+            dir.path().join("data").display()
+        );
+        std::fs::write(dir.path().join("config.yml"), cfg).unwrap();
+        let log = std::fs::File::create(dir.path().join("log")).unwrap();
+        let child = Command::new("/usr/bin/docker-registry")
+            .arg("serve")
+            .arg(dir.path().join("config.yml"))
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        wait_port(&addr);
+        Registry { child, dir, addr }
+    }
+
+    /// Where the registry keeps a blob's bytes.
+    fn blob_path(&self, digest: &str) -> PathBuf {
+        let hex = digest.trim_start_matches("sha256:");
+        self.dir
+            .path()
+            .join("data/docker/registry/v2/blobs/sha256")
+            .join(&hex[..2])
+            .join(hex)
+            .join("data")
+    }
+
+    /// A raw HTTP request to the registry; returns (status line, body).
+    fn http(&self, method: &str, path: &str, ctype: &str, body: &[u8]) -> (String, Vec<u8>) {
+        let mut s = TcpStream::connect(&self.addr).unwrap();
+        write!(
+            s,
+            "{method} {path} HTTP/1.1\r\nHost: {}\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+            self.addr,
+            body.len()
+        )
+        .unwrap();
+        s.write_all(body).unwrap();
+        let mut out = Vec::new();
+        s.read_to_end(&mut out).unwrap();
+        let text = String::from_utf8_lossy(&out).into_owned();
+        let status = text.lines().next().unwrap_or("").to_string();
+        let body = match text.find("\r\n\r\n") {
+            Some(i) => out[i + 4..].to_vec(),
+            None => vec![],
+        };
+        (status, body)
+    }
+}
+
+impl Drop for Registry {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn digest_of(out: &str) -> String {
+    out.lines()
+        .find_map(|l| l.split("digest: ").nth(1))
+        .and_then(|r| r.split_whitespace().next())
+        .expect("a digest line")
+        .to_string()
+}
+
+fn is_empty_dir(p: &Path) -> bool {
+    std::fs::read_dir(p)
+        .map(|mut d| d.next().is_none())
+        .unwrap_or(true)
+}
+
+#[test]
+fn push_pull_round_trip_keeps_digests() {
+    let reg = Registry::start(None);
+    let a = Berth::new();
+    let name = format!("{}/tools/bb:1", reg.addr);
+    a.ok(&["tag", "busybox", &name]);
+    let out = a.ok(&["push", &name]);
+    assert!(
+        out.contains(&format!(
+            "The push refers to repository [{}/tools/bb]",
+            reg.addr
+        )),
+        "{out}"
+    );
+    assert!(out.contains(": Pushed"), "{out}");
+    let digest = digest_of(&out);
+    // Pushed again: every blob is already there.
+    let again = a.ok(&["push", &name]);
+    assert!(again.contains("Layer already exists"), "{again}");
+    assert_eq!(digest_of(&again), digest);
+
+    let b = Berth::empty();
+    let out = b.ok(&["pull", &name]);
+    assert!(out.contains("1: Pulling from tools/bb"), "{out}");
+    assert!(out.contains(": Pull complete"), "{out}");
+    assert!(out.contains(&format!("Digest: {digest}")), "{out}");
+    assert!(
+        out.contains(&format!("Status: Downloaded newer image for {name}")),
+        "{out}"
+    );
+    let id_a = a.inspect("busybox", "{{.Id}}");
+    assert_eq!(
+        b.inspect(&name, "{{.Id}}"),
+        id_a,
+        "same image id after the round trip"
+    );
+    assert_eq!(
+        b.inspect(&name, "{{index .RepoDigests 0}}"),
+        format!("{}/tools/bb@{digest}", reg.addr)
+    );
+    let imgs = b.ok(&["images", "--digests"]);
+    assert!(imgs.contains(&digest), "{imgs}");
+    assert_eq!(
+        b.ok(&["run", "--rm", &name, "echo", "pulled"]).trim(),
+        "pulled"
+    );
+    // Up to date the second time, and pullable by digest.
+    let out = b.ok(&["pull", &name]);
+    assert!(
+        out.contains(&format!("Status: Image is up to date for {name}")),
+        "{out}"
+    );
+    b.ok(&["pull", "-q", &format!("{}/tools/bb@{digest}", reg.addr)]);
+
+    // Pushed from the pulled copy to a sibling repository: mounted, and the same digest.
+    let other = format!("{}/other/bb:2", reg.addr);
+    b.ok(&["tag", &name, &other]);
+    let out = b.ok(&["push", &other]);
+    assert!(out.contains("Mounted from tools/bb"), "{out}");
+    assert_eq!(digest_of(&out), digest);
+
+    // Removing the tags removes the image, its digest references, layers and blobs.
+    b.ok(&["rmi", &name]);
+    let out = b.ok(&["rmi", &other]);
+    assert!(out.contains("Deleted:"), "{out}");
+    assert!(is_empty_dir(&b.path().join("layers")));
+    assert!(is_empty_dir(&b.path().join("blobs/sha256")));
+}
+
+#[test]
+fn run_pulls_a_missing_image() {
+    let reg = Registry::start(None);
+    let a = Berth::new();
+    let name = format!("{}/app/bb:latest", reg.addr);
+    a.ok(&["tag", "busybox", &name]);
+    a.ok(&["push", "-q", &name]);
+    let b = Berth::empty();
+    let short = format!("{}/app/bb", reg.addr);
+    let out = b.run(&["run", "--rm", &short, "echo", "from-registry"]);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert_eq!(out.stdout.trim(), "from-registry");
+    assert!(
+        out.stderr
+            .contains(&format!("Unable to find image '{name}' locally")),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("Status: Downloaded newer image"),
+        "{}",
+        out.stderr
+    );
+    // --pull never refuses, a missing repository fails with Docker's code and message.
+    let c = Berth::empty();
+    let out = c.fails(&["run", "--pull", "never", "--rm", &short, "true"], 125);
+    assert!(
+        out.stderr.contains("Unable to find image"),
+        "{}",
+        out.stderr
+    );
+    let out = c.fails(
+        &["run", "--rm", &format!("{}/no/such:1", reg.addr), "true"],
+        125,
+    );
+    assert!(out.stderr.contains("not found"), "{}", out.stderr);
+    let out = c.run(&["pull", &format!("{}/no/such:1", reg.addr)]);
+    assert_eq!(out.code, 1, "{out:?}");
+    assert!(
+        out.stderr.contains("manifest unknown") || out.stderr.contains("not found"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn corrupted_blob_fails_and_keeps_nothing() {
+    let reg = Registry::start(None);
+    let a = Berth::new();
+    let name = format!("{}/bad/bb:1", reg.addr);
+    a.ok(&["tag", "busybox", &name]);
+    a.ok(&["push", "-q", &name]);
+    let layer = a.inspect("busybox", "{{index .RootFS.Layers 0}}");
+    // busybox was imported uncompressed, so the blob digest is the diff id. Flip bytes in the
+    // middle of /bin/busybox: the tar still parses, only the digests catch it.
+    let p = reg.blob_path(&layer);
+    let mut data = std::fs::read(&p).unwrap();
+    let mid = data.len() / 2;
+    for b in &mut data[mid..mid + 64] {
+        *b ^= 0xff;
+    }
+    std::fs::write(&p, &data).unwrap();
+    let b = Berth::empty();
+    let out = b.run(&["pull", &name]);
+    assert_eq!(out.code, 1, "{out:?}");
+    assert!(out.stderr.contains("verification failed"), "{}", out.stderr);
+    assert!(b.ok(&["images", "-q", "-a"]).trim().is_empty());
+    assert!(is_empty_dir(&b.path().join("layers")), "no layer kept");
+    assert!(is_empty_dir(&b.path().join("blobs/sha256")), "no blob kept");
+    assert!(is_empty_dir(&b.path().join("tmp")), "no temp files left");
+}
+
+#[test]
+fn index_picks_the_platform() {
+    let reg = Registry::start(None);
+    let a = Berth::new();
+    let name = format!("{}/multi/bb:amd", reg.addr);
+    a.ok(&["tag", "busybox", &name]);
+    let digest = digest_of(&a.ok(&["push", &name]));
+    let (_, manifest) = reg.http("GET", &format!("/v2/multi/bb/manifests/{digest}"), "", b"");
+    let arch = a
+        .ok(&["version", "-f", "{{.Server.Arch}}"])
+        .trim()
+        .to_string();
+    let index = format!(
+        r#"{{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[
+{{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"{digest}","size":{},"platform":{{"os":"linux","architecture":"{arch}"}}}},
+{{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"{digest}","size":{},"platform":{{"os":"linux","architecture":"arm64","variant":"v8"}}}}]}}"#,
+        manifest.len(),
+        manifest.len()
+    );
+    let (status, _) = reg.http(
+        "PUT",
+        "/v2/multi/bb/manifests/latest",
+        "application/vnd.oci.image.index.v1+json",
+        index.as_bytes(),
+    );
+    assert!(status.contains("201"), "{status}");
+    let b = Berth::empty();
+    let latest = format!("{}/multi/bb", reg.addr);
+    let out = b.ok(&["pull", &latest]);
+    assert!(out.contains("Pull complete"), "{out}");
+    assert_eq!(
+        b.inspect(&latest, "{{.Id}}"),
+        a.inspect("busybox", "{{.Id}}")
+    );
+    b.ok(&["pull", "-q", "--platform", "linux/arm64/v8", &latest]);
+    let out = b.run(&["pull", "--platform", "linux/s390x", &latest]);
+    assert_eq!(out.code, 1);
+    assert!(
+        out.stderr
+            .contains("no matching manifest for linux/s390x in the manifest list entries"),
+        "{}",
+        out.stderr
+    );
+    let tags = b.ok(&["pull", "-a", "-q", &latest]);
+    assert!(tags.contains(&latest), "{tags}");
+    let imgs = b.ok(&["images", "--format", "{{.Tag}}", &latest]);
+    assert!(imgs.contains("amd") && imgs.contains("latest"), "{imgs}");
+}
+
+#[test]
+fn basic_auth_login_logout() {
+    let reg = Registry::start(Some(("tester", "s3cret")));
+    let a = Berth::new();
+    let cfgdir = tempfile::tempdir().unwrap();
+    let with_cfg = |args: &[&str], input: Option<&str>| {
+        let mut c = a.cmd(args);
+        c.env("DOCKER_CONFIG", cfgdir.path());
+        c.stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut ch = c.spawn().unwrap();
+        let mut i = ch.stdin.take().unwrap();
+        if let Some(s) = input {
+            i.write_all(s.as_bytes()).unwrap();
+        }
+        drop(i);
+        let o = ch.wait_with_output().unwrap();
+        (
+            o.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr),
+        )
+    };
+    let name = format!("{}/private/bb:1", reg.addr);
+    a.ok(&["tag", "busybox", &name]);
+    let (code, out) = with_cfg(&["push", &name], None);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("unauthorized") || out.contains("no basic auth credentials"),
+        "{out}"
+    );
+    let (code, out) = with_cfg(
+        &["login", "-u", "tester", "--password-stdin", &reg.addr],
+        Some("wrong\n"),
+    );
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("unauthorized"), "{out}");
+    let (code, out) = with_cfg(
+        &["login", "-u", "tester", "--password-stdin", &reg.addr],
+        Some("s3cret\n"),
+    );
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("Login Succeeded"), "{out}");
+    // Stored where the docker CLI keeps it, in its format.
+    let cfg = std::fs::read_to_string(cfgdir.path().join("config.json")).unwrap();
+    assert!(
+        cfg.contains(&reg.addr) && cfg.contains("dGVzdGVyOnMzY3JldA=="),
+        "{cfg}"
+    );
+    let (code, out) = with_cfg(&["push", &name], None);
+    assert_eq!(code, 0, "{out}");
+    let b = Berth::empty();
+    let mut c = b.cmd(&["pull", "-q", &name]);
+    c.env("DOCKER_CONFIG", cfgdir.path());
+    assert!(c.output().unwrap().status.success());
+    let (code, out) = with_cfg(&["logout", &reg.addr], None);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains(&format!("Removing login credentials for {}", reg.addr)),
+        "{out}"
+    );
+    let (code, _) = with_cfg(&["pull", "-q", &name], None);
+    assert_eq!(code, 1, "anonymous pull from a private registry fails");
+}
+
+/// Forwards to the registry, but cuts the first response carrying `needle` after `cut` bytes:
+/// a registry (or network) failing in the middle of a download.
+fn cutting_proxy(
+    upstream: String,
+    needle: String,
+    cut: usize,
+) -> (String, Arc<AtomicBool>, Arc<AtomicBool>) {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = l.local_addr().unwrap().to_string();
+    let done = Arc::new(AtomicBool::new(false));
+    let cut_once = Arc::new(AtomicBool::new(false));
+    let did_cut = cut_once.clone();
+    let d = done.clone();
+    std::thread::spawn(move || {
+        for c in l.incoming() {
+            if d.load(Ordering::SeqCst) {
+                break;
+            }
+            let Ok(mut client) = c else { continue };
+            let Ok(mut server) = TcpStream::connect(&upstream) else {
+                continue;
+            };
+            let cut_once = cut_once.clone();
+            let needle = needle.clone();
+            std::thread::spawn(move || {
+                // One request per connection is enough for a proxy that only forwards.
+                let mut buf = vec![0u8; 65536];
+                let mut c2 = client.try_clone().unwrap();
+                let mut s2 = server.try_clone().unwrap();
+                let cutting = Arc::new(AtomicBool::new(false));
+                let cutting2 = cutting.clone();
+                let cut_once2 = cut_once.clone();
+                let up = std::thread::spawn(move || {
+                    let mut b = vec![0u8; 65536];
+                    while let Ok(n) = c2.read(&mut b) {
+                        if n == 0 {
+                            break;
+                        }
+                        let req = String::from_utf8_lossy(&b[..n]);
+                        if req.starts_with("GET")
+                            && req.contains(&needle)
+                            && !req.contains("Range")
+                            && !cut_once2.swap(true, Ordering::SeqCst)
+                        {
+                            cutting2.store(true, Ordering::SeqCst);
+                        }
+                        if s2.write_all(&b[..n]).is_err() {
+                            break;
+                        }
+                    }
+                    let _ = s2.shutdown(std::net::Shutdown::Write);
+                });
+                let mut sent = 0usize;
+                let mut counting = false;
+                while let Ok(n) = server.read(&mut buf) {
+                    if n == 0 {
+                        break;
+                    }
+                    if cutting.load(Ordering::SeqCst) && !counting {
+                        // Count from the start of the blob's response, not the connection's.
+                        counting = true;
+                        sent = 0;
+                    }
+                    if counting && sent + n > cut {
+                        let _ = client.write_all(&buf[..cut.saturating_sub(sent)]);
+                        break;
+                    }
+                    if client.write_all(&buf[..n]).is_err() {
+                        break;
+                    }
+                    sent += n;
+                }
+                let _ = client.shutdown(std::net::Shutdown::Both);
+                let _ = server.shutdown(std::net::Shutdown::Both);
+                let _ = up.join();
+            });
+        }
+    });
+    (addr, done, did_cut)
+}
+
+#[test]
+fn interrupted_download_resumes() {
+    let reg = Registry::start(None);
+    let a = Berth::new();
+    let name = format!("{}/cut/bb:1", reg.addr);
+    a.ok(&["tag", "busybox", &name]);
+    a.ok(&["push", "-q", &name]);
+    let layer = a.inspect("busybox", "{{index .RootFS.Layers 0}}");
+    let (proxy, done, did_cut) =
+        cutting_proxy(reg.addr.clone(), format!("/blobs/{layer}"), 300_000);
+    let b = Berth::empty();
+    let via = format!("{proxy}/cut/bb:1");
+    let out = b.run(&["pull", &via]);
+    done.store(true, Ordering::SeqCst);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(
+        did_cut.load(Ordering::SeqCst),
+        "the proxy cut the layer's download"
+    );
+    assert_eq!(b.inspect(&via, "{{.Id}}"), a.inspect("busybox", "{{.Id}}"));
+    assert_eq!(
+        b.ok(&["run", "--rm", &via, "echo", "whole"]).trim(),
+        "whole"
+    );
+}
