@@ -493,3 +493,41 @@ fn interrupted_download_resumes() {
         "whole"
     );
 }
+
+#[test]
+fn hub_names_go_through_a_configured_mirror() {
+    let reg = Registry::start(None);
+    let a = Berth::new();
+    let mirrored = format!("{}/library/busybox:latest", reg.addr);
+    a.ok(&["tag", "busybox", &mirrored]);
+    a.ok(&["push", "-q", &mirrored]);
+    let cfg = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(
+        cfg.path(),
+        format!(r#"{{"registry-mirrors": ["http://{}"]}}"#, reg.addr),
+    )
+    .unwrap();
+    let b = Berth::empty();
+    let mut c = b.cmd(&["pull", "busybox"]);
+    c.env("BERTH_CONFIG", cfg.path());
+    let out = c.output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("docker.io/library/busybox:latest"), "{text}");
+    assert_eq!(
+        b.inspect("busybox", "{{.Id}}"),
+        a.inspect("busybox", "{{.Id}}")
+    );
+    // An unknown host is named as such.
+    let out = b.run(&["pull", "no-such-host.invalid/x:1"]);
+    assert_eq!(out.code, 1);
+    assert!(
+        out.stderr.contains("no-such-host.invalid"),
+        "{}",
+        out.stderr
+    );
+}

@@ -165,8 +165,12 @@ impl Reply {
 }
 
 fn http_err(host: &str, e: ureq::Error) -> Error {
+    let text = e.to_string();
     let msg = match &e {
         ureq::Error::HostNotFound => format!("lookup {host}: no such host"),
+        _ if text.contains("lookup address") || text.contains("Name or service not known") => {
+            format!("lookup {host}: no such host")
+        }
         ureq::Error::Io(io) if io.kind() == std::io::ErrorKind::ConnectionRefused => {
             format!("dial tcp {host}: connect: connection refused")
         }
@@ -231,6 +235,22 @@ impl Client {
         })
     }
 
+    /// A client for a Hub mirror given as a URL ("https://mirror.example"); plain `http://`
+    /// mirrors count as insecure.
+    pub fn for_mirror(url: &str, repository: &str, config: &RegistryConfig) -> Result<Client> {
+        let host = url
+            .trim_start_matches("https://")
+            .trim_start_matches("http://")
+            .split('/')
+            .next()
+            .unwrap_or(url);
+        let mut cfg = config.clone();
+        if url.starts_with("http://") {
+            cfg.insecure.push(host.to_string());
+        }
+        Self::for_repository(host, repository, &cfg)
+    }
+
     /// Uses `creds` instead of the stored ones (login checks them before storing).
     pub fn with_credentials(mut self, creds: Credentials) -> Self {
         self.creds = Some(creds);
@@ -259,8 +279,11 @@ impl Client {
             }
         }
         let e = last.expect("at least one try");
-        let mut err = http_err(&self.host, e);
-        if !self.insecure {
+        let mut err = http_err(&self.api_host, e);
+        let tls = ["tls", "certificate", "handshake", "corrupt message"]
+            .iter()
+            .any(|w| err.message.to_ascii_lowercase().contains(w));
+        if !self.insecure && tls {
             err.message.push_str(&format!(
                 " (if {} serves plain HTTP, list it in \"insecure-registries\" of /etc/berth/daemon.json)",
                 self.host

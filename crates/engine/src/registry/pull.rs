@@ -432,7 +432,29 @@ pub fn pull(
 ) -> Result<PullResult> {
     let config = RegistryConfig::load()?;
     let platform = parse_platform(opts.platform.as_deref())?;
+    if reference.registry() == "docker.io" {
+        // Mirrors first, as Docker does; any failure there falls through to Hub itself.
+        for m in &config.mirrors {
+            let quiet = |_: PullEvent| {};
+            let c = Client::for_mirror(m, reference.repository(), &config)?;
+            let first = pull_from(&c, root, images, reference, &platform, &quiet);
+            if first.is_ok() {
+                return first;
+            }
+        }
+    }
     let c = Client::new(reference, &config)?;
+    pull_from(&c, root, images, reference, &platform, progress)
+}
+
+fn pull_from(
+    c: &Client,
+    root: &Root,
+    images: &ImageStore,
+    reference: &Reference,
+    platform: &Platform,
+    progress: &(dyn Fn(PullEvent) + Sync),
+) -> Result<PullResult> {
     let wanted = reference
         .digest()
         .or(reference.tag())
@@ -442,7 +464,7 @@ pub fn pull(
         Some(d) => format!("{d}: Pulling from {}", reference.repository()),
         None => format!("{wanted}: Pulling from {}", reference.repository()),
     }));
-    let (body, digest, header_mt) = fetch_manifest(&c, &wanted)?;
+    let (body, digest, header_mt) = fetch_manifest(c, &wanted)?;
     let mut v: Value = serde_json::from_slice(&body)
         .map_err(|e| Error::invalid(format!("invalid manifest for {wanted}: {e}")))?;
     let mut mt = media_type(&v, &header_mt);
@@ -461,7 +483,7 @@ pub fn pull(
             .as_str()
             .ok_or_else(|| Error::invalid("manifest list entry without digest"))?
             .to_string();
-        let (b, _, h) = fetch_manifest(&c, &d)?;
+        let (b, _, h) = fetch_manifest(c, &d)?;
         v = serde_json::from_slice(&b)
             .map_err(|e| Error::invalid(format!("invalid manifest {d}: {e}")))?;
         mt = media_type(&v, &h);
@@ -556,10 +578,7 @@ pub fn pull(
     let results: Vec<Result<LayerRef>> = std::thread::scope(|s| {
         let handles: Vec<_> = jobs
             .iter()
-            .map(|j| {
-                let c = &c;
-                s.spawn(move || fetch_layer(c, root, images, j, progress))
-            })
+            .map(|j| s.spawn(move || fetch_layer(c, root, images, j, progress)))
             .collect();
         handles
             .into_iter()
