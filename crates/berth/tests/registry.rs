@@ -244,6 +244,19 @@ fn run_pulls_a_missing_image() {
         "{}",
         out.stderr
     );
+    // A build pulls its missing FROM image too.
+    let ctx = tempfile::tempdir().unwrap();
+    std::fs::write(
+        ctx.path().join("Dockerfile"),
+        format!("FROM {short}\nRUN echo built > /f\n"),
+    )
+    .unwrap();
+    let out = c.ok(&["build", "-t", "on-top", ctx.path().to_str().unwrap()]);
+    assert!(out.contains("Status: Downloaded newer image"), "{out}");
+    assert_eq!(
+        c.ok(&["run", "--rm", "on-top", "cat", "/f"]).trim(),
+        "built"
+    );
 }
 
 #[test]

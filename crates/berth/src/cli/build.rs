@@ -12,9 +12,6 @@ use std::path::PathBuf;
 
 /// `berth build`.
 pub fn build(engine: &Engine, a: BuildArgs) -> CmdResult {
-    if a.pull {
-        bail!("--pull: berth cannot reach a registry yet; build from local images (load or import them)");
-    }
     if let Some(p) = &a.platform {
         let host = format!("linux/{}", berth_engine::image::config::host_arch());
         if *p != host {
@@ -82,6 +79,7 @@ pub fn build(engine: &Engine, a: BuildArgs) -> CmdResult {
         build_args,
         target: a.target.clone(),
         no_cache: a.no_cache,
+        pull: a.pull,
         labels,
     };
     let stdout = std::io::stdout();

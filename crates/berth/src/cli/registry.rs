@@ -91,11 +91,7 @@ impl Progress {
 
 fn bar(n: u64, total: u64) -> String {
     let width = 50u64;
-    let filled = if total == 0 {
-        0
-    } else {
-        (n.min(total) * width / total) as usize
-    };
+    let filled = (n.min(total) * width).checked_div(total).unwrap_or(0) as usize;
     let mut b = "=".repeat(filled.saturating_sub(1));
     if filled > 0 {
         b.push('>');

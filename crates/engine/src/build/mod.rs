@@ -35,6 +35,8 @@ pub struct BuildRequest {
     pub target: Option<String>,
     /// `--no-cache`.
     pub no_cache: bool,
+    /// Pull FROM images even when they are here (`--pull`).
+    pub pull: bool,
     /// `--label`.
     pub labels: BTreeMap<String, String>,
 }
@@ -195,7 +197,7 @@ impl Engine {
             } else if base_ref == "scratch" {
                 self.scratch_image()?
             } else {
-                self.images.resolve(&base_ref).map_err(|_| Error::not_found(format!("pull access denied for {base_ref}: the image is not here and berth has no registry access yet (load or import it first)")))?.id
+                self.base_image(&base_ref, req.pull, out)?
             };
             let cfg = self.images.config(&base)?;
             out(&format!(" ---> {}\n", short(&base)));
@@ -316,6 +318,42 @@ impl Engine {
         };
         self.cache_put(&st.image, what, &id);
         self.advance(st, id, out)
+    }
+
+    /// A FROM image: the local one, else (or always with `--pull`) pulled from its registry,
+    /// as Docker's classic builder does.
+    fn base_image(&self, name: &str, pull: bool, out: &mut dyn FnMut(&str)) -> Result<String> {
+        if !pull {
+            if let Ok(i) = self.images.resolve(name) {
+                return Ok(i.id);
+            }
+        }
+        let reference = Reference::parse(name).map_err(|e| Error::invalid(e.to_string()))?;
+        let lines = std::sync::Mutex::new(Vec::new());
+        let res = self.pull(&reference, &Default::default(), &|e| match e {
+            crate::registry::pull::PullEvent::Status(s) => lines.lock().unwrap().push(s),
+            crate::registry::pull::PullEvent::Layer {
+                id,
+                status,
+                progress: None,
+            } => lines.lock().unwrap().push(format!("{id}: {status}")),
+            _ => {}
+        });
+        for l in lines.into_inner().unwrap() {
+            out(&format!("{l}\n"));
+        }
+        let res = res?;
+        out(&format!("Digest: {}\n", res.digest));
+        out(&format!(
+            "Status: {} for {}\n",
+            if res.downloaded {
+                "Downloaded newer image"
+            } else {
+                "Image is up to date"
+            },
+            reference.familiar()
+        ));
+        Ok(res.id)
     }
 
     fn advance(&self, st: &mut Stage, id: String, out: &mut dyn FnMut(&str)) -> Result<()> {
