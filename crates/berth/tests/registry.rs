@@ -38,6 +38,11 @@ fn wait_port(addr: &str) {
 
 impl Registry {
     fn start(basic: Option<(&str, &str)>) -> Registry {
+        Self::start_with(basic, "")
+    }
+
+    /// A registry with `extra` appended to its config (the token auth section).
+    fn start_with(basic: Option<(&str, &str)>, extra: &str) -> Registry {
         assert!(
             Path::new("/usr/bin/docker-registry").exists(),
             "these tests need Debian's docker-registry: apt-get install docker-registry"
@@ -61,7 +66,7 @@ impl Registry {
             );
         }
         let cfg = format!(
-            "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: {addr}\n{auth}",
+            "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: {addr}\n{auth}{extra}",
             dir.path().join("data").display()
         );
         std::fs::write(dir.path().join("config.yml"), cfg).unwrap();
@@ -406,6 +411,7 @@ fn cutting_proxy(
     upstream: String,
     needle: String,
     cut: usize,
+    always: bool,
 ) -> (String, Arc<AtomicBool>, Arc<AtomicBool>) {
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = l.local_addr().unwrap().to_string();
@@ -441,9 +447,11 @@ fn cutting_proxy(
                         let req = String::from_utf8_lossy(&b[..n]);
                         if req.starts_with("GET")
                             && req.contains(&needle)
-                            && !req.contains("Range")
-                            && !cut_once2.swap(true, Ordering::SeqCst)
+                            && (always
+                                || (!req.contains("Range")
+                                    && !cut_once2.swap(true, Ordering::SeqCst)))
                         {
+                            cut_once2.store(true, Ordering::SeqCst);
                             cutting2.store(true, Ordering::SeqCst);
                         }
                         if s2.write_all(&b[..n]).is_err() {
@@ -490,7 +498,7 @@ fn interrupted_download_resumes() {
     a.ok(&["push", "-q", &name]);
     let layer = a.inspect("busybox", "{{index .RootFS.Layers 0}}");
     let (proxy, done, did_cut) =
-        cutting_proxy(reg.addr.clone(), format!("/blobs/{layer}"), 300_000);
+        cutting_proxy(reg.addr.clone(), format!("/blobs/{layer}"), 300_000, false);
     let b = Berth::empty();
     let via = format!("{proxy}/cut/bb:1");
     let out = b.run(&["pull", &via]);
@@ -543,4 +551,312 @@ fn hub_names_go_through_a_configured_mirror() {
         "{}",
         out.stderr
     );
+}
+
+/// A token server as Docker Hub's auth service works: Basic credentials in, a JWT signed with
+/// a key the registry trusts out (RS256, certificate in `x5c`). Anonymous callers get pull only.
+struct TokenServer {
+    addr: String,
+    dir: tempfile::TempDir,
+    issued: Arc<std::sync::atomic::AtomicUsize>,
+    stop: Arc<AtomicBool>,
+}
+
+fn b64url(data: &[u8]) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(data)
+}
+
+fn url_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'%' if i + 2 < b.len() => {
+                out.push(u8::from_str_radix(&s[i + 1..i + 3], 16).unwrap_or(b'?'));
+                i += 3;
+            }
+            b'+' => {
+                out.push(b' ');
+                i += 1;
+            }
+            c => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+impl TokenServer {
+    fn start(user: &'static str, password: &'static str) -> TokenServer {
+        let dir = tempfile::tempdir().unwrap();
+        let st = Command::new("openssl")
+            .args([
+                "req",
+                "-x509",
+                "-newkey",
+                "rsa:2048",
+                "-nodes",
+                "-days",
+                "1",
+                "-subj",
+                "/CN=berth-test-token",
+            ])
+            .arg("-keyout")
+            .arg(dir.path().join("key.pem"))
+            .arg("-out")
+            .arg(dir.path().join("cert.pem"))
+            .stderr(Stdio::null())
+            .status()
+            .expect("the token test needs openssl");
+        assert!(st.success());
+        let der = Command::new("openssl")
+            .args(["x509", "-outform", "der", "-in"])
+            .arg(dir.path().join("cert.pem"))
+            .output()
+            .unwrap()
+            .stdout;
+        use base64::Engine as _;
+        let x5c = base64::engine::general_purpose::STANDARD.encode(der);
+        let key = dir.path().join("key.pem");
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = l.local_addr().unwrap().to_string();
+        let issued = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let stop = Arc::new(AtomicBool::new(false));
+        let (iss, stp) = (issued.clone(), stop.clone());
+        std::thread::spawn(move || {
+            for c in l.incoming() {
+                if stp.load(Ordering::SeqCst) {
+                    break;
+                }
+                let Ok(mut c) = c else { continue };
+                let mut buf = vec![0u8; 16384];
+                let n = c.read(&mut buf).unwrap_or(0);
+                let req = String::from_utf8_lossy(&buf[..n]).into_owned();
+                let path = req.split_whitespace().nth(1).unwrap_or("").to_string();
+                let query = path.split_once('?').map(|(_, q)| q).unwrap_or("");
+                let mut scopes = Vec::new();
+                let mut service = String::new();
+                for kv in query.split('&') {
+                    match kv.split_once('=') {
+                        Some(("scope", v)) => scopes.push(url_decode(v)),
+                        Some(("service", v)) => service = url_decode(v),
+                        _ => {}
+                    }
+                }
+                let basic = req
+                    .lines()
+                    .find_map(|l| {
+                        l.strip_prefix("Authorization: Basic ")
+                            .or(l.strip_prefix("authorization: Basic "))
+                    })
+                    .map(|v| {
+                        String::from_utf8(
+                            base64::engine::general_purpose::STANDARD
+                                .decode(v.trim())
+                                .unwrap_or_default(),
+                        )
+                        .unwrap_or_default()
+                    });
+                let authed = match &basic {
+                    Some(b) if *b == format!("{user}:{password}") => true,
+                    Some(_) => {
+                        let body = r#"{"details":"incorrect username or password"}"#;
+                        let _ = write!(c, "HTTP/1.1 401 Unauthorized\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len());
+                        continue;
+                    }
+                    None => false,
+                };
+                let access: Vec<String> = scopes
+                    .iter()
+                    .filter_map(|s| {
+                        let mut p = s.splitn(3, ':');
+                        let (typ, name, actions) = (p.next()?, p.next()?, p.next()?);
+                        let granted: Vec<String> = actions
+                            .split(',')
+                            .filter(|a| authed || *a == "pull")
+                            .map(|a| format!("\"{a}\""))
+                            .collect();
+                        Some(format!(
+                            r#"{{"type":"{typ}","name":"{name}","actions":[{}]}}"#,
+                            granted.join(",")
+                        ))
+                    })
+                    .collect();
+                let now = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .unwrap()
+                    .as_secs();
+                let header = format!(r#"{{"typ":"JWT","alg":"RS256","x5c":["{x5c}"]}}"#);
+                let claims = format!(
+                    r#"{{"iss":"berth-test-issuer","sub":"{}","aud":"{service}","exp":{},"nbf":{},"iat":{now},"jti":"{}-{now}","access":[{}]}}"#,
+                    if authed { user } else { "" },
+                    now + 300,
+                    now - 10,
+                    iss.load(Ordering::SeqCst),
+                    access.join(",")
+                );
+                let signing_input = format!(
+                    "{}.{}",
+                    b64url(header.as_bytes()),
+                    b64url(claims.as_bytes())
+                );
+                let mut sign = Command::new("openssl")
+                    .args(["dgst", "-sha256", "-sign"])
+                    .arg(&key)
+                    .stdin(Stdio::piped())
+                    .stdout(Stdio::piped())
+                    .spawn()
+                    .unwrap();
+                sign.stdin
+                    .take()
+                    .unwrap()
+                    .write_all(signing_input.as_bytes())
+                    .unwrap();
+                let sig = sign.wait_with_output().unwrap().stdout;
+                let jwt = format!("{signing_input}.{}", b64url(&sig));
+                iss.fetch_add(1, Ordering::SeqCst);
+                let body =
+                    format!(r#"{{"token":"{jwt}","access_token":"{jwt}","expires_in":300}}"#);
+                let _ = write!(c, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len());
+            }
+        });
+        TokenServer {
+            addr,
+            dir,
+            issued,
+            stop,
+        }
+    }
+
+    fn registry_config(&self) -> String {
+        format!(
+            "auth:\n  token:\n    realm: http://{}/token\n    service: berth-test\n    issuer: berth-test-issuer\n    rootcertbundle: {}\n",
+            self.addr,
+            self.dir.path().join("cert.pem").display()
+        )
+    }
+}
+
+impl Drop for TokenServer {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        let _ = TcpStream::connect(&self.addr);
+    }
+}
+
+#[test]
+fn bearer_token_auth() {
+    let tokens = TokenServer::start("tester", "s3cret");
+    let reg = Registry::start_with(None, &tokens.registry_config());
+    let a = Berth::new();
+    let cfgdir = tempfile::tempdir().unwrap();
+    let run = |b: &Berth, args: &[&str], input: &str| {
+        let mut c = b.cmd(args);
+        c.env("DOCKER_CONFIG", cfgdir.path());
+        c.stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut ch = c.spawn().unwrap();
+        ch.stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
+        let o = ch.wait_with_output().unwrap();
+        (
+            o.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr),
+        )
+    };
+    let name = format!("{}/team/bb:1", reg.addr);
+    a.ok(&["tag", "busybox", &name]);
+    // Anonymous: the token grants pull only, so the push is refused.
+    let (code, out) = run(&a, &["push", &name], "");
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("unauthorized") || out.contains("denied"),
+        "{out}"
+    );
+    let (code, out) = run(
+        &a,
+        &["login", "-u", "tester", "--password-stdin", &reg.addr],
+        "nope\n",
+    );
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("incorrect username or password"), "{out}");
+    let (code, out) = run(
+        &a,
+        &["login", "-u", "tester", "--password-stdin", &reg.addr],
+        "s3cret\n",
+    );
+    assert_eq!(code, 0, "{out}");
+    let (code, out) = run(&a, &["push", &name], "");
+    assert_eq!(code, 0, "{out}");
+    // Anonymous pull works with a pull-only token; the token is fetched once per scope.
+    let b = Berth::empty();
+    let before = tokens.issued.load(Ordering::SeqCst);
+    let out = b.ok(&["pull", &name]);
+    assert!(out.contains("Pull complete"), "{out}");
+    let used = tokens.issued.load(Ordering::SeqCst) - before;
+    assert_eq!(used, 1, "one token for the whole pull");
+    assert_eq!(b.inspect(&name, "{{.Id}}"), a.inspect("busybox", "{{.Id}}"));
+}
+
+#[test]
+fn registry_dying_mid_pull_leaves_the_store_consistent() {
+    let reg = Registry::start(None);
+    let a = Berth::new();
+    let name = format!("{}/dies/bb:1", reg.addr);
+    a.ok(&["tag", "busybox", &name]);
+    a.ok(&["push", "-q", &name]);
+    let layer = a.inspect("busybox", "{{index .RootFS.Layers 0}}");
+    // Every download of the layer breaks off: the retries give up.
+    let (proxy, done, _) =
+        cutting_proxy(reg.addr.clone(), format!("/blobs/{layer}"), 100_000, true);
+    let b = Berth::empty();
+    let out = b.run(&["pull", &format!("{proxy}/dies/bb:1")]);
+    done.store(true, Ordering::SeqCst);
+    assert_eq!(out.code, 1, "{out:?}");
+    assert!(b.ok(&["images", "-q", "-a"]).trim().is_empty());
+    assert!(is_empty_dir(&b.path().join("layers")), "no layer kept");
+    assert!(is_empty_dir(&b.path().join("blobs/sha256")), "no blob kept");
+    assert!(is_empty_dir(&b.path().join("tmp")), "no temp files left");
+    // The retry against a registry that works completes.
+    b.ok(&["pull", "-q", &name]);
+    assert_eq!(b.ok(&["run", "--rm", &name, "echo", "ok"]).trim(), "ok");
+}
+
+#[test]
+fn gzip_layers_round_trip() {
+    let reg = Registry::start(None);
+    let a = Berth::empty();
+    let dir = tempfile::tempdir().unwrap();
+    let gz = dir.path().join("bb.tar.gz");
+    let out = Command::new("gzip")
+        .args(["-n", "-c"])
+        .arg(crate::common::busybox_tar())
+        .output()
+        .expect("gzip");
+    std::fs::write(&gz, out.stdout).unwrap();
+    let name = format!("{}/gz/bb:1", reg.addr);
+    a.ok(&["import", "-c", "CMD [\"sh\"]", gz.to_str().unwrap(), &name]);
+    a.ok(&["push", "-q", &name]);
+    let b = Berth::empty();
+    b.ok(&["pull", "-q", &name]);
+    assert_eq!(b.inspect(&name, "{{.Id}}"), a.inspect(&name, "{{.Id}}"));
+    assert_eq!(b.ok(&["run", "--rm", &name, "echo", "gz"]).trim(), "gz");
+    // The blob kept is the compressed one, byte for byte.
+    let blobs = |x: &Berth| {
+        let mut v: Vec<_> = std::fs::read_dir(x.path().join("blobs/sha256"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        v.sort();
+        v
+    };
+    assert_eq!(blobs(&a), blobs(&b));
 }
