@@ -860,3 +860,24 @@ fn gzip_layers_round_trip() {
     };
     assert_eq!(blobs(&a), blobs(&b));
 }
+
+#[test]
+fn many_layers_pull_through_the_worker_pool() {
+    let reg = Registry::start(None);
+    let a = Berth::new();
+    let ctx = tempfile::tempdir().unwrap();
+    let mut df = String::from("FROM busybox\n");
+    for i in 0..11 {
+        df.push_str(&format!("RUN echo {i} > /layer{i}\n"));
+    }
+    std::fs::write(ctx.path().join("Dockerfile"), df).unwrap();
+    let name = format!("{}/many/layers:1", reg.addr);
+    a.ok(&["build", "-q", "-t", &name, ctx.path().to_str().unwrap()]);
+    a.ok(&["push", "-q", &name]);
+    let b = Berth::empty();
+    let out = b.ok(&["pull", &name]);
+    assert_eq!(out.matches("Pull complete").count(), 12, "{out}");
+    let cat = b.ok(&["run", "--rm", &name, "sh", "-c", "cat /layer*"]);
+    assert_eq!(cat.split_whitespace().count(), 11, "{cat}");
+    assert_eq!(b.inspect(&name, "{{.Id}}"), a.inspect(&name, "{{.Id}}"));
+}

@@ -16,6 +16,8 @@ use std::path::PathBuf;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
+/// Layers fetched and unpacked at the same time.
+const MAX_PARALLEL: usize = 8;
 const MT_DOCKER_LIST: &str = "application/vnd.docker.distribution.manifest.list.v2+json";
 const MT_OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
 const MT_DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
@@ -573,21 +575,30 @@ fn pull_from(
             });
         }
     }
-    // Every layer at once, each in its own thread and directory; Docker fetches three at a time
-    // and unpacks one after another.
-    let results: Vec<Result<LayerRef>> = std::thread::scope(|s| {
-        let handles: Vec<_> = jobs
-            .iter()
-            .map(|j| s.spawn(move || fetch_layer(c, root, images, j, progress)))
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| {
-                h.join()
-                    .unwrap_or_else(|_| Err(Error::internal("layer download thread panicked")))
-            })
-            .collect()
+    // Layers at once, each in its own thread and directory; Docker fetches three at a time and
+    // unpacks one after another.
+    let slots: Vec<std::sync::Mutex<Option<Result<LayerRef>>>> =
+        jobs.iter().map(|_| std::sync::Mutex::new(None)).collect();
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    std::thread::scope(|s| {
+        // Up to MAX_PARALLEL layers at once: enough to overlap every small image's layers and
+        // keep the big ones streaming, without a connection per layer for 100-layer images.
+        for _ in 0..jobs.len().min(MAX_PARALLEL) {
+            s.spawn(|| loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                let Some(j) = jobs.get(i) else { break };
+                *slots[i].lock().unwrap() = Some(fetch_layer(c, root, images, j, progress));
+            });
+        }
     });
+    let results: Vec<Result<LayerRef>> = slots
+        .into_iter()
+        .map(|m| {
+            m.into_inner()
+                .unwrap_or(None)
+                .unwrap_or_else(|| Err(Error::internal("layer download thread panicked")))
+        })
+        .collect();
     if let Some(e) = results.iter().find_map(|r| r.as_ref().err()) {
         let e = Error::new(e.kind, e.message.clone());
         discard(images, &cfg_digest, &results);
