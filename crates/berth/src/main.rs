@@ -266,6 +266,7 @@ fn dispatch(engine: &berth_engine::Engine, cmd: cli::Cmd) -> CmdResult {
         Cmd::Pull(a) | Cmd::Image { cmd: I::Pull(a) } => cli::registry::pull(engine, a),
         Cmd::Push(a) | Cmd::Image { cmd: I::Push(a) } => cli::registry::push(engine, a),
         Cmd::Login(a) => cli::registry::login(engine, a),
+        Cmd::Daemon(a) => cli::system::daemon(engine, a),
         Cmd::Logout(a) => cli::registry::logout(engine, a),
         Cmd::Save(a) | Cmd::Image { cmd: I::Save(a) } => im::save(engine, a),
         Cmd::Tag(a) | Cmd::Image { cmd: I::Tag(a) } => im::tag(engine, a),

@@ -1,6 +1,7 @@
 //! Integration tests: the real `berth` binary, real containers, as root, each test under its
 //! own temporary state root. They fail (never skip) when root or busybox-static is missing.
 
+mod api;
 mod build;
 mod common;
 mod containers;

@@ -8,6 +8,7 @@ mod engine;
 pub mod error;
 pub mod events;
 pub mod health;
+pub mod human;
 pub mod image;
 pub mod inspect;
 pub mod logs;

@@ -135,40 +135,7 @@ pub fn confirm(question: &str) -> bool {
     matches!(line.trim().to_ascii_lowercase().as_str(), "y" | "yes")
 }
 
-/// Docker's STATUS column.
-pub fn status_text(st: &State) -> String {
-    match st.status {
-        Status::Running => {
-            let health = match st.health.as_ref().map(|h| h.status.as_str()) {
-                Some("starting") => " (health: starting)",
-                Some("healthy") => " (healthy)",
-                Some("unhealthy") => " (unhealthy)",
-                _ => "",
-            };
-            format!(
-                "Up {}{health}",
-                human::duration(human::since(&st.started_at))
-            )
-        }
-        Status::Exited => format!(
-            "Exited ({}) {} ago",
-            st.exit_code,
-            human::duration(human::since(&st.finished_at))
-        ),
-        Status::Created => "Created".into(),
-        Status::Paused => format!(
-            "Up {} (Paused)",
-            human::duration(human::since(&st.started_at))
-        ),
-        Status::Restarting => format!(
-            "Restarting ({}) {} ago",
-            st.exit_code,
-            human::duration(human::since(&st.finished_at))
-        ),
-        Status::Removing => "Removal In Progress".into(),
-        Status::Dead => "Dead".into(),
-    }
-}
+pub use berth_engine::container::status_text;
 
 fn truncate(s: &str, n: usize) -> String {
     if s.chars().count() > n {

@@ -141,6 +141,8 @@ pub enum Cmd {
         #[command(subcommand)]
         cmd: SystemCmd,
     },
+    /// Serve the Docker Engine API on a unix socket (for the docker CLI, docker-py, compose)
+    Daemon(DaemonArgs),
     /// Internal: supervise one container (started by berth itself)
     #[command(hide = true)]
     Shim(ShimArgs),
@@ -1014,6 +1016,14 @@ pub struct TagArgs {
     pub source: String,
     /// The new name.
     pub target: String,
+}
+
+/// Flags of `daemon`.
+#[derive(Args, Debug)]
+pub struct DaemonArgs {
+    /// Socket to listen on (unix:///path); default unix:///run/berth/berth.sock
+    #[arg(short = 'H', long = "host")]
+    pub host: Vec<String>,
 }
 
 /// Flags of `pull`.

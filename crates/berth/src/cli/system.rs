@@ -353,3 +353,24 @@ pub fn boot(engine: &Engine) -> CmdResult {
     }
     Ok(if failed { 1 } else { 0 })
 }
+
+/// `berth daemon`: the Docker Engine API on a unix socket, until SIGTERM.
+pub fn daemon(engine: &Engine, a: super::DaemonArgs) -> CmdResult {
+    let socket = match a.host.as_slice() {
+        [] => berth_api::default_socket(),
+        [h] => match h.strip_prefix("unix://") {
+            Some(p) => std::path::PathBuf::from(p),
+            None => anyhow::bail!("-H {h}: only unix:// sockets are served (tcp:// needs TLS client verification, not there yet)"),
+        },
+        _ => anyhow::bail!("one -H socket at a time for now"),
+    };
+    let engine = Engine::open(engine.root.path())?;
+    eprintln!(
+        "berth daemon: API {} on {}",
+        berth_api::API_VERSION,
+        socket.display()
+    );
+    berth_api::serve(engine, &socket)
+        .map_err(|e| anyhow::anyhow!("serve {}: {e}", socket.display()))?;
+    Ok(0)
+}

@@ -449,3 +449,38 @@ pub fn proc_start_time(pid: i32) -> Option<u64> {
 pub fn same_process(pid: i32, start: u64) -> bool {
     pid > 0 && proc_start_time(pid) == Some(start)
 }
+
+/// Docker's STATUS column.
+pub fn status_text(st: &State) -> String {
+    match st.status {
+        Status::Running => {
+            let health = match st.health.as_ref().map(|h| h.status.as_str()) {
+                Some("starting") => " (health: starting)",
+                Some("healthy") => " (healthy)",
+                Some("unhealthy") => " (unhealthy)",
+                _ => "",
+            };
+            format!(
+                "Up {}{health}",
+                crate::human::duration(crate::human::since(&st.started_at))
+            )
+        }
+        Status::Exited => format!(
+            "Exited ({}) {} ago",
+            st.exit_code,
+            crate::human::duration(crate::human::since(&st.finished_at))
+        ),
+        Status::Created => "Created".into(),
+        Status::Paused => format!(
+            "Up {} (Paused)",
+            crate::human::duration(crate::human::since(&st.started_at))
+        ),
+        Status::Restarting => format!(
+            "Restarting ({}) {} ago",
+            st.exit_code,
+            crate::human::duration(crate::human::since(&st.finished_at))
+        ),
+        Status::Removing => "Removal In Progress".into(),
+        Status::Dead => "Dead".into(),
+    }
+}

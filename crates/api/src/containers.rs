@@ -1,0 +1,365 @@
+//! `/containers/…`: list, create, inspect, start, stop, restart, kill, wait, delete, logs.
+
+use crate::{blocking, strip_nulls, truthy, ApiError, ApiResult, Shared};
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post};
+use axum::{Json, Router};
+use berth_engine::container::{status_text, HostConfig, Status};
+use berth_engine::image::ContainerConfig;
+use berth_engine::reference::Reference;
+use berth_engine::{CreateRequest, ErrorKind};
+use serde_json::{json, Value};
+use std::collections::HashMap;
+
+type Q = Query<HashMap<String, String>>;
+
+pub fn routes() -> Router<Shared> {
+    Router::new()
+        .route("/containers/json", get(list))
+        .route("/containers/create", post(create))
+        .route("/containers/{id}/json", get(inspect))
+        .route("/containers/{id}/start", post(start))
+        .route("/containers/{id}/stop", post(stop))
+        .route("/containers/{id}/restart", post(restart))
+        .route("/containers/{id}/kill", post(kill))
+        .route("/containers/{id}/wait", post(wait))
+        .route("/containers/{id}/logs", get(logs))
+        .route("/containers/{id}", delete(remove))
+}
+
+fn unix_time(rfc3339: &str) -> i64 {
+    chrono::DateTime::parse_from_rfc3339(rfc3339)
+        .map(|t| t.timestamp())
+        .unwrap_or(0)
+}
+
+/// Docker's `filters` query: `{"status":["running"],"name":{"web":true}}` (both shapes).
+fn filters(q: &HashMap<String, String>) -> ApiResult<HashMap<String, Vec<String>>> {
+    let Some(raw) = q.get("filters").filter(|s| !s.is_empty()) else {
+        return Ok(HashMap::new());
+    };
+    let v: Value = serde_json::from_str(raw)
+        .map_err(|e| ApiError::new(400, format!("invalid filter: {e}")))?;
+    let mut out = HashMap::new();
+    if let Some(m) = v.as_object() {
+        for (k, vals) in m {
+            let list: Vec<String> = match vals {
+                Value::Array(a) => a
+                    .iter()
+                    .filter_map(|x| x.as_str().map(String::from))
+                    .collect(),
+                Value::Object(o) => o.keys().cloned().collect(),
+                _ => vec![],
+            };
+            out.insert(k.clone(), list);
+        }
+    }
+    Ok(out)
+}
+
+async fn list(State(engine): State<Shared>, Query(q): Q) -> ApiResult<Json<Value>> {
+    let all = truthy(q.get("all"));
+    let limit: Option<usize> = q
+        .get("limit")
+        .and_then(|l| l.parse().ok())
+        .filter(|l| *l > 0);
+    let f = filters(&q)?;
+    blocking(&engine, move |e| {
+        let mut list = e.list();
+        list.sort_by(|a, b| b.0.created.cmp(&a.0.created));
+        let mut out = Vec::new();
+        for (rec, st) in list {
+            let status_filter = f.get("status");
+            if !all && st.status != Status::Running && status_filter.is_none() {
+                continue;
+            }
+            if let Some(s) = status_filter {
+                if !s.iter().any(|x| x == st.status.as_str()) {
+                    continue;
+                }
+            }
+            if let Some(n) = f.get("name") {
+                if !n.iter().any(|x| rec.name.contains(x.trim_start_matches('/'))) {
+                    continue;
+                }
+            }
+            if let Some(ids) = f.get("id") {
+                if !ids.iter().any(|x| rec.id.starts_with(x)) {
+                    continue;
+                }
+            }
+            let labels = rec.config.labels.clone().unwrap_or_default();
+            if let Some(ls) = f.get("label") {
+                let ok = ls.iter().all(|l| match l.split_once('=') {
+                    Some((k, v)) => labels.get(k).map(String::as_str) == Some(v),
+                    None => labels.contains_key(l),
+                });
+                if !ok {
+                    continue;
+                }
+            }
+            let command = std::iter::once(rec.path.clone())
+                .chain(rec.args.iter().cloned())
+                .collect::<Vec<_>>()
+                .join(" ");
+            out.push(json!({
+                "Id": rec.id,
+                "Names": [format!("/{}", rec.name)],
+                "Image": rec.config.image,
+                "ImageID": rec.image,
+                "Command": command,
+                "Created": unix_time(&rec.created),
+                "Ports": [],
+                "Labels": labels,
+                "State": st.status.as_str(),
+                "Status": status_text(&st),
+                "HostConfig": {"NetworkMode": if rec.host_config.network_mode.is_empty() { "none" } else { rec.host_config.network_mode.as_str() }},
+                "NetworkSettings": {"Networks": {}},
+                "Mounts": rec.mounts.iter().map(|m| json!({
+                    "Type": m.typ, "Name": m.name, "Source": m.source, "Destination": m.destination,
+                    "RW": m.rw, "Propagation": m.propagation,
+                })).collect::<Vec<_>>(),
+            }));
+            if limit.is_some_and(|l| out.len() >= l) {
+                break;
+            }
+        }
+        Ok(Json(Value::Array(out)))
+    })
+    .await
+}
+
+async fn create(State(engine): State<Shared>, Query(q): Q, body: Bytes) -> ApiResult<Response> {
+    let mut v: Value = if body.is_empty() {
+        json!({})
+    } else {
+        serde_json::from_slice(&body)
+            .map_err(|e| ApiError::new(400, format!("invalid JSON: {e}")))?
+    };
+    strip_nulls(&mut v);
+    let host_config: HostConfig = match v.get("HostConfig") {
+        Some(h) => serde_json::from_value(h.clone())
+            .map_err(|e| ApiError::new(400, format!("invalid HostConfig: {e}")))?,
+        None => HostConfig::default(),
+    };
+    let image = v["Image"].as_str().unwrap_or("").to_string();
+    if image.is_empty() {
+        return Err(ApiError::new(
+            400,
+            "config cannot be empty in order to create a container",
+        ));
+    }
+    if let Some(o) = v.as_object_mut() {
+        o.remove("HostConfig");
+        o.remove("NetworkingConfig");
+    }
+    let config: ContainerConfig = serde_json::from_value(v)
+        .map_err(|e| ApiError::new(400, format!("invalid container config: {e}")))?;
+    let name = q.get("name").filter(|n| !n.is_empty()).cloned();
+    let shown = Reference::parse(&image)
+        .map(|r| r.familiar())
+        .unwrap_or(image.clone());
+    let req = CreateRequest {
+        name,
+        image,
+        config,
+        host_config,
+        mounts: vec![],
+    };
+    let id = blocking(&engine, move |e| {
+        e.create(req).map_err(|err| {
+            if err.kind == ErrorKind::NotFound && err.message.starts_with("Unable to find image") {
+                berth_engine::Error::not_found(format!("No such image: {shown}"))
+            } else {
+                err
+            }
+        })
+    })
+    .await?;
+    Ok((StatusCode::CREATED, Json(json!({"Id": id, "Warnings": []}))).into_response())
+}
+
+async fn inspect(State(engine): State<Shared>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+    blocking(&engine, move |e| {
+        let id = e.resolve(&id)?;
+        let rec = e.record(&id)?;
+        let st = e.state(&id)?;
+        Ok(Json(e.inspect_container(&rec, &st)))
+    })
+    .await
+}
+
+async fn start(State(engine): State<Shared>, Path(id): Path<String>) -> ApiResult<StatusCode> {
+    blocking(&engine, move |e| {
+        let id = e.resolve(&id)?;
+        if e.state(&id)?.status == Status::Running {
+            return Ok(StatusCode::NOT_MODIFIED);
+        }
+        e.start(&id, None)?;
+        Ok(StatusCode::NO_CONTENT)
+    })
+    .await
+}
+
+fn timeout(q: &HashMap<String, String>) -> Option<i64> {
+    q.get("t").or(q.get("timeout")).and_then(|t| t.parse().ok())
+}
+
+async fn stop(
+    State(engine): State<Shared>,
+    Path(id): Path<String>,
+    Query(q): Q,
+) -> ApiResult<StatusCode> {
+    let t = timeout(&q);
+    blocking(&engine, move |e| {
+        let id = e.resolve(&id)?;
+        if e.state(&id)?.status != Status::Running {
+            return Ok(StatusCode::NOT_MODIFIED);
+        }
+        e.stop(&id, t)?;
+        Ok(StatusCode::NO_CONTENT)
+    })
+    .await
+}
+
+async fn restart(
+    State(engine): State<Shared>,
+    Path(id): Path<String>,
+    Query(q): Q,
+) -> ApiResult<StatusCode> {
+    let t = timeout(&q);
+    blocking(&engine, move |e| {
+        let id = e.resolve(&id)?;
+        if e.state(&id)?.status == Status::Running {
+            e.stop(&id, t)?;
+        }
+        e.start(&id, None)?;
+        Ok(StatusCode::NO_CONTENT)
+    })
+    .await
+}
+
+async fn kill(
+    State(engine): State<Shared>,
+    Path(id): Path<String>,
+    Query(q): Q,
+) -> ApiResult<StatusCode> {
+    let sig = q.get("signal").cloned().unwrap_or_else(|| "KILL".into());
+    blocking(&engine, move |e| {
+        let id = e.resolve(&id)?;
+        let n = berth_engine::signal::parse(&sig)?;
+        e.kill(&id, n)?;
+        Ok(StatusCode::NO_CONTENT)
+    })
+    .await
+}
+
+async fn wait(
+    State(engine): State<Shared>,
+    Path(id): Path<String>,
+    Query(q): Q,
+) -> ApiResult<Json<Value>> {
+    let condition = q
+        .get("condition")
+        .cloned()
+        .unwrap_or_else(|| "not-running".into());
+    blocking(&engine, move |e| {
+        let id = e.resolve(&id)?;
+        let st = e.state(&id)?;
+        let code = match condition.as_str() {
+            "not-running" if st.status != Status::Running && st.status != Status::Restarting => {
+                st.exit_code
+            }
+            "not-running" | "next-exit" => e.wait(&id)?,
+            "removed" => {
+                let code = e.wait(&id)?;
+                while e.record(&id).is_ok() {
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+                code
+            }
+            c => {
+                return Err(berth_engine::Error::invalid(format!(
+                    "invalid condition: \"{c}\""
+                )))
+            }
+        };
+        Ok(Json(json!({"StatusCode": code, "Error": null})))
+    })
+    .await
+}
+
+async fn remove(
+    State(engine): State<Shared>,
+    Path(id): Path<String>,
+    Query(q): Q,
+) -> ApiResult<StatusCode> {
+    let force = truthy(q.get("force"));
+    let volumes = truthy(q.get("v"));
+    blocking(&engine, move |e| {
+        let id = e.resolve(&id)?;
+        e.remove(&id, force, volumes)?;
+        Ok(StatusCode::NO_CONTENT)
+    })
+    .await
+}
+
+/// One frame of Docker's stdcopy multiplexing: stream byte, three zeros, big-endian length.
+pub fn frame(stream: u8, data: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(8 + data.len());
+    out.extend_from_slice(&[stream, 0, 0, 0]);
+    out.extend_from_slice(&(data.len() as u32).to_be_bytes());
+    out.extend_from_slice(data);
+    out
+}
+
+async fn logs(
+    State(engine): State<Shared>,
+    Path(id): Path<String>,
+    Query(q): Q,
+) -> ApiResult<Response> {
+    let want_out = truthy(q.get("stdout"));
+    let want_err = truthy(q.get("stderr"));
+    let stamps = truthy(q.get("timestamps"));
+    let tail: Option<usize> = q.get("tail").and_then(|t| t.parse().ok());
+    let body = blocking(&engine, move |e| {
+        let id = e.resolve(&id)?;
+        let rec = e.record(&id)?;
+        let entries = berth_engine::logs::read_all(&e.containers.log_path(&id));
+        let mut sel: Vec<_> = entries
+            .into_iter()
+            .filter(|l| (l.stream == "stdout" && want_out) || (l.stream == "stderr" && want_err))
+            .collect();
+        if let Some(t) = tail {
+            let skip = sel.len().saturating_sub(t);
+            sel.drain(..skip);
+        }
+        let mut out = Vec::new();
+        for l in sel {
+            let text = if stamps {
+                format!("{} {}", l.time, l.log)
+            } else {
+                l.log
+            };
+            if rec.config.tty {
+                out.extend_from_slice(text.as_bytes());
+            } else {
+                out.extend(frame(
+                    if l.stream == "stderr" { 2 } else { 1 },
+                    text.as_bytes(),
+                ));
+            }
+        }
+        Ok((out, rec.config.tty))
+    })
+    .await?;
+    let ctype = if body.1 {
+        "application/vnd.docker.raw-stream"
+    } else {
+        "application/vnd.docker.multiplexed-stream"
+    };
+    Ok(([("Content-Type", ctype)], body.0).into_response())
+}

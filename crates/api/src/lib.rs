@@ -1,0 +1,210 @@
+//! The Docker Engine API on a unix socket, served from the same engine library the CLI uses.
+//! Handlers run the (synchronous) engine on tokio's blocking pool; one small current-thread
+//! runtime keeps the idle daemon small.
+
+#![recursion_limit = "256"]
+
+mod containers;
+mod images;
+mod system;
+
+use axum::body::Body;
+use axum::extract::Request;
+use axum::http::{StatusCode, Uri};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::Router;
+use berth_engine::{Engine, Error as EngineError};
+use serde_json::json;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// The newest API version served, and the oldest accepted (dockerd 28's range).
+pub const API_VERSION: &str = "1.51";
+/// The oldest API version accepted.
+pub const MIN_API_VERSION: &str = "1.24";
+
+/// Shared state of the handlers.
+pub type Shared = Arc<Engine>;
+
+/// An error answer: Docker's status code and `{"message": …}` body.
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    message: String,
+}
+
+impl ApiError {
+    /// An error with `status`.
+    pub fn new(status: u16, message: impl Into<String>) -> Self {
+        ApiError {
+            status: StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+            message: message.into(),
+        }
+    }
+}
+
+impl From<EngineError> for ApiError {
+    fn from(e: EngineError) -> Self {
+        ApiError::new(e.kind.http_status(), e.message)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (self.status, axum::Json(json!({ "message": self.message }))).into_response()
+    }
+}
+
+/// What handlers return.
+pub type ApiResult<T> = std::result::Result<T, ApiError>;
+
+/// Runs `f` with the engine on the blocking pool (the engine does file and process work).
+pub async fn blocking<T: Send + 'static>(
+    engine: &Shared,
+    f: impl FnOnce(&Engine) -> berth_engine::Result<T> + Send + 'static,
+) -> ApiResult<T> {
+    let e = engine.clone();
+    tokio::task::spawn_blocking(move || f(&e))
+        .await
+        .map_err(|e| ApiError::new(500, format!("handler failed: {e}")))?
+        .map_err(ApiError::from)
+}
+
+fn version_tuple(v: &str) -> Option<(u32, u32)> {
+    let (a, b) = v.split_once('.')?;
+    Some((a.parse().ok()?, b.parse().ok()?))
+}
+
+/// Strips `/v1.NN` and refuses versions outside the served range, as dockerd does.
+async fn strip_version(mut req: Request, next: Next) -> Response {
+    let path = req.uri().path().to_string();
+    if let Some(rest) = path.strip_prefix("/v") {
+        if let Some((ver, tail)) = rest.split_once('/') {
+            if let Some(v) = version_tuple(ver) {
+                let max = version_tuple(API_VERSION).unwrap();
+                let min = version_tuple(MIN_API_VERSION).unwrap();
+                if v > max {
+                    return ApiError::new(400, format!("client version {ver} is too new. Maximum supported API version is {API_VERSION}")).into_response();
+                }
+                if v < min {
+                    return ApiError::new(400, format!("client version {ver} is too old. Minimum supported API version is {MIN_API_VERSION}, please upgrade your client to a newer version")).into_response();
+                }
+                let mut new = format!("/{tail}");
+                if let Some(q) = req.uri().query() {
+                    new.push('?');
+                    new.push_str(q);
+                }
+                if let Ok(u) = new.parse::<Uri>() {
+                    *req.uri_mut() = u;
+                }
+            }
+        }
+    }
+    let mut resp = next.run(req).await;
+    let h = resp.headers_mut();
+    h.insert("Api-Version", API_VERSION.parse().unwrap());
+    h.insert("Ostype", "linux".parse().unwrap());
+    h.insert(
+        "Server",
+        format!("Docker/{} (linux)", env!("CARGO_PKG_VERSION"))
+            .parse()
+            .unwrap(),
+    );
+    resp
+}
+
+/// The whole API.
+pub fn router(engine: Shared) -> Router {
+    let inner = Router::new()
+        .merge(system::routes())
+        .merge(containers::routes())
+        .merge(images::routes())
+        .fallback(|req: Request<Body>| async move {
+            ApiError::new(
+                404,
+                format!("page not found: {} {}", req.method(), req.uri().path()),
+            )
+        })
+        .with_state(engine);
+    Router::new()
+        .fallback_service(inner)
+        .layer(axum::middleware::from_fn(strip_version))
+}
+
+/// Where the daemon listens unless told otherwise.
+pub fn default_socket() -> PathBuf {
+    PathBuf::from("/run/berth/berth.sock")
+}
+
+/// Serves the API on `socket` until SIGTERM or SIGINT; containers keep running (their shims
+/// own them). Refuses to start when another daemon answers on the socket.
+pub fn serve(engine: Engine, socket: &Path) -> std::io::Result<()> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .max_blocking_threads(64)
+        .build()?;
+    rt.block_on(async move {
+        if std::os::unix::net::UnixStream::connect(socket).is_ok() {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::AddrInUse,
+                format!("another daemon is listening on {}", socket.display()),
+            ));
+        }
+        if let Some(dir) = socket.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        let _ = std::fs::remove_file(socket);
+        let listener = tokio::net::UnixListener::bind(socket)?;
+        set_socket_mode(socket);
+        let app = router(Arc::new(engine));
+        let shutdown = async {
+            let mut term =
+                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+                    .expect("SIGTERM handler");
+            tokio::select! {
+                _ = term.recv() => {},
+                _ = tokio::signal::ctrl_c() => {},
+            }
+        };
+        let r = axum::serve(listener, app)
+            .with_graceful_shutdown(shutdown)
+            .await;
+        let _ = std::fs::remove_file(socket);
+        r
+    })
+}
+
+/// 0660 with the `berth` group when it exists (else root's only), as dockerd does with `docker`.
+fn set_socket_mode(socket: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    let group = std::fs::read_to_string("/etc/group").ok().and_then(|g| {
+        g.lines()
+            .find(|l| l.starts_with("berth:"))
+            .and_then(|l| l.split(':').nth(2).and_then(|n| n.parse::<u32>().ok()))
+    });
+    if let Some(gid) = group {
+        let _ = std::os::unix::fs::chown(socket, None, Some(gid));
+    }
+    let _ = std::fs::set_permissions(socket, std::fs::Permissions::from_mode(0o660));
+}
+
+/// Drops JSON nulls (clients send `"Cmd": null` for "not set") so they read as absent.
+pub fn strip_nulls(v: &mut serde_json::Value) {
+    match v {
+        serde_json::Value::Object(m) => {
+            m.retain(|_, x| !x.is_null());
+            m.values_mut().for_each(strip_nulls);
+        }
+        serde_json::Value::Array(a) => a.iter_mut().for_each(strip_nulls),
+        _ => {}
+    }
+}
+
+/// Docker's boolean query values: "1", "true", "True".
+pub fn truthy(v: Option<&String>) -> bool {
+    matches!(
+        v.map(|s| s.to_ascii_lowercase()).as_deref(),
+        Some("1" | "true" | "yes")
+    )
+}
