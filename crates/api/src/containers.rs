@@ -27,6 +27,8 @@ pub fn routes() -> Router<Shared> {
         .route("/containers/{id}/kill", post(kill))
         .route("/containers/{id}/wait", post(wait))
         .route("/containers/{id}/logs", get(logs))
+        .route("/containers/{id}/attach", post(crate::attach::attach))
+        .route("/containers/{id}/resize", post(crate::attach::resize))
         .route("/containers/{id}", delete(remove))
 }
 
@@ -198,7 +200,8 @@ async fn start(State(engine): State<Shared>, Path(id): Path<String>) -> ApiResul
         if e.state(&id)?.status == Status::Running {
             return Ok(StatusCode::NOT_MODIFIED);
         }
-        e.start(&id, None)?;
+        // A client that attached before the start gets the container's first output.
+        e.start_sized(&id, crate::attach::take_pending(&id), None)?;
         Ok(StatusCode::NO_CONTENT)
     })
     .await
@@ -261,35 +264,94 @@ async fn wait(
     State(engine): State<Shared>,
     Path(id): Path<String>,
     Query(q): Q,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Response> {
     let condition = q
         .get("condition")
         .cloned()
         .unwrap_or_else(|| "not-running".into());
-    blocking(&engine, move |e| {
-        let id = e.resolve(&id)?;
-        let st = e.state(&id)?;
-        let code = match condition.as_str() {
-            "not-running" if st.status != Status::Running && st.status != Status::Restarting => {
-                st.exit_code
-            }
-            "not-running" | "next-exit" => e.wait(&id)?,
-            "removed" => {
-                let code = e.wait(&id)?;
-                while e.record(&id).is_ok() {
-                    std::thread::sleep(std::time::Duration::from_millis(20));
+    let id = blocking(&engine, move |e| e.resolve(&id)).await?;
+    if !matches!(condition.as_str(), "not-running" | "next-exit" | "removed") {
+        return Err(ApiError::new(
+            400,
+            format!("invalid condition: \"{condition}\""),
+        ));
+    }
+    // The headers go out at once, as dockerd's do: the docker CLI starts the container only
+    // after it has them, and the status follows in the body when the container stops.
+    let e = engine.clone();
+    let rx = tokio::task::spawn_blocking(move || -> Value {
+        let r = (|| -> berth_engine::Result<i32> {
+            let st = e.state(&id)?;
+            Ok(match condition.as_str() {
+                "not-running"
+                    if st.status != Status::Running && st.status != Status::Restarting =>
+                {
+                    st.exit_code
                 }
-                code
-            }
-            c => {
-                return Err(berth_engine::Error::invalid(format!(
-                    "invalid condition: \"{c}\""
-                )))
-            }
-        };
-        Ok(Json(json!({"StatusCode": code, "Error": null})))
-    })
-    .await
+                "not-running" => e.wait(&id)?,
+                _ => {
+                    let before = st.finished_at.clone();
+                    let code = loop {
+                        let now = match e.state(&id) {
+                            Ok(s) => s,
+                            // Removed (AutoRemove) before we saw it stop.
+                            Err(_) => break now_code(&e, &id, &before),
+                        };
+                        if now.status == Status::Running || now.status == Status::Restarting {
+                            let c = e.wait(&id)?;
+                            // AutoRemove may have taken the state (and its exit code) already.
+                            break if e.record(&id).is_err() {
+                                now_code(&e, &id, &before)
+                            } else {
+                                c
+                            };
+                        }
+                        if now.finished_at != before {
+                            break now.exit_code;
+                        }
+                        std::thread::sleep(std::time::Duration::from_millis(10));
+                    };
+                    if condition == "removed" {
+                        while e.record(&id).is_ok() {
+                            std::thread::sleep(std::time::Duration::from_millis(10));
+                        }
+                    }
+                    code
+                }
+            })
+        })();
+        match r {
+            Ok(code) => json!({"StatusCode": code, "Error": null}),
+            Err(err) => json!({"StatusCode": -1, "Error": {"Message": err.message}}),
+        }
+    });
+    let body = futures_util::stream::once(async move {
+        let v = rx
+            .await
+            .unwrap_or_else(|e| json!({"StatusCode": -1, "Error": {"Message": e.to_string()}}));
+        Ok::<_, std::convert::Infallible>(Bytes::from(v.to_string() + "\n"))
+    });
+    Ok((
+        [("Content-Type", "application/json")],
+        axum::body::Body::from_stream(body),
+    )
+        .into_response())
+}
+
+/// The exit code of a container that is already gone (AutoRemove takes its state with it):
+/// from its last `die` event.
+fn now_code(e: &berth_engine::Engine, id: &str, _before: &str) -> i32 {
+    berth_engine::events::read_all(&e.root)
+        .iter()
+        .rev()
+        .find(|ev| ev.typ == "container" && ev.action == "die" && ev.actor.id == id)
+        .and_then(|ev| {
+            ev.actor
+                .attributes
+                .get("exitCode")
+                .and_then(|c| c.parse().ok())
+        })
+        .unwrap_or(-1)
 }
 
 async fn remove(

@@ -4,6 +4,7 @@
 
 #![recursion_limit = "256"]
 
+mod attach;
 mod containers;
 mod images;
 mod system;

@@ -1,0 +1,230 @@
+//! `attach` over the hijacked connection (`Upgrade: tcp`), bridged to the shim's framed socket,
+//! and the attaches the docker CLI opens before `start` (held until the start hands them over).
+
+use crate::{blocking, truthy, ApiError, ApiResult, Shared};
+use axum::body::Body;
+use axum::extract::{Path, Query, Request, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use berth_engine::shim::{
+    FRAME_EXIT, FRAME_RESIZE, FRAME_STDERR, FRAME_STDIN, FRAME_STDIN_EOF, FRAME_STDOUT,
+};
+use hyper_util::rt::TokioIo;
+use std::collections::HashMap;
+use std::os::unix::net::UnixStream as StdUnix;
+use std::sync::Mutex;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+/// Attach streams waiting for their container's start, by container id.
+pub static PENDING: Mutex<Option<HashMap<String, StdUnix>>> = Mutex::new(None);
+
+/// Takes the stream a client attached before `start`, if any.
+pub fn take_pending(id: &str) -> Option<StdUnix> {
+    PENDING.lock().unwrap().as_mut().and_then(|m| m.remove(id))
+}
+
+async fn write_frame(
+    w: &mut (impl tokio::io::AsyncWrite + Unpin),
+    kind: u8,
+    payload: &[u8],
+) -> std::io::Result<()> {
+    let mut b = Vec::with_capacity(5 + payload.len());
+    b.push(kind);
+    b.extend_from_slice(&(payload.len() as u32).to_be_bytes());
+    b.extend_from_slice(payload);
+    w.write_all(&b).await
+}
+
+/// Docker's detach keys ("ctrl-p,ctrl-q") as bytes.
+fn detach_keys(spec: &str) -> Vec<u8> {
+    spec.split(',')
+        .filter_map(|k| {
+            let k = k.trim();
+            if let Some(c) = k.strip_prefix("ctrl-") {
+                let c = c.chars().next()?.to_ascii_lowercase();
+                match c {
+                    'a'..='z' => Some(c as u8 - b'a' + 1),
+                    '@' => Some(0),
+                    '[' => Some(27),
+                    '\\' => Some(28),
+                    ']' => Some(29),
+                    '^' => Some(30),
+                    '_' => Some(31),
+                    _ => None,
+                }
+            } else {
+                k.bytes().next()
+            }
+        })
+        .collect()
+}
+
+pub async fn attach(
+    State(engine): State<Shared>,
+    Path(id): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+    mut req: Request,
+) -> ApiResult<Response> {
+    let stdin = truthy(q.get("stdin"));
+    let stdout = truthy(q.get("stdout"));
+    let stderr = truthy(q.get("stderr"));
+    let keys = detach_keys(
+        q.get("detachKeys")
+            .map(String::as_str)
+            .unwrap_or("ctrl-p,ctrl-q"),
+    );
+    let (id, tty, running) = blocking(&engine, move |e| {
+        let id = e.resolve(&id)?;
+        let rec = e.record(&id)?;
+        let st = e.state(&id)?;
+        Ok((
+            id,
+            rec.config.tty,
+            st.status == berth_engine::container::Status::Running,
+        ))
+    })
+    .await?;
+    let shim = if running {
+        let dir = engine.containers.dir(&id);
+        berth_engine::shim::connect(&dir)
+            .map_err(|e| ApiError::new(409, format!("cannot attach to {id}: {e}")))?
+    } else {
+        let (mine, theirs) = StdUnix::pair().map_err(|e| ApiError::new(500, e.to_string()))?;
+        PENDING
+            .lock()
+            .unwrap()
+            .get_or_insert_with(HashMap::new)
+            .insert(id.clone(), theirs);
+        mine
+    };
+    shim.set_nonblocking(true)
+        .map_err(|e| ApiError::new(500, e.to_string()))?;
+    let upgrade = hyper::upgrade::on(&mut req);
+    tokio::spawn(async move {
+        let Ok(up) = upgrade.await else { return };
+        let Ok(shim) = tokio::net::UnixStream::from_std(shim) else {
+            return;
+        };
+        bridge(TokioIo::new(up), shim, stdin, stdout, stderr, tty, keys).await;
+    });
+    let ctype = if tty {
+        "application/vnd.docker.raw-stream"
+    } else {
+        "application/vnd.docker.multiplexed-stream"
+    };
+    Ok(Response::builder()
+        .status(StatusCode::SWITCHING_PROTOCOLS)
+        .header("Content-Type", ctype)
+        .header("Connection", "Upgrade")
+        .header("Upgrade", "tcp")
+        .body(Body::empty())
+        .unwrap())
+}
+
+async fn bridge<S>(
+    conn: S,
+    shim: tokio::net::UnixStream,
+    stdin: bool,
+    stdout: bool,
+    stderr: bool,
+    tty: bool,
+    keys: Vec<u8>,
+) where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let (mut cr, mut cw) = tokio::io::split(conn);
+    let (mut sr, mut sw) = shim.into_split();
+    let detached = std::sync::Arc::new(tokio::sync::Notify::new());
+    let d2 = detached.clone();
+    // Client → container: stdin frames; EOF is a half-close; the detach keys end the attach.
+    let input = tokio::spawn(async move {
+        let mut buf = vec![0u8; 32 * 1024];
+        let mut matched = 0usize;
+        loop {
+            let n = match cr.read(&mut buf).await {
+                Ok(0) | Err(_) => {
+                    if stdin {
+                        let _ = write_frame(&mut sw, FRAME_STDIN_EOF, &[]).await;
+                    }
+                    return;
+                }
+                Ok(n) => n,
+            };
+            if !stdin {
+                continue;
+            }
+            let mut out = Vec::with_capacity(n);
+            for &b in &buf[..n] {
+                if tty && !keys.is_empty() && b == keys[matched] {
+                    matched += 1;
+                    if matched == keys.len() {
+                        d2.notify_one();
+                        return;
+                    }
+                    continue;
+                }
+                if matched > 0 {
+                    out.extend_from_slice(&keys[..matched]);
+                    matched = 0;
+                }
+                out.push(b);
+            }
+            if !out.is_empty() && write_frame(&mut sw, FRAME_STDIN, &out).await.is_err() {
+                return;
+            }
+        }
+    });
+    // Container → client: raw for a terminal, stdcopy frames otherwise; the exit frame ends it.
+    let output = async {
+        while let Ok(kind) = sr.read_u8().await {
+            let Ok(len) = sr.read_u32().await else { break };
+            let mut payload = vec![0u8; len as usize];
+            if sr.read_exact(&mut payload).await.is_err() {
+                break;
+            }
+            let send = match kind {
+                FRAME_STDOUT if stdout => true,
+                FRAME_STDERR if stderr => true,
+                FRAME_EXIT => break,
+                _ => false,
+            };
+            if !send {
+                continue;
+            }
+            let data = if tty {
+                payload
+            } else {
+                crate::containers::frame(if kind == FRAME_STDERR { 2 } else { 1 }, &payload)
+            };
+            if cw.write_all(&data).await.is_err() {
+                break;
+            }
+        }
+    };
+    tokio::select! {
+        _ = output => {}
+        _ = detached.notified() => {}
+    }
+    input.abort();
+    let _ = cw.shutdown().await;
+}
+
+/// `POST /containers/{id}/resize?h=&w=`: a resize frame through a short-lived attach.
+pub async fn resize(
+    State(engine): State<Shared>,
+    Path(id): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+) -> ApiResult<StatusCode> {
+    let h: u16 = q.get("h").and_then(|v| v.parse().ok()).unwrap_or(0);
+    let w: u16 = q.get("w").and_then(|v| v.parse().ok()).unwrap_or(0);
+    blocking(&engine, move |e| {
+        let id = e.resolve(&id)?;
+        if let Ok(mut s) = berth_engine::shim::connect(&e.containers.dir(&id)) {
+            let mut p = h.to_be_bytes().to_vec();
+            p.extend_from_slice(&w.to_be_bytes());
+            let _ = berth_engine::shim::write_frame(&mut s, FRAME_RESIZE, &p);
+        }
+        Ok(StatusCode::OK)
+    })
+    .await
+}
