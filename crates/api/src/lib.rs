@@ -145,7 +145,7 @@ pub fn serve(engine: Engine, socket: &Path) -> std::io::Result<()> {
         .enable_all()
         .max_blocking_threads(64)
         .build()?;
-    rt.block_on(async move {
+    let r = rt.block_on(async move {
         if std::os::unix::net::UnixStream::connect(socket).is_ok() {
             return Err(std::io::Error::new(
                 std::io::ErrorKind::AddrInUse,
@@ -159,7 +159,9 @@ pub fn serve(engine: Engine, socket: &Path) -> std::io::Result<()> {
         let listener = tokio::net::UnixListener::bind(socket)?;
         set_socket_mode(socket);
         let app = router(Arc::new(engine));
-        let shutdown = async {
+        let stop = Arc::new(tokio::sync::Notify::new());
+        let stop2 = stop.clone();
+        let shutdown = async move {
             let mut term =
                 tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
                     .expect("SIGTERM handler");
@@ -167,13 +169,25 @@ pub fn serve(engine: Engine, socket: &Path) -> std::io::Result<()> {
                 _ = term.recv() => {},
                 _ = tokio::signal::ctrl_c() => {},
             }
+            stop2.notify_one();
         };
-        let r = axum::serve(listener, app)
-            .with_graceful_shutdown(shutdown)
-            .await;
+        let serving = axum::serve(listener, app).with_graceful_shutdown(shutdown);
+        // In-flight requests get two seconds; a client blocked in a wait or an attach must not
+        // keep the daemon alive (the containers live on in their shims anyway).
+        let r = tokio::select! {
+            r = std::future::IntoFuture::into_future(serving) => r,
+            _ = async {
+                stop.notified().await;
+                tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+            } => Ok(()),
+        };
         let _ = std::fs::remove_file(socket);
         r
-    })
+    });
+    // Blocking handlers may still sit in an engine wait on a long-running container: do not
+    // wait for them, the shims carry on without the daemon.
+    rt.shutdown_background();
+    r
 }
 
 /// 0660 with the `berth` group when it exists (else root's only), as dockerd does with `docker`.

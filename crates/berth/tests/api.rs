@@ -172,3 +172,36 @@ fn docker_cli_manages_images() {
     assert_eq!(code, 1);
     assert!(err.contains("No such image"), "{err}");
 }
+
+#[test]
+fn sigterm_stops_the_daemon_not_the_containers() {
+    let b = Berth::new();
+    let mut d = Daemon::start(&b);
+    d.ok(&["run", "-d", "--name", "lives-on", "busybox", "sleep", "100"]);
+    // A client blocked in a wait must not hold the daemon up.
+    let mut waiter = Command::new("docker")
+        .env("DOCKER_HOST", format!("unix://{}", d.socket.display()))
+        .args(["wait", "lives-on"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    // SAFETY: kill(2) on our own child.
+    unsafe { libc::kill(d.child.id() as i32, libc::SIGTERM) };
+    let t = Instant::now();
+    loop {
+        if d.child.try_wait().unwrap().is_some() {
+            break;
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(20),
+            "the daemon did not exit on SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(!d.socket.exists(), "socket removed");
+    assert_eq!(b.inspect("lives-on", "{{.State.Running}}"), "true");
+    let _ = waiter.kill();
+    let _ = waiter.wait();
+}
