@@ -1,7 +1,7 @@
 //! `attach` over the hijacked connection (`Upgrade: tcp`), bridged to the shim's framed socket,
 //! and the attaches the docker CLI opens before `start` (held until the start hands them over).
 
-use crate::{blocking, truthy, ApiError, ApiResult, Shared};
+use crate::{on_container, truthy, ApiError, ApiResult, Shared};
 use axum::body::Body;
 use axum::extract::{Path, Query, Request, State};
 use axum::http::StatusCode;
@@ -73,8 +73,7 @@ pub async fn attach(
             .map(String::as_str)
             .unwrap_or("ctrl-p,ctrl-q"),
     );
-    let (id, tty, running) = blocking(&engine, move |e| {
-        let id = e.resolve(&id)?;
+    let (id, tty, running) = on_container(&engine, id, move |e, id| {
         let rec = e.record(&id)?;
         let st = e.state(&id)?;
         Ok((
@@ -217,8 +216,7 @@ pub async fn resize(
 ) -> ApiResult<StatusCode> {
     let h: u16 = q.get("h").and_then(|v| v.parse().ok()).unwrap_or(0);
     let w: u16 = q.get("w").and_then(|v| v.parse().ok()).unwrap_or(0);
-    blocking(&engine, move |e| {
-        let id = e.resolve(&id)?;
+    on_container(&engine, id, move |e, id| {
         if let Ok(mut s) = berth_engine::shim::connect(&e.containers.dir(&id)) {
             let mut p = h.to_be_bytes().to_vec();
             p.extend_from_slice(&w.to_be_bytes());

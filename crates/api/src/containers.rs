@@ -1,6 +1,6 @@
 //! `/containers/…`: list, create, inspect, start, stop, restart, kill, wait, delete, logs.
 
-use crate::{blocking, strip_nulls, truthy, ApiError, ApiResult, Shared};
+use crate::{blocking, on_container, strip_nulls, truthy, unix_time, ApiError, ApiResult, Shared};
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
@@ -30,12 +30,6 @@ pub fn routes() -> Router<Shared> {
         .route("/containers/{id}/attach", post(crate::attach::attach))
         .route("/containers/{id}/resize", post(crate::attach::resize))
         .route("/containers/{id}", delete(remove))
-}
-
-fn unix_time(rfc3339: &str) -> i64 {
-    chrono::DateTime::parse_from_rfc3339(rfc3339)
-        .map(|t| t.timestamp())
-        .unwrap_or(0)
 }
 
 /// Docker's `filters` query: `{"status":["running"],"name":{"web":true}}` (both shapes).
@@ -185,8 +179,7 @@ async fn create(State(engine): State<Shared>, Query(q): Q, body: Bytes) -> ApiRe
 }
 
 async fn inspect(State(engine): State<Shared>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
-    blocking(&engine, move |e| {
-        let id = e.resolve(&id)?;
+    on_container(&engine, id, move |e, id| {
         let rec = e.record(&id)?;
         let st = e.state(&id)?;
         Ok(Json(e.inspect_container(&rec, &st)))
@@ -195,8 +188,7 @@ async fn inspect(State(engine): State<Shared>, Path(id): Path<String>) -> ApiRes
 }
 
 async fn start(State(engine): State<Shared>, Path(id): Path<String>) -> ApiResult<StatusCode> {
-    blocking(&engine, move |e| {
-        let id = e.resolve(&id)?;
+    on_container(&engine, id, move |e, id| {
         if e.state(&id)?.status == Status::Running {
             return Ok(StatusCode::NOT_MODIFIED);
         }
@@ -217,8 +209,7 @@ async fn stop(
     Query(q): Q,
 ) -> ApiResult<StatusCode> {
     let t = timeout(&q);
-    blocking(&engine, move |e| {
-        let id = e.resolve(&id)?;
+    on_container(&engine, id, move |e, id| {
         if e.state(&id)?.status != Status::Running {
             return Ok(StatusCode::NOT_MODIFIED);
         }
@@ -234,12 +225,8 @@ async fn restart(
     Query(q): Q,
 ) -> ApiResult<StatusCode> {
     let t = timeout(&q);
-    blocking(&engine, move |e| {
-        let id = e.resolve(&id)?;
-        if e.state(&id)?.status == Status::Running {
-            e.stop(&id, t)?;
-        }
-        e.start(&id, None)?;
+    on_container(&engine, id, move |e, id| {
+        e.restart(&id, t)?;
         Ok(StatusCode::NO_CONTENT)
     })
     .await
@@ -251,8 +238,7 @@ async fn kill(
     Query(q): Q,
 ) -> ApiResult<StatusCode> {
     let sig = q.get("signal").cloned().unwrap_or_else(|| "KILL".into());
-    blocking(&engine, move |e| {
-        let id = e.resolve(&id)?;
+    on_container(&engine, id, move |e, id| {
         let n = berth_engine::signal::parse(&sig)?;
         e.kill(&id, n)?;
         Ok(StatusCode::NO_CONTENT)
@@ -361,8 +347,7 @@ async fn remove(
 ) -> ApiResult<StatusCode> {
     let force = truthy(q.get("force"));
     let volumes = truthy(q.get("v"));
-    blocking(&engine, move |e| {
-        let id = e.resolve(&id)?;
+    on_container(&engine, id, move |e, id| {
         e.remove(&id, force, volumes)?;
         Ok(StatusCode::NO_CONTENT)
     })
@@ -387,8 +372,7 @@ async fn logs(
     let want_err = truthy(q.get("stderr"));
     let stamps = truthy(q.get("timestamps"));
     let tail: Option<usize> = q.get("tail").and_then(|t| t.parse().ok());
-    let body = blocking(&engine, move |e| {
-        let id = e.resolve(&id)?;
+    let body = on_container(&engine, id, move |e, id| {
         let rec = e.record(&id)?;
         let entries = berth_engine::logs::read_all(&e.containers.log_path(&id));
         let mut sel: Vec<_> = entries

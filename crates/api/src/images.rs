@@ -1,6 +1,6 @@
 //! `/images/…`: list, inspect, delete, tag, and create (= pull, with JSON progress lines).
 
-use crate::{blocking, truthy, ApiError, ApiResult, Shared};
+use crate::{blocking, truthy, unix_time, ApiError, ApiResult, Shared};
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -20,12 +20,6 @@ pub fn routes() -> Router<Shared> {
         .route("/images/json", get(list))
         .route("/images/create", post(create))
         .route("/images/{*rest}", get(by_name).delete(remove).post(tag))
-}
-
-fn unix_time(rfc3339: &str) -> i64 {
-    chrono::DateTime::parse_from_rfc3339(rfc3339)
-        .map(|t| t.timestamp())
-        .unwrap_or(0)
 }
 
 async fn list(State(engine): State<Shared>, Query(q): Q) -> ApiResult<Json<Value>> {
@@ -166,20 +160,9 @@ async fn create(State(engine): State<Shared>, Query(q): Q) -> ApiResult<Response
             };
             out.lock().unwrap().push(v);
         });
-        let mut lines = out.into_inner().unwrap();
-        match res {
-            Ok(p) => {
-                lines.push(json!({"status": format!("Digest: {}", p.digest)}));
-                lines.push(json!({"status": if p.downloaded {
-                    format!("Status: Downloaded newer image for {}", r.familiar())
-                } else {
-                    format!("Status: Image is up to date for {}", r.familiar())
-                }}));
-                Ok(lines)
-            }
-            // Before anything was sent the status code carries the error, as dockerd does.
-            Err(err) => Err(err),
-        }
+        // Before anything was sent the status code carries the error, as dockerd does.
+        res?;
+        Ok(out.into_inner().unwrap())
     })
     .await?;
     let mut body = String::new();

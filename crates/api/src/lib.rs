@@ -72,6 +72,27 @@ pub async fn blocking<T: Send + 'static>(
         .map_err(ApiError::from)
 }
 
+/// [`blocking`] for a container route: resolves the name or id prefix first, so every
+/// handler answers "No such container" the same way.
+pub async fn on_container<T: Send + 'static>(
+    engine: &Shared,
+    name: String,
+    f: impl FnOnce(&Engine, String) -> berth_engine::Result<T> + Send + 'static,
+) -> ApiResult<T> {
+    blocking(engine, move |e| {
+        let id = e.resolve(&name)?;
+        f(e, id)
+    })
+    .await
+}
+
+/// Unix seconds of an RFC 3339 time (0 when it does not parse), as the API's `Created` fields.
+pub fn unix_time(rfc3339: &str) -> i64 {
+    chrono::DateTime::parse_from_rfc3339(rfc3339)
+        .map(|t| t.timestamp())
+        .unwrap_or(0)
+}
+
 fn version_tuple(v: &str) -> Option<(u32, u32)> {
     let (a, b) = v.split_once('.')?;
     Some((a.parse().ok()?, b.parse().ok()?))

@@ -137,6 +137,27 @@ fn is_empty_dir(p: &Path) -> bool {
         .unwrap_or(true)
 }
 
+/// Runs berth with `DOCKER_CONFIG=dir` (where logins are kept) and `input` on stdin; returns the
+/// exit code and stdout followed by stderr.
+fn with_config(b: &Berth, dir: &Path, args: &[&str], input: &str) -> (i32, String) {
+    let mut c = b.cmd(args);
+    c.env("DOCKER_CONFIG", dir)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut ch = c.spawn().unwrap();
+    ch.stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    let o = ch.wait_with_output().unwrap();
+    (
+        o.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr),
+    )
+}
+
 #[test]
 fn push_pull_round_trip_keeps_digests() {
     let reg = Registry::start(None);
@@ -345,41 +366,27 @@ fn basic_auth_login_logout() {
     let reg = Registry::start(Some(("tester", "s3cret")));
     let a = Berth::new();
     let cfgdir = tempfile::tempdir().unwrap();
-    let with_cfg = |args: &[&str], input: Option<&str>| {
-        let mut c = a.cmd(args);
-        c.env("DOCKER_CONFIG", cfgdir.path());
-        c.stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        let mut ch = c.spawn().unwrap();
-        let mut i = ch.stdin.take().unwrap();
-        if let Some(s) = input {
-            i.write_all(s.as_bytes()).unwrap();
-        }
-        drop(i);
-        let o = ch.wait_with_output().unwrap();
-        (
-            o.status.code().unwrap_or(-1),
-            String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr),
-        )
-    };
     let name = format!("{}/private/bb:1", reg.addr);
     a.ok(&["tag", "busybox", &name]);
-    let (code, out) = with_cfg(&["push", &name], None);
+    let (code, out) = with_config(&a, cfgdir.path(), &["push", &name], "");
     assert_eq!(code, 1, "{out}");
     assert!(
         out.contains("unauthorized") || out.contains("no basic auth credentials"),
         "{out}"
     );
-    let (code, out) = with_cfg(
+    let (code, out) = with_config(
+        &a,
+        cfgdir.path(),
         &["login", "-u", "tester", "--password-stdin", &reg.addr],
-        Some("wrong\n"),
+        "wrong\n",
     );
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("unauthorized"), "{out}");
-    let (code, out) = with_cfg(
+    let (code, out) = with_config(
+        &a,
+        cfgdir.path(),
         &["login", "-u", "tester", "--password-stdin", &reg.addr],
-        Some("s3cret\n"),
+        "s3cret\n",
     );
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("Login Succeeded"), "{out}");
@@ -389,19 +396,18 @@ fn basic_auth_login_logout() {
         cfg.contains(&reg.addr) && cfg.contains("dGVzdGVyOnMzY3JldA=="),
         "{cfg}"
     );
-    let (code, out) = with_cfg(&["push", &name], None);
+    let (code, out) = with_config(&a, cfgdir.path(), &["push", &name], "");
     assert_eq!(code, 0, "{out}");
     let b = Berth::empty();
-    let mut c = b.cmd(&["pull", "-q", &name]);
-    c.env("DOCKER_CONFIG", cfgdir.path());
-    assert!(c.output().unwrap().status.success());
-    let (code, out) = with_cfg(&["logout", &reg.addr], None);
+    let (code, out) = with_config(&b, cfgdir.path(), &["pull", "-q", &name], "");
+    assert_eq!(code, 0, "{out}");
+    let (code, out) = with_config(&a, cfgdir.path(), &["logout", &reg.addr], "");
     assert_eq!(code, 0, "{out}");
     assert!(
         out.contains(&format!("Removing login credentials for {}", reg.addr)),
         "{out}"
     );
-    let (code, _) = with_cfg(&["pull", "-q", &name], None);
+    let (code, _) = with_config(&a, cfgdir.path(), &["pull", "-q", &name], "");
     assert_eq!(code, 1, "anonymous pull from a private registry fails");
 }
 
@@ -754,47 +760,31 @@ fn bearer_token_auth() {
     let reg = Registry::start_with(None, &tokens.registry_config());
     let a = Berth::new();
     let cfgdir = tempfile::tempdir().unwrap();
-    let run = |b: &Berth, args: &[&str], input: &str| {
-        let mut c = b.cmd(args);
-        c.env("DOCKER_CONFIG", cfgdir.path());
-        c.stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        let mut ch = c.spawn().unwrap();
-        ch.stdin
-            .take()
-            .unwrap()
-            .write_all(input.as_bytes())
-            .unwrap();
-        let o = ch.wait_with_output().unwrap();
-        (
-            o.status.code().unwrap_or(-1),
-            String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr),
-        )
-    };
     let name = format!("{}/team/bb:1", reg.addr);
     a.ok(&["tag", "busybox", &name]);
     // Anonymous: the token grants pull only, so the push is refused.
-    let (code, out) = run(&a, &["push", &name], "");
+    let (code, out) = with_config(&a, cfgdir.path(), &["push", &name], "");
     assert_eq!(code, 1, "{out}");
     assert!(
         out.contains("unauthorized") || out.contains("denied"),
         "{out}"
     );
-    let (code, out) = run(
+    let (code, out) = with_config(
         &a,
+        cfgdir.path(),
         &["login", "-u", "tester", "--password-stdin", &reg.addr],
         "nope\n",
     );
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("incorrect username or password"), "{out}");
-    let (code, out) = run(
+    let (code, out) = with_config(
         &a,
+        cfgdir.path(),
         &["login", "-u", "tester", "--password-stdin", &reg.addr],
         "s3cret\n",
     );
     assert_eq!(code, 0, "{out}");
-    let (code, out) = run(&a, &["push", &name], "");
+    let (code, out) = with_config(&a, cfgdir.path(), &["push", &name], "");
     assert_eq!(code, 0, "{out}");
     // Anonymous pull works with a pull-only token; the token is fetched once per scope.
     let b = Berth::empty();

@@ -988,6 +988,16 @@ impl Engine {
         Ok(())
     }
 
+    /// Docker's `restart`: stop (a no-op when not running), start, and the `restart` event.
+    pub fn restart(&self, id: &str, timeout: Option<i64>) -> Result<()> {
+        self.stop(id, timeout)?;
+        self.start(id, None)?;
+        if let Ok(rec) = self.record(id) {
+            self.emit(&rec, "restart", &[]);
+        }
+        Ok(())
+    }
+
     /// Blocks until the container is not running; returns its exit code.
     pub fn wait(&self, id: &str) -> Result<i32> {
         let st = self.state(id)?;

@@ -51,14 +51,7 @@ pub fn stop(engine: &Engine, a: StopArgs) -> CmdResult {
 
 /// `berth restart`.
 pub fn restart(engine: &Engine, a: StopArgs) -> CmdResult {
-    each(engine, &a.containers, |id| {
-        engine.stop(id, a.time)?;
-        engine.start(id, None)?;
-        if let Ok(rec) = engine.record(id) {
-            engine.emit(&rec, "restart", &[]);
-        }
-        Ok(())
-    })
+    each(engine, &a.containers, |id| engine.restart(id, a.time))
 }
 
 /// `berth pause` / `berth unpause`.

@@ -103,7 +103,7 @@ fn bar(n: u64, total: u64) -> String {
     )
 }
 
-/// Pulls `image` with progress; prints Digest/Status lines. Shared by `pull` and `run`.
+/// Pulls `image` showing its progress. Shared by `pull` and `run`.
 pub fn pull_image(
     engine: &Engine,
     image: &str,
@@ -112,13 +112,6 @@ pub fn pull_image(
 ) -> anyhow::Result<String> {
     let r = Reference::parse(image)?;
     let res = engine.pull(&r, &PullOptions { platform }, &|e| progress.show(e))?;
-    progress.show(PullEvent::Status(format!("Digest: {}", res.digest)));
-    let shown = r.familiar();
-    progress.show(PullEvent::Status(if res.downloaded {
-        format!("Status: Downloaded newer image for {shown}")
-    } else {
-        format!("Status: Image is up to date for {shown}")
-    }));
     Ok(res.id)
 }
 

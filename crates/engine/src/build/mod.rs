@@ -342,18 +342,7 @@ impl Engine {
         for l in lines.into_inner().unwrap() {
             out(&format!("{l}\n"));
         }
-        let res = res?;
-        out(&format!("Digest: {}\n", res.digest));
-        out(&format!(
-            "Status: {} for {}\n",
-            if res.downloaded {
-                "Downloaded newer image"
-            } else {
-                "Image is up to date"
-            },
-            reference.familiar()
-        ));
-        Ok(res.id)
+        Ok(res?.id)
     }
 
     fn advance(&self, st: &mut Stage, id: String, out: &mut dyn FnMut(&str)) -> Result<()> {
@@ -596,35 +585,23 @@ impl Engine {
                 _ => {}
             }
         }
+        let shown = if i.json.is_some() {
+            argv.join(" ")
+        } else {
+            format!("{} {}", st.shell.join(" "), i.rest)
+        };
         if code != 0 {
-            let shown = if i.json.is_some() {
-                argv.join(" ")
-            } else {
-                format!("{} {}", st.shell.join(" "), i.rest)
-            };
             return Err(Error::new(
                 crate::ErrorKind::InvalidArgument,
                 format!("The command '{shown}' returned a non-zero code: {code}"),
             ));
         }
         let created_by = if i.json.is_some() {
-            format!("RUN {}", argv.join(" "))
+            format!("RUN {shown}")
         } else {
-            format!("{} {}", st.shell.join(" "), i.rest)
+            shown
         };
-        let id = self.commit_layer(
-            &cid,
-            false,
-            st.cfg.config.clone(),
-            None,
-            History {
-                created_by: Some(created_by),
-                ..Default::default()
-            },
-            None,
-            true,
-        )?;
-        drop(scratch);
+        let id = self.commit_scratch(st, scratch, created_by)?;
         out(&format!("Removing intermediate container {}\n", &cid[..12]));
         self.cache_put(&st.image, &key, &id);
         self.advance(st, id, out)
@@ -817,8 +794,16 @@ impl Engine {
             Ok(())
         })?;
         let created_by = format!("/bin/sh -c #(nop) {} {} files in {dest}", i.cmd, count);
+        let id = self.commit_scratch(st, scratch, created_by)?;
+        self.cache_put(&st.image, &key, &id);
+        self.advance(st, id, out)
+    }
+
+    /// Commits a step's scratch container (its rw layer, the stage's config) as an intermediate
+    /// image with one history entry, then removes the container.
+    fn commit_scratch(&self, st: &Stage, scratch: Scratch, created_by: String) -> Result<String> {
         let id = self.commit_layer(
-            &cid,
+            &scratch.id,
             false,
             st.cfg.config.clone(),
             None,
@@ -830,8 +815,7 @@ impl Engine {
             true,
         )?;
         drop(scratch);
-        self.cache_put(&st.image, &key, &id);
-        self.advance(st, id, out)
+        Ok(id)
     }
 
     /// A file of an image, read through its layers.

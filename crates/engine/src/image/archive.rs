@@ -250,10 +250,11 @@ impl ImageStore {
             .unwrap_or(MT_MANIFEST);
         if mt == MT_INDEX || mt == MT_DOCKER_LIST || v.get("manifests").is_some() {
             let arch = super::config::host_arch();
+            let host = crate::registry::pull::Platform::host();
             let list = v["manifests"].as_array().cloned().unwrap_or_default();
             let pick = list
                 .iter()
-                .find(|m| m["platform"]["os"] == "linux" && m["platform"]["architecture"] == arch)
+                .find(|m| host.matches(&m["platform"]))
                 .or_else(|| list.iter().find(|m| m["platform"].is_null()))
                 .ok_or_else(|| {
                     Error::not_found(format!(

@@ -3,7 +3,7 @@
 
 use super::{Client, RegistryConfig, MANIFEST_ACCEPT};
 use crate::content::sha256_digest;
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{Error, ErrorKind, IoContext, Result};
 use crate::image::{ImageConfig, ImageStore, LayerRef};
 use crate::reference::Reference;
 use crate::store::Root;
@@ -57,7 +57,8 @@ pub struct PullResult {
     pub downloaded: bool,
 }
 
-struct Platform {
+/// An `os/arch[/variant]` to pick from a manifest list or index.
+pub(crate) struct Platform {
     os: String,
     arch: String,
     variant: Option<String>,
@@ -65,11 +66,7 @@ struct Platform {
 
 fn parse_platform(p: Option<&str>) -> Result<Platform> {
     let Some(p) = p else {
-        return Ok(Platform {
-            os: "linux".into(),
-            arch: crate::image::config::host_arch().into(),
-            variant: None,
-        });
+        return Ok(Platform::host());
     };
     let parts: Vec<&str> = p.split('/').collect();
     match parts.as_slice() {
@@ -90,6 +87,15 @@ fn parse_platform(p: Option<&str>) -> Result<Platform> {
 }
 
 impl Platform {
+    /// This host's platform: linux and the architecture berth was built for.
+    pub(crate) fn host() -> Platform {
+        Platform {
+            os: "linux".into(),
+            arch: crate::image::config::host_arch().into(),
+            variant: None,
+        }
+    }
+
     fn text(&self) -> String {
         match &self.variant {
             Some(v) => format!("{}/{}/{v}", self.os, self.arch),
@@ -97,7 +103,8 @@ impl Platform {
         }
     }
 
-    fn matches(&self, p: &Value) -> bool {
+    /// True when an index entry's `platform` object is this one (any variant if none asked).
+    pub(crate) fn matches(&self, p: &Value) -> bool {
         p["os"] == self.os.as_str()
             && p["architecture"] == self.arch.as_str()
             && self
@@ -302,7 +309,8 @@ struct LayerJob {
     diff_id: String,
 }
 
-fn short(digest: &str) -> String {
+/// The 12 hex digits Docker shows for a layer or blob digest.
+pub(crate) fn short(digest: &str) -> String {
     digest
         .strip_prefix("sha256:")
         .unwrap_or(digest)
@@ -381,7 +389,7 @@ fn fetch_layer(
         .layers
         .unpack_checked(Shared(tee), Some(&job.diff_id), move || {
             let mut t = check_tee.borrow_mut();
-            io::copy(&mut *t, &mut io::sink()).ctx_blob(&digest)?;
+            io::copy(&mut *t, &mut io::sink()).ctx(|| format!("fetch blob {digest}"))?;
             let got = format!("sha256:{}", hex::encode(t.hasher.clone().finalize()));
             if got != digest {
                 return Err(Error::invalid(format!(
@@ -394,8 +402,8 @@ fn fetch_layer(
                     t.count
                 )));
             }
-            t.file.sync_data().ctx_blob(&digest)?;
-            std::fs::rename(&tmp2, &dest).ctx_blob(&digest)?;
+            t.file.sync_data().ctx(|| format!("fetch blob {digest}"))?;
+            std::fs::rename(&tmp2, &dest).ctx(|| format!("fetch blob {digest}"))?;
             Ok(())
         });
     let _ = std::fs::remove_file(&tmp);
@@ -414,17 +422,8 @@ fn fetch_layer(
     }
 }
 
-trait BlobCtx<T> {
-    fn ctx_blob(self, digest: &str) -> Result<T>;
-}
-
-impl<T> BlobCtx<T> for io::Result<T> {
-    fn ctx_blob(self, digest: &str) -> Result<T> {
-        self.map_err(|e| Error::io(format!("fetch blob {digest}"), e))
-    }
-}
-
-/// Pulls `reference` into `images`, tagging it (and recording its digest reference).
+/// Pulls `reference` into `images`, tagging it (and recording its digest reference); ends
+/// with Docker's `Digest:` and `Status:` lines.
 pub fn pull(
     root: &Root,
     images: &ImageStore,
@@ -439,14 +438,32 @@ pub fn pull(
         for m in &config.mirrors {
             let quiet = |_: PullEvent| {};
             let c = Client::for_mirror(m, reference.repository(), &config)?;
-            let first = pull_from(&c, root, images, reference, &platform, &quiet);
-            if first.is_ok() {
-                return first;
+            if let Ok(res) = pull_from(&c, root, images, reference, &platform, &quiet) {
+                return Ok(done(reference, res, progress));
             }
         }
     }
     let c = Client::new(reference, &config)?;
-    pull_from(&c, root, images, reference, &platform, progress)
+    let res = pull_from(&c, root, images, reference, &platform, progress)?;
+    Ok(done(reference, res, progress))
+}
+
+fn done(
+    reference: &Reference,
+    res: PullResult,
+    progress: &(dyn Fn(PullEvent) + Sync),
+) -> PullResult {
+    progress(PullEvent::Status(format!("Digest: {}", res.digest)));
+    let what = if res.downloaded {
+        "Downloaded newer image"
+    } else {
+        "Image is up to date"
+    };
+    progress(PullEvent::Status(format!(
+        "Status: {what} for {}",
+        reference.familiar()
+    )));
+    res
 }
 
 fn pull_from(
@@ -462,10 +479,10 @@ fn pull_from(
         .or(reference.tag())
         .unwrap_or("latest")
         .to_string();
-    progress(PullEvent::Status(match reference.digest() {
-        Some(d) => format!("{d}: Pulling from {}", reference.repository()),
-        None => format!("{wanted}: Pulling from {}", reference.repository()),
-    }));
+    progress(PullEvent::Status(format!(
+        "{wanted}: Pulling from {}",
+        reference.repository()
+    )));
     let (body, digest, header_mt) = fetch_manifest(c, &wanted)?;
     let mut v: Value = serde_json::from_slice(&body)
         .map_err(|e| Error::invalid(format!("invalid manifest for {wanted}: {e}")))?;

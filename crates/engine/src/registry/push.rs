@@ -1,7 +1,7 @@
 //! `push`: upload the blobs a registry lacks (mounted from a sibling repository when it can,
 //! monolithic or in chunks otherwise), then the manifest.
 
-use super::pull::PullEvent;
+use super::pull::{short, PullEvent};
 use super::{Client, RegistryConfig};
 use crate::content::sha256_digest;
 use crate::error::{Error, Result};
@@ -23,10 +23,6 @@ pub struct PushResult {
     pub size: usize,
     /// The tag pushed.
     pub tag: String,
-}
-
-fn short(d: &str) -> String {
-    d.trim_start_matches("sha256:").chars().take(12).collect()
 }
 
 fn with_query(location: &str, q: &str) -> String {
