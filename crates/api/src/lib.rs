@@ -2,8 +2,6 @@
 //! Handlers run the (synchronous) engine on tokio's blocking pool; one small current-thread
 //! runtime keeps the idle daemon small.
 
-#![recursion_limit = "256"]
-
 mod attach;
 mod containers;
 mod images;
@@ -20,10 +18,7 @@ use serde_json::json;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-/// The newest API version served, and the oldest accepted (dockerd 28's range).
-pub const API_VERSION: &str = "1.51";
-/// The oldest API version accepted.
-pub const MIN_API_VERSION: &str = "1.24";
+pub use berth_engine::inspect::{API_VERSION, MIN_API_VERSION};
 
 /// Shared state of the handlers.
 pub type Shared = Arc<Engine>;

@@ -2037,6 +2037,16 @@ pub fn list_format(format: Option<&str>, default_table: &str) -> ListFormat {
     }
 }
 
+/// [`render_list`] printed to stdout, as every list command ends; a bad template exits 1.
+pub fn print_list(fmt: &ListFormat, headers: &Value, items: &[Value]) -> crate::CmdResult {
+    let text = render_list(fmt, headers, items).map_err(|e| crate::Exit {
+        code: 1,
+        message: e.to_string(),
+    })?;
+    print!("{text}");
+    Ok(0)
+}
+
 /// Renders a list: a header row (from `headers`, a field-name → header-text object) plus rows through tabwrite for Table, one line per item otherwise.
 pub fn render_list(
     fmt: &ListFormat,

@@ -21,6 +21,21 @@ use std::time::{Duration, Instant};
 /// Default PATH for containers whose image sets none (Docker's).
 pub const DEFAULT_PATH: &str = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
+/// The host's memory in bytes (`MemTotal` of /proc/meminfo), 0 when unreadable: the limit
+/// `stats` shows for unlimited containers and `info`'s MemTotal.
+pub fn host_memory() -> u64 {
+    std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|s| {
+            s.lines().find_map(|l| {
+                l.strip_prefix("MemTotal:")
+                    .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+            })
+        })
+        .unwrap_or(0)
+        * 1024
+}
+
 /// What `create` needs: the user's settings before the image's defaults are merged in.
 #[derive(Debug, Clone, Default)]
 pub struct CreateRequest {
@@ -1090,6 +1105,22 @@ impl Engine {
             }
         }
         Ok((out, bytes))
+    }
+
+    /// Removes the volumes no container uses: anonymous ones, or with `all` named ones too;
+    /// returns their names and the bytes reclaimed.
+    pub fn prune_volumes(&self, all: bool) -> (Vec<String>, u64) {
+        let mut removed = Vec::new();
+        let mut bytes = 0;
+        for v in self.volumes.list() {
+            if (all || v.anonymous()) && crate::volume::users(&self.root, &v.name).is_empty() {
+                bytes += self.volumes.size(&v);
+                if self.volumes.remove(&v.name).is_ok() {
+                    removed.push(v.name);
+                }
+            }
+        }
+        (removed, bytes)
     }
 
     /// Runs one more process in a running container (Docker's `exec`); returns its host pid.

@@ -147,3 +147,103 @@ impl Engine {
         })
     }
 }
+
+/// The newest Engine API version berth speaks (dockerd 28's).
+pub const API_VERSION: &str = "1.51";
+/// The oldest Engine API version berth accepts.
+pub const MIN_API_VERSION: &str = "1.24";
+
+/// The running kernel's release.
+pub fn kernel_version() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/osrelease")
+        .map(|s| s.trim().to_string())
+        .unwrap_or_default()
+}
+
+/// The host's distribution name (`PRETTY_NAME` of /etc/os-release).
+pub fn os_name() -> String {
+    std::fs::read_to_string("/etc/os-release")
+        .ok()
+        .and_then(|s| {
+            s.lines().find_map(|l| {
+                l.strip_prefix("PRETTY_NAME=")
+                    .map(|v| v.trim_matches('"').to_string())
+            })
+        })
+        .unwrap_or_else(|| "Linux".into())
+}
+
+/// Docker's server `Version` object: `berth version` shows it, `GET /version` returns it.
+pub fn server_version() -> Value {
+    let v = env!("CARGO_PKG_VERSION");
+    let arch = crate::image::config::host_arch();
+    json!({
+        "Platform": {"Name": "berth"},
+        "Components": [
+            {"Name": "Engine", "Version": v, "Details": {
+                "ApiVersion": API_VERSION, "MinAPIVersion": MIN_API_VERSION, "Os": "linux",
+                "Arch": arch, "KernelVersion": kernel_version(), "Experimental": "false"}},
+            {"Name": "runtime", "Version": format!("berth-runtime {v}")},
+        ],
+        "Version": v,
+        "ApiVersion": API_VERSION,
+        "MinAPIVersion": MIN_API_VERSION,
+        "GitCommit": "berth",
+        "GoVersion": "n/a (Rust)",
+        "Os": "linux",
+        "Arch": arch,
+        "KernelVersion": kernel_version(),
+        "BuildTime": "",
+    })
+}
+
+impl Engine {
+    /// Docker's `Info` object: `berth info` shows it, `GET /info` returns it.
+    pub fn info(&self) -> Value {
+        let list = self.list();
+        let count = |s: Status| list.iter().filter(|(_, st)| st.status == s).count();
+        let (running, paused) = (count(Status::Running), count(Status::Paused));
+        let v2 = berth_runtime::CgroupVersion::detect() == berth_runtime::CgroupVersion::V2;
+        let hostname = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+        json!({
+            "ID": "",
+            "Containers": list.len(),
+            "ContainersRunning": running,
+            "ContainersPaused": paused,
+            "ContainersStopped": list.len() - running - paused,
+            "Images": self.images.list().len(),
+            "Driver": "overlay2",
+            "DriverStatus": [["Backing Filesystem", "extfs"], ["Supports d_type", "true"]],
+            "Plugins": {"Volume": ["local"], "Network": ["host", "null"], "Log": ["json-file", "local", "none"]},
+            "MemoryLimit": true, "SwapLimit": true, "CpuCfsPeriod": true, "CpuCfsQuota": true,
+            "CPUShares": true, "CPUSet": true, "PidsLimit": true, "OomKillDisable": true,
+            "IPv4Forwarding": false, "Debug": false,
+            "NFd": 0, "NGoroutines": 0, "SystemTime": chrono::Utc::now().to_rfc3339(),
+            "LoggingDriver": "json-file",
+            "CgroupDriver": "cgroupfs",
+            "CgroupVersion": if v2 { "2" } else { "1" },
+            "NEventsListener": 0,
+            "KernelVersion": kernel_version(),
+            "OperatingSystem": os_name(),
+            "OSVersion": "",
+            "OSType": "linux",
+            "Architecture": std::env::consts::ARCH,
+            "IndexServerAddress": "https://index.docker.io/v1/",
+            "RegistryConfig": {"IndexConfigs": {}, "InsecureRegistryCIDRs": ["127.0.0.0/8", "::1/128"], "Mirrors": []},
+            "NCPU": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+            "MemTotal": crate::host_memory(),
+            "DockerRootDir": self.root.path().display().to_string(),
+            "Name": hostname.trim(),
+            "Labels": [],
+            "ExperimentalBuild": false,
+            "ServerVersion": env!("CARGO_PKG_VERSION"),
+            "Runtimes": {"berth": {"path": "builtin"}},
+            "DefaultRuntime": "berth",
+            "LiveRestoreEnabled": true,
+            "Isolation": "",
+            "InitBinary": "berth",
+            "SecurityOptions": ["name=seccomp,profile=builtin"],
+            "Warnings": [],
+        })
+    }
+}

@@ -1,6 +1,9 @@
 //! berth's engine: image references, the content store, images and layers, containers and
 //! their shim. Synchronous: the CLI calls it in-process; the API server wraps it.
 
+// Docker's Info object is one json! literal, deeper than the default macro limit.
+#![recursion_limit = "256"]
+
 pub mod build;
 pub mod container;
 pub mod content;
@@ -21,7 +24,7 @@ pub mod store;
 pub mod volume;
 
 pub use engine::{
-    dir_size, CommitRequest, ContainerStats, CreateRequest, Engine, ExecRequest, UpdateRequest,
-    DEFAULT_PATH,
+    dir_size, host_memory, CommitRequest, ContainerStats, CreateRequest, Engine, ExecRequest,
+    UpdateRequest, DEFAULT_PATH,
 };
 pub use error::{Error, ErrorKind, Result};

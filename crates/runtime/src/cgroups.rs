@@ -163,31 +163,26 @@ impl Cgroup {
         }
     }
 
+    /// The directory of `controller`, or an error naming a controller this host lacks.
+    fn controller_dir(&self, controller: &str) -> Result<&Path> {
+        self.dir_of(controller).ok_or_else(|| RuntimeError::Cgroup {
+            path: format!("{controller} controller"),
+            source: io::Error::new(
+                io::ErrorKind::NotFound,
+                "controller not mounted on this host",
+            ),
+        })
+    }
+
     fn write_in(&self, controller: &str, file: &str, value: &str) -> Result<()> {
-        let dir = self
-            .dir_of(controller)
-            .ok_or_else(|| RuntimeError::Cgroup {
-                path: format!("{controller} controller"),
-                source: io::Error::new(
-                    io::ErrorKind::NotFound,
-                    "controller not mounted on this host",
-                ),
-            })?;
+        let dir = self.controller_dir(controller)?;
         write_file(&dir.join(file), value)
     }
 
     /// Writes the first of `files` the controller's directory has (kernels name the block I/O
     /// weight differently depending on the I/O scheduler).
     fn write_first(&self, controller: &str, files: &[&str], value: &str) -> Result<()> {
-        let dir = self
-            .dir_of(controller)
-            .ok_or_else(|| RuntimeError::Cgroup {
-                path: format!("{controller} controller"),
-                source: io::Error::new(
-                    io::ErrorKind::NotFound,
-                    "controller not mounted on this host",
-                ),
-            })?;
+        let dir = self.controller_dir(controller)?;
         let f = files
             .iter()
             .map(|f| dir.join(f))

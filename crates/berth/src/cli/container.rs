@@ -2,7 +2,7 @@
 //! rename, prune.
 
 use super::{ContainersArgs, KillArgs, LogsArgs, PruneArgs, PsArgs, RenameArgs, RmArgs, StopArgs};
-use crate::format::{list_format, render_list};
+use crate::format::{list_format, print_list};
 use crate::{human, CmdResult, Exit};
 use anyhow::{anyhow, bail};
 use berth_engine::container::{ContainerRecord, State, Status};
@@ -106,15 +106,21 @@ pub fn prune(engine: &Engine, a: PruneArgs) -> CmdResult {
         return Ok(0);
     }
     let (ids, bytes) = engine.prune_containers()?;
-    if !ids.is_empty() {
-        println!("Deleted Containers:");
-        for id in &ids {
-            println!("{id}");
-        }
-        println!();
-    }
+    print_deleted("Containers", &ids, "");
     println!("Total reclaimed space: {}", human::size(bytes));
     Ok(0)
+}
+
+/// A prune's "Deleted <what>:" block, as Docker prints it (nothing when nothing went).
+pub fn print_deleted(what: &str, items: &[String], prefix: &str) {
+    if items.is_empty() {
+        return;
+    }
+    println!("Deleted {what}:");
+    for i in items {
+        println!("{prefix}{i}");
+    }
+    println!();
 }
 
 /// Asks on the terminal; anything but y/yes is no.
@@ -288,14 +294,7 @@ pub fn ps(engine: &Engine, a: PsArgs) -> CmdResult {
         "Ports": "PORTS", "State": "STATE", "Status": "STATUS", "Size": "SIZE", "Names": "NAMES", "Labels": "LABELS",
         "Mounts": "MOUNTS", "Networks": "NETWORKS", "LocalVolumes": "LOCAL VOLUMES",
     });
-    print!(
-        "{}",
-        render_list(&fmt, &headers, &rows).map_err(|e| Exit {
-            code: 1,
-            message: e.to_string()
-        })?
-    );
-    Ok(0)
+    print_list(&fmt, &headers, &rows)
 }
 
 /// Parses `--since`/`--until`: RFC 3339, a Unix timestamp, or a relative duration (`10m`).

@@ -52,19 +52,8 @@ fn set_size(master: &OwnedFd) {
 /// Forwards signals sent to the CLI: to the exec'd process (no terminal), or resizes the
 /// terminal on SIGWINCH; a SIGTERM/SIGHUP with a terminal restores it and quits.
 fn signal_thread(pid: i32, master: Option<std::sync::Arc<OwnedFd>>) {
-    use nix::sys::signal::{SigSet, Signal};
-    let mut set = SigSet::empty();
-    for s in [
-        Signal::SIGINT,
-        Signal::SIGTERM,
-        Signal::SIGHUP,
-        Signal::SIGQUIT,
-        Signal::SIGUSR1,
-        Signal::SIGUSR2,
-        Signal::SIGWINCH,
-    ] {
-        set.add(s);
-    }
+    use nix::sys::signal::Signal;
+    let set = super::run::forwarded_signals();
     let _ = set.thread_block();
     std::thread::spawn(move || loop {
         let Ok(sig) = set.wait() else { continue };

@@ -17,33 +17,44 @@ pub fn diff(engine: &Engine, a: ContainerArg) -> CmdResult {
     Ok(0)
 }
 
+/// Writes `path` through a temp file beside it, renamed into place on success, so a failed
+/// `save`/`export -o` leaves no truncated archive.
+pub fn write_aside(
+    path: &std::path::Path,
+    write: impl FnOnce(std::fs::File) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
+    let tmp = path.with_file_name(format!(
+        ".{}.tmp-{}",
+        path.file_name().unwrap_or_default().to_string_lossy(),
+        std::process::id()
+    ));
+    let res = std::fs::File::create(&tmp)
+        .with_context(|| format!("create {}", tmp.display()))
+        .and_then(write)
+        .and_then(|()| {
+            std::fs::rename(&tmp, path).with_context(|| format!("write {}", path.display()))
+        });
+    if res.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    res
+}
+
+/// Docker refuses to write an archive to a terminal.
+pub fn refuse_terminal() -> anyhow::Result<()> {
+    if nix::unistd::isatty(std::io::stdout()).unwrap_or(false) {
+        bail!("cowardly refusing to save to a terminal. Use the -o flag or redirect");
+    }
+    Ok(())
+}
+
 /// `berth export`.
 pub fn export(engine: &Engine, a: ExportArgs) -> CmdResult {
     let id = engine.resolve(&a.container)?;
     match &a.output {
-        Some(p) => {
-            let tmp = p.with_file_name(format!(
-                ".{}.tmp-{}",
-                p.file_name().unwrap_or_default().to_string_lossy(),
-                std::process::id()
-            ));
-            let f =
-                std::fs::File::create(&tmp).with_context(|| format!("create {}", tmp.display()))?;
-            let r = engine
-                .export(&id, f.as_raw_fd())
-                .map_err(anyhow::Error::from)
-                .and_then(|()| {
-                    std::fs::rename(&tmp, p).with_context(|| format!("write {}", p.display()))
-                });
-            if r.is_err() {
-                let _ = std::fs::remove_file(&tmp);
-            }
-            r?;
-        }
+        Some(p) => write_aside(p, |f| Ok(engine.export(&id, f.as_raw_fd())?))?,
         None => {
-            if nix::unistd::isatty(std::io::stdout()).unwrap_or(false) {
-                bail!("cowardly refusing to save to a terminal. Use the -o flag or redirect");
-            }
+            refuse_terminal()?;
             engine.export(&id, 1)?;
         }
     }

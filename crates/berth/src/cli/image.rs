@@ -1,8 +1,8 @@
 //! Image commands: images, import, load, save, tag, rmi, history, image prune.
 
 use super::{HistoryArgs, ImagesArgs, ImportArgs, LoadArgs, PruneArgs, RmiArgs, SaveArgs, TagArgs};
-use crate::format::{list_format, render_list};
-use crate::{human, CmdResult, Exit};
+use crate::format::{list_format, print_list};
+use crate::{human, CmdResult};
 use anyhow::{anyhow, bail, Context};
 use berth_engine::image::config::apply_change;
 use berth_engine::image::ContainerConfig;
@@ -130,14 +130,7 @@ pub fn images(engine: &Engine, a: ImagesArgs) -> CmdResult {
         "CreatedAt": "CREATED AT", "Size": "SIZE", "VirtualSize": "VIRTUAL SIZE", "SharedSize": "SHARED SIZE",
         "UniqueSize": "UNIQUE SIZE", "Containers": "CONTAINERS",
     });
-    print!(
-        "{}",
-        render_list(&fmt, &headers, &rows).map_err(|e| Exit {
-            code: 1,
-            message: e.to_string()
-        })?
-    );
-    Ok(0)
+    print_list(&fmt, &headers, &rows)
 }
 
 /// Shell-style `*` matching for `reference=` filters.
@@ -233,29 +226,11 @@ pub fn save(engine: &Engine, a: SaveArgs) -> CmdResult {
         }
     }
     match &a.output {
-        Some(p) => {
-            // Written aside and renamed, so a failed save leaves no truncated archive.
-            let tmp = p.with_file_name(format!(
-                ".{}.tmp-{}",
-                p.file_name().unwrap_or_default().to_string_lossy(),
-                std::process::id()
-            ));
-            let res = (|| -> anyhow::Result<()> {
-                let f = std::fs::File::create(&tmp)
-                    .with_context(|| format!("create {}", tmp.display()))?;
-                engine.images.save(&wanted, std::io::BufWriter::new(f))?;
-                std::fs::rename(&tmp, p).with_context(|| format!("write {}", p.display()))?;
-                Ok(())
-            })();
-            if res.is_err() {
-                let _ = std::fs::remove_file(&tmp);
-            }
-            res?;
-        }
+        Some(p) => super::files::write_aside(p, |f| {
+            Ok(engine.images.save(&wanted, std::io::BufWriter::new(f))?)
+        })?,
         None => {
-            if nix::unistd::isatty(std::io::stdout()).unwrap_or(false) {
-                bail!("cowardly refusing to save to a terminal. Use the -o flag or redirect");
-            }
+            super::files::refuse_terminal()?;
             engine
                 .images
                 .save(&wanted, std::io::BufWriter::new(std::io::stdout().lock()))?;
@@ -301,13 +276,7 @@ pub fn prune(engine: &Engine, a: PruneArgs) -> CmdResult {
         return Ok(0);
     }
     let (ids, bytes) = engine.prune_images(a.all)?;
-    if !ids.is_empty() {
-        println!("Deleted Images:");
-        for id in &ids {
-            println!("deleted: {id}");
-        }
-        println!();
-    }
+    super::container::print_deleted("Images", &ids, "deleted: ");
     println!("Total reclaimed space: {}", human::size(bytes));
     Ok(0)
 }
@@ -362,12 +331,5 @@ pub fn history(engine: &Engine, a: HistoryArgs) -> CmdResult {
         "table {{.ID}}\t{{.CreatedSince}}\t{{.CreatedBy}}\t{{.Size}}\t{{.Comment}}",
     );
     let headers = json!({"ID": "IMAGE", "CreatedSince": "CREATED", "CreatedAt": "CREATED AT", "CreatedBy": "CREATED BY", "Size": "SIZE", "Comment": "COMMENT"});
-    print!(
-        "{}",
-        render_list(&fmt, &headers, &rows).map_err(|e| Exit {
-            code: 1,
-            message: e.to_string()
-        })?
-    );
-    Ok(0)
+    print_list(&fmt, &headers, &rows)
 }

@@ -702,19 +702,8 @@ pub fn attach_stream(engine: &Engine, id: &str, sock: UnixStream, o: AttachOptio
         resize_frame(&writer);
     }
     {
-        use nix::sys::signal::{SigSet, Signal};
-        let mut set = SigSet::empty();
-        for s in [
-            Signal::SIGINT,
-            Signal::SIGTERM,
-            Signal::SIGHUP,
-            Signal::SIGQUIT,
-            Signal::SIGUSR1,
-            Signal::SIGUSR2,
-            Signal::SIGWINCH,
-        ] {
-            set.add(s);
-        }
+        use nix::sys::signal::Signal;
+        let set = forwarded_signals();
         // Blocked here and in every thread started after, so only the waiter below sees them.
         let _ = set.thread_block();
         let engine = engine.clone();
@@ -830,6 +819,25 @@ pub fn attach(engine: &Engine, a: super::AttachArgs) -> CmdResult {
             detach_keys: keys,
         },
     )
+}
+
+/// The signals an attached CLI takes over: forwarded to the container (or, for SIGWINCH,
+/// turned into a resize); blocked and waited for in one thread.
+pub(crate) fn forwarded_signals() -> nix::sys::signal::SigSet {
+    use nix::sys::signal::{SigSet, Signal};
+    let mut set = SigSet::empty();
+    for s in [
+        Signal::SIGINT,
+        Signal::SIGTERM,
+        Signal::SIGHUP,
+        Signal::SIGQUIT,
+        Signal::SIGUSR1,
+        Signal::SIGUSR2,
+        Signal::SIGWINCH,
+    ] {
+        set.add(s);
+    }
+    set
 }
 
 #[cfg(test)]

@@ -9,18 +9,7 @@ use serde_json::{json, Value};
 use std::io::Write;
 use std::time::Duration;
 
-fn host_memory() -> u64 {
-    std::fs::read_to_string("/proc/meminfo")
-        .ok()
-        .and_then(|s| {
-            s.lines().find_map(|l| {
-                l.strip_prefix("MemTotal:")
-                    .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-            })
-        })
-        .unwrap_or(0)
-        * 1024
-}
+use berth_engine::host_memory;
 
 /// One table row from two samples (Docker's CPU % formula: container CPU time over host CPU
 /// time, times the number of CPUs).

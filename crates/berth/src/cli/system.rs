@@ -3,7 +3,6 @@
 use super::{FormatArgs, InspectArgs};
 use crate::format::Template;
 use crate::{CmdResult, Exit};
-use berth_engine::container::Status;
 use berth_engine::Engine;
 use serde_json::{json, Value};
 
@@ -16,7 +15,8 @@ pub fn pretty(v: &Value) -> String {
     String::from_utf8(out).unwrap_or_default()
 }
 
-fn print_templated(format: &str, items: &[Value]) -> CmdResult {
+/// Each item through one Go template, a line each (`inspect -f`, `volume inspect -f`).
+pub fn print_templated(format: &str, items: &[Value]) -> CmdResult {
     let t = Template::parse(format).map_err(|e| Exit {
         code: 1,
         message: e.to_string(),
@@ -85,45 +85,27 @@ pub fn inspect(engine: &Engine, a: InspectArgs, kind: Option<&str>) -> CmdResult
     Ok(if failed { 1 } else { 0 })
 }
 
-fn kernel_version() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/osrelease")
-        .map(|s| s.trim().to_string())
-        .unwrap_or_default()
-}
-
-fn os_name() -> String {
-    std::fs::read_to_string("/etc/os-release")
-        .ok()
-        .and_then(|s| {
-            s.lines().find_map(|l| {
-                l.strip_prefix("PRETTY_NAME=")
-                    .map(|v| v.trim_matches('"').to_string())
-            })
-        })
-        .unwrap_or_else(|| "Linux".into())
-}
-
 /// `berth version`.
 pub fn version(_engine: &Engine, a: FormatArgs) -> CmdResult {
+    use berth_engine::inspect::{server_version, API_VERSION};
+    let arch = berth_engine::image::config::host_arch();
+    let server = server_version();
     let v = json!({
-        "Client": {"Version": env!("CARGO_PKG_VERSION"), "ApiVersion": "1.45", "Os": "linux", "Arch": berth_engine::image::config::host_arch(), "GoVersion": "n/a (Rust)"},
-        "Server": {"Version": env!("CARGO_PKG_VERSION"), "ApiVersion": "1.45", "MinAPIVersion": "1.24", "Os": "linux",
-                   "Arch": berth_engine::image::config::host_arch(), "KernelVersion": kernel_version(),
-                   "Components": [{"Name": "Engine", "Version": env!("CARGO_PKG_VERSION")}, {"Name": "runtime", "Version": "berth-runtime " .to_string() + env!("CARGO_PKG_VERSION")}]},
+        "Client": {"Version": env!("CARGO_PKG_VERSION"), "ApiVersion": API_VERSION, "Os": "linux", "Arch": arch, "GoVersion": "n/a (Rust)"},
+        "Server": server,
     });
     if let Some(f) = &a.format {
         return print_templated(f, &[v]);
     }
     println!(
-        "Client:\n Version:           {}\n API version:       1.45\n OS/Arch:           linux/{}\n",
+        "Client:\n Version:           {}\n API version:       {API_VERSION}\n OS/Arch:           linux/{arch}\n",
         env!("CARGO_PKG_VERSION"),
-        berth_engine::image::config::host_arch()
     );
     println!(
-        "Server: berth (in-process, no daemon)\n Engine:\n  Version:          {}\n  API version:      1.45 (minimum version 1.24)\n  OS/Arch:          linux/{}\n  Kernel:           {}\n runtime:\n  Version:          berth-runtime {}",
+        "Server: berth (in-process, no daemon)\n Engine:\n  Version:          {}\n  API version:      {API_VERSION} (minimum version {})\n  OS/Arch:          linux/{arch}\n  Kernel:           {}\n runtime:\n  Version:          berth-runtime {}",
         env!("CARGO_PKG_VERSION"),
-        berth_engine::image::config::host_arch(),
-        kernel_version(),
+        server["MinAPIVersion"].as_str().unwrap_or(""),
+        server["KernelVersion"].as_str().unwrap_or(""),
         env!("CARGO_PKG_VERSION")
     );
     Ok(0)
@@ -131,46 +113,12 @@ pub fn version(_engine: &Engine, a: FormatArgs) -> CmdResult {
 
 /// `berth info`.
 pub fn info(engine: &Engine, a: FormatArgs) -> CmdResult {
-    let list = engine.list();
-    let running = list
-        .iter()
-        .filter(|(_, s)| s.status == Status::Running)
-        .count();
-    let paused = list
-        .iter()
-        .filter(|(_, s)| s.status == Status::Paused)
-        .count();
-    let images = engine.images.list().len();
-    let cg = berth_runtime::CgroupVersion::detect();
-    let mem = std::fs::read_to_string("/proc/meminfo")
-        .ok()
-        .and_then(|s| {
-            s.lines().find_map(|l| {
-                l.strip_prefix("MemTotal:")
-                    .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-            })
-        })
-        .unwrap_or(0)
-        * 1024;
-    let ncpu = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1);
-    let hostname = nix::unistd::gethostname()
-        .map(|h| h.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let v = json!({
-        "ID": "", "Containers": list.len(), "ContainersRunning": running, "ContainersPaused": paused,
-        "ContainersStopped": list.len() - running - paused, "Images": images, "Driver": "overlay2",
-        "DriverStatus": [["Backing Filesystem", "extfs"], ["Supports d_type", "true"]],
-        "LoggingDriver": "json-file", "CgroupDriver": "cgroupfs", "CgroupVersion": cg.as_str(),
-        "KernelVersion": kernel_version(), "OperatingSystem": os_name(), "OSType": "linux",
-        "Architecture": std::env::consts::ARCH, "NCPU": ncpu, "MemTotal": mem, "DockerRootDir": engine.root.path(),
-        "Name": hostname, "ServerVersion": env!("CARGO_PKG_VERSION"), "DefaultRuntime": "berth",
-        "Runtimes": {"berth": {"path": "builtin"}}, "SecurityOptions": ["name=seccomp,profile=builtin"],
-    });
+    let v = engine.info();
     if let Some(f) = &a.format {
         return print_templated(f, &[v]);
     }
+    let n = |k: &str| v[k].as_u64().unwrap_or(0);
+    let t = |k: &str| v[k].as_str().unwrap_or("").to_string();
     println!(
         "Client:\n Version:    {}\n Context:    default\n",
         env!("CARGO_PKG_VERSION")
@@ -178,28 +126,30 @@ pub fn info(engine: &Engine, a: FormatArgs) -> CmdResult {
     println!("Server:");
     println!(
         " Containers: {}\n  Running: {}\n  Paused: {}\n  Stopped: {}",
-        list.len(),
-        running,
-        paused,
-        list.len() - running - paused
+        n("Containers"),
+        n("ContainersRunning"),
+        n("ContainersPaused"),
+        n("ContainersStopped")
     );
-    println!(" Images: {images}");
-    println!(" Server Version: {}", env!("CARGO_PKG_VERSION"));
+    println!(" Images: {}", n("Images"));
+    println!(" Server Version: {}", t("ServerVersion"));
     println!(" Storage Driver: overlay2\n  Backing Filesystem: extfs\n  Supports d_type: true");
     println!(
         " Logging Driver: json-file\n Cgroup Driver: cgroupfs\n Cgroup Version: {}",
-        cg.as_str()
+        t("CgroupVersion")
     );
     println!(" Runtimes: berth\n Default Runtime: berth\n Security Options:\n  seccomp\n   Profile: builtin");
     println!(
         " Kernel Version: {}\n Operating System: {}\n OSType: linux\n Architecture: {}",
-        kernel_version(),
-        os_name(),
-        std::env::consts::ARCH
+        t("KernelVersion"),
+        t("OperatingSystem"),
+        t("Architecture")
     );
     println!(
-        " CPUs: {ncpu}\n Total Memory: {:.4}GiB\n Name: {hostname}\n Berth Root Dir: {}",
-        mem as f64 / (1u64 << 30) as f64,
+        " CPUs: {}\n Total Memory: {:.4}GiB\n Name: {}\n Berth Root Dir: {}",
+        n("NCPU"),
+        n("MemTotal") as f64 / (1u64 << 30) as f64,
+        t("Name"),
         engine.root.path().display()
     );
     Ok(0)
@@ -279,14 +229,7 @@ pub fn df(engine: &Engine, a: FormatArgs) -> CmdResult {
         "table {{.Type}}\t{{.TotalCount}}\t{{.Active}}\t{{.Size}}\t{{.Reclaimable}}",
     );
     let headers = json!({"Type": "TYPE", "TotalCount": "TOTAL", "Active": "ACTIVE", "Size": "SIZE", "Reclaimable": "RECLAIMABLE"});
-    print!(
-        "{}",
-        crate::format::render_list(&fmt, &headers, &rows).map_err(|e| Exit {
-            code: 1,
-            message: e.to_string()
-        })?
-    );
-    Ok(0)
+    crate::format::print_list(&fmt, &headers, &rows)
 }
 
 /// `berth system prune`.
@@ -306,35 +249,17 @@ pub fn prune(engine: &Engine, a: super::SystemPruneArgs) -> CmdResult {
             return Ok(0);
         }
     }
+    use super::container::print_deleted;
     let (ctrs, mut bytes) = engine.prune_containers()?;
-    if !ctrs.is_empty() {
-        println!("Deleted Containers:");
-        ctrs.iter().for_each(|c| println!("{c}"));
-        println!();
-    }
+    print_deleted("Containers", &ctrs, "");
     if a.volumes {
-        let mut removed = Vec::new();
-        for v in engine.volumes.list() {
-            if v.anonymous() && berth_engine::volume::users(&engine.root, &v.name).is_empty() {
-                bytes += engine.volumes.size(&v);
-                if engine.volumes.remove(&v.name).is_ok() {
-                    removed.push(v.name);
-                }
-            }
-        }
-        if !removed.is_empty() {
-            println!("Deleted Volumes:");
-            removed.iter().for_each(|v| println!("{v}"));
-            println!();
-        }
+        let (removed, vb) = engine.prune_volumes(false);
+        bytes += vb;
+        print_deleted("Volumes", &removed, "");
     }
     let (imgs, ib) = engine.prune_images(a.all)?;
     bytes += ib;
-    if !imgs.is_empty() {
-        println!("Deleted Images:");
-        imgs.iter().for_each(|i| println!("deleted: {i}"));
-        println!();
-    }
+    print_deleted("Images", &imgs, "deleted: ");
     println!("Total reclaimed space: {}", crate::human::size(bytes));
     Ok(0)
 }

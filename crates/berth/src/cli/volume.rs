@@ -1,8 +1,8 @@
 //! `volume create|ls|inspect|rm|prune`.
 
 use super::{VolumeCmd, VolumeCreateArgs, VolumeLsArgs};
-use crate::format::{list_format, render_list, Template};
-use crate::{human, CmdResult, Exit};
+use crate::format::{list_format, print_list};
+use crate::{human, CmdResult};
 use anyhow::{anyhow, bail};
 use berth_engine::volume::{self, VolumeRecord};
 use berth_engine::Engine;
@@ -39,19 +39,7 @@ pub fn run(engine: &Engine, cmd: VolumeCmd) -> CmdResult {
             }
             match &a.format {
                 Some(f) => {
-                    let t = Template::parse(f).map_err(|e| Exit {
-                        code: 1,
-                        message: e.to_string(),
-                    })?;
-                    for v in &items {
-                        println!(
-                            "{}",
-                            t.render(v).map_err(|e| Exit {
-                                code: 1,
-                                message: e.to_string()
-                            })?
-                        );
-                    }
+                    crate::cli::system::print_templated(f, &items)?;
                 }
                 None => println!(
                     "{}",
@@ -91,23 +79,8 @@ pub fn run(engine: &Engine, cmd: VolumeCmd) -> CmdResult {
             if !a.force && !super::container::confirm(q) {
                 return Ok(0);
             }
-            let mut removed = Vec::new();
-            let mut bytes = 0;
-            for v in engine.volumes.list() {
-                if (a.all || v.anonymous()) && volume::users(&engine.root, &v.name).is_empty() {
-                    bytes += engine.volumes.size(&v);
-                    if engine.volumes.remove(&v.name).is_ok() {
-                        removed.push(v.name);
-                    }
-                }
-            }
-            if !removed.is_empty() {
-                println!("Deleted Volumes:");
-                for n in &removed {
-                    println!("{n}");
-                }
-                println!();
-            }
+            let (removed, bytes) = engine.prune_volumes(a.all);
+            super::container::print_deleted("Volumes", &removed, "");
             println!("Total reclaimed space: {}", human::size(bytes));
             Ok(0)
         }
@@ -165,12 +138,5 @@ fn ls(engine: &Engine, a: VolumeLsArgs) -> CmdResult {
     }
     let fmt = list_format(a.format.as_deref(), "table {{.Driver}}\t{{.Name}}");
     let headers = json!({"Driver": "DRIVER", "Name": "VOLUME NAME", "Mountpoint": "MOUNTPOINT", "Scope": "SCOPE", "Labels": "LABELS", "Size": "SIZE"});
-    print!(
-        "{}",
-        render_list(&fmt, &headers, &rows).map_err(|e| Exit {
-            code: 1,
-            message: e.to_string()
-        })?
-    );
-    Ok(0)
+    print_list(&fmt, &headers, &rows)
 }
