@@ -151,6 +151,18 @@ impl Lock {
 
 /// Writes `data` to `path` atomically: temp file in the same directory, fsync, rename.
 pub fn write_atomic(path: &Path, data: &[u8]) -> Result<()> {
+    write_via_temp(path, data, true)
+}
+
+/// Replaces `path` with `data` atomically (temp file + rename) without waiting for the disk:
+/// for files that are rebuilt anyway (bundles, caches) or whose loss on power failure only
+/// costs a state refresh, never a corrupt file.
+pub fn write_replace(path: &Path, data: &[u8]) -> Result<()> {
+    write_via_temp(path, data, false)
+}
+
+/// A temp file beside `path` (removed on failure), fsynced when `sync`, renamed over `path`.
+fn write_via_temp(path: &Path, data: &[u8], sync: bool) -> Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     let tmp = dir.join(format!(
         ".{}.tmp-{}-{}",
@@ -161,7 +173,9 @@ pub fn write_atomic(path: &Path, data: &[u8]) -> Result<()> {
     let res = (|| -> std::io::Result<()> {
         let mut f = File::create(&tmp)?;
         f.write_all(data)?;
-        f.sync_data()?;
+        if sync {
+            f.sync_data()?;
+        }
         fs::rename(&tmp, path)
     })();
     if res.is_err() {
@@ -170,22 +184,15 @@ pub fn write_atomic(path: &Path, data: &[u8]) -> Result<()> {
     res.ctx(|| format!("write {}", path.display()))
 }
 
-/// Replaces `path` with `data` atomically (temp file + rename) without waiting for the disk:
-/// for files that are rebuilt anyway (bundles, caches) or whose loss on power failure only
-/// costs a state refresh, never a corrupt file.
-pub fn write_replace(path: &Path, data: &[u8]) -> Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let tmp = dir.join(format!(
-        ".{}.tmp-{}-{}",
-        path.file_name().unwrap_or_default().to_string_lossy(),
-        std::process::id(),
-        random_hex(4)
-    ));
-    let res = fs::write(&tmp, data).and_then(|_| fs::rename(&tmp, path));
-    if res.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    res.ctx(|| format!("write {}", path.display()))
+/// The strings of a JSON array (anything else, and non-string items, count as none).
+pub fn json_strings(v: &serde_json::Value) -> Vec<String> {
+    v.as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|x| x.as_str().map(String::from))
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// Serialises `value` as JSON into `path` atomically.

@@ -161,22 +161,8 @@ impl ImageStore {
             let cfg_path = entry["Config"]
                 .as_str()
                 .ok_or_else(|| Error::invalid("invalid archive: manifest entry without Config"))?;
-            let layers: Vec<String> = entry["Layers"]
-                .as_array()
-                .map(|a| {
-                    a.iter()
-                        .filter_map(|v| v.as_str().map(String::from))
-                        .collect()
-                })
-                .unwrap_or_default();
-            let tags: Vec<String> = entry["RepoTags"]
-                .as_array()
-                .map(|a| {
-                    a.iter()
-                        .filter_map(|v| v.as_str().map(String::from))
-                        .collect()
-                })
-                .unwrap_or_default();
+            let layers = store::json_strings(&entry["Layers"]);
+            let tags = store::json_strings(&entry["RepoTags"]);
             let cfg_bytes =
                 fs::read(Self::safe_join(dir, cfg_path)?).ctx(|| format!("read {cfg_path}"))?;
             let paths: Vec<PathBuf> = layers

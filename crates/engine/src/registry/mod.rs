@@ -55,13 +55,10 @@ impl RegistryConfig {
         let v: Value = serde_json::from_slice(&data)
             .map_err(|e| Error::invalid(format!("{}: {e}", path.display())))?;
         let list = |k: &str| -> Vec<String> {
-            v[k].as_array()
-                .map(|a| {
-                    a.iter()
-                        .filter_map(|s| s.as_str().map(|s| s.trim_end_matches('/').to_string()))
-                        .collect()
-                })
-                .unwrap_or_default()
+            crate::store::json_strings(&v[k])
+                .into_iter()
+                .map(|s| s.trim_end_matches('/').to_string())
+                .collect()
         };
         cfg.insecure = list("insecure-registries");
         cfg.mirrors = list("registry-mirrors");
@@ -492,14 +489,7 @@ impl Client {
             .map_err(|e| Error::internal(format!("tags of {}: {e}", self.repository)))?;
         let v: Value = serde_json::from_str(&text)
             .map_err(|e| Error::internal(format!("tags of {}: {e}", self.repository)))?;
-        let mut tags: Vec<String> = v["tags"]
-            .as_array()
-            .map(|a| {
-                a.iter()
-                    .filter_map(|t| t.as_str().map(String::from))
-                    .collect()
-            })
-            .unwrap_or_default();
+        let mut tags = crate::store::json_strings(&v["tags"]);
         tags.sort();
         Ok(tags)
     }
