@@ -12,15 +12,15 @@ use berth_engine::shim::{
 use hyper_util::rt::TokioIo;
 use std::collections::HashMap;
 use std::os::unix::net::UnixStream as StdUnix;
-use std::sync::Mutex;
+use std::sync::{LazyLock, Mutex};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// Attach streams waiting for their container's start, by container id.
-pub static PENDING: Mutex<Option<HashMap<String, StdUnix>>> = Mutex::new(None);
+static PENDING: LazyLock<Mutex<HashMap<String, StdUnix>>> = LazyLock::new(Default::default);
 
 /// Takes the stream a client attached before `start`, if any.
 pub fn take_pending(id: &str) -> Option<StdUnix> {
-    PENDING.lock().unwrap().as_mut().and_then(|m| m.remove(id))
+    PENDING.lock().unwrap().remove(id)
 }
 
 async fn write_frame(
@@ -89,11 +89,7 @@ pub async fn attach(
             .map_err(|e| ApiError::new(409, format!("cannot attach to {id}: {e}")))?
     } else {
         let (mine, theirs) = StdUnix::pair().map_err(|e| ApiError::new(500, e.to_string()))?;
-        PENDING
-            .lock()
-            .unwrap()
-            .get_or_insert_with(HashMap::new)
-            .insert(id.clone(), theirs);
+        PENDING.lock().unwrap().insert(id.clone(), theirs);
         mine
     };
     shim.set_nonblocking(true)

@@ -31,16 +31,7 @@ async fn list(State(engine): State<Shared>, Query(q): Q) -> ApiResult<Json<Value
                 continue;
             }
             let cfg = e.images.config(&img.id)?;
-            let refs = e.images.refs_of(&img.id);
-            let tags: Vec<String> = refs
-                .iter()
-                .filter(|r| r.digest().is_none())
-                .map(|r| r.familiar())
-                .collect();
-            let digests: Vec<String> = refs
-                .iter()
-                .filter_map(|r| r.digest().map(|d| format!("{}@{d}", r.familiar_name())))
-                .collect();
+            let (tags, digests) = e.repo_tags_and_digests(&img.id);
             let size = e.images.size(&img);
             out.push(json!({
                 "Id": img.id,

@@ -104,18 +104,24 @@ impl Engine {
         })
     }
 
-    /// Docker's image inspect object.
-    pub fn inspect_image(&self, img: &ImageRecord, cfg: &ImageConfig) -> Value {
-        let refs = self.images.refs_of(&img.id);
-        let tags: Vec<String> = refs
+    /// An image's `RepoTags` and `RepoDigests`, as inspect and the image list show them.
+    pub fn repo_tags_and_digests(&self, id: &str) -> (Vec<String>, Vec<String>) {
+        let refs = self.images.refs_of(id);
+        let tags = refs
             .iter()
             .filter(|r| r.tag().is_some())
             .map(Reference::familiar)
             .collect();
-        let digests: Vec<String> = refs
+        let digests = refs
             .iter()
             .filter_map(|r| r.digest().map(|d| format!("{}@{d}", r.familiar_name())))
             .collect();
+        (tags, digests)
+    }
+
+    /// Docker's image inspect object.
+    pub fn inspect_image(&self, img: &ImageRecord, cfg: &ImageConfig) -> Value {
+        let (tags, digests) = self.repo_tags_and_digests(&img.id);
         let lower: Vec<String> = img
             .layers
             .iter()

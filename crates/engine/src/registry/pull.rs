@@ -228,10 +228,12 @@ impl Read for BlobReader<'_> {
             }
             let res = match &mut self.body {
                 Some(b) => b.read(buf),
-                None => self.open().map(|_| usize::MAX),
+                None => match self.open() {
+                    Ok(()) => continue,
+                    Err(e) => Err(e),
+                },
             };
             match res {
-                Ok(usize::MAX) => continue,
                 Ok(0) => {
                     self.body = None;
                     self.fail(io::Error::new(
