@@ -73,12 +73,13 @@ pub async fn attach(
             .map(String::as_str)
             .unwrap_or("ctrl-p,ctrl-q"),
     );
-    let (id, tty, running) = on_container(&engine, id, move |e, id| {
+    let (id, tty, stdin_once, running) = on_container(&engine, id, move |e, id| {
         let rec = e.record(&id)?;
         let st = e.state(&id)?;
         Ok((
             id,
             rec.config.tty,
+            rec.config.stdin_once,
             st.status == berth_engine::container::Status::Running,
         ))
     })
@@ -100,7 +101,14 @@ pub async fn attach(
         let Ok(shim) = tokio::net::UnixStream::from_std(shim) else {
             return;
         };
-        bridge(TokioIo::new(up), shim, stdin, stdout, stderr, tty, keys).await;
+        let how = How {
+            stdin,
+            stdout,
+            stderr,
+            tty,
+            stdin_once,
+        };
+        bridge(TokioIo::new(up), shim, how, keys).await;
     });
     let ctype = if tty {
         "application/vnd.docker.raw-stream"
@@ -116,17 +124,29 @@ pub async fn attach(
         .unwrap())
 }
 
-async fn bridge<S>(
-    conn: S,
-    shim: tokio::net::UnixStream,
-    stdin: bool,
-    stdout: bool,
-    stderr: bool,
-    tty: bool,
-    keys: Vec<u8>,
-) where
+/// Which streams an attach carries, and how its container's stdin behaves.
+#[derive(Clone, Copy)]
+pub(crate) struct How {
+    pub stdin: bool,
+    pub stdout: bool,
+    pub stderr: bool,
+    pub tty: bool,
+    pub stdin_once: bool,
+}
+
+/// Copies between a hijacked client connection and a shim's framed socket until the container's
+/// output ends or the client detaches.
+pub(crate) async fn bridge<S>(conn: S, shim: tokio::net::UnixStream, how: How, keys: Vec<u8>)
+where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
+    let How {
+        stdin,
+        stdout,
+        stderr,
+        tty,
+        stdin_once,
+    } = how;
     let (mut cr, mut cw) = tokio::io::split(conn);
     let (mut sr, mut sw) = shim.into_split();
     let detached = std::sync::Arc::new(tokio::sync::Notify::new());
@@ -138,9 +158,19 @@ async fn bridge<S>(
         loop {
             let n = match cr.read(&mut buf).await {
                 Ok(0) | Err(_) => {
+                    // As dockerd: the end of an attached stdin closes the container's only for
+                    // a StdinOnce container without a terminal; otherwise it ends this attach
+                    // (the docker CLI closes the connection when it sees the detach keys).
+                    if stdin && (tty || !stdin_once) {
+                        d2.notify_one();
+                        return;
+                    }
                     if stdin {
                         let _ = write_frame(&mut sw, FRAME_STDIN_EOF, &[]).await;
                     }
+                    // Dropping the write half would shut the socket down, and the shim takes a
+                    // closed socket for a client that left: hold it until the output is done.
+                    std::future::pending::<()>().await;
                     return;
                 }
                 Ok(n) => n,

@@ -284,12 +284,10 @@ async fn wait(
                             Err(_) => break now_code(&e, &id, &before),
                         };
                         if now.status == Status::Running || now.status == Status::Restarting {
-                            let c = e.wait(&id)?;
-                            // AutoRemove may have taken the state (and its exit code) already.
-                            break if e.record(&id).is_err() {
-                                now_code(&e, &id, &before)
-                            } else {
-                                c
+                            // AutoRemove may take the state (and its exit code) at any moment.
+                            break match e.wait(&id) {
+                                Ok(c) if e.record(&id).is_ok() => c,
+                                _ => now_code(&e, &id, &before),
                             };
                         }
                         if now.finished_at != before {

@@ -1,9 +1,12 @@
 //! The Docker Engine API: `berth daemon` on a temporary socket, driven by the real docker CLI.
 
-use crate::common::{Berth, BERTH};
+use crate::common::{Berth, Term, BERTH};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+
+const NEEDS_DOCKER: &str =
+    "these tests need the docker CLI on PATH (apt-get install docker.io, daemon not needed)";
 
 /// `berth daemon` on a socket inside the test's root; SIGTERM and wait on drop.
 struct Daemon {
@@ -32,15 +35,44 @@ impl Daemon {
         Daemon { child, socket }
     }
 
-    /// The docker CLI pointed at this daemon.
+    /// A docker CLI command pointed at this daemon.
+    fn cmd(&self, args: &[&str]) -> Command {
+        let mut c = Command::new("docker");
+        c.env("DOCKER_HOST", format!("unix://{}", self.socket.display()))
+            .env(
+                "DOCKER_CONFIG",
+                self.socket.parent().unwrap().join("docker-config"),
+            )
+            .args(args);
+        c
+    }
+
+    /// Runs the docker CLI with `input` on its stdin.
+    fn docker_stdin(&self, args: &[&str], input: &[u8]) -> (i32, String, String) {
+        use std::io::Write;
+        let mut child = self
+            .cmd(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect(NEEDS_DOCKER);
+        child.stdin.take().unwrap().write_all(input).unwrap();
+        let o = child.wait_with_output().unwrap();
+        (
+            o.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&o.stdout).into_owned(),
+            String::from_utf8_lossy(&o.stderr).into_owned(),
+        )
+    }
+
+    /// Runs the docker CLI pointed at this daemon.
     fn docker(&self, args: &[&str]) -> (i32, String, String) {
-        let o = Command::new("docker")
-            .env("DOCKER_HOST", format!("unix://{}", self.socket.display()))
-            .env("DOCKER_CONFIG", self.socket.parent().unwrap().join("docker-config"))
-            .args(args)
+        let o = self
+            .cmd(args)
             .stdin(Stdio::null())
             .output()
-            .expect("these tests need the docker CLI on PATH (apt-get install docker.io, daemon not needed)");
+            .expect(NEEDS_DOCKER);
         (
             o.status.code().unwrap_or(-1),
             String::from_utf8_lossy(&o.stdout).into_owned(),
@@ -204,4 +236,48 @@ fn sigterm_stops_the_daemon_not_the_containers() {
     assert_eq!(b.inspect("lives-on", "{{.State.Running}}"), "true");
     let _ = waiter.kill();
     let _ = waiter.wait();
+}
+
+#[test]
+fn docker_cli_runs_attached_and_interactive() {
+    let b = Berth::new();
+    let d = Daemon::start(&b);
+    // Foreground runs, again and again: output, stderr, exit code, --rm, piped stdin.
+    for i in 0..10 {
+        let (code, out, err) = d.docker(&[
+            "run",
+            "--rm",
+            "busybox",
+            "sh",
+            "-c",
+            &format!("echo out{i}; echo err{i} >&2; exit 3"),
+        ]);
+        assert_eq!(
+            (code, out.as_str(), err.as_str()),
+            (3, format!("out{i}\n").as_str(), format!("err{i}\n").as_str())
+        );
+        let (code, out, err) =
+            d.docker_stdin(&["run", "-i", "--rm", "busybox", "cat"], format!("in{i}\n").as_bytes());
+        assert_eq!((code, out.as_str()), (0, format!("in{i}\n").as_str()), "{err}");
+    }
+    assert!(b.ok(&["ps", "-aq"]).trim().is_empty(), "--rm removed them all");
+    // A terminal: docker run -it, a shell, detach with Ctrl+P Ctrl+Q, attach, exit.
+    let mut t = Term::spawn_command(
+        d.cmd(&["run", "-it", "--name", "tty", "busybox", "sh"]),
+        30,
+        100,
+    );
+    t.expect("# ", 10);
+    t.send(b"echo $((6*7)); stty size\r");
+    t.expect("42", 5);
+    t.expect("30 100", 5);
+    t.send(b"\x10\x11");
+    assert_eq!(t.wait(10), 0, "detached: {}", t.seen);
+    assert_eq!(b.inspect("tty", "{{.State.Running}}"), "true");
+    let mut t = Term::spawn_command(d.cmd(&["attach", "tty"]), 30, 100);
+    t.send(b"\recho back-$((1+1))\r");
+    t.expect("back-2", 10);
+    t.send(b"exit 5\r");
+    assert_eq!(t.wait(10), 5, "{}", t.seen);
+    assert_eq!(b.inspect("tty", "{{.State.Status}}"), "exited");
 }

@@ -243,6 +243,11 @@ pub struct Term {
 impl Term {
     /// Starts `berth args` with a new terminal of `rows` x `cols` as its controlling terminal.
     pub fn spawn(b: &Berth, args: &[&str], rows: u16, cols: u16) -> Term {
+        Term::spawn_command(b.cmd(args), rows, cols)
+    }
+
+    /// Starts any command (the docker CLI, say) on a new terminal of `rows` x `cols`.
+    pub fn spawn_command(mut cmd: Command, rows: u16, cols: u16) -> Term {
         use std::os::fd::{AsRawFd, FromRawFd};
         use std::os::unix::process::CommandExt;
         let ws = nix::pty::Winsize {
@@ -254,7 +259,6 @@ impl Term {
         let pty = nix::pty::openpty(Some(&ws), None).unwrap();
         let saved = nix::sys::termios::tcgetattr(&pty.slave).unwrap();
         let s = pty.slave.as_raw_fd();
-        let mut cmd = b.cmd(args);
         // SAFETY: the slave descriptor stays open until spawn returns.
         unsafe {
             cmd.stdin(Stdio::from_raw_fd(libc::dup(s)))

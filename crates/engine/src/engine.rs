@@ -956,6 +956,11 @@ impl Engine {
                 std::io::Error::last_os_error()
             )));
         }
+        // As dockerd: after SIGKILL the container is gone when kill returns, so a `rm` that
+        // follows does not find it running.
+        if signal == libc::SIGKILL {
+            self.wait_shim(&st, Some(Duration::from_secs(10)));
+        }
         Ok(())
     }
 

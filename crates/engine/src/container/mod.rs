@@ -351,6 +351,10 @@ impl ContainerStore {
     pub fn state_raw(&self, id: &str) -> Result<State> {
         let p = self.dir(id).join("state.json");
         if !p.exists() {
+            // A removed container must not read as a fresh one: waiters poll this.
+            if !self.dir(id).join("container.json").exists() {
+                return Err(Error::not_found(format!("No such container: {id}")));
+            }
             return Ok(State::default());
         }
         store::read_json(&p)
