@@ -59,6 +59,44 @@ fn detach_keys(spec: &str) -> Vec<u8> {
         .collect()
 }
 
+/// Finds the detach keys in a terminal client's input; a partial sequence that breaks off is
+/// passed on.
+pub(crate) struct DetachMatch {
+    keys: Vec<u8>,
+    matched: usize,
+}
+
+impl DetachMatch {
+    /// From Docker's spelling ("ctrl-p,ctrl-q").
+    pub fn parse(spec: &str) -> Self {
+        DetachMatch {
+            keys: detach_keys(spec),
+            matched: 0,
+        }
+    }
+
+    /// The bytes to pass on, and whether the whole sequence has been seen.
+    pub fn feed(&mut self, data: &[u8]) -> (Vec<u8>, bool) {
+        let mut out = Vec::with_capacity(data.len());
+        for &b in data {
+            if self.matched > 0 && b != self.keys[self.matched] {
+                out.extend_from_slice(&self.keys[..self.matched]);
+                self.matched = 0;
+            }
+            if !self.keys.is_empty() && b == self.keys[self.matched] {
+                self.matched += 1;
+                if self.matched == self.keys.len() {
+                    self.matched = 0;
+                    return (out, true);
+                }
+                continue;
+            }
+            out.push(b);
+        }
+        (out, false)
+    }
+}
+
 pub async fn attach(
     State(engine): State<Shared>,
     Path(id): Path<String>,
@@ -68,7 +106,7 @@ pub async fn attach(
     let stdin = truthy(q.get("stdin"));
     let stdout = truthy(q.get("stdout"));
     let stderr = truthy(q.get("stderr"));
-    let keys = detach_keys(
+    let keys = DetachMatch::parse(
         q.get("detachKeys")
             .map(String::as_str)
             .unwrap_or("ctrl-p,ctrl-q"),
@@ -136,7 +174,7 @@ pub(crate) struct How {
 
 /// Copies between a hijacked client connection and a shim's framed socket until the container's
 /// output ends or the client detaches.
-pub(crate) async fn bridge<S>(conn: S, shim: tokio::net::UnixStream, how: How, keys: Vec<u8>)
+pub(crate) async fn bridge<S>(conn: S, shim: tokio::net::UnixStream, how: How, mut keys: DetachMatch)
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
@@ -154,7 +192,6 @@ where
     // Client → container: stdin frames; EOF is a half-close; the detach keys end the attach.
     let input = tokio::spawn(async move {
         let mut buf = vec![0u8; 32 * 1024];
-        let mut matched = 0usize;
         loop {
             let n = match cr.read(&mut buf).await {
                 Ok(0) | Err(_) => {
@@ -178,21 +215,17 @@ where
             if !stdin {
                 continue;
             }
-            let mut out = Vec::with_capacity(n);
-            for &b in &buf[..n] {
-                if tty && !keys.is_empty() && b == keys[matched] {
-                    matched += 1;
-                    if matched == keys.len() {
-                        d2.notify_one();
-                        return;
-                    }
-                    continue;
+                let (out, detach) = if tty {
+                keys.feed(&buf[..n])
+            } else {
+                (buf[..n].to_vec(), false)
+            };
+            if detach {
+                if !out.is_empty() {
+                    let _ = write_frame(&mut sw, FRAME_STDIN, &out).await;
                 }
-                if matched > 0 {
-                    out.extend_from_slice(&keys[..matched]);
-                    matched = 0;
-                }
-                out.push(b);
+                d2.notify_one();
+                return;
             }
             if !out.is_empty() && write_frame(&mut sw, FRAME_STDIN, &out).await.is_err() {
                 return;
@@ -251,4 +284,21 @@ pub async fn resize(
         Ok(StatusCode::OK)
     })
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn detach_keys_are_found_and_partial_ones_passed_on() {
+        let mut m = DetachMatch::parse("ctrl-p,ctrl-q");
+        assert_eq!(m.feed(b"ab\x10"), (b"ab".to_vec(), false));
+        assert_eq!(m.feed(b"x"), (b"\x10x".to_vec(), false));
+        assert_eq!(m.feed(b"\x10\x10\x11"), (b"\x10".to_vec(), true));
+        let mut m = DetachMatch::parse("a,b,c");
+        assert_eq!(m.feed(b"aabc"), (b"a".to_vec(), true));
+        let mut m = DetachMatch::parse("");
+        assert_eq!(m.feed(b"\x10\x11"), (b"\x10\x11".to_vec(), false));
+    }
 }

@@ -4,6 +4,9 @@
 
 mod attach;
 mod containers;
+mod exec;
+mod fdio;
+mod files;
 mod images;
 mod system;
 
@@ -37,6 +40,16 @@ impl ApiError {
             status: StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
             message: message.into(),
         }
+    }
+
+    /// The HTTP status.
+    pub fn status(&self) -> u16 {
+        self.status.as_u16()
+    }
+
+    /// The message.
+    pub fn message(&self) -> &str {
+        &self.message
     }
 }
 
@@ -136,6 +149,8 @@ pub fn router(engine: Shared) -> Router {
     let inner = Router::new()
         .merge(system::routes())
         .merge(containers::routes())
+        .merge(exec::routes())
+        .merge(files::routes())
         .merge(images::routes())
         .fallback(|req: Request<Body>| async move {
             ApiError::new(

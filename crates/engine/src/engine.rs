@@ -52,6 +52,84 @@ pub struct CreateRequest {
     pub mounts: Vec<crate::container::mounts::MountRequest>,
 }
 
+/// What `logs` reads: a time window, the last N entries, and whether to follow.
+#[derive(Debug, Clone, Default)]
+pub struct LogQuery {
+    /// Entries at or after this time.
+    pub since: Option<chrono::DateTime<chrono::Utc>>,
+    /// Entries at or before this time (and no following).
+    pub until: Option<chrono::DateTime<chrono::Utc>>,
+    /// Only the last N of the existing entries.
+    pub tail: Option<usize>,
+    /// Keep reading new entries while the container runs.
+    pub follow: bool,
+}
+
+/// One end of a `cp`: a path on the host, or a tar stream on a descriptor (stdin or stdout,
+/// the API's request or response).
+#[derive(Debug, Clone, Copy)]
+pub enum CopyEnd<'a> {
+    /// A file or directory on the host.
+    Path(&'a Path),
+    /// A tar archive read from or written to this descriptor.
+    Tar(RawFd),
+}
+
+/// A path's stat in a container, with Go's `os.FileMode` bits as Docker's API reports them.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, PartialEq)]
+pub struct PathStat {
+    /// Last component of the path.
+    pub name: String,
+    /// Size in bytes.
+    pub size: i64,
+    /// Permission bits plus Go's type flags (directory 1<<31, symlink 1<<27, …).
+    pub mode: u32,
+    /// Modification time, RFC 3339.
+    pub mtime: String,
+    /// A symlink's target.
+    #[serde(rename = "linkTarget")]
+    pub link_target: String,
+}
+
+impl PathStat {
+    fn new(path: &str, m: &std::fs::Metadata, link: Option<PathBuf>) -> PathStat {
+        use std::os::unix::fs::{FileTypeExt, MetadataExt};
+        let t = m.file_type();
+        let raw = m.mode();
+        let mut mode = raw & 0o777;
+        let flags: [(bool, u32); 9] = [
+            (t.is_dir() && link.is_none(), 1 << 31),
+            (t.is_symlink() || link.is_some(), 1 << 27),
+            (t.is_block_device() || t.is_char_device(), 1 << 26),
+            (t.is_char_device(), 1 << 21),
+            (t.is_fifo(), 1 << 25),
+            (t.is_socket(), 1 << 24),
+            (raw & 0o4000 != 0, 1 << 23),
+            (raw & 0o2000 != 0, 1 << 22),
+            (raw & 0o1000 != 0, 1 << 20),
+        ];
+        for (on, bit) in flags {
+            if on {
+                mode |= bit;
+            }
+        }
+        let mtime = chrono::DateTime::from_timestamp(m.mtime(), m.mtime_nsec() as u32)
+            .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true))
+            .unwrap_or_default();
+        let name = Path::new(path.trim_end_matches('/'))
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "/".into());
+        PathStat {
+            name,
+            size: m.size() as i64,
+            mode,
+            mtime,
+            link_target: link.map(|l| l.display().to_string()).unwrap_or_default(),
+        }
+    }
+}
+
 /// What `exec` runs and how.
 #[derive(Debug, Clone, Default)]
 pub struct ExecRequest {
@@ -69,6 +147,9 @@ pub struct ExecRequest {
     pub stdio: [Option<RawFd>; 3],
     /// The terminal inside the container (from [`Engine::open_pty`]).
     pub tty_path: Option<String>,
+    /// An id the caller made and announced with `exec_create` (the API's exec instances);
+    /// None: one is made here and both events are emitted.
+    pub exec_id: Option<String>,
 }
 
 /// `update`'s changes; None leaves a setting as it is.
@@ -1213,13 +1294,19 @@ impl Engine {
             stdio: req.stdio,
             tty_path: req.tty_path.clone(),
         };
-        let exec_id = store::random_hex(32);
         let cmdline = req.cmd.join(" ");
-        self.emit(
-            &rec,
-            "exec_create",
-            &[("execID", &exec_id), ("execCommand", &cmdline)],
-        );
+        let exec_id = match &req.exec_id {
+            Some(x) => x.clone(),
+            None => {
+                let x = store::random_hex(32);
+                self.emit(
+                    &rec,
+                    "exec_create",
+                    &[("execID", &x), ("execCommand", &cmdline)],
+                );
+                x
+            }
+        };
         let pid = berth_runtime::exec::exec(&opts)?;
         self.emit(
             &rec,
@@ -1227,6 +1314,58 @@ impl Engine {
             &[("execID", &exec_id), ("execCommand", &cmdline)],
         );
         Ok(pid)
+    }
+
+    /// `top`: the header and rows of `ps ARGS` (default `-ef`) for the container's processes.
+    pub fn top(&self, id: &str, ps_args: &[String]) -> Result<(Vec<String>, Vec<Vec<String>>)> {
+        let st = self.state(id)?;
+        if !st.status.is_live() {
+            return Err(Error::conflict(format!("container {id} is not running")));
+        }
+        let pids: std::collections::HashSet<i32> = self.cgroup(id).pids().into_iter().collect();
+        let args: Vec<String> = if ps_args.is_empty() {
+            vec!["-ef".into()]
+        } else {
+            ps_args.to_vec()
+        };
+        let out = std::process::Command::new("ps")
+            .args(&args)
+            .output()
+            .ctx(|| "run ps".to_string())?;
+        if !out.status.success() {
+            return Err(Error::internal(format!(
+                "ps {}: {}",
+                args.join(" "),
+                String::from_utf8_lossy(&out.stderr).trim()
+            )));
+        }
+        let text = String::from_utf8_lossy(&out.stdout);
+        let mut lines = text.lines();
+        let titles: Vec<String> = lines
+            .next()
+            .unwrap_or("")
+            .split_whitespace()
+            .map(String::from)
+            .collect();
+        let Some(pid_col) = titles.iter().position(|c| c == "PID") else {
+            return Err(Error::internal("Couldn't find PID field in ps output"));
+        };
+        let mut rows = Vec::new();
+        for l in lines {
+            // The last column (the command) may contain spaces.
+            let words: Vec<&str> = l.split_whitespace().collect();
+            let split = titles.len().saturating_sub(1).min(words.len());
+            let mut fields: Vec<String> = words[..split].iter().map(|w| w.to_string()).collect();
+            fields.push(words[split..].join(" "));
+            if fields
+                .get(pid_col)
+                .and_then(|p| p.parse::<i32>().ok())
+                .is_some_and(|p| pids.contains(&p))
+            {
+                rows.push(fields);
+            }
+        }
+        Ok((titles, rows))
     }
 
     /// Opens a new terminal from a running container's own devpts instance: its master side and
@@ -1646,10 +1785,99 @@ impl Engine {
         )
     }
 
-    /// `docker cp CONTAINER:SRC DEST`: `dest` None writes a tar of SRC to stdout.
-    pub fn copy_from(&self, id: &str, src: &str, dest: Option<&Path>, follow: bool) -> Result<()> {
+    /// `docker logs`: hands each entry of `q` to `emit`, following while the container runs
+    /// when asked; `emit` returning false stops (a client that went away).
+    pub fn logs(
+        &self,
+        id: &str,
+        q: &LogQuery,
+        mut emit: impl FnMut(&crate::logs::LogEntry) -> bool,
+    ) -> Result<()> {
+        if self.record(id)?.host_config.log_config.typ == "none" {
+            return Err(Error::invalid(
+                "configured logging driver does not support reading",
+            ));
+        }
+        let path = self.containers.log_path(id);
+        let in_range = |t: &str| -> bool {
+            let Ok(t) = chrono::DateTime::parse_from_rfc3339(t) else {
+                return true;
+            };
+            let t = t.with_timezone(&chrono::Utc);
+            q.since.is_none_or(|s| t >= s) && q.until.is_none_or(|u| t <= u)
+        };
+        let offset = crate::logs::live_len(&path);
+        let mut entries: Vec<_> = crate::logs::read_all(&path)
+            .into_iter()
+            .filter(|e| in_range(&e.time))
+            .collect();
+        if let Some(n) = q.tail {
+            let skip = entries.len().saturating_sub(n);
+            entries.drain(..skip);
+        }
+        for e in &entries {
+            if !emit(e) {
+                return Ok(());
+            }
+        }
+        if q.follow && q.until.is_none() {
+            let running = || self.state(id).map(|s| s.status.is_live()).unwrap_or(false);
+            crate::logs::follow(
+                &path,
+                offset,
+                |e| !in_range(&e.time) || emit(e),
+                || !running(),
+            )?;
+        }
+        Ok(())
+    }
+
+    /// `docker cp`'s stat of a path in the container (the last symlink not followed), as the
+    /// API's `X-Docker-Container-Path-Stat` reports it.
+    pub fn path_stat(&self, id: &str, path: &str) -> Result<PathStat> {
+        let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
+            .map_err(|e| Error::internal(format!("pipe: {e}")))?;
+        let p = path.to_string();
+        let wfd = w.as_raw_fd();
+        // For a stopped container the closure runs in a helper process: the answer comes back
+        // through the pipe.
+        let res = self.with_root(id, move |root| {
+            let st = (|| -> std::result::Result<PathStat, String> {
+                let r = snapshot::resolve_in_root_opt(root, &p, false)?;
+                // stat, not lstat: r.path is a /proc/self/fd link to the object itself (a
+                // symlink that was not followed stays one: r.link says so).
+                let m = std::fs::metadata(&r.path).map_err(|e| format!("{p}: {e}"))?;
+                Ok(PathStat::new(&p, &m, r.link))
+            })();
+            let line = match st {
+                Ok(st) => serde_json::to_string(&st).unwrap_or_default(),
+                Err(e) => format!("!{e}"),
+            };
+            // SAFETY: writing to the pipe's write end, open for this call.
+            let f = std::mem::ManuallyDrop::new(unsafe { std::fs::File::from_raw_fd(wfd) });
+            std::io::Write::write_all(&mut &*f, line.as_bytes()).map_err(|e| e.to_string())
+        });
+        drop(w);
+        res?;
+        let mut out = String::new();
+        std::fs::File::from(r)
+            .read_to_string(&mut out)
+            .map_err(|e| Error::internal(e.to_string()))?;
+        match out.strip_prefix('!') {
+            Some(e) => Err(Error::not_found(format!(
+                "Could not find the file {path} in container {id} ({e})"
+            ))),
+            None => serde_json::from_str(&out).map_err(|e| Error::internal(e.to_string())),
+        }
+    }
+
+    /// `docker cp CONTAINER:SRC DEST`: to a host path, or as a tar written to a descriptor.
+    pub fn copy_from(&self, id: &str, src: &str, dest: CopyEnd, follow: bool) -> Result<()> {
         let src = src.to_string();
-        let dest = dest.map(Path::to_path_buf);
+        let (dest, tar_fd) = match dest {
+            CopyEnd::Path(p) => (Some(p.to_path_buf()), -1),
+            CopyEnd::Tar(fd) => (None, fd),
+        };
         self.with_root(id, move |root| {
             let r = snapshot::resolve_in_root_opt(root, &src, follow)?;
             let p = r.path;
@@ -1659,8 +1887,10 @@ impl Engine {
                 .unwrap_or_else(|| PathBuf::from("."));
             match dest {
                 None => {
-                    let out = std::io::stdout();
-                    let mut b = tar::Builder::new(std::io::BufWriter::new(out.lock()));
+                    // SAFETY: the caller's descriptor, open for this call; never closed here.
+                    let out =
+                        std::mem::ManuallyDrop::new(unsafe { std::fs::File::from_raw_fd(tar_fd) });
+                    let mut b = tar::Builder::new(std::io::BufWriter::new(&*out));
                     b.follow_symlinks(false);
                     match &r.link {
                         Some(t) => {
@@ -1697,9 +1927,14 @@ impl Engine {
         })
     }
 
-    /// `docker cp SRC CONTAINER:DEST`: `src` None reads a tar from stdin. Without `archive` the
-    /// copies belong to the container's root user.
-    pub fn copy_to(&self, id: &str, src: Option<&Path>, dest: &str, archive: bool) -> Result<()> {
+    /// `docker cp SRC CONTAINER:DEST`: from a host path, or a tar read from a descriptor and
+    /// unpacked into the directory DEST. Without `archive` the copies belong to the container's
+    /// root user.
+    pub fn copy_to(&self, id: &str, src: CopyEnd, dest: &str, archive: bool) -> Result<()> {
+        let (src, tar_fd) = match src {
+            CopyEnd::Path(p) => (Some(p), -1),
+            CopyEnd::Tar(fd) => (None, fd),
+        };
         if let Some(s) = src {
             if std::fs::symlink_metadata(s).is_err() {
                 return Err(Error::not_found(format!(
@@ -1716,8 +1951,14 @@ impl Engine {
                 None => {
                     let d = existing
                         .ok_or_else(|| format!("no such directory in the container: {dest}"))?;
-                    let stdin = std::io::stdin();
-                    snapshot::unpack::unpack_layer(stdin.lock(), &d)
+                    if !d.is_dir() {
+                        return Err(format!("extraction point is not a directory: {dest}"));
+                    }
+                    // SAFETY: the caller's descriptor, open for this call; never closed here.
+                    let input =
+                        std::mem::ManuallyDrop::new(unsafe { std::fs::File::from_raw_fd(tar_fd) });
+                    let owner = (!archive).then_some((0, 0));
+                    snapshot::unpack::unpack_owned(&*input, &d, owner)
                         .map_err(|e| format!("extract into {dest}: {e}"))?;
                     Ok(())
                 }

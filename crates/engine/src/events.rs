@@ -104,6 +104,85 @@ pub fn live(root: &Root) -> (PathBuf, u64) {
     (p, len)
 }
 
+/// The filter keys `events` takes.
+pub const FILTER_KEYS: [&str; 6] = ["type", "event", "container", "image", "volume", "label"];
+
+/// Docker's event filters: the same key matches any of its values, different keys must all.
+pub fn matches(e: &Event, filters: &[(String, String)]) -> bool {
+    let mut keys: Vec<&str> = filters.iter().map(|(k, _)| k.as_str()).collect();
+    keys.sort();
+    keys.dedup();
+    keys.into_iter().all(|k| {
+        filters
+            .iter()
+            .filter(|(fk, _)| fk == k)
+            .any(|(_, v)| match k {
+                "type" => e.typ == *v,
+                "event" => e.action == *v || e.action.split(':').next() == Some(v.as_str()),
+                "container" => {
+                    e.typ == "container"
+                        && (e.actor.id.starts_with(v.as_str())
+                            || e.actor.attributes.get("name") == Some(v))
+                }
+                "image" => {
+                    e.actor.attributes.get("image") == Some(v)
+                        || (e.typ == "image"
+                            && (e.actor.id == *v || e.actor.attributes.get("name") == Some(v)))
+                }
+                "volume" => e.typ == "volume" && e.actor.id == *v,
+                "label" => match v.split_once('=') {
+                    Some((lk, lv)) => e.actor.attributes.get(lk).map(String::as_str) == Some(lv),
+                    None => e.actor.attributes.contains_key(v.as_str()),
+                },
+                _ => false,
+            })
+    })
+}
+
+/// Follows the log from where it ends now: every berth process appends to it, so this sees
+/// the CLI's changes and the daemon's alike.
+pub struct Tail {
+    path: PathBuf,
+    pos: u64,
+}
+
+impl Tail {
+    /// Starts at the log's current end.
+    pub fn new(root: &Root) -> Tail {
+        let (path, pos) = live(root);
+        Tail { path, pos }
+    }
+
+    /// The events appended since the last call (complete lines only).
+    pub fn next_batch(&mut self) -> Vec<Event> {
+        use std::io::{BufRead, Seek};
+        let mut out = Vec::new();
+        let Ok(mut f) = std::fs::File::open(&self.path) else {
+            return out;
+        };
+        let len = f.metadata().map(|m| m.len()).unwrap_or(0);
+        if len < self.pos {
+            self.pos = 0; // rotated
+        }
+        if len == self.pos || f.seek(std::io::SeekFrom::Start(self.pos)).is_err() {
+            return out;
+        }
+        let mut r = std::io::BufReader::new(f);
+        let mut l = String::new();
+        while r.read_line(&mut l).unwrap_or(0) > 0 {
+            if !l.ends_with('\n') {
+                break;
+            }
+            self.pos += l.len() as u64;
+            if let Ok(e) = serde_json::from_str::<Event>(&l) {
+                out.push(e);
+            }
+            l.clear();
+        }
+        out
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,5 +1,33 @@
 //! Times for people, the way Docker prints them (go-units), shared by the CLI and the API.
 
+use crate::error::{Error, Result};
+
+/// A `--since`/`--until` time as Docker takes it: RFC 3339, Unix seconds (`1700000000.5`, what
+/// the docker CLI sends the API), or a duration ago (`10m`, `1.5h`, `30s`, `200ms`).
+pub fn parse_time(s: &str) -> Result<chrono::DateTime<chrono::Utc>> {
+    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(s) {
+        return Ok(t.with_timezone(&chrono::Utc));
+    }
+    if let Ok(secs) = s.parse::<f64>() {
+        return chrono::DateTime::from_timestamp(secs.trunc() as i64, (secs.fract() * 1e9) as u32)
+            .ok_or_else(|| Error::invalid(format!("invalid time {s}")));
+    }
+    let bad = || Error::invalid(format!("invalid value for \"since\": {s}"));
+    let (num, unit) = s.split_at(
+        s.find(|c: char| !c.is_ascii_digit() && c != '.')
+            .unwrap_or(s.len()),
+    );
+    let n: f64 = num.parse().map_err(|_| bad())?;
+    let secs = match unit {
+        "s" => n,
+        "m" => n * 60.0,
+        "h" => n * 3600.0,
+        "ms" => n / 1000.0,
+        _ => return Err(bad()),
+    };
+    Ok(chrono::Utc::now() - chrono::Duration::milliseconds((secs * 1000.0) as i64))
+}
+
 /// Docker's `HumanDuration`: "Less than a second", "3 seconds", "About a minute", "2 hours", ….
 pub fn duration(secs: i64) -> String {
     let s = secs.max(0);

@@ -24,7 +24,8 @@ pub mod store;
 pub mod volume;
 
 pub use engine::{
-    dir_size, host_memory, CommitRequest, ContainerStats, CreateRequest, Engine, ExecRequest,
+    dir_size, host_memory, CommitRequest, ContainerStats, CopyEnd, CreateRequest, Engine,
+    ExecRequest, LogQuery, PathStat,
     UpdateRequest, DEFAULT_PATH,
 };
 pub use error::{Error, ErrorKind, Result};

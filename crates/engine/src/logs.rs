@@ -243,6 +243,16 @@ pub fn follow(
     }
 }
 
+/// An entry's time as `--timestamps` prints it: UTC, nanoseconds.
+pub fn timestamp(e: &LogEntry) -> String {
+    chrono::DateTime::parse_from_rfc3339(&e.time)
+        .map(|t| {
+            t.with_timezone(&chrono::Utc)
+                .to_rfc3339_opts(chrono::SecondsFormat::Nanos, true)
+        })
+        .unwrap_or_else(|_| e.time.clone())
+}
+
 /// Current size of the live log (where `follow` starts after printing what exists).
 pub fn live_len(path: &Path) -> u64 {
     fs::metadata(path).map(|m| m.len()).unwrap_or(0)

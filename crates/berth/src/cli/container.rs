@@ -297,47 +297,14 @@ pub fn ps(engine: &Engine, a: PsArgs) -> CmdResult {
     print_list(&fmt, &headers, &rows)
 }
 
-/// Parses `--since`/`--until`: RFC 3339, a Unix timestamp, or a relative duration (`10m`).
+/// Docker's time argument (RFC 3339, Unix seconds, or a duration ago).
 pub fn parse_time(s: &str) -> anyhow::Result<chrono::DateTime<chrono::Utc>> {
-    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(s) {
-        return Ok(t.with_timezone(&chrono::Utc));
-    }
-    if let Ok(secs) = s.parse::<f64>() {
-        return chrono::DateTime::from_timestamp(secs.trunc() as i64, (secs.fract() * 1e9) as u32)
-            .ok_or_else(|| anyhow!("invalid time {s}"));
-    }
-    let (num, unit) = s.split_at(
-        s.find(|c: char| !c.is_ascii_digit() && c != '.')
-            .unwrap_or(s.len()),
-    );
-    let n: f64 = num
-        .parse()
-        .map_err(|_| anyhow!("invalid value for \"since\": {s}"))?;
-    let secs = match unit {
-        "s" => n,
-        "m" => n * 60.0,
-        "h" => n * 3600.0,
-        "ms" => n / 1000.0,
-        _ => bail!("invalid value for \"since\": {s}"),
-    };
-    Ok(chrono::Utc::now() - chrono::Duration::milliseconds((secs * 1000.0) as i64))
+    Ok(berth_engine::human::parse_time(s)?)
 }
 
 /// `berth logs`.
 pub fn logs(engine: &Engine, a: LogsArgs) -> CmdResult {
     let id = engine.resolve(&a.container)?;
-    if engine.record(&id)?.host_config.log_config.typ == "none" {
-        return Err(Exit {
-            code: 1,
-            message:
-                "Error response from daemon: configured logging driver does not support reading"
-                    .into(),
-        }
-        .into());
-    }
-    let path = engine.containers.log_path(&id);
-    let since = a.since.as_deref().map(parse_time).transpose()?;
-    let until = a.until.as_deref().map(parse_time).transpose()?;
     let tail: Option<usize> = match a.tail.as_str() {
         "all" | "" => None,
         n => match n.parse::<i64>() {
@@ -346,65 +313,30 @@ pub fn logs(engine: &Engine, a: LogsArgs) -> CmdResult {
             Err(_) => bail!("invalid value for \"tail\": {n}"),
         },
     };
-    let in_range = |t: &str| -> bool {
-        let Ok(t) = chrono::DateTime::parse_from_rfc3339(t) else {
-            return true;
-        };
-        let t = t.with_timezone(&chrono::Utc);
-        since.is_none_or(|s| t >= s) && until.is_none_or(|u| t <= u)
+    let q = berth_engine::LogQuery {
+        since: a.since.as_deref().map(parse_time).transpose()?,
+        until: a.until.as_deref().map(parse_time).transpose()?,
+        tail,
+        follow: a.follow,
     };
     let print = |e: &berth_engine::logs::LogEntry| {
         let line = if a.timestamps {
-            let ts = chrono::DateTime::parse_from_rfc3339(&e.time)
-                .map(|t| {
-                    t.with_timezone(&chrono::Utc)
-                        .to_rfc3339_opts(chrono::SecondsFormat::Nanos, true)
-                })
-                .unwrap_or_else(|_| e.time.clone());
-            format!("{ts} {}", e.log)
+            format!("{} {}", berth_engine::logs::timestamp(e), e.log)
         } else {
             e.log.clone()
         };
-        if e.stream == "stderr" {
+        let r = if e.stream == "stderr" {
             let mut o = std::io::stderr().lock();
-            let _ = o.write_all(line.as_bytes());
-            let _ = o.flush();
+            o.write_all(line.as_bytes()).and_then(|_| o.flush())
         } else {
             let mut o = std::io::stdout().lock();
-            let _ = o.write_all(line.as_bytes());
-            let _ = o.flush();
-        }
-    };
-    let offset = berth_engine::logs::live_len(&path);
-    let mut entries: Vec<_> = berth_engine::logs::read_all(&path)
-        .into_iter()
-        .filter(|e| in_range(&e.time))
-        .collect();
-    if let Some(n) = tail {
-        let skip = entries.len().saturating_sub(n);
-        entries.drain(..skip);
-    }
-    for e in &entries {
-        print(e);
-    }
-    if a.follow && until.is_none() {
-        let running = || {
-            engine
-                .state(&id)
-                .map(|s| s.status.is_live())
-                .unwrap_or(false)
+            o.write_all(line.as_bytes()).and_then(|_| o.flush())
         };
-        berth_engine::logs::follow(
-            &path,
-            offset,
-            |e| {
-                if in_range(&e.time) {
-                    print(e);
-                }
-                true
-            },
-            || !running(),
-        )?;
-    }
+        r.is_ok()
+    };
+    engine.logs(&id, &q, print).map_err(|e| Exit {
+        code: 1,
+        message: format!("Error response from daemon: {e}"),
+    })?;
     Ok(0)
 }

@@ -5,7 +5,7 @@ use super::run::{
 };
 use super::{ExecArgs, TopArgs};
 use crate::{CmdResult, Exit};
-use anyhow::{bail, Context};
+use anyhow::Context;
 use berth_engine::{Engine, ExecRequest};
 use std::io::{Read, Write};
 use std::os::fd::{AsRawFd, OwnedFd};
@@ -165,58 +165,15 @@ pub fn exec(engine: &Engine, a: ExecArgs) -> CmdResult {
 /// `berth top`: `ps` (default `-ef`) rows of the container's processes.
 pub fn top(engine: &Engine, a: TopArgs) -> CmdResult {
     let id = engine.resolve(&a.container)?;
-    let st = engine.state(&id)?;
-    if !st.status.is_live() {
-        return Err(Exit {
-            code: 1,
-            message: format!("Error response from daemon: container {id} is not running"),
-        }
-        .into());
-    }
-    let cg = berth_runtime::Cgroup::open(std::path::Path::new(&format!(
-        "{}/{id}",
-        engine.cgroup_parent
-    )));
-    let pids: std::collections::HashSet<i32> = cg.pids().into_iter().collect();
-    let args: Vec<String> = if a.ps_args.is_empty() {
-        vec!["-ef".into()]
-    } else {
-        a.ps_args.clone()
-    };
-    let out = std::process::Command::new("ps")
-        .args(&args)
-        .output()
-        .context("run ps")?;
-    if !out.status.success() {
-        bail!(
-            "ps {}: {}",
-            args.join(" "),
-            String::from_utf8_lossy(&out.stderr).trim()
-        );
-    }
-    let text = String::from_utf8_lossy(&out.stdout);
-    let mut lines = text.lines();
-    let header = lines.next().unwrap_or("");
-    let cols: Vec<&str> = header.split_whitespace().collect();
-    let Some(pid_col) = cols.iter().position(|c| *c == "PID") else {
-        bail!("Couldn't find PID field in ps output");
-    };
-    let mut table = cols.join("\t");
+    let (titles, rows) = engine.top(&id, &a.ps_args).map_err(|e| Exit {
+        code: 1,
+        message: format!("Error response from daemon: {e}"),
+    })?;
+    let mut table = titles.join("\t");
     table.push('\n');
-    for l in lines {
-        // The last column (the command) may contain spaces.
-        let words: Vec<&str> = l.split_whitespace().collect();
-        let split = cols.len().saturating_sub(1).min(words.len());
-        let mut fields: Vec<String> = words[..split].iter().map(|w| w.to_string()).collect();
-        fields.push(words[split..].join(" "));
-        if fields
-            .get(pid_col)
-            .and_then(|p| p.parse::<i32>().ok())
-            .is_some_and(|p| pids.contains(&p))
-        {
-            table.push_str(&fields.join("\t"));
-            table.push('\n');
-        }
+    for r in rows {
+        table.push_str(&r.join("\t"));
+        table.push('\n');
     }
     print!("{}", crate::format::tabwrite(&table));
     Ok(0)

@@ -4,7 +4,7 @@ use super::{CommitArgs, ContainerArg, CpArgs, ExportArgs};
 use crate::CmdResult;
 use anyhow::{bail, Context};
 use berth_engine::reference::Reference;
-use berth_engine::{CommitRequest, Engine};
+use berth_engine::{CommitRequest, CopyEnd, Engine};
 use std::os::fd::AsRawFd;
 use std::path::Path;
 
@@ -93,12 +93,20 @@ pub fn cp(engine: &Engine, a: CpArgs) -> CmdResult {
         (None, None) => bail!("must specify at least one container source"),
         (Some((c, p)), None) => {
             let id = engine.resolve(c)?;
-            let dest = (a.dest != "-").then(|| Path::new(&a.dest));
+            let dest = if a.dest == "-" {
+                CopyEnd::Tar(1)
+            } else {
+                CopyEnd::Path(Path::new(&a.dest))
+            };
             engine.copy_from(&id, if p.is_empty() { "/" } else { p }, dest, a.follow_link)?;
         }
         (None, Some((c, p))) => {
             let id = engine.resolve(c)?;
-            let src = (a.src != "-").then(|| Path::new(&a.src));
+            let src = if a.src == "-" {
+                CopyEnd::Tar(0)
+            } else {
+                CopyEnd::Path(Path::new(&a.src))
+            };
             engine.copy_to(&id, src, if p.is_empty() { "/" } else { p }, a.archive)?;
         }
     }

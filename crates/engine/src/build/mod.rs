@@ -672,7 +672,7 @@ impl Engine {
                     if let Some(p) = target.parent() {
                         std::fs::create_dir_all(p).ctx(|| "temp dir".into())?;
                     }
-                    self.copy_from(&cid, w, Some(&target), true)?;
+                    self.copy_from(&cid, w, crate::CopyEnd::Path(&target), true)?;
                 }
                 drop(scratch);
                 (tmp.clone(), None)

@@ -199,6 +199,16 @@ pub fn decompress<'a, R: BufRead + 'a>(mut reader: R) -> io::Result<Box<dyn Read
 
 /// Unpacks the (already decompressed) layer tar `reader` into the existing empty directory `dest`.
 pub fn unpack_layer<R: Read>(reader: R, dest: &Path) -> Result<UnpackStats, UnpackError> {
+    unpack_owned(reader, dest, None)
+}
+
+/// [`unpack_layer`], every entry owned by `owner` (uid, gid) instead of the tar's owners when
+/// given: `cp` into a container without `-a`.
+pub fn unpack_owned<R: Read>(
+    reader: R,
+    dest: &Path,
+    owner: Option<(u32, u32)>,
+) -> Result<UnpackStats, UnpackError> {
     let root = rfs::open(
         dest,
         OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
@@ -213,6 +223,7 @@ pub fn unpack_layer<R: Read>(reader: R, dest: &Path) -> Result<UnpackStats, Unpa
         buf: vec![0; COPY_BUF_SIZE],
         dirs: Vec::new(),
         stats: UnpackStats::default(),
+        owner: owner.map(|(u, g)| (Uid::from_raw(u), Gid::from_raw(g))),
     };
     let mut archive = tar::Archive::new(reader);
     let entries = archive
@@ -262,6 +273,8 @@ struct Unpacker {
     buf: Vec<u8>,
     dirs: Vec<PendingDir>,
     stats: UnpackStats,
+    /// Owner forced on every entry.
+    owner: Option<(Uid, Gid)>,
 }
 
 /// Attaches the entry path and the failing operation to low-level errors.
@@ -668,7 +681,11 @@ impl Unpacker {
             }
             Err(NameError::Escape) => return Err(UnpackError::PathEscape { path: shown }),
         };
-        let meta = read_meta(&mut entry, &shown)?;
+        let mut meta = read_meta(&mut entry, &shown)?;
+        if let Some((uid, gid)) = self.owner {
+            meta.uid = uid;
+            meta.gid = gid;
+        }
 
         if let Some((base, parent)) = comps.split_last() {
             if parent.iter().any(|c| c.starts_with(WHITEOUT_META_PREFIX)) {
