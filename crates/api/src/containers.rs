@@ -29,11 +29,13 @@ pub fn routes() -> Router<Shared> {
         .route("/containers/{id}/logs", get(logs))
         .route("/containers/{id}/attach", post(crate::attach::attach))
         .route("/containers/{id}/resize", post(crate::attach::resize))
+        .route("/containers/{id}/rename", post(rename))
+        .route("/containers/prune", post(prune))
         .route("/containers/{id}", delete(remove))
 }
 
 /// Docker's `filters` query: `{"status":["running"],"name":{"web":true}}` (both shapes).
-fn filters(q: &HashMap<String, String>) -> ApiResult<HashMap<String, Vec<String>>> {
+pub(crate) fn filters(q: &HashMap<String, String>) -> ApiResult<HashMap<String, Vec<String>>> {
     let Some(raw) = q.get("filters").filter(|s| !s.is_empty()) else {
         return Ok(HashMap::new());
     };
@@ -369,41 +371,86 @@ async fn logs(
     let want_out = truthy(q.get("stdout"));
     let want_err = truthy(q.get("stderr"));
     let stamps = truthy(q.get("timestamps"));
-    let tail: Option<usize> = q.get("tail").and_then(|t| t.parse().ok());
-    let body = on_container(&engine, id, move |e, id| {
-        let rec = e.record(&id)?;
-        let entries = berth_engine::logs::read_all(&e.containers.log_path(&id));
-        let mut sel: Vec<_> = entries
-            .into_iter()
-            .filter(|l| (l.stream == "stdout" && want_out) || (l.stream == "stderr" && want_err))
-            .collect();
-        if let Some(t) = tail {
-            let skip = sel.len().saturating_sub(t);
-            sel.drain(..skip);
+    let time = |k: &str| -> ApiResult<Option<chrono::DateTime<chrono::Utc>>> {
+        match q.get(k).map(String::as_str) {
+            None | Some("") | Some("0") => Ok(None),
+            Some(t) => berth_engine::human::parse_time(t)
+                .map(Some)
+                .map_err(ApiError::from),
         }
-        let mut out = Vec::new();
-        for l in sel {
-            let text = if stamps {
-                format!("{} {}", l.time, l.log)
-            } else {
-                l.log
-            };
-            if rec.config.tty {
-                out.extend_from_slice(text.as_bytes());
-            } else {
-                out.extend(frame(
-                    if l.stream == "stderr" { 2 } else { 1 },
-                    text.as_bytes(),
-                ));
-            }
-        }
-        Ok((out, rec.config.tty))
+    };
+    let query = berth_engine::LogQuery {
+        since: time("since")?,
+        until: time("until")?,
+        tail: q.get("tail").and_then(|t| t.parse().ok()),
+        follow: truthy(q.get("follow")),
+    };
+    let (id, tty) = on_container(&engine, id, |e, id| {
+        let tty = e.record(&id)?.config.tty;
+        Ok((id, tty))
     })
     .await?;
-    let ctype = if body.1 {
+    // The engine reads (and follows) on the blocking pool; the entries come through a channel
+    // whose closing (the client went away) stops it.
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Bytes>(64);
+    let (err_tx, err_rx) = tokio::sync::oneshot::channel();
+    let e = engine.clone();
+    tokio::task::spawn_blocking(move || {
+        let r = e.logs(&id, &query, |l| {
+            if !((l.stream == "stdout" && want_out) || (l.stream == "stderr" && want_err)) {
+                return true;
+            }
+            let text = if stamps {
+                format!("{} {}", berth_engine::logs::timestamp(l), l.log)
+            } else {
+                l.log.clone()
+            };
+            let data = if tty {
+                text.into_bytes()
+            } else {
+                frame(if l.stream == "stderr" { 2 } else { 1 }, text.as_bytes())
+            };
+            tx.blocking_send(Bytes::from(data)).is_ok()
+        });
+        let _ = err_tx.send(r);
+    });
+    // An error before the first entry (a log driver that cannot be read) is an error answer.
+    let first = tokio::select! {
+        b = rx.recv() => b,
+        r = err_rx => {
+            if let Ok(Err(err)) = r {
+                return Err(err.into());
+            }
+            rx.recv().await
+        }
+    };
+    let stream = futures_util::stream::unfold((first, rx), |(next, mut rx)| async move {
+        let b = next?;
+        let after = rx.recv().await;
+        Some((Ok::<_, std::convert::Infallible>(b), (after, rx)))
+    });
+    let ctype = if tty {
         "application/vnd.docker.raw-stream"
     } else {
         "application/vnd.docker.multiplexed-stream"
     };
-    Ok(([("Content-Type", ctype)], body.0).into_response())
+    Ok(([("Content-Type", ctype)], axum::body::Body::from_stream(stream)).into_response())
+}
+
+async fn rename(
+    State(engine): State<Shared>,
+    Path(id): Path<String>,
+    Query(q): Q,
+) -> ApiResult<StatusCode> {
+    let new = q
+        .get("name")
+        .cloned()
+        .ok_or_else(|| ApiError::new(400, "name is required"))?;
+    on_container(&engine, id, move |e, id| e.rename(&id, &new)).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn prune(State(engine): State<Shared>) -> ApiResult<Json<Value>> {
+    let (ids, bytes) = blocking(&engine, |e| e.prune_containers()).await?;
+    Ok(Json(json!({"ContainersDeleted": ids, "SpaceReclaimed": bytes})))
 }

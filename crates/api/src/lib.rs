@@ -8,7 +8,9 @@ mod exec;
 mod fdio;
 mod files;
 mod images;
+mod resources;
 mod system;
+mod volumes;
 
 use axum::body::Body;
 use axum::extract::Request;
@@ -151,6 +153,8 @@ pub fn router(engine: Shared) -> Router {
         .merge(containers::routes())
         .merge(exec::routes())
         .merge(files::routes())
+        .merge(resources::routes())
+        .merge(volumes::routes())
         .merge(images::routes())
         .fallback(|req: Request<Body>| async move {
             ApiError::new(

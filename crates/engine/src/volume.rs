@@ -54,6 +54,20 @@ impl VolumeRecord {
     }
 }
 
+/// Docker's `volume ls` filters: dangling, name (substring), driver, label[=value].
+pub fn matches(root: &Root, v: &VolumeRecord, key: &str, val: &str) -> Result<bool> {
+    Ok(match key {
+        "dangling" => users(root, &v.name).is_empty() == matches!(val, "true" | "1"),
+        "name" => v.name.contains(val),
+        "driver" => v.driver == val,
+        "label" => match val.split_once('=') {
+            Some((k, x)) => v.labels.get(k).map(String::as_str) == Some(x),
+            None => v.labels.contains_key(val),
+        },
+        other => return Err(Error::invalid(format!("invalid filter '{other}'"))),
+    })
+}
+
 /// The volumes of one root.
 #[derive(Debug, Clone)]
 pub struct VolumeStore {
@@ -205,6 +219,15 @@ impl VolumeStore {
             &[("driver", "local")],
         );
         store::make_writable_and_remove(&tmp).ctx(|| format!("remove volume {name}"))
+    }
+
+    /// `volume rm`: refused while a container uses the volume.
+    pub fn remove_unused(&self, name: &str) -> Result<()> {
+        let users = users(&self.root, name);
+        if !users.is_empty() {
+            return Err(in_use(name, &users));
+        }
+        self.remove(name)
     }
 
     /// Bytes used by a volume's own data (0 for bind volumes).

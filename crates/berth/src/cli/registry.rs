@@ -6,7 +6,7 @@ use anyhow::{bail, Context};
 use berth_engine::reference::Reference;
 use berth_engine::registry::auth::{self, Credentials};
 use berth_engine::registry::pull::PullEvent;
-use berth_engine::registry::{Client, PullOptions, RegistryConfig};
+use berth_engine::registry::PullOptions;
 use berth_engine::Engine;
 use std::io::{IsTerminal, Read, Write};
 use std::sync::Mutex;
@@ -171,21 +171,9 @@ pub fn push(engine: &Engine, a: PushArgs) -> CmdResult {
     Ok(0)
 }
 
-fn server_host(server: Option<&str>) -> String {
-    let s = server.unwrap_or("docker.io");
-    let s = s
-        .trim_start_matches("https://")
-        .trim_start_matches("http://");
-    let host = s.split('/').next().unwrap_or(s);
-    match host {
-        "index.docker.io" | "registry-1.docker.io" => "docker.io".into(),
-        h => h.to_string(),
-    }
-}
-
 /// `berth login`: checks the credentials against the registry, then stores them.
 pub fn login(_engine: &Engine, a: LoginArgs) -> CmdResult {
-    let host = server_host(a.server.as_deref());
+    let host = berth_engine::registry::login_host(a.server.as_deref());
     let username = match a.username {
         Some(u) => u,
         None => {
@@ -222,9 +210,7 @@ pub fn login(_engine: &Engine, a: LoginArgs) -> CmdResult {
         username,
         secret: password,
     };
-    let config = RegistryConfig::load()?;
-    let client = Client::for_repository(&host, "", &config)?.with_credentials(creds.clone());
-    client.check_login()?;
+    berth_engine::registry::check_credentials(&host, &creds)?;
     auth::store(&host, &creds)?;
     println!("Login Succeeded");
     Ok(0)
@@ -232,7 +218,7 @@ pub fn login(_engine: &Engine, a: LoginArgs) -> CmdResult {
 
 /// `berth logout`.
 pub fn logout(_engine: &Engine, a: LogoutArgs) -> CmdResult {
-    let host = server_host(a.server.as_deref());
+    let host = berth_engine::registry::login_host(a.server.as_deref());
     if auth::erase(&host)? {
         println!("Removing login credentials for {}", auth::auth_key(&host));
     } else {

@@ -4,7 +4,7 @@ use super::{VolumeCmd, VolumeCreateArgs, VolumeLsArgs};
 use crate::format::{list_format, print_list};
 use crate::{human, CmdResult};
 use anyhow::{anyhow, bail};
-use berth_engine::volume::{self, VolumeRecord};
+use berth_engine::volume;
 use berth_engine::Engine;
 use serde_json::json;
 use std::collections::BTreeMap;
@@ -51,14 +51,9 @@ pub fn run(engine: &Engine, cmd: VolumeCmd) -> CmdResult {
         VolumeCmd::Rm(a) => {
             let mut failed = false;
             for n in &a.names {
-                let users = volume::users(&engine.root, n);
-                let res = if !users.is_empty() {
-                    Err(volume::in_use(n, &users))
-                } else {
-                    match engine.volumes.remove(n) {
-                        Err(e) if a.force && e.kind == berth_engine::ErrorKind::NotFound => Ok(()),
-                        r => r,
-                    }
+                let res = match engine.volumes.remove_unused(n) {
+                    Err(e) if a.force && e.kind == berth_engine::ErrorKind::NotFound => Ok(()),
+                    r => r,
                 };
                 match res {
                     Ok(()) => println!("{n}"),
@@ -100,21 +95,6 @@ fn create(engine: &Engine, a: VolumeCreateArgs) -> CmdResult {
     Ok(0)
 }
 
-fn matches(engine: &Engine, v: &VolumeRecord, key: &str, val: &str) -> anyhow::Result<bool> {
-    Ok(match key {
-        "dangling" => {
-            volume::users(&engine.root, &v.name).is_empty() == matches!(val, "true" | "1")
-        }
-        "name" => v.name.contains(val),
-        "driver" => v.driver == val,
-        "label" => match val.split_once('=') {
-            Some((k, x)) => v.labels.get(k).map(String::as_str) == Some(x),
-            None => v.labels.contains_key(val),
-        },
-        other => bail!("invalid filter '{other}'"),
-    })
-}
-
 fn ls(engine: &Engine, a: VolumeLsArgs) -> CmdResult {
     let mut rows = Vec::new();
     for v in engine.volumes.list() {
@@ -123,7 +103,7 @@ fn ls(engine: &Engine, a: VolumeLsArgs) -> CmdResult {
             let (k, x) = f
                 .split_once('=')
                 .ok_or_else(|| anyhow!("bad format of filter (expected name=value)"))?;
-            ok &= matches(engine, &v, k, x)?;
+            ok &= volume::matches(&engine.root, &v, k, x)?;
         }
         if ok {
             let labels: Vec<String> = v.labels.iter().map(|(k, x)| format!("{k}={x}")).collect();

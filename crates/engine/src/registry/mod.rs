@@ -535,6 +535,28 @@ pub fn registry_message(text: &str) -> String {
     }
 }
 
+/// The registry host a `login` server argument names (default Docker Hub, whose several
+/// spellings are one).
+pub fn login_host(server: Option<&str>) -> String {
+    let s = server.filter(|s| !s.is_empty()).unwrap_or("docker.io");
+    let s = s
+        .trim_start_matches("https://")
+        .trim_start_matches("http://");
+    let host = s.split('/').next().unwrap_or(s);
+    match host {
+        "index.docker.io" | "registry-1.docker.io" => "docker.io".into(),
+        h => h.to_string(),
+    }
+}
+
+/// Checks credentials against the registry at `host` (what `login` does before storing them).
+pub fn check_credentials(host: &str, creds: &auth::Credentials) -> Result<()> {
+    let config = RegistryConfig::load()?;
+    Client::for_repository(host, "", &config)?
+        .with_credentials(creds.clone())
+        .check_login()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
