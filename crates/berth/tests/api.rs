@@ -281,3 +281,112 @@ fn docker_cli_runs_attached_and_interactive() {
     assert_eq!(t.wait(10), 5, "{}", t.seen);
     assert_eq!(b.inspect("tty", "{{.State.Status}}"), "exited");
 }
+
+#[test]
+fn docker_cli_execs_copies_and_inspects() {
+    let b = Berth::new();
+    let d = Daemon::start(&b);
+    d.ok(&["run", "-d", "--name", "box", "busybox", "sleep", "1000"]);
+    // exec: output, stderr, exit code, stdin, user/workdir/env, missing command, detached.
+    let (code, out, err) = d.docker(&["exec", "box", "sh", "-c", "echo out; echo err >&2; exit 4"]);
+    assert_eq!((code, out.as_str(), err.as_str()), (4, "out\n", "err\n"));
+    let (code, out, _) = d.docker_stdin(&["exec", "-i", "box", "cat"], b"fed\n");
+    assert_eq!((code, out.as_str()), (0, "fed\n"));
+    let out = d.ok(&["exec", "-u", "nobody", "-w", "/tmp", "-e", "A=b", "box", "sh", "-c", "id -u; pwd; echo $A"]);
+    assert_eq!(out, "65534\n/tmp\nb\n");
+    let (code, out, _) = d.docker(&["exec", "box", "no-such-cmd"]);
+    assert_eq!(code, 127, "{out}");
+    d.ok(&["exec", "-d", "box", "sh", "-c", "echo bg > /tmp/bg"]);
+    b.wait_for(5, "detached exec", || {
+        d.docker(&["exec", "box", "cat", "/tmp/bg"]).1 == "bg\n"
+    });
+    let mut t = Term::spawn_command(d.cmd(&["exec", "-it", "box", "sh"]), 24, 80);
+    t.expect("# ", 10);
+    t.send(b"tty; exit 6\r");
+    t.expect("/dev/pts/", 5);
+    assert_eq!(t.wait(10), 6, "{}", t.seen);
+    // cp both ways, files and directories, running and stopped.
+    let src = b.path().join("cpsrc");
+    std::fs::create_dir_all(src.join("sub")).unwrap();
+    std::fs::write(src.join("sub/f"), "deep\n").unwrap();
+    std::fs::write(src.join("a.txt"), "top\n").unwrap();
+    d.ok(&["cp", src.to_str().unwrap(), "box:/tmp/"]);
+    d.ok(&["cp", src.join("a.txt").to_str().unwrap(), "box:/etc/renamed.txt"]);
+    assert_eq!(d.ok(&["exec", "box", "cat", "/tmp/cpsrc/sub/f", "/etc/renamed.txt"]), "deep\ntop\n");
+    assert_eq!(d.ok(&["exec", "box", "stat", "-c", "%u", "/etc/renamed.txt"]).trim(), "0");
+    let out = b.path().join("cpout");
+    std::fs::create_dir_all(&out).unwrap();
+    d.ok(&["cp", "box:/tmp/cpsrc", out.join("dir").to_str().unwrap()]);
+    assert_eq!(std::fs::read_to_string(out.join("dir/sub/f")).unwrap(), "deep\n");
+    let (code, _, err) = d.docker(&["cp", "box:/nope", out.to_str().unwrap()]);
+    assert_eq!(code, 1);
+    assert!(err.contains("Could not find the file /nope in container box"), "{err}");
+    let diff = d.ok(&["diff", "box"]);
+    assert!(diff.contains("A /etc/renamed.txt"), "{diff}");
+    // top, stats, update, pause, rename.
+    let top = d.ok(&["top", "box"]);
+    assert!(top.contains("sleep 1000"), "{top}");
+    let stats = d.ok(&["stats", "--no-stream", "--format", "{{.Name}} {{.PIDs}}", "box"]);
+    assert_eq!(stats.trim(), "box 1");
+    d.ok(&["update", "--memory", "64m", "box"]);
+    assert_eq!(b.inspect("box", "{{.HostConfig.Memory}}"), "67108864");
+    d.ok(&["pause", "box"]);
+    assert_eq!(b.inspect("box", "{{.State.Status}}"), "paused");
+    d.ok(&["unpause", "box"]);
+    d.ok(&["rename", "box", "box2"]);
+    d.ok(&["stop", "-t", "0", "box2"]);
+    d.ok(&["cp", src.join("a.txt").to_str().unwrap(), "box2:/stopped.txt"]);
+    let tar = d.cmd(&["cp", "box2:/stopped.txt", "-"]).output().unwrap();
+    assert!(String::from_utf8_lossy(&tar.stdout).contains("top\n"));
+    let exported = d.cmd(&["export", "box2"]).output().unwrap();
+    assert!(exported.status.success() && exported.stdout.len() > 1 << 20);
+    let pruned = d.ok(&["container", "prune", "-f"]);
+    assert!(pruned.contains("Deleted Containers"), "{pruned}");
+    assert!(b.ok(&["ps", "-aq"]).trim().is_empty());
+}
+
+#[test]
+fn docker_cli_follows_logs_and_events_and_manages_volumes() {
+    let b = Berth::new();
+    let d = Daemon::start(&b);
+    // Events as they happen, from the API's own changes and from the berth CLI's.
+    let mut events = d
+        .cmd(&["events", "--filter", "type=container", "--format", "{{.Action}} {{.Actor.Attributes.name}}"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    d.ok(&["run", "-d", "--name", "talker", "busybox", "sh", "-c", "for i in 1 2 3 4 5 6; do echo line$i; sleep 0.2; done"]);
+    b.ok(&["create", "--name", "from-cli", "busybox", "true"]);
+    let (code, out, _) = d.docker(&["logs", "-f", "--tail", "all", "talker"]);
+    assert_eq!(code, 0);
+    assert_eq!(out, "line1\nline2\nline3\nline4\nline5\nline6\n", "follow ends when the container does");
+    assert_eq!(d.ok(&["logs", "--tail", "2", "talker"]), "line5\nline6\n");
+    let stamped = d.ok(&["logs", "-t", "--tail", "1", "talker"]);
+    assert!(stamped.ends_with("Z line6\n"), "{stamped}");
+    assert_eq!(d.ok(&["logs", "--until", "1h", "talker"]), "", "until an hour ago");
+    // The follower polls the log every 100 ms.
+    std::thread::sleep(Duration::from_millis(400));
+    // SAFETY: kill(2) on our own child.
+    unsafe { libc::kill(events.id() as i32, libc::SIGTERM) };
+    let out = events.wait_with_output().unwrap();
+    let seen = String::from_utf8_lossy(&out.stdout);
+    for want in ["create talker", "start talker", "die talker", "create from-cli"] {
+        assert!(seen.contains(want), "{want} in {seen}");
+    }
+    let past = d.ok(&["events", "--since", "1m", "--until", "0s", "--filter", "event=create", "--format", "{{.Actor.Attributes.name}}"]);
+    assert_eq!(past, "talker\nfrom-cli\n");
+    // Volumes.
+    d.ok(&["volume", "create", "--label", "k=v", "data"]);
+    assert_eq!(d.ok(&["volume", "ls", "-q", "-f", "label=k=v"]), "data\n");
+    d.ok(&["run", "--rm", "-v", "data:/d", "busybox", "sh", "-c", "echo kept > /d/f"]);
+    assert_eq!(d.ok(&["run", "--rm", "-v", "data:/d", "busybox", "cat", "/d/f"]), "kept\n");
+    d.ok(&["run", "-d", "--name", "user", "-v", "data:/d", "busybox", "sleep", "100"]);
+    let (code, _, err) = d.docker(&["volume", "rm", "data"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("volume is in use"), "{err}");
+    d.ok(&["rm", "-f", "user"]);
+    d.ok(&["volume", "rm", "data"]);
+    let (code, _, err) = d.docker(&["volume", "inspect", "data"]);
+    assert_eq!(code, 1, "{err}");
+}
