@@ -390,3 +390,69 @@ fn docker_cli_follows_logs_and_events_and_manages_volumes() {
     let (code, _, err) = d.docker(&["volume", "inspect", "data"]);
     assert_eq!(code, 1, "{err}");
 }
+
+/// A file of the client tests (crates/berth/tests/clients).
+fn client_file(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/clients")
+        .join(name)
+}
+
+#[test]
+fn docker_py_drives_containers_images_exec_logs_events() {
+    let b = Berth::new();
+    let d = Daemon::start(&b);
+    let py = std::env::var("BERTH_PYENV").unwrap_or_else(|_| "/var/tmp/berth-pyenv".into());
+    let o = Command::new(format!("{py}/bin/python"))
+        .arg(client_file("dockerpy.py"))
+        .env("DOCKER_HOST", format!("unix://{}", d.socket.display()))
+        .output()
+        .expect("this test needs docker-py in a virtualenv at $BERTH_PYENV or /var/tmp/berth-pyenv (scripts/deps.sh makes it)");
+    assert!(
+        o.status.success(),
+        "docker-py: {}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(b.ok(&["ps", "-aq"]).trim().is_empty(), "the script removed its containers");
+}
+
+#[test]
+fn docker_compose_up_ps_logs_down() {
+    let b = Berth::new();
+    let d = Daemon::start(&b);
+    let dir = b.path().join("project");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::copy(client_file("compose.yml"), dir.join("docker-compose.yml")).unwrap();
+    let compose = |args: &[&str]| {
+        let o = Command::new("docker-compose")
+            .current_dir(&dir)
+            .env("DOCKER_HOST", format!("unix://{}", d.socket.display()))
+            .args(["-p", "bt"])
+            .args(args)
+            .output()
+            .expect("this test needs docker-compose (apt-get install docker-compose)");
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        );
+        assert!(o.status.success(), "docker-compose {args:?}: {text}");
+        text
+    };
+    compose(&["up", "-d"]);
+    let ps = compose(&["ps"]);
+    assert!(ps.contains("bt_store_1") && ps.contains("bt_reader_1") && ps.matches(" Up ").count() == 2, "{ps}");
+    // The two containers as the berth CLI sees them, with compose's labels.
+    assert_eq!(
+        b.inspect("bt_store_1", "{{index .Config.Labels \"com.docker.compose.service\"}} {{index .Config.Labels \"role\"}}"),
+        "store store"
+    );
+    b.wait_for(5, "logs", || compose(&["logs", "--no-color"]).contains("reader-up"));
+    let logs = compose(&["logs", "--no-color"]);
+    assert!(logs.contains("store-ready") && logs.contains("reader-up"), "{logs}");
+    assert_eq!(d.ok(&["exec", "bt_store_1", "cat", "/data/f"]), "data\n");
+    compose(&["down", "-v"]);
+    assert!(b.ok(&["ps", "-aq"]).trim().is_empty());
+    assert!(b.ok(&["volume", "ls", "-q"]).trim().is_empty());
+}
