@@ -452,7 +452,55 @@ fn docker_compose_up_ps_logs_down() {
     let logs = compose(&["logs", "--no-color"]);
     assert!(logs.contains("store-ready") && logs.contains("reader-up"), "{logs}");
     assert_eq!(d.ok(&["exec", "bt_store_1", "cat", "/data/f"]), "data\n");
-    compose(&["down", "-v"]);
+    compose(&["down", "-v", "-t", "1"]);
     assert!(b.ok(&["ps", "-aq"]).trim().is_empty());
     assert!(b.ok(&["volume", "ls", "-q"]).trim().is_empty());
+}
+
+#[test]
+fn fifty_concurrent_runs_through_the_api_leave_nothing_behind() {
+    let b = Berth::new();
+    let d = Daemon::start(&b);
+    let socket = d.socket.clone();
+    let threads: Vec<_> = (0..50)
+        .map(|i| {
+            let socket = socket.clone();
+            std::thread::spawn(move || {
+                let o = Command::new("docker")
+                    .env("DOCKER_HOST", format!("unix://{}", socket.display()))
+                    .args(["run", "--rm", "--name", &format!("c{i}"), "busybox", "sh", "-c", &format!("echo n{i}; exit {}", i % 7)])
+                    .stdin(Stdio::null())
+                    .output()
+                    .expect(NEEDS_DOCKER);
+                (i, o)
+            })
+        })
+        .collect();
+    for t in threads {
+        let (i, o) = t.join().unwrap();
+        assert_eq!(
+            (o.status.code(), String::from_utf8_lossy(&o.stdout).into_owned()),
+            (Some(i % 7), format!("n{i}\n")),
+            "run {i}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    }
+    assert!(b.ok(&["ps", "-aq"]).trim().is_empty());
+    let left: Vec<_> = std::fs::read_dir(b.path().join("containers"))
+        .map(|r| r.flatten().map(|e| e.file_name()).collect())
+        .unwrap_or_default();
+    assert!(left.is_empty(), "container directories left: {left:?}");
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    assert!(!mounts.contains(b.path().to_str().unwrap()), "mounts left under the root");
+    let shims = Command::new("pgrep")
+        .args(["-f", &format!("shim --root {}", b.path().display())])
+        .output()
+        .unwrap();
+    assert!(shims.stdout.is_empty(), "shims left: {}", String::from_utf8_lossy(&shims.stdout));
+    let ids = b.ok(&["events", "--since", "5m", "--until", "0s", "--filter", "event=destroy", "--format", "{{.Actor.ID}}"]);
+    assert_eq!(ids.lines().count(), 50, "{ids}");
+    for id in ids.lines() {
+        let cg = crate::common::cgroup_dirs(id);
+        assert!(cg.is_empty(), "cgroups left: {cg:?}");
+    }
 }
