@@ -110,6 +110,7 @@ fn version_tuple(v: &str) -> Option<(u32, u32)> {
 
 /// Strips `/v1.NN` and refuses versions outside the served range, as dockerd does.
 async fn strip_version(mut req: Request, next: Next) -> Response {
+    REQUESTS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let path = req.uri().path().to_string();
     if let Some(rest) = path.strip_prefix("/v") {
         if let Some((ver, tail)) = rest.split_once('/') {
@@ -179,6 +180,8 @@ pub fn serve(engine: Engine, socket: &Path) -> std::io::Result<()> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .max_blocking_threads(64)
+        // Idle engine threads go soon: an idle daemon should hold one thread, not dozens.
+        .thread_keep_alive(std::time::Duration::from_secs(1))
         .build()?;
     let r = rt.block_on(async move {
         if std::os::unix::net::UnixStream::connect(socket).is_ok() {
@@ -206,6 +209,7 @@ pub fn serve(engine: Engine, socket: &Path) -> std::io::Result<()> {
             }
             stop2.notify_one();
         };
+        tokio::spawn(shrink_when_idle());
         let serving = axum::serve(listener, app).with_graceful_shutdown(shutdown);
         // In-flight requests get two seconds; a client blocked in a wait or an attach must not
         // keep the daemon alive (the containers live on in their shims anyway).
@@ -223,6 +227,30 @@ pub fn serve(engine: Engine, socket: &Path) -> std::io::Result<()> {
     // wait for them, the shims carry on without the daemon.
     rt.shutdown_background();
     r
+}
+
+/// Requests served so far (for the idle check).
+static REQUESTS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// After two quiet seconds the daemon gives back what serving touched (heap, code pages), once
+/// per quiet spell: an idle daemon should cost a few MiB. Runs on the runtime's (main) thread.
+async fn shrink_when_idle() {
+    use std::sync::atomic::Ordering;
+    let mut last = u64::MAX;
+    let mut shrunk = false;
+    loop {
+        tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+        let n = REQUESTS.load(Ordering::Relaxed);
+        if n != last {
+            last = n;
+            shrunk = false;
+            continue;
+        }
+        if !shrunk {
+            berth_engine::idle::shrink_to_idle();
+            shrunk = true;
+        }
+    }
 }
 
 /// 0660 with the `berth` group when it exists (else root's only), as dockerd does with `docker`.

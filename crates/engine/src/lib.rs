@@ -12,6 +12,7 @@ pub mod error;
 pub mod events;
 pub mod health;
 pub mod human;
+pub mod idle;
 pub mod image;
 pub mod inspect;
 pub mod logs;
