@@ -3,6 +3,7 @@
 //! runtime keeps the idle daemon small.
 
 mod attach;
+mod build;
 mod containers;
 mod exec;
 mod fdio;
@@ -156,6 +157,7 @@ pub fn router(engine: Shared) -> Router {
         .merge(files::routes())
         .merge(resources::routes())
         .merge(volumes::routes())
+        .merge(build::routes())
         .merge(images::routes())
         .fallback(|req: Request<Body>| async move {
             ApiError::new(

@@ -504,3 +504,55 @@ fn fifty_concurrent_runs_through_the_api_leave_nothing_behind() {
         assert!(cg.is_empty(), "cgroups left: {cg:?}");
     }
 }
+
+#[test]
+fn docker_cli_builds_through_the_classic_builder_api() {
+    let b = Berth::new();
+    let d = Daemon::start(&b);
+    let ctx = b.path().join("ctx");
+    std::fs::create_dir_all(&ctx).unwrap();
+    std::fs::write(
+        ctx.join("Dockerfile"),
+        "FROM busybox\nARG WHO=nobody\nRUN echo built-by-$WHO > /hello\nCOPY . /app/\nENV MODE=prod\nCMD [\"cat\", \"/hello\"]\n",
+    )
+    .unwrap();
+    std::fs::write(ctx.join("app.txt"), "app\n").unwrap();
+    std::fs::write(ctx.join("secret.txt"), "s\n").unwrap();
+    std::fs::write(ctx.join(".dockerignore"), "secret.txt\n").unwrap();
+    let build = |args: &[&str]| {
+        let o = d
+            .cmd(&[&["build"], args].concat())
+            .env("DOCKER_BUILDKIT", "0")
+            .current_dir(&ctx)
+            .output()
+            .expect(NEEDS_DOCKER);
+        (
+            o.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&o.stdout).into_owned(),
+            String::from_utf8_lossy(&o.stderr).into_owned(),
+        )
+    };
+    let (code, out, err) = build(&["-t", "api/built:1", "-t", "api/built:2", "--build-arg", "WHO=api", "."]);
+    assert_eq!(code, 0, "{out}{err}");
+    for want in ["Step 1/6 : FROM busybox", "Step 3/6 : RUN echo built-by-$WHO", "Successfully built", "Successfully tagged api/built:1", "Successfully tagged api/built:2"] {
+        assert!(out.contains(want), "{want} in {out}");
+    }
+    assert_eq!(d.ok(&["run", "--rm", "api/built:2"]), "built-by-api\n");
+    assert_eq!(d.ok(&["run", "--rm", "api/built:1", "ls", "/app"]), "Dockerfile\napp.txt\n", ".dockerignore applied");
+    // A rebuild comes from the cache; -q and --iidfile give the id.
+    let (code, out, _) = build(&["-t", "api/built:1", "--build-arg", "WHO=api", "."]);
+    assert_eq!(code, 0);
+    assert_eq!(out.matches("Using cache").count(), 4, "{out}");
+    let iid = b.path().join("iid");
+    let (code, out, err) = build(&["-q", "--iidfile", iid.to_str().unwrap(), "--build-arg", "WHO=api", "."]);
+    assert_eq!(code, 0, "{err}");
+    let id = std::fs::read_to_string(&iid).unwrap().trim().to_string();
+    assert_eq!(out.trim(), id);
+    assert_eq!(id, b.inspect("api/built:1", "{{.Id}}"));
+    // A failing RUN: Docker's message, exit 1, nothing left behind.
+    std::fs::write(ctx.join("Dockerfile.bad"), "FROM busybox\nRUN exit 3\n").unwrap();
+    let (code, _, err) = build(&["-f", "Dockerfile.bad", "."]);
+    assert_eq!(code, 1);
+    assert!(err.contains("The command '/bin/sh -c exit 3' returned a non-zero code: 3"), "{err}");
+    assert!(b.ok(&["ps", "-aq"]).trim().is_empty());
+}

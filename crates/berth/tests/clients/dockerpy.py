@@ -89,4 +89,17 @@ actions = [
 ]
 for want in ["create", "start", "exec_create", "exec_start", "exec_die", "die", "destroy"]:
     assert want in actions, (want, actions)
+# A build through the classic builder's API.
+ctx = io.BytesIO()
+with tarfile.open(fileobj=ctx, mode="w") as t:
+    df = b"FROM busybox\nRUN echo from-py > /built\nCMD [\"cat\", \"/built\"]\n"
+    ti = tarfile.TarInfo("Dockerfile")
+    ti.size = len(df)
+    t.addfile(ti, io.BytesIO(df))
+ctx.seek(0)
+built, logs = c.images.build(fileobj=ctx, custom_context=True, tag="py/built:1", rm=True)
+assert "py/built:1" in built.tags, built.tags
+assert any("Successfully built" in (l.get("stream") or "") for l in logs), list(logs)
+assert c.containers.run("py/built:1", remove=True) == b"from-py\n"
+c.images.remove("py/built:1")
 print("docker-py ok")

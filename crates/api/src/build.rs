@@ -1,0 +1,133 @@
+//! `POST /build`: the classic builder's API (`DOCKER_BUILDKIT=0 docker build`, docker-py): the
+//! context arrives as a tar (plain, gzip or zstd), the progress leaves as JSON lines.
+
+use crate::fdio::piped_request;
+use crate::{truthy, ApiError, ApiResult, Shared};
+use axum::body::Bytes;
+use axum::extract::{RawQuery, Request, State};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::Router;
+use berth_engine::build::BuildRequest;
+use berth_engine::reference::Reference;
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+use std::os::fd::FromRawFd;
+
+pub fn routes() -> Router<Shared> {
+    Router::new().route("/build", post(build))
+}
+
+/// Removes the unpacked context when the build is over, however it ends.
+struct Cleanup(std::path::PathBuf);
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A JSON object of strings in a query value (`buildargs`, `labels`); null values are skipped
+/// (the client had nothing for them).
+fn string_map(raw: Option<&String>, what: &str) -> ApiResult<BTreeMap<String, String>> {
+    let Some(raw) = raw.filter(|s| !s.is_empty()) else {
+        return Ok(BTreeMap::new());
+    };
+    let v: BTreeMap<String, Value> = serde_json::from_str(raw)
+        .map_err(|e| ApiError::new(400, format!("invalid {what}: {e}")))?;
+    Ok(v.into_iter()
+        .filter_map(|(k, v)| v.as_str().map(|s| (k, s.to_string())))
+        .collect())
+}
+
+async fn build(
+    State(engine): State<Shared>,
+    RawQuery(raw): RawQuery,
+    req: Request,
+) -> ApiResult<Response> {
+    // `t` may repeat: a plain map would keep only the last tag.
+    let pairs: Vec<(String, String)> = form_urlencoded::parse(raw.unwrap_or_default().as_bytes())
+        .into_owned()
+        .collect();
+    let one = |k: &str| pairs.iter().rev().find(|(x, _)| x == k).map(|(_, v)| v.clone());
+    let tags = pairs
+        .iter()
+        .filter(|(k, v)| k == "t" && !v.is_empty())
+        .map(|(_, v)| Reference::parse(v).map_err(|e| ApiError::new(400, e.to_string())))
+        .collect::<ApiResult<Vec<_>>>()?;
+    if let Some(p) = one("platform").filter(|p| !p.is_empty()) {
+        let host = format!("linux/{}", berth_engine::image::config::host_arch());
+        if p != host {
+            return Err(ApiError::new(
+                400,
+                format!("platform {p}: only this host's platform ({host}) can be built"),
+            ));
+        }
+    }
+    if one("remote").is_some_and(|r| !r.is_empty()) {
+        return Err(ApiError::new(
+            400,
+            "remote build contexts are not supported: send the context as a tar",
+        ));
+    }
+    let quiet = truthy(one("q").as_ref());
+    let dockerfile = one("dockerfile").filter(|d| !d.is_empty());
+    let build_args = string_map(one("buildargs").as_ref(), "buildargs")?;
+    let labels = string_map(one("labels").as_ref(), "labels")?;
+    let target = one("target").filter(|t| !t.is_empty());
+    let no_cache = truthy(one("nocache").as_ref());
+    let pull = truthy(one("pull").as_ref());
+
+    let dir = engine.root.temp_path("build-context");
+    let cleanup = Cleanup(dir.clone());
+    let d = dir.clone();
+    piped_request(&engine, req.into_body(), move |_, fd| {
+        std::fs::create_dir_all(&d)
+            .map_err(|e| berth_engine::Error::internal(format!("build context: {e}")))?;
+        // SAFETY: the pipe's read end, open for this call; ManuallyDrop leaves closing to it.
+        let f = std::mem::ManuallyDrop::new(unsafe { std::fs::File::from_raw_fd(fd) });
+        let plain = berth_engine::snapshot::unpack::decompress(std::io::BufReader::new(&*f))
+            .map_err(|e| berth_engine::Error::invalid(format!("invalid build context: {e}")))?;
+        berth_engine::snapshot::unpack::unpack_layer(plain, &d)
+            .map_err(|e| berth_engine::Error::invalid(format!("invalid build context: {e}")))?;
+        Ok(())
+    })
+    .await?;
+    let request = BuildRequest {
+        context: dir.clone(),
+        dockerfile: dockerfile.map(|f| dir.join(f.trim_start_matches('/'))),
+        tags,
+        build_args,
+        target,
+        no_cache,
+        pull,
+        labels,
+    };
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Bytes>(64);
+    let e = engine.clone();
+    tokio::task::spawn_blocking(move || {
+        let _cleanup = cleanup;
+        let line = |v: Value| Bytes::from(v.to_string() + "\r\n");
+        let progress = tx.clone();
+        let mut out = |s: &str| {
+            if !quiet {
+                let _ = progress.blocking_send(line(json!({ "stream": s })));
+            }
+        };
+        let last = match e.build(&request, &mut out) {
+            // As dockerd: quiet builds answer with the id alone, as a stream line.
+            Ok(id) if quiet => json!({ "stream": format!("{id}\n") }),
+            Ok(id) => json!({"aux": {"ID": id}}),
+            Err(err) => json!({"errorDetail": {"message": err.message}, "error": err.message}),
+        };
+        let _ = tx.blocking_send(line(last));
+    });
+    let stream = futures_util::stream::poll_fn(move |cx| {
+        rx.poll_recv(cx)
+            .map(|o| o.map(Ok::<_, std::convert::Infallible>))
+    });
+    Ok((
+        [("Content-Type", "application/json")],
+        axum::body::Body::from_stream(stream),
+    )
+        .into_response())
+}
