@@ -9,13 +9,13 @@ const NEEDS_DOCKER: &str =
     "these tests need the docker CLI on PATH (apt-get install docker.io, daemon not needed)";
 
 /// `berth daemon` on a socket inside the test's root; SIGTERM and wait on drop.
-struct Daemon {
+pub struct Daemon {
     child: Child,
-    socket: PathBuf,
+    pub socket: PathBuf,
 }
 
 impl Daemon {
-    fn start(b: &Berth) -> Daemon {
+    pub fn start(b: &Berth) -> Daemon {
         let socket = b.path().join("api.sock");
         let child = Command::new(BERTH)
             .env("BERTH_ROOT", b.path())
@@ -36,7 +36,7 @@ impl Daemon {
     }
 
     /// A docker CLI command pointed at this daemon.
-    fn cmd(&self, args: &[&str]) -> Command {
+    pub fn cmd(&self, args: &[&str]) -> Command {
         let mut c = Command::new("docker");
         c.env("DOCKER_HOST", format!("unix://{}", self.socket.display()))
             .env(
@@ -48,7 +48,7 @@ impl Daemon {
     }
 
     /// Runs the docker CLI with `input` on its stdin.
-    fn docker_stdin(&self, args: &[&str], input: &[u8]) -> (i32, String, String) {
+    pub fn docker_stdin(&self, args: &[&str], input: &[u8]) -> (i32, String, String) {
         use std::io::Write;
         let mut child = self
             .cmd(args)
@@ -67,7 +67,7 @@ impl Daemon {
     }
 
     /// Runs the docker CLI pointed at this daemon.
-    fn docker(&self, args: &[&str]) -> (i32, String, String) {
+    pub fn docker(&self, args: &[&str]) -> (i32, String, String) {
         let o = self
             .cmd(args)
             .stdin(Stdio::null())
@@ -80,7 +80,7 @@ impl Daemon {
         )
     }
 
-    fn ok(&self, args: &[&str]) -> String {
+    pub fn ok(&self, args: &[&str]) -> String {
         let (code, out, err) = self.docker(args);
         assert_eq!(code, 0, "docker {args:?}: {out} {err}");
         out

@@ -871,3 +871,37 @@ fn many_layers_pull_through_the_worker_pool() {
     assert_eq!(cat.split_whitespace().count(), 11, "{cat}");
     assert_eq!(b.inspect(&name, "{{.Id}}"), a.inspect(&name, "{{.Id}}"));
 }
+
+#[test]
+fn docker_cli_logs_in_pushes_and_pulls_through_the_api() {
+    let reg = Registry::start(Some(("tester", "s3cret")));
+    let b = Berth::new();
+    let d = crate::api::Daemon::start(&b);
+    let name = format!("{}/private/bb:1", reg.addr);
+    d.ok(&["tag", "busybox", &name]);
+    let (code, _, err) = d.docker(&["push", &name]);
+    assert_eq!(code, 1, "anonymous push refused: {err}");
+    let (code, _, err) = d.docker_stdin(&["login", "-u", "tester", "--password-stdin", &reg.addr], b"wrong\n");
+    assert_eq!(code, 1, "{err}");
+    let (code, out, err) = d.docker_stdin(&["login", "-u", "tester", "--password-stdin", &reg.addr], b"s3cret\n");
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("Login Succeeded"), "{out}");
+    // The CLI keeps the credentials and sends them with each push and pull (X-Registry-Auth).
+    let out = d.ok(&["push", &name]);
+    assert!(out.contains("digest: sha256:"), "{out}");
+    let history = d.ok(&["history", "--format", "{{.ID}}", &name]);
+    assert!(history.lines().next().is_some_and(|l| l.len() == 12), "{history}");
+    d.ok(&["rmi", &name]);
+    let out = d.ok(&["pull", &name]);
+    assert!(out.contains("Status: Downloaded newer image"), "{out}");
+    assert_eq!(d.ok(&["run", "--rm", &name, "echo", "pulled"]), "pulled\n");
+    // save | load and import through the API.
+    let tar = b.path().join("saved.tar");
+    d.ok(&["save", "-o", tar.to_str().unwrap(), &name]);
+    d.ok(&["rmi", &name]);
+    let out = d.ok(&["load", "-i", tar.to_str().unwrap()]);
+    assert!(out.contains(&format!("Loaded image: {name}")), "{out}");
+    let id = d.ok(&["import", "-c", "CMD [\"sh\"]", crate::common::busybox_tar().to_str().unwrap(), "imp/bb:1"]);
+    assert!(id.starts_with("sha256:"), "{id}");
+    assert_eq!(d.ok(&["run", "--rm", "imp/bb:1", "echo", "imported"]), "imported\n");
+}

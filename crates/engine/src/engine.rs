@@ -65,6 +65,23 @@ pub struct LogQuery {
     pub follow: bool,
 }
 
+/// One step of an image's history, as `history` shows it.
+#[derive(Debug, Clone)]
+pub struct HistoryItem {
+    /// The image id, for the newest step only.
+    pub id: Option<String>,
+    /// RFC 3339.
+    pub created: String,
+    /// The instruction.
+    pub created_by: String,
+    /// Bytes its layer adds (0 for config-only steps).
+    pub size: u64,
+    /// Comment.
+    pub comment: String,
+    /// The image's tags, on the newest step.
+    pub tags: Vec<String>,
+}
+
 /// One end of a `cp`: a path on the host, or a tar stream on a descriptor (stdin or stdout,
 /// the API's request or response).
 #[derive(Debug, Clone, Copy)]
@@ -318,13 +335,15 @@ impl Engine {
         crate::registry::pull::pull(&self.root, &self.images, reference, opts, progress)
     }
 
-    /// Pushes the local image `reference` to its registry.
+    /// Pushes the local image `reference` to its registry, with the stored credentials or
+    /// those given.
     pub fn push(
         &self,
         reference: &Reference,
+        credentials: Option<&crate::registry::auth::Credentials>,
         progress: &(dyn Fn(crate::registry::pull::PullEvent) + Sync),
     ) -> Result<crate::registry::PushResult> {
-        crate::registry::push::push(&self.root, &self.images, reference, progress)
+        crate::registry::push::push(&self.root, &self.images, reference, credentials, progress)
     }
 
     /// The tags of `reference`'s repository on its registry.
@@ -1993,6 +2012,65 @@ impl Engine {
     }
 
     // ----- images -----
+
+    /// `history`: the image's steps, newest first; only the newest has an id (Docker's
+    /// `<missing>` for the others, whose images are not kept).
+    pub fn history(&self, name: &str) -> Result<Vec<HistoryItem>> {
+        let img = self.images.resolve(name)?;
+        let cfg = self.images.config(&img.id)?;
+        let mut sizes = img
+            .layers
+            .iter()
+            .map(|l| self.images.layers.info(&l.diff_id).map(|i| i.size).unwrap_or(0));
+        let n = cfg.history.len();
+        let tags: Vec<String> = self
+            .images
+            .refs_of(&img.id)
+            .iter()
+            .filter(|r| r.digest().is_none())
+            .map(|r| r.familiar())
+            .collect();
+        let mut out: Vec<HistoryItem> = cfg
+            .history
+            .iter()
+            .enumerate()
+            .map(|(i, h)| {
+                let last = i + 1 == n;
+                HistoryItem {
+                    id: last.then(|| img.id.clone()),
+                    created: h.created.clone().unwrap_or_default(),
+                    created_by: h.created_by.clone().unwrap_or_default(),
+                    size: if h.empty_layer {
+                        0
+                    } else {
+                        sizes.next().unwrap_or(0)
+                    },
+                    comment: h.comment.clone().unwrap_or_default(),
+                    tags: if last { tags.clone() } else { Vec::new() },
+                }
+            })
+            .collect();
+        out.reverse();
+        Ok(out)
+    }
+
+    /// What `save NAME…` writes: each image once, with the names asked for (a name that is
+    /// one of its tags) or all its names (an id).
+    pub fn save_selection(&self, names: &[String]) -> Result<Vec<(String, Vec<Reference>)>> {
+        let mut wanted: Vec<(String, Vec<Reference>)> = Vec::new();
+        for name in names {
+            let img = self.images.resolve(name)?;
+            let refs: Vec<Reference> = match Reference::parse(name) {
+                Ok(r) if self.images.refs_of(&img.id).contains(&r) => vec![r],
+                _ => self.images.refs_of(&img.id),
+            };
+            match wanted.iter_mut().find(|(id, _)| *id == img.id) {
+                Some((_, v)) => v.extend(refs),
+                None => wanted.push((img.id.clone(), refs)),
+            }
+        }
+        Ok(wanted)
+    }
 
     /// Containers (ids) whose image is `image_id`.
     pub fn containers_using(&self, image_id: &str) -> Vec<String> {

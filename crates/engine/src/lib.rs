@@ -26,7 +26,7 @@ pub mod volume;
 
 pub use engine::{
     dir_size, host_memory, CommitRequest, ContainerStats, CopyEnd, CreateRequest, Engine,
-    ExecRequest, LogQuery, PathStat,
+    ExecRequest, HistoryItem, LogQuery, PathStat,
     UpdateRequest, DEFAULT_PATH,
 };
 pub use error::{Error, ErrorKind, Result};

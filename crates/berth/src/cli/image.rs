@@ -213,18 +213,7 @@ pub fn load(engine: &Engine, a: LoadArgs) -> CmdResult {
 
 /// `berth save`.
 pub fn save(engine: &Engine, a: SaveArgs) -> CmdResult {
-    let mut wanted: Vec<(String, Vec<Reference>)> = Vec::new();
-    for name in &a.images {
-        let img = engine.images.resolve(name)?;
-        let refs: Vec<Reference> = match Reference::parse(name) {
-            Ok(r) if engine.images.refs_of(&img.id).contains(&r) => vec![r],
-            _ => engine.images.refs_of(&img.id),
-        };
-        match wanted.iter_mut().find(|(id, _)| *id == img.id) {
-            Some((_, v)) => v.extend(refs),
-            None => wanted.push((img.id.clone(), refs)),
-        }
-    }
+    let wanted = engine.save_selection(&a.images)?;
     match &a.output {
         Some(p) => super::files::write_aside(p, |f| {
             Ok(engine.images.save(&wanted, std::io::BufWriter::new(f))?)
@@ -283,43 +272,26 @@ pub fn prune(engine: &Engine, a: PruneArgs) -> CmdResult {
 
 /// `berth history`.
 pub fn history(engine: &Engine, a: HistoryArgs) -> CmdResult {
-    let img = engine.images.resolve(&a.image)?;
-    let cfg = engine.images.config(&img.id)?;
-    let mut layer_sizes = img.layers.iter().map(|l| {
-        engine
-            .images
-            .layers
-            .info(&l.diff_id)
-            .map(|i| i.size)
-            .unwrap_or(0)
-    });
     let mut rows: Vec<Value> = Vec::new();
-    let n = cfg.history.len();
-    for (i, h) in cfg.history.iter().enumerate() {
-        let size = if h.empty_layer {
-            0
+    for h in engine.history(&a.image)? {
+        let by = if a.no_trunc || h.created_by.chars().count() <= 45 {
+            h.created_by.clone()
         } else {
-            layer_sizes.next().unwrap_or(0)
+            format!("{}…", h.created_by.chars().take(44).collect::<String>())
         };
-        let created = h.created.clone().unwrap_or_default();
-        let by = h.created_by.clone().unwrap_or_default();
-        let by = if a.no_trunc {
-            by
-        } else if by.chars().count() > 45 {
-            format!("{}…", by.chars().take(44).collect::<String>())
-        } else {
-            by
+        let id = match &h.id {
+            Some(id) => short_id(id, a.no_trunc),
+            None => "<missing>".to_string(),
         };
         rows.push(json!({
-            "ID": if i + 1 == n { short_id(&img.id, a.no_trunc) } else { "<missing>".to_string() },
-            "CreatedSince": if a.human { format!("{} ago", human::duration(human::since(&created))) } else { created.clone() },
-            "CreatedAt": created,
+            "ID": id,
+            "CreatedSince": if a.human { format!("{} ago", human::duration(human::since(&h.created))) } else { h.created.clone() },
+            "CreatedAt": h.created,
             "CreatedBy": by,
-            "Size": if a.human { human::size(size) } else { size.to_string() },
-            "Comment": h.comment.clone().unwrap_or_default(),
+            "Size": if a.human { human::size(h.size) } else { h.size.to_string() },
+            "Comment": h.comment,
         }));
     }
-    rows.reverse();
     if a.quiet {
         for r in &rows {
             println!("{}", r["ID"].as_str().unwrap_or(""));

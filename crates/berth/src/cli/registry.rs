@@ -111,7 +111,7 @@ pub fn pull_image(
     progress: &Progress,
 ) -> anyhow::Result<String> {
     let r = Reference::parse(image)?;
-    let res = engine.pull(&r, &PullOptions { platform }, &|e| progress.show(e))?;
+    let res = engine.pull(&r, &PullOptions { platform, credentials: None }, &|e| progress.show(e))?;
     Ok(res.id)
 }
 
@@ -161,7 +161,7 @@ pub fn push(engine: &Engine, a: PushArgs) -> CmdResult {
         vec![r]
     };
     for r in refs {
-        let res = engine.push(&r, &|e| p.show(e))?;
+        let res = engine.push(&r, None, &|e| p.show(e))?;
         if a.quiet {
             println!("{}", r.familiar());
         } else {

@@ -44,6 +44,8 @@ pub enum PullEvent {
 pub struct PullOptions {
     /// "os/arch[/variant]"; None is this host's.
     pub platform: Option<String>,
+    /// Credentials to use instead of the stored ones (the API's `X-Registry-Auth`).
+    pub credentials: Option<crate::registry::auth::Credentials>,
 }
 
 /// What a pull left behind.
@@ -53,7 +55,7 @@ pub struct PullResult {
     pub id: String,
     /// The manifest digest ("Digest:" line).
     pub digest: String,
-    /// False when the image was already here.
+    /// False when the name already meant this image ("Image is up to date").
     pub downloaded: bool,
 }
 
@@ -445,7 +447,10 @@ pub fn pull(
             }
         }
     }
-    let c = Client::new(reference, &config)?;
+    let mut c = Client::new(reference, &config)?;
+    if let Some(creds) = &opts.credentials {
+        c = c.with_credentials(creds.clone());
+    }
     let res = pull_from(&c, root, images, reference, &platform, progress)?;
     Ok(done(reference, res, progress))
 }
@@ -533,12 +538,16 @@ fn pull_from(
             .iter()
             .all(|l| images.layers.exists(&l.diff_id) && images.content.exists(&l.blob))
         {
+            // Docker says "up to date" only when the name already meant this image.
+            let already = images
+                .resolve(&reference.to_string())
+                .is_ok_and(|r| r.id == rec.id);
             images.content.write(&body)?;
             tag_pulled(images, reference, &rec.id, &digest)?;
             return Ok(PullResult {
                 id: rec.id,
                 digest,
-                downloaded: false,
+                downloaded: !already,
             });
         }
     }

@@ -182,6 +182,7 @@ pub fn push(
     root: &Root,
     images: &ImageStore,
     reference: &Reference,
+    credentials: Option<&crate::registry::auth::Credentials>,
     progress: &(dyn Fn(PullEvent) + Sync),
 ) -> Result<PushResult> {
     let rec = images.resolve(&reference.to_string()).map_err(|_| {
@@ -196,7 +197,10 @@ pub fn push(
         reference.name()
     )));
     let config = RegistryConfig::load()?;
-    let c = Client::new(reference, &config)?;
+    let mut c = Client::new(reference, &config)?;
+    if let Some(creds) = credentials {
+        c = c.with_credentials(creds.clone());
+    }
     // A sibling repository on the same registry that holds this image: blobs can be mounted.
     let sibling = images
         .refs_of(&rec.id)
