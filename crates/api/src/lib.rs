@@ -9,6 +9,7 @@ mod exec;
 mod fdio;
 mod files;
 mod images;
+pub mod listen;
 mod resources;
 mod system;
 mod volumes;
@@ -25,6 +26,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 pub use berth_engine::inspect::{API_VERSION, MIN_API_VERSION};
+pub use listen::{Endpoint, TlsFiles};
 
 /// Shared state of the handlers.
 pub type Shared = Arc<Engine>;
@@ -176,32 +178,58 @@ pub fn default_socket() -> PathBuf {
     PathBuf::from("/run/berth/berth.sock")
 }
 
-/// Serves the API on `socket` until SIGTERM or SIGINT; containers keep running (their shims
-/// own them). Refuses to start when another daemon answers on the socket.
-pub fn serve(engine: Engine, socket: &Path) -> std::io::Result<()> {
+/// Serves the API on every endpoint until SIGTERM or SIGINT; containers keep running (their
+/// shims own them). Refuses a unix socket another daemon answers on, and TCP without TLS.
+pub fn serve(engine: Engine, endpoints: &[Endpoint], tls: Option<&TlsFiles>) -> std::io::Result<()> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .max_blocking_threads(64)
         // Idle engine threads go soon: an idle daemon should hold one thread, not dozens.
         .thread_keep_alive(std::time::Duration::from_secs(1))
         .build()?;
-    let r = rt.block_on(async move {
-        if std::os::unix::net::UnixStream::connect(socket).is_ok() {
-            return Err(std::io::Error::new(
-                std::io::ErrorKind::AddrInUse,
-                format!("another daemon is listening on {}", socket.display()),
-            ));
-        }
-        if let Some(dir) = socket.parent() {
-            std::fs::create_dir_all(dir)?;
-        }
-        let _ = std::fs::remove_file(socket);
-        let listener = tokio::net::UnixListener::bind(socket)?;
-        set_socket_mode(socket);
+    let mut sockets = Vec::new();
+    let r = rt.block_on(async {
         let app = router(Arc::new(engine));
-        let stop = Arc::new(tokio::sync::Notify::new());
-        let stop2 = stop.clone();
-        let shutdown = async move {
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let mut servers: Vec<std::pin::Pin<Box<dyn std::future::Future<Output = std::io::Result<()>>>>> = Vec::new();
+        for ep in endpoints {
+            let mut stop = stop_rx.clone();
+            let shutdown = async move {
+                let _ = stop.changed().await;
+            };
+            match ep {
+                Endpoint::Unix(socket) => {
+                    if std::os::unix::net::UnixStream::connect(socket).is_ok() {
+                        return Err(std::io::Error::new(
+                            std::io::ErrorKind::AddrInUse,
+                            format!("another daemon is listening on {}", socket.display()),
+                        ));
+                    }
+                    if let Some(dir) = socket.parent() {
+                        std::fs::create_dir_all(dir)?;
+                    }
+                    let _ = std::fs::remove_file(socket);
+                    let listener = tokio::net::UnixListener::bind(socket)?;
+                    set_socket_mode(socket);
+                    sockets.push(socket.clone());
+                    let s = axum::serve(listener, app.clone()).with_graceful_shutdown(shutdown);
+                    servers.push(Box::pin(std::future::IntoFuture::into_future(s)));
+                }
+                Endpoint::Tcp(addr) => {
+                    let Some(files) = tls else {
+                        return Err(std::io::Error::new(
+                            std::io::ErrorKind::InvalidInput,
+                            format!("-H tcp://{addr} needs --tlsverify with --tlscacert, --tlscert and --tlskey: the API must not be open to whoever reaches the port"),
+                        ));
+                    };
+                    let listener = listen::TlsListener::bind(addr, listen::server_config(files)?).await?;
+                    let s = axum::serve(listener, app.clone()).with_graceful_shutdown(shutdown);
+                    servers.push(Box::pin(std::future::IntoFuture::into_future(s)));
+                }
+            }
+        }
+        tokio::spawn(shrink_when_idle());
+        let signals = async move {
             let mut term =
                 tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
                     .expect("SIGTERM handler");
@@ -209,22 +237,19 @@ pub fn serve(engine: Engine, socket: &Path) -> std::io::Result<()> {
                 _ = term.recv() => {},
                 _ = tokio::signal::ctrl_c() => {},
             }
-            stop2.notify_one();
+            let _ = stop_tx.send(true);
+            // In-flight requests get two seconds; a client blocked in a wait or an attach must
+            // not keep the daemon alive (the containers live on in their shims anyway).
+            tokio::time::sleep(std::time::Duration::from_secs(2)).await;
         };
-        tokio::spawn(shrink_when_idle());
-        let serving = axum::serve(listener, app).with_graceful_shutdown(shutdown);
-        // In-flight requests get two seconds; a client blocked in a wait or an attach must not
-        // keep the daemon alive (the containers live on in their shims anyway).
-        let r = tokio::select! {
-            r = std::future::IntoFuture::into_future(serving) => r,
-            _ = async {
-                stop.notified().await;
-                tokio::time::sleep(std::time::Duration::from_secs(2)).await;
-            } => Ok(()),
-        };
-        let _ = std::fs::remove_file(socket);
-        r
+        tokio::select! {
+            r = futures_util::future::try_join_all(servers) => r.map(|_| ()),
+            _ = signals => Ok(()),
+        }
     });
+    for s in &sockets {
+        let _ = std::fs::remove_file(s);
+    }
     // Blocking handlers may still sit in an engine wait on a long-running container: do not
     // wait for them, the shims carry on without the daemon.
     rt.shutdown_background();

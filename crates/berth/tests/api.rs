@@ -556,3 +556,88 @@ fn docker_cli_builds_through_the_classic_builder_api() {
     assert!(err.contains("The command '/bin/sh -c exit 3' returned a non-zero code: 3"), "{err}");
     assert!(b.ok(&["ps", "-aq"]).trim().is_empty());
 }
+
+/// A CA, a server certificate for 127.0.0.1 and a client certificate, made with openssl.
+fn make_certs(dir: &std::path::Path) {
+    let sh = |script: &str| {
+        let o = Command::new("sh")
+            .arg("-c")
+            .arg(script)
+            .current_dir(dir)
+            .output()
+            .expect("this test needs openssl");
+        assert!(o.status.success(), "{script}: {}", String::from_utf8_lossy(&o.stderr));
+    };
+    sh("openssl req -x509 -newkey rsa:2048 -nodes -keyout ca-key.pem -out ca.pem -days 2 -subj /CN=berth-test-ca");
+    sh("openssl req -newkey rsa:2048 -nodes -keyout server-key.pem -out server.csr -subj /CN=127.0.0.1 \
+        && printf 'subjectAltName=IP:127.0.0.1\\nextendedKeyUsage=serverAuth\\n' > server.ext \
+        && openssl x509 -req -in server.csr -CA ca.pem -CAkey ca-key.pem -CAcreateserial -out server-cert.pem -days 2 -extfile server.ext");
+    sh("openssl req -newkey rsa:2048 -nodes -keyout key.pem -out client.csr -subj /CN=client \
+        && printf 'extendedKeyUsage=clientAuth\\n' > client.ext \
+        && openssl x509 -req -in client.csr -CA ca.pem -CAkey ca-key.pem -CAcreateserial -out cert.pem -days 2 -extfile client.ext");
+}
+
+#[test]
+fn tcp_needs_tls_with_client_certificates_and_several_sockets_serve_at_once() {
+    let b = Berth::new();
+    let dir = b.path().join("tls");
+    std::fs::create_dir_all(&dir).unwrap();
+    make_certs(&dir);
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let tcp = format!("tcp://127.0.0.1:{port}");
+    // TCP without TLS is refused.
+    let o = Command::new(BERTH)
+        .env("BERTH_ROOT", b.path())
+        .args(["daemon", "-H", &tcp])
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--tlsverify"), "{}", String::from_utf8_lossy(&o.stderr));
+    let unix = b.path().join("api.sock");
+    let second = b.path().join("second.sock");
+    let p = |f: &str| dir.join(f).display().to_string();
+    let mut child = Command::new(BERTH)
+        .env("BERTH_ROOT", b.path())
+        .args(["daemon", "-H", &format!("unix://{}", unix.display()), "-H", &format!("unix://{}", second.display()), "-H", &tcp, "--tlsverify", "--tlscacert", &p("ca.pem"), "--tlscert", &p("server-cert.pem"), "--tlskey", &p("server-key.pem")])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let t = Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() || !second.exists() {
+        assert!(t.elapsed() < Duration::from_secs(10), "the daemon did not come up");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let docker = |args: &[&str], client_cert: bool| {
+        let mut c = Command::new("docker");
+        c.env("DOCKER_CONFIG", b.path().join("docker-config"));
+        if client_cert {
+            c.env("DOCKER_CERT_PATH", &dir).env("DOCKER_TLS_VERIFY", "1");
+        } else {
+            c.args(["--tls", "--tlscacert", &p("ca.pem")]);
+        }
+        c.args(["-H", &tcp]).args(args).output().expect(NEEDS_DOCKER)
+    };
+    let o = docker(&["run", "--rm", "busybox", "echo", "over-tls"], true);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "over-tls\n");
+    let o = docker(&["version"], false);
+    assert!(!o.status.success(), "a client without a certificate is turned away");
+    // Both unix sockets answer.
+    for s in [&unix, &second] {
+        let o = Command::new("docker")
+            .env("DOCKER_CONFIG", b.path().join("docker-config"))
+            .args(["-H", &format!("unix://{}", s.display()), "version", "--format", "{{.Server.APIVersion}}"])
+            .output()
+            .unwrap();
+        assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), "1.51");
+    }
+    // SAFETY: kill(2) on our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let _ = child.wait();
+    assert!(!unix.exists() && !second.exists(), "sockets removed");
+}

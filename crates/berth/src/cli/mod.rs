@@ -1021,9 +1021,22 @@ pub struct TagArgs {
 /// Flags of `daemon`.
 #[derive(Args, Debug)]
 pub struct DaemonArgs {
-    /// Socket to listen on (unix:///path); default unix:///run/berth/berth.sock
+    /// Where to listen, repeatable: unix:///path (default unix:///run/berth/berth.sock) or
+    /// tcp://host:port (only with --tlsverify)
     #[arg(short = 'H', long = "host")]
     pub host: Vec<String>,
+    /// Serve TCP with TLS and accept only clients with a certificate signed by --tlscacert
+    #[arg(long)]
+    pub tlsverify: bool,
+    /// CA certificate that signs the clients' certificates (PEM)
+    #[arg(long)]
+    pub tlscacert: Option<std::path::PathBuf>,
+    /// The daemon's TLS certificate (PEM)
+    #[arg(long)]
+    pub tlscert: Option<std::path::PathBuf>,
+    /// The daemon's TLS key (PEM)
+    #[arg(long)]
+    pub tlskey: Option<std::path::PathBuf>,
 }
 
 /// Flags of `pull`.

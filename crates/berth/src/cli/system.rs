@@ -281,21 +281,27 @@ pub fn boot(engine: &Engine) -> CmdResult {
 
 /// `berth daemon`: the Docker Engine API on a unix socket, until SIGTERM.
 pub fn daemon(engine: &Engine, a: super::DaemonArgs) -> CmdResult {
-    let socket = match a.host.as_slice() {
-        [] => berth_api::default_socket(),
-        [h] => match h.strip_prefix("unix://") {
-            Some(p) => std::path::PathBuf::from(p),
-            None => anyhow::bail!("-H {h}: only unix:// sockets are served (tcp:// needs TLS client verification, not there yet)"),
-        },
-        _ => anyhow::bail!("one -H socket at a time for now"),
+    use berth_api::{Endpoint, TlsFiles};
+    let mut endpoints = a
+        .host
+        .iter()
+        .map(|h| Endpoint::parse(h))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| anyhow::anyhow!(e))?;
+    if endpoints.is_empty() {
+        endpoints.push(Endpoint::Unix(berth_api::default_socket()));
+    }
+    let tls = if a.tlsverify {
+        match (a.tlscacert, a.tlscert, a.tlskey) {
+            (Some(ca), Some(cert), Some(key)) => Some(TlsFiles { ca, cert, key }),
+            _ => anyhow::bail!("--tlsverify needs --tlscacert, --tlscert and --tlskey"),
+        }
+    } else {
+        None
     };
     let engine = Engine::open(engine.root.path())?;
-    eprintln!(
-        "berth daemon: API {} on {}",
-        berth_api::API_VERSION,
-        socket.display()
-    );
-    berth_api::serve(engine, &socket)
-        .map_err(|e| anyhow::anyhow!("serve {}: {e}", socket.display()))?;
+    let names: Vec<String> = endpoints.iter().map(|e| e.to_string()).collect();
+    eprintln!("berth daemon: API {} on {}", berth_api::API_VERSION, names.join(", "));
+    berth_api::serve(engine, &endpoints, tls.as_ref()).map_err(|e| anyhow::anyhow!("serve: {e}"))?;
     Ok(0)
 }
