@@ -174,8 +174,12 @@ pub(crate) struct How {
 
 /// Copies between a hijacked client connection and a shim's framed socket until the container's
 /// output ends or the client detaches.
-pub(crate) async fn bridge<S>(conn: S, shim: tokio::net::UnixStream, how: How, mut keys: DetachMatch)
-where
+pub(crate) async fn bridge<S>(
+    conn: S,
+    shim: tokio::net::UnixStream,
+    how: How,
+    mut keys: DetachMatch,
+) where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
     let How {
@@ -215,7 +219,7 @@ where
             if !stdin {
                 continue;
             }
-                let (out, detach) = if tty {
+            let (out, detach) = if tty {
                 keys.feed(&buf[..n])
             } else {
                 (buf[..n].to_vec(), false)

@@ -48,7 +48,13 @@ async fn build(
     let pairs: Vec<(String, String)> = form_urlencoded::parse(raw.unwrap_or_default().as_bytes())
         .into_owned()
         .collect();
-    let one = |k: &str| pairs.iter().rev().find(|(x, _)| x == k).map(|(_, v)| v.clone());
+    let one = |k: &str| {
+        pairs
+            .iter()
+            .rev()
+            .find(|(x, _)| x == k)
+            .map(|(_, v)| v.clone())
+    };
     let tags = pairs
         .iter()
         .filter(|(k, v)| k == "t" && !v.is_empty())

@@ -80,7 +80,10 @@ async fn list(State(engine): State<Shared>, Query(q): Q) -> ApiResult<Json<Value
                 }
             }
             if let Some(n) = f.get("name") {
-                if !n.iter().any(|x| rec.name.contains(x.trim_start_matches('/'))) {
+                if !n
+                    .iter()
+                    .any(|x| rec.name.contains(x.trim_start_matches('/')))
+                {
                     continue;
                 }
             }
@@ -99,28 +102,7 @@ async fn list(State(engine): State<Shared>, Query(q): Q) -> ApiResult<Json<Value
                     continue;
                 }
             }
-            let command = std::iter::once(rec.path.clone())
-                .chain(rec.args.iter().cloned())
-                .collect::<Vec<_>>()
-                .join(" ");
-            out.push(json!({
-                "Id": rec.id,
-                "Names": [format!("/{}", rec.name)],
-                "Image": rec.config.image,
-                "ImageID": rec.image,
-                "Command": command,
-                "Created": unix_time(&rec.created),
-                "Ports": [],
-                "Labels": labels,
-                "State": st.status.as_str(),
-                "Status": status_text(&st),
-                "HostConfig": {"NetworkMode": if rec.host_config.network_mode.is_empty() { "none" } else { rec.host_config.network_mode.as_str() }},
-                "NetworkSettings": {"Networks": {}},
-                "Mounts": rec.mounts.iter().map(|m| json!({
-                    "Type": m.typ, "Name": m.name, "Source": m.source, "Destination": m.destination,
-                    "RW": m.rw, "Propagation": m.propagation,
-                })).collect::<Vec<_>>(),
-            }));
+            out.push(summary(&rec, &st));
             if limit.is_some_and(|l| out.len() >= l) {
                 break;
             }
@@ -128,6 +110,35 @@ async fn list(State(engine): State<Shared>, Query(q): Q) -> ApiResult<Json<Value
         Ok(Json(Value::Array(out)))
     })
     .await
+}
+
+/// A container as `GET /containers/json` (and `/system/df`) lists it.
+pub(crate) fn summary(
+    rec: &berth_engine::container::ContainerRecord,
+    st: &berth_engine::container::State,
+) -> Value {
+    let command = std::iter::once(rec.path.clone())
+        .chain(rec.args.iter().cloned())
+        .collect::<Vec<_>>()
+        .join(" ");
+    json!({
+        "Id": rec.id,
+        "Names": [format!("/{}", rec.name)],
+        "Image": rec.config.image,
+        "ImageID": rec.image,
+        "Command": command,
+        "Created": unix_time(&rec.created),
+        "Ports": [],
+        "Labels": rec.config.labels.clone().unwrap_or_default(),
+        "State": st.status.as_str(),
+        "Status": status_text(st),
+        "HostConfig": {"NetworkMode": if rec.host_config.network_mode.is_empty() { "none" } else { rec.host_config.network_mode.as_str() }},
+        "NetworkSettings": {"Networks": {}},
+        "Mounts": rec.mounts.iter().map(|m| json!({
+            "Type": m.typ, "Name": m.name, "Source": m.source, "Destination": m.destination,
+            "RW": m.rw, "Propagation": m.propagation,
+        })).collect::<Vec<_>>(),
+    })
 }
 
 async fn create(State(engine): State<Shared>, Query(q): Q, body: Bytes) -> ApiResult<Response> {
@@ -434,7 +445,11 @@ async fn logs(
     } else {
         "application/vnd.docker.multiplexed-stream"
     };
-    Ok(([("Content-Type", ctype)], axum::body::Body::from_stream(stream)).into_response())
+    Ok((
+        [("Content-Type", ctype)],
+        axum::body::Body::from_stream(stream),
+    )
+        .into_response())
 }
 
 async fn rename(
@@ -452,5 +467,7 @@ async fn rename(
 
 async fn prune(State(engine): State<Shared>) -> ApiResult<Json<Value>> {
     let (ids, bytes) = blocking(&engine, |e| e.prune_containers()).await?;
-    Ok(Json(json!({"ContainersDeleted": ids, "SpaceReclaimed": bytes})))
+    Ok(Json(
+        json!({"ContainersDeleted": ids, "SpaceReclaimed": bytes}),
+    ))
 }

@@ -323,10 +323,7 @@ async fn start(
             } else {
                 "has already run"
             };
-            return Err(ApiError::new(
-                409,
-                format!("Exec command {exec_id} {what}"),
-            ));
+            return Err(ApiError::new(409, format!("Exec command {exec_id} {what}")));
         }
         x.started = true;
         x.running = true;
@@ -489,7 +486,12 @@ async fn start(
                     tokio::spawn(async move {
                         let mut buf = vec![0u8; 32 * 1024];
                         while let Ok(n) = fd.read(&mut buf).await {
-                            if n == 0 || tx.send(crate::containers::frame(stream, &buf[..n])).await.is_err() {
+                            if n == 0
+                                || tx
+                                    .send(crate::containers::frame(stream, &buf[..n]))
+                                    .await
+                                    .is_err()
+                            {
                                 break;
                             }
                         }

@@ -10,8 +10,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use berth_engine::reference::Reference;
-use berth_engine::registry::pull::PullEvent;
 use berth_engine::registry::auth::Credentials;
+use berth_engine::registry::pull::PullEvent;
 use berth_engine::registry::PullOptions;
 use serde_json::{json, Value};
 use std::collections::HashMap;
@@ -27,7 +27,10 @@ pub fn routes() -> Router<Shared> {
         .route("/images/load", post(load))
         .route("/images/prune", post(prune))
         .route("/images/search", get(search))
-        .route("/images/{*rest}", get(by_name).delete(remove).post(by_name_post))
+        .route(
+            "/images/{*rest}",
+            get(by_name).delete(remove).post(by_name_post),
+        )
 }
 
 async fn list(State(engine): State<Shared>, Query(q): Q) -> ApiResult<Json<Value>> {
@@ -38,21 +41,7 @@ async fn list(State(engine): State<Shared>, Query(q): Q) -> ApiResult<Json<Value
             if img.intermediate && !all {
                 continue;
             }
-            let cfg = e.images.config(&img.id)?;
-            let (tags, digests) = e.repo_tags_and_digests(&img.id);
-            let size = e.images.size(&img);
-            out.push(json!({
-                "Id": img.id,
-                "ParentId": "",
-                "RepoTags": tags,
-                "RepoDigests": digests,
-                "Created": unix_time(cfg.created.as_deref().unwrap_or("")),
-                "Size": size,
-                "SharedSize": -1,
-                "VirtualSize": size,
-                "Labels": cfg.config.labels.clone().unwrap_or_default(),
-                "Containers": -1,
-            }));
+            out.push(summary(e, &img)?);
         }
         out.sort_by(|a, b| b["Created"].as_i64().cmp(&a["Created"].as_i64()));
         Ok(Json(Value::Array(out)))
@@ -60,10 +49,34 @@ async fn list(State(engine): State<Shared>, Query(q): Q) -> ApiResult<Json<Value
     .await
 }
 
+/// An image as `GET /images/json` (and `/system/df`) lists it.
+pub(crate) fn summary(
+    e: &berth_engine::Engine,
+    img: &berth_engine::image::ImageRecord,
+) -> berth_engine::Result<Value> {
+    let cfg = e.images.config(&img.id)?;
+    let (tags, digests) = e.repo_tags_and_digests(&img.id);
+    let size = e.images.size(img);
+    Ok(json!({
+        "Id": img.id,
+        "ParentId": "",
+        "RepoTags": tags,
+        "RepoDigests": digests,
+        "Created": unix_time(cfg.created.as_deref().unwrap_or("")),
+        "Size": size,
+        "SharedSize": -1,
+        "VirtualSize": size,
+        "Labels": cfg.config.labels.clone().unwrap_or_default(),
+        "Containers": -1,
+    }))
+}
+
 /// `GET /images/{name}/json`, `/history`, `/get`: names may contain slashes.
 async fn by_name(State(engine): State<Shared>, Path(rest): Path<String>) -> ApiResult<Response> {
     if let Some(name) = rest.strip_suffix("/history") {
-        return history(engine, name.to_string()).await.map(IntoResponse::into_response);
+        return history(engine, name.to_string())
+            .await
+            .map(IntoResponse::into_response);
     }
     if let Some(name) = rest.strip_suffix("/get") {
         return save(engine, vec![name.to_string()]).await;
@@ -100,7 +113,10 @@ async fn by_name_post(
 
 /// `GET /images/search`: there is no index to search here.
 async fn search() -> ApiError {
-    ApiError::new(501, "search is not supported by berth: browse the registry instead")
+    ApiError::new(
+        501,
+        "search is not supported by berth: browse the registry instead",
+    )
 }
 
 async fn remove(
@@ -175,8 +191,14 @@ fn registry_auth(headers: &HeaderMap) -> Option<Credentials> {
 fn progress_json(ev: PullEvent) -> Value {
     match ev {
         PullEvent::Status(s) => json!({ "status": s }),
-        PullEvent::Layer { id, status, progress } => match progress {
-            Some((n, t)) => json!({"status": status, "id": id, "progressDetail": {"current": n, "total": t}}),
+        PullEvent::Layer {
+            id,
+            status,
+            progress,
+        } => match progress {
+            Some((n, t)) => {
+                json!({"status": status, "id": id, "progressDetail": {"current": n, "total": t}})
+            }
             None => json!({"status": status, "id": id, "progressDetail": {}}),
         },
     }
@@ -229,7 +251,11 @@ async fn progress_stream(
             (after, rx),
         ))
     });
-    Ok(([("Content-Type", "application/json")], Body::from_stream(stream)).into_response())
+    Ok((
+        [("Content-Type", "application/json")],
+        Body::from_stream(stream),
+    )
+        .into_response())
 }
 
 /// `POST /images/create`: `fromImage` pulls (JSON progress lines), `fromSrc=-` imports the
@@ -259,7 +285,10 @@ async fn create(
         platform: q.get("platform").filter(|p| !p.is_empty()).cloned(),
         credentials: registry_auth(&headers),
     };
-    progress_stream(&engine, move |e, progress| e.pull(&r, &opts, progress).map(|_| ())).await
+    progress_stream(&engine, move |e, progress| {
+        e.pull(&r, &opts, progress).map(|_| ())
+    })
+    .await
 }
 
 /// `fromSrc=-`: the body is a (possibly compressed) tar of a root file system.
@@ -300,7 +329,11 @@ async fn import(
             .import(&*f, cfg, "-", message.as_deref(), reference.as_ref())
     })
     .await?;
-    Ok(([("Content-Type", "application/json")], json!({ "status": id }).to_string() + "\r\n").into_response())
+    Ok((
+        [("Content-Type", "application/json")],
+        json!({ "status": id }).to_string() + "\r\n",
+    )
+        .into_response())
 }
 
 /// The `changes` query values (`CMD ["sh"]`, `ENV A=b`), which may repeat.
@@ -311,7 +344,12 @@ fn changes(q: &HashMap<String, String>) -> Vec<String> {
 }
 
 /// `POST /images/{name}/push?tag=`.
-async fn push(engine: Shared, name: String, q: &HashMap<String, String>, headers: &HeaderMap) -> ApiResult<Response> {
+async fn push(
+    engine: Shared,
+    name: String,
+    q: &HashMap<String, String>,
+    headers: &HeaderMap,
+) -> ApiResult<Response> {
     let name = match q.get("tag").filter(|t| !t.is_empty()) {
         Some(t) => format!("{name}:{t}"),
         None => name,
@@ -412,5 +450,7 @@ async fn prune(State(engine): State<Shared>, Query(q): Q) -> ApiResult<Json<Valu
             None => json!({"Deleted": l}),
         })
         .collect();
-    Ok(Json(json!({"ImagesDeleted": deleted, "SpaceReclaimed": bytes})))
+    Ok(Json(
+        json!({"ImagesDeleted": deleted, "SpaceReclaimed": bytes}),
+    ))
 }

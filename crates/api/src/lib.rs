@@ -180,7 +180,11 @@ pub fn default_socket() -> PathBuf {
 
 /// Serves the API on every endpoint until SIGTERM or SIGINT; containers keep running (their
 /// shims own them). Refuses a unix socket another daemon answers on, and TCP without TLS.
-pub fn serve(engine: Engine, endpoints: &[Endpoint], tls: Option<&TlsFiles>) -> std::io::Result<()> {
+pub fn serve(
+    engine: Engine,
+    endpoints: &[Endpoint],
+    tls: Option<&TlsFiles>,
+) -> std::io::Result<()> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .max_blocking_threads(64)

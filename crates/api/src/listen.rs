@@ -78,10 +78,12 @@ pub fn server_config(files: &TlsFiles) -> io::Result<Arc<rustls::ServerConfig>> 
             .add(c.map_err(|e| bad("CA", &files.ca, e))?)
             .map_err(|e| bad("CA", &files.ca, e))?;
     }
-    let verifier =
-        rustls::server::WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider.clone())
-            .build()
-            .map_err(|e| bad("CA", &files.ca, e))?;
+    let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
+        Arc::new(roots),
+        provider.clone(),
+    )
+    .build()
+    .map_err(|e| bad("CA", &files.ca, e))?;
     let certs = CertificateDer::pem_file_iter(&files.cert)
         .map_err(|e| bad("certificate", &files.cert, e))?
         .collect::<Result<Vec<_>, _>>()

@@ -25,7 +25,11 @@ pub fn routes() -> Router<Shared> {
         .route("/containers/{id}/unpause", post(unpause))
 }
 
-async fn top(State(engine): State<Shared>, Path(id): Path<String>, Query(q): Q) -> ApiResult<Json<Value>> {
+async fn top(
+    State(engine): State<Shared>,
+    Path(id): Path<String>,
+    Query(q): Q,
+) -> ApiResult<Json<Value>> {
     let args: Vec<String> = q
         .get("ps_args")
         .map(|a| a.split_whitespace().map(String::from).collect())
@@ -82,7 +86,9 @@ async fn update(
 
 /// Docker's stats JSON for one sample, with the previous one as `precpu_stats`.
 fn stats_json(id: &str, name: &str, now: &ContainerStats, pre: &ContainerStats) -> Value {
-    let cpus = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    let cpus = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
     let at = chrono::Utc::now();
     let pre_at = at - chrono::Duration::from_std(now.at.duration_since(pre.at)).unwrap_or_default();
     let cpu = |s: &ContainerStats| {
@@ -117,7 +123,11 @@ fn stats_json(id: &str, name: &str, now: &ContainerStats, pre: &ContainerStats) 
 
 /// `GET /containers/{id}/stats`: a sample a second while `stream` (the default), else one; the
 /// first comes after 0.2 s so its CPU figure has a span to measure (dockerd waits 1-2 s).
-async fn stats(State(engine): State<Shared>, Path(id): Path<String>, Query(q): Q) -> ApiResult<Response> {
+async fn stats(
+    State(engine): State<Shared>,
+    Path(id): Path<String>,
+    Query(q): Q,
+) -> ApiResult<Response> {
     let stream = q.get("stream").is_none_or(|s| truthy(Some(s)));
     let one_shot = truthy(q.get("one-shot"));
     let (id, name, first) = on_container(&engine, id, |e, id| {
@@ -160,8 +170,15 @@ async fn stats(State(engine): State<Shared>, Path(id): Path<String>, Query(q): Q
             .await;
             let now = sample(id.clone()).await.ok()?;
             let line = stats_json(&id, &name, &now, &pre).to_string() + "\n";
-            Some((Ok::<_, std::convert::Infallible>(Bytes::from(line)), (now, false)))
+            Some((
+                Ok::<_, std::convert::Infallible>(Bytes::from(line)),
+                (now, false),
+            ))
         }
     });
-    Ok(([("Content-Type", "application/json")], axum::body::Body::from_stream(body)).into_response())
+    Ok((
+        [("Content-Type", "application/json")],
+        axum::body::Body::from_stream(body),
+    )
+        .into_response())
 }

@@ -17,6 +17,7 @@ pub fn routes() -> Router<Shared> {
         .route("/info", get(info))
         .route("/events", get(events_stream))
         .route("/auth", post(auth))
+        .route("/system/df", get(df))
 }
 
 async fn ping() -> impl IntoResponse {
@@ -99,7 +100,10 @@ async fn events_stream(
         async move {
             if let Some(e) = past.next() {
                 let line = event_json(&e).to_string() + "\n";
-                return Some((Ok::<_, std::convert::Infallible>(Bytes::from(line)), (past, tail, batch)));
+                return Some((
+                    Ok::<_, std::convert::Infallible>(Bytes::from(line)),
+                    (past, tail, batch),
+                ));
             }
             loop {
                 if let Some(e) = batch.next() {
@@ -118,7 +122,11 @@ async fn events_stream(
             }
         }
     });
-    Ok(([("Content-Type", "application/json")], axum::body::Body::from_stream(stream)).into_response())
+    Ok((
+        [("Content-Type", "application/json")],
+        axum::body::Body::from_stream(stream),
+    )
+        .into_response())
 }
 
 /// `POST /auth`: checks credentials against the registry, as `docker login` asks the daemon to.
@@ -134,5 +142,51 @@ async fn auth(State(engine): State<Shared>, Json(b): Json<Value>) -> ApiResult<J
         berth_engine::registry::check_credentials(&host, &creds)
     })
     .await?;
-    Ok(Json(json!({"Status": "Login Succeeded", "IdentityToken": ""})))
+    Ok(Json(
+        json!({"Status": "Login Succeeded", "IdentityToken": ""}),
+    ))
+}
+
+/// `GET /system/df`: images, containers and volumes with their sizes and users.
+async fn df(State(engine): State<Shared>) -> ApiResult<Json<Value>> {
+    blocking(&engine, |e| {
+        let du = e.disk_usage();
+        let mut images = Vec::new();
+        for (id, size, shared, users) in &du.images {
+            if let Ok(img) = e.images.get(id) {
+                let mut v = crate::images::summary(e, &img)?;
+                v["Size"] = json!(size);
+                v["SharedSize"] = json!(shared);
+                v["Containers"] = json!(users);
+                images.push(v);
+            }
+        }
+        let sizes: HashMap<&str, u64> = du.containers.iter().map(|c| (c.0.as_str(), c.1)).collect();
+        let containers: Vec<Value> = e
+            .list()
+            .iter()
+            .map(|(rec, st)| {
+                let mut v = crate::containers::summary(rec, st);
+                v["SizeRw"] = json!(sizes.get(rec.id.as_str()).copied().unwrap_or(0));
+                v["SizeRootFs"] = json!(0);
+                v
+            })
+            .collect();
+        let mut volumes = Vec::new();
+        for (name, size, users) in &du.volumes {
+            if let Ok(vol) = e.volumes.get(name) {
+                let mut v = serde_json::to_value(&vol).unwrap_or_default();
+                v["UsageData"] = json!({"Size": size, "RefCount": users});
+                volumes.push(v);
+            }
+        }
+        Ok(Json(json!({
+            "LayersSize": du.layers_size,
+            "Images": images,
+            "Containers": containers,
+            "Volumes": volumes,
+            "BuildCache": [],
+        })))
+    })
+    .await
 }

@@ -59,7 +59,10 @@ async fn create(
     if !b.driver.is_empty() && b.driver != "local" {
         return Err(ApiError::new(
             404,
-            format!("error looking up volume plugin {0}: plugin \"{0}\" not found", b.driver),
+            format!(
+                "error looking up volume plugin {0}: plugin \"{0}\" not found",
+                b.driver
+            ),
         ));
     }
     let v = blocking(&engine, move |e| {
@@ -71,7 +74,10 @@ async fn create(
         )
     })
     .await?;
-    Ok((StatusCode::CREATED, Json(serde_json::to_value(&v).unwrap_or_default())))
+    Ok((
+        StatusCode::CREATED,
+        Json(serde_json::to_value(&v).unwrap_or_default()),
+    ))
 }
 
 async fn inspect(State(engine): State<Shared>, Path(name): Path<String>) -> ApiResult<Json<Value>> {
@@ -99,5 +105,7 @@ async fn prune(State(engine): State<Shared>, Query(q): Q) -> ApiResult<Json<Valu
         .get("all")
         .is_some_and(|v| v.iter().any(|x| truthy(Some(x))));
     let (removed, bytes) = blocking(&engine, move |e| Ok(e.prune_volumes(all))).await?;
-    Ok(Json(json!({"VolumesDeleted": removed, "SpaceReclaimed": bytes})))
+    Ok(Json(
+        json!({"VolumesDeleted": removed, "SpaceReclaimed": bytes}),
+    ))
 }

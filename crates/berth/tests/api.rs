@@ -254,13 +254,26 @@ fn docker_cli_runs_attached_and_interactive() {
         ]);
         assert_eq!(
             (code, out.as_str(), err.as_str()),
-            (3, format!("out{i}\n").as_str(), format!("err{i}\n").as_str())
+            (
+                3,
+                format!("out{i}\n").as_str(),
+                format!("err{i}\n").as_str()
+            )
         );
-        let (code, out, err) =
-            d.docker_stdin(&["run", "-i", "--rm", "busybox", "cat"], format!("in{i}\n").as_bytes());
-        assert_eq!((code, out.as_str()), (0, format!("in{i}\n").as_str()), "{err}");
+        let (code, out, err) = d.docker_stdin(
+            &["run", "-i", "--rm", "busybox", "cat"],
+            format!("in{i}\n").as_bytes(),
+        );
+        assert_eq!(
+            (code, out.as_str()),
+            (0, format!("in{i}\n").as_str()),
+            "{err}"
+        );
     }
-    assert!(b.ok(&["ps", "-aq"]).trim().is_empty(), "--rm removed them all");
+    assert!(
+        b.ok(&["ps", "-aq"]).trim().is_empty(),
+        "--rm removed them all"
+    );
     // A terminal: docker run -it, a shell, detach with Ctrl+P Ctrl+Q, attach, exit.
     let mut t = Term::spawn_command(
         d.cmd(&["run", "-it", "--name", "tty", "busybox", "sh"]),
@@ -292,7 +305,19 @@ fn docker_cli_execs_copies_and_inspects() {
     assert_eq!((code, out.as_str(), err.as_str()), (4, "out\n", "err\n"));
     let (code, out, _) = d.docker_stdin(&["exec", "-i", "box", "cat"], b"fed\n");
     assert_eq!((code, out.as_str()), (0, "fed\n"));
-    let out = d.ok(&["exec", "-u", "nobody", "-w", "/tmp", "-e", "A=b", "box", "sh", "-c", "id -u; pwd; echo $A"]);
+    let out = d.ok(&[
+        "exec",
+        "-u",
+        "nobody",
+        "-w",
+        "/tmp",
+        "-e",
+        "A=b",
+        "box",
+        "sh",
+        "-c",
+        "id -u; pwd; echo $A",
+    ]);
     assert_eq!(out, "65534\n/tmp\nb\n");
     let (code, out, _) = d.docker(&["exec", "box", "no-such-cmd"]);
     assert_eq!(code, 127, "{out}");
@@ -311,22 +336,45 @@ fn docker_cli_execs_copies_and_inspects() {
     std::fs::write(src.join("sub/f"), "deep\n").unwrap();
     std::fs::write(src.join("a.txt"), "top\n").unwrap();
     d.ok(&["cp", src.to_str().unwrap(), "box:/tmp/"]);
-    d.ok(&["cp", src.join("a.txt").to_str().unwrap(), "box:/etc/renamed.txt"]);
-    assert_eq!(d.ok(&["exec", "box", "cat", "/tmp/cpsrc/sub/f", "/etc/renamed.txt"]), "deep\ntop\n");
-    assert_eq!(d.ok(&["exec", "box", "stat", "-c", "%u", "/etc/renamed.txt"]).trim(), "0");
+    d.ok(&[
+        "cp",
+        src.join("a.txt").to_str().unwrap(),
+        "box:/etc/renamed.txt",
+    ]);
+    assert_eq!(
+        d.ok(&["exec", "box", "cat", "/tmp/cpsrc/sub/f", "/etc/renamed.txt"]),
+        "deep\ntop\n"
+    );
+    assert_eq!(
+        d.ok(&["exec", "box", "stat", "-c", "%u", "/etc/renamed.txt"])
+            .trim(),
+        "0"
+    );
     let out = b.path().join("cpout");
     std::fs::create_dir_all(&out).unwrap();
     d.ok(&["cp", "box:/tmp/cpsrc", out.join("dir").to_str().unwrap()]);
-    assert_eq!(std::fs::read_to_string(out.join("dir/sub/f")).unwrap(), "deep\n");
+    assert_eq!(
+        std::fs::read_to_string(out.join("dir/sub/f")).unwrap(),
+        "deep\n"
+    );
     let (code, _, err) = d.docker(&["cp", "box:/nope", out.to_str().unwrap()]);
     assert_eq!(code, 1);
-    assert!(err.contains("Could not find the file /nope in container box"), "{err}");
+    assert!(
+        err.contains("Could not find the file /nope in container box"),
+        "{err}"
+    );
     let diff = d.ok(&["diff", "box"]);
     assert!(diff.contains("A /etc/renamed.txt"), "{diff}");
     // top, stats, update, pause, rename.
     let top = d.ok(&["top", "box"]);
     assert!(top.contains("sleep 1000"), "{top}");
-    let stats = d.ok(&["stats", "--no-stream", "--format", "{{.Name}} {{.PIDs}}", "box"]);
+    let stats = d.ok(&[
+        "stats",
+        "--no-stream",
+        "--format",
+        "{{.Name}} {{.PIDs}}",
+        "box",
+    ]);
     assert_eq!(stats.trim(), "box 1");
     d.ok(&["update", "--memory", "64m", "box"]);
     assert_eq!(b.inspect("box", "{{.HostConfig.Memory}}"), "67108864");
@@ -335,7 +383,11 @@ fn docker_cli_execs_copies_and_inspects() {
     d.ok(&["unpause", "box"]);
     d.ok(&["rename", "box", "box2"]);
     d.ok(&["stop", "-t", "0", "box2"]);
-    d.ok(&["cp", src.join("a.txt").to_str().unwrap(), "box2:/stopped.txt"]);
+    d.ok(&[
+        "cp",
+        src.join("a.txt").to_str().unwrap(),
+        "box2:/stopped.txt",
+    ]);
     let tar = d.cmd(&["cp", "box2:/stopped.txt", "-"]).output().unwrap();
     assert!(String::from_utf8_lossy(&tar.stdout).contains("top\n"));
     let exported = d.cmd(&["export", "box2"]).output().unwrap();
@@ -351,37 +403,88 @@ fn docker_cli_follows_logs_and_events_and_manages_volumes() {
     let d = Daemon::start(&b);
     // Events as they happen, from the API's own changes and from the berth CLI's.
     let mut events = d
-        .cmd(&["events", "--filter", "type=container", "--format", "{{.Action}} {{.Actor.Attributes.name}}"])
+        .cmd(&[
+            "events",
+            "--filter",
+            "type=container",
+            "--format",
+            "{{.Action}} {{.Actor.Attributes.name}}",
+        ])
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
     std::thread::sleep(Duration::from_millis(300));
-    d.ok(&["run", "-d", "--name", "talker", "busybox", "sh", "-c", "for i in 1 2 3 4 5 6; do echo line$i; sleep 0.2; done"]);
+    d.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "talker",
+        "busybox",
+        "sh",
+        "-c",
+        "for i in 1 2 3 4 5 6; do echo line$i; sleep 0.2; done",
+    ]);
     b.ok(&["create", "--name", "from-cli", "busybox", "true"]);
     let (code, out, _) = d.docker(&["logs", "-f", "--tail", "all", "talker"]);
     assert_eq!(code, 0);
-    assert_eq!(out, "line1\nline2\nline3\nline4\nline5\nline6\n", "follow ends when the container does");
+    assert_eq!(
+        out, "line1\nline2\nline3\nline4\nline5\nline6\n",
+        "follow ends when the container does"
+    );
     assert_eq!(d.ok(&["logs", "--tail", "2", "talker"]), "line5\nline6\n");
     let stamped = d.ok(&["logs", "-t", "--tail", "1", "talker"]);
     assert!(stamped.ends_with("Z line6\n"), "{stamped}");
-    assert_eq!(d.ok(&["logs", "--until", "1h", "talker"]), "", "until an hour ago");
+    assert_eq!(
+        d.ok(&["logs", "--until", "1h", "talker"]),
+        "",
+        "until an hour ago"
+    );
     // The follower polls the log every 100 ms.
     std::thread::sleep(Duration::from_millis(400));
     // SAFETY: kill(2) on our own child.
     unsafe { libc::kill(events.id() as i32, libc::SIGTERM) };
     let out = events.wait_with_output().unwrap();
     let seen = String::from_utf8_lossy(&out.stdout);
-    for want in ["create talker", "start talker", "die talker", "create from-cli"] {
+    for want in [
+        "create talker",
+        "start talker",
+        "die talker",
+        "create from-cli",
+    ] {
         assert!(seen.contains(want), "{want} in {seen}");
     }
-    let past = d.ok(&["events", "--since", "1m", "--until", "0s", "--filter", "event=create", "--format", "{{.Actor.Attributes.name}}"]);
+    let past = d.ok(&[
+        "events",
+        "--since",
+        "1m",
+        "--until",
+        "0s",
+        "--filter",
+        "event=create",
+        "--format",
+        "{{.Actor.Attributes.name}}",
+    ]);
     assert_eq!(past, "talker\nfrom-cli\n");
     // Volumes.
     d.ok(&["volume", "create", "--label", "k=v", "data"]);
     assert_eq!(d.ok(&["volume", "ls", "-q", "-f", "label=k=v"]), "data\n");
-    d.ok(&["run", "--rm", "-v", "data:/d", "busybox", "sh", "-c", "echo kept > /d/f"]);
-    assert_eq!(d.ok(&["run", "--rm", "-v", "data:/d", "busybox", "cat", "/d/f"]), "kept\n");
-    d.ok(&["run", "-d", "--name", "user", "-v", "data:/d", "busybox", "sleep", "100"]);
+    d.ok(&[
+        "run",
+        "--rm",
+        "-v",
+        "data:/d",
+        "busybox",
+        "sh",
+        "-c",
+        "echo kept > /d/f",
+    ]);
+    assert_eq!(
+        d.ok(&["run", "--rm", "-v", "data:/d", "busybox", "cat", "/d/f"]),
+        "kept\n"
+    );
+    d.ok(&[
+        "run", "-d", "--name", "user", "-v", "data:/d", "busybox", "sleep", "100",
+    ]);
     let (code, _, err) = d.docker(&["volume", "rm", "data"]);
     assert_eq!(code, 1);
     assert!(err.contains("volume is in use"), "{err}");
@@ -414,7 +517,10 @@ fn docker_py_drives_containers_images_exec_logs_events() {
         String::from_utf8_lossy(&o.stdout),
         String::from_utf8_lossy(&o.stderr)
     );
-    assert!(b.ok(&["ps", "-aq"]).trim().is_empty(), "the script removed its containers");
+    assert!(
+        b.ok(&["ps", "-aq"]).trim().is_empty(),
+        "the script removed its containers"
+    );
 }
 
 #[test]
@@ -442,15 +548,23 @@ fn docker_compose_up_ps_logs_down() {
     };
     compose(&["up", "-d"]);
     let ps = compose(&["ps"]);
-    assert!(ps.contains("bt_store_1") && ps.contains("bt_reader_1") && ps.matches(" Up ").count() == 2, "{ps}");
+    assert!(
+        ps.contains("bt_store_1") && ps.contains("bt_reader_1") && ps.matches(" Up ").count() == 2,
+        "{ps}"
+    );
     // The two containers as the berth CLI sees them, with compose's labels.
     assert_eq!(
         b.inspect("bt_store_1", "{{index .Config.Labels \"com.docker.compose.service\"}} {{index .Config.Labels \"role\"}}"),
         "store store"
     );
-    b.wait_for(5, "logs", || compose(&["logs", "--no-color"]).contains("reader-up"));
+    b.wait_for(5, "logs", || {
+        compose(&["logs", "--no-color"]).contains("reader-up")
+    });
     let logs = compose(&["logs", "--no-color"]);
-    assert!(logs.contains("store-ready") && logs.contains("reader-up"), "{logs}");
+    assert!(
+        logs.contains("store-ready") && logs.contains("reader-up"),
+        "{logs}"
+    );
     assert_eq!(d.ok(&["exec", "bt_store_1", "cat", "/data/f"]), "data\n");
     compose(&["down", "-v", "-t", "1"]);
     assert!(b.ok(&["ps", "-aq"]).trim().is_empty());
@@ -468,7 +582,16 @@ fn fifty_concurrent_runs_through_the_api_leave_nothing_behind() {
             std::thread::spawn(move || {
                 let o = Command::new("docker")
                     .env("DOCKER_HOST", format!("unix://{}", socket.display()))
-                    .args(["run", "--rm", "--name", &format!("c{i}"), "busybox", "sh", "-c", &format!("echo n{i}; exit {}", i % 7)])
+                    .args([
+                        "run",
+                        "--rm",
+                        "--name",
+                        &format!("c{i}"),
+                        "busybox",
+                        "sh",
+                        "-c",
+                        &format!("echo n{i}; exit {}", i % 7),
+                    ])
                     .stdin(Stdio::null())
                     .output()
                     .expect(NEEDS_DOCKER);
@@ -479,7 +602,10 @@ fn fifty_concurrent_runs_through_the_api_leave_nothing_behind() {
     for t in threads {
         let (i, o) = t.join().unwrap();
         assert_eq!(
-            (o.status.code(), String::from_utf8_lossy(&o.stdout).into_owned()),
+            (
+                o.status.code(),
+                String::from_utf8_lossy(&o.stdout).into_owned()
+            ),
             (Some(i % 7), format!("n{i}\n")),
             "run {i}: {}",
             String::from_utf8_lossy(&o.stderr)
@@ -491,13 +617,30 @@ fn fifty_concurrent_runs_through_the_api_leave_nothing_behind() {
         .unwrap_or_default();
     assert!(left.is_empty(), "container directories left: {left:?}");
     let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
-    assert!(!mounts.contains(b.path().to_str().unwrap()), "mounts left under the root");
+    assert!(
+        !mounts.contains(b.path().to_str().unwrap()),
+        "mounts left under the root"
+    );
     let shims = Command::new("pgrep")
         .args(["-f", &format!("shim --root {}", b.path().display())])
         .output()
         .unwrap();
-    assert!(shims.stdout.is_empty(), "shims left: {}", String::from_utf8_lossy(&shims.stdout));
-    let ids = b.ok(&["events", "--since", "5m", "--until", "0s", "--filter", "event=destroy", "--format", "{{.Actor.ID}}"]);
+    assert!(
+        shims.stdout.is_empty(),
+        "shims left: {}",
+        String::from_utf8_lossy(&shims.stdout)
+    );
+    let ids = b.ok(&[
+        "events",
+        "--since",
+        "5m",
+        "--until",
+        "0s",
+        "--filter",
+        "event=destroy",
+        "--format",
+        "{{.Actor.ID}}",
+    ]);
     assert_eq!(ids.lines().count(), 50, "{ids}");
     for id in ids.lines() {
         let cg = crate::common::cgroup_dirs(id);
@@ -532,19 +675,44 @@ fn docker_cli_builds_through_the_classic_builder_api() {
             String::from_utf8_lossy(&o.stderr).into_owned(),
         )
     };
-    let (code, out, err) = build(&["-t", "api/built:1", "-t", "api/built:2", "--build-arg", "WHO=api", "."]);
+    let (code, out, err) = build(&[
+        "-t",
+        "api/built:1",
+        "-t",
+        "api/built:2",
+        "--build-arg",
+        "WHO=api",
+        ".",
+    ]);
     assert_eq!(code, 0, "{out}{err}");
-    for want in ["Step 1/6 : FROM busybox", "Step 3/6 : RUN echo built-by-$WHO", "Successfully built", "Successfully tagged api/built:1", "Successfully tagged api/built:2"] {
+    for want in [
+        "Step 1/6 : FROM busybox",
+        "Step 3/6 : RUN echo built-by-$WHO",
+        "Successfully built",
+        "Successfully tagged api/built:1",
+        "Successfully tagged api/built:2",
+    ] {
         assert!(out.contains(want), "{want} in {out}");
     }
     assert_eq!(d.ok(&["run", "--rm", "api/built:2"]), "built-by-api\n");
-    assert_eq!(d.ok(&["run", "--rm", "api/built:1", "ls", "/app"]), "Dockerfile\napp.txt\n", ".dockerignore applied");
+    assert_eq!(
+        d.ok(&["run", "--rm", "api/built:1", "ls", "/app"]),
+        "Dockerfile\napp.txt\n",
+        ".dockerignore applied"
+    );
     // A rebuild comes from the cache; -q and --iidfile give the id.
     let (code, out, _) = build(&["-t", "api/built:1", "--build-arg", "WHO=api", "."]);
     assert_eq!(code, 0);
     assert_eq!(out.matches("Using cache").count(), 4, "{out}");
     let iid = b.path().join("iid");
-    let (code, out, err) = build(&["-q", "--iidfile", iid.to_str().unwrap(), "--build-arg", "WHO=api", "."]);
+    let (code, out, err) = build(&[
+        "-q",
+        "--iidfile",
+        iid.to_str().unwrap(),
+        "--build-arg",
+        "WHO=api",
+        ".",
+    ]);
     assert_eq!(code, 0, "{err}");
     let id = std::fs::read_to_string(&iid).unwrap().trim().to_string();
     assert_eq!(out.trim(), id);
@@ -553,7 +721,10 @@ fn docker_cli_builds_through_the_classic_builder_api() {
     std::fs::write(ctx.join("Dockerfile.bad"), "FROM busybox\nRUN exit 3\n").unwrap();
     let (code, _, err) = build(&["-f", "Dockerfile.bad", "."]);
     assert_eq!(code, 1);
-    assert!(err.contains("The command '/bin/sh -c exit 3' returned a non-zero code: 3"), "{err}");
+    assert!(
+        err.contains("The command '/bin/sh -c exit 3' returned a non-zero code: 3"),
+        "{err}"
+    );
     assert!(b.ok(&["ps", "-aq"]).trim().is_empty());
 }
 
@@ -566,7 +737,11 @@ fn make_certs(dir: &std::path::Path) {
             .current_dir(dir)
             .output()
             .expect("this test needs openssl");
-        assert!(o.status.success(), "{script}: {}", String::from_utf8_lossy(&o.stderr));
+        assert!(
+            o.status.success(),
+            "{script}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
     };
     sh("openssl req -x509 -newkey rsa:2048 -nodes -keyout ca-key.pem -out ca.pem -days 2 -subj /CN=berth-test-ca");
     sh("openssl req -newkey rsa:2048 -nodes -keyout server-key.pem -out server.csr -subj /CN=127.0.0.1 \
@@ -596,42 +771,77 @@ fn tcp_needs_tls_with_client_certificates_and_several_sockets_serve_at_once() {
         .output()
         .unwrap();
     assert!(!o.status.success());
-    assert!(String::from_utf8_lossy(&o.stderr).contains("--tlsverify"), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("--tlsverify"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     let unix = b.path().join("api.sock");
     let second = b.path().join("second.sock");
     let p = |f: &str| dir.join(f).display().to_string();
     let mut child = Command::new(BERTH)
         .env("BERTH_ROOT", b.path())
-        .args(["daemon", "-H", &format!("unix://{}", unix.display()), "-H", &format!("unix://{}", second.display()), "-H", &tcp, "--tlsverify", "--tlscacert", &p("ca.pem"), "--tlscert", &p("server-cert.pem"), "--tlskey", &p("server-key.pem")])
+        .args([
+            "daemon",
+            "-H",
+            &format!("unix://{}", unix.display()),
+            "-H",
+            &format!("unix://{}", second.display()),
+            "-H",
+            &tcp,
+            "--tlsverify",
+            "--tlscacert",
+            &p("ca.pem"),
+            "--tlscert",
+            &p("server-cert.pem"),
+            "--tlskey",
+            &p("server-key.pem"),
+        ])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
     let t = Instant::now();
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() || !second.exists() {
-        assert!(t.elapsed() < Duration::from_secs(10), "the daemon did not come up");
+        assert!(
+            t.elapsed() < Duration::from_secs(10),
+            "the daemon did not come up"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
     let docker = |args: &[&str], client_cert: bool| {
         let mut c = Command::new("docker");
         c.env("DOCKER_CONFIG", b.path().join("docker-config"));
         if client_cert {
-            c.env("DOCKER_CERT_PATH", &dir).env("DOCKER_TLS_VERIFY", "1");
+            c.env("DOCKER_CERT_PATH", &dir)
+                .env("DOCKER_TLS_VERIFY", "1");
         } else {
             c.args(["--tls", "--tlscacert", &p("ca.pem")]);
         }
-        c.args(["-H", &tcp]).args(args).output().expect(NEEDS_DOCKER)
+        c.args(["-H", &tcp])
+            .args(args)
+            .output()
+            .expect(NEEDS_DOCKER)
     };
     let o = docker(&["run", "--rm", "busybox", "echo", "over-tls"], true);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert_eq!(String::from_utf8_lossy(&o.stdout), "over-tls\n");
     let o = docker(&["version"], false);
-    assert!(!o.status.success(), "a client without a certificate is turned away");
+    assert!(
+        !o.status.success(),
+        "a client without a certificate is turned away"
+    );
     // Both unix sockets answer.
     for s in [&unix, &second] {
         let o = Command::new("docker")
             .env("DOCKER_CONFIG", b.path().join("docker-config"))
-            .args(["-H", &format!("unix://{}", s.display()), "version", "--format", "{{.Server.APIVersion}}"])
+            .args([
+                "-H",
+                &format!("unix://{}", s.display()),
+                "version",
+                "--format",
+                "{{.Server.APIVersion}}",
+            ])
             .output()
             .unwrap();
         assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), "1.51");
@@ -640,4 +850,43 @@ fn tcp_needs_tls_with_client_certificates_and_several_sockets_serve_at_once() {
     unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
     let _ = child.wait();
     assert!(!unix.exists() && !second.exists(), "sockets removed");
+}
+
+#[test]
+fn docker_cli_system_df_counts_what_is_there() {
+    let b = Berth::new();
+    let d = Daemon::start(&b);
+    d.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "sized",
+        "-v",
+        "dfv:/d",
+        "busybox",
+        "sh",
+        "-c",
+        "dd if=/dev/zero of=/big bs=1k count=100 2>/dev/null; echo x > /d/f; sleep 100",
+    ]);
+    b.wait_for(5, "the file", || {
+        d.docker(&["exec", "sized", "test", "-f", "/d/f"]).0 == 0
+    });
+    let out = d.ok(&[
+        "system",
+        "df",
+        "--format",
+        "{{.Type}} {{.TotalCount}} {{.Active}}",
+    ]);
+    assert_eq!(
+        out, "Images 1 1\nContainers 1 1\nLocal Volumes 1 1\nBuild Cache 0 0\n",
+        "{out}"
+    );
+    let v = d.ok(&[
+        "system",
+        "df",
+        "-v",
+        "--format",
+        "{{range .Containers}}{{.Names}} {{.Size}}{{end}}",
+    ]);
+    assert!(v.starts_with("sized 10"), "{v}");
 }

@@ -881,16 +881,25 @@ fn docker_cli_logs_in_pushes_and_pulls_through_the_api() {
     d.ok(&["tag", "busybox", &name]);
     let (code, _, err) = d.docker(&["push", &name]);
     assert_eq!(code, 1, "anonymous push refused: {err}");
-    let (code, _, err) = d.docker_stdin(&["login", "-u", "tester", "--password-stdin", &reg.addr], b"wrong\n");
+    let (code, _, err) = d.docker_stdin(
+        &["login", "-u", "tester", "--password-stdin", &reg.addr],
+        b"wrong\n",
+    );
     assert_eq!(code, 1, "{err}");
-    let (code, out, err) = d.docker_stdin(&["login", "-u", "tester", "--password-stdin", &reg.addr], b"s3cret\n");
+    let (code, out, err) = d.docker_stdin(
+        &["login", "-u", "tester", "--password-stdin", &reg.addr],
+        b"s3cret\n",
+    );
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.contains("Login Succeeded"), "{out}");
     // The CLI keeps the credentials and sends them with each push and pull (X-Registry-Auth).
     let out = d.ok(&["push", &name]);
     assert!(out.contains("digest: sha256:"), "{out}");
     let history = d.ok(&["history", "--format", "{{.ID}}", &name]);
-    assert!(history.lines().next().is_some_and(|l| l.len() == 12), "{history}");
+    assert!(
+        history.lines().next().is_some_and(|l| l.len() == 12),
+        "{history}"
+    );
     d.ok(&["rmi", &name]);
     let out = d.ok(&["pull", &name]);
     assert!(out.contains("Status: Downloaded newer image"), "{out}");
@@ -901,7 +910,16 @@ fn docker_cli_logs_in_pushes_and_pulls_through_the_api() {
     d.ok(&["rmi", &name]);
     let out = d.ok(&["load", "-i", tar.to_str().unwrap()]);
     assert!(out.contains(&format!("Loaded image: {name}")), "{out}");
-    let id = d.ok(&["import", "-c", "CMD [\"sh\"]", crate::common::busybox_tar().to_str().unwrap(), "imp/bb:1"]);
+    let id = d.ok(&[
+        "import",
+        "-c",
+        "CMD [\"sh\"]",
+        crate::common::busybox_tar().to_str().unwrap(),
+        "imp/bb:1",
+    ]);
     assert!(id.starts_with("sha256:"), "{id}");
-    assert_eq!(d.ok(&["run", "--rm", "imp/bb:1", "echo", "imported"]), "imported\n");
+    assert_eq!(
+        d.ok(&["run", "--rm", "imp/bb:1", "echo", "imported"]),
+        "imported\n"
+    );
 }

@@ -1,5 +1,5 @@
-//! The engine: one handle on a state root, with the operations the CLI (and later the API
-//! server) call. Every method is safe to run from many processes at once.
+//! The engine: one handle on a state root, with the operations the CLI and the API server
+//! call. Every method is safe to run from many processes at once.
 
 use crate::container::{
     self, names, spec, ContainerRecord, ContainerStore, HostConfig, State, Status,
@@ -10,6 +10,7 @@ use crate::reference::Reference;
 use crate::shim;
 use crate::snapshot;
 use crate::store::{self, Root};
+use std::collections::HashMap;
 use std::io::Read;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::fs::OpenOptionsExt;
@@ -63,6 +64,21 @@ pub struct LogQuery {
     pub tail: Option<usize>,
     /// Keep reading new entries while the container runs.
     pub follow: bool,
+}
+
+/// What `system df` reports: every image, container and volume with its size and use.
+#[derive(Debug, Clone, Default)]
+pub struct DiskUsage {
+    /// Bytes of all unpacked layers, each counted once.
+    pub layers_size: u64,
+    /// (image id, bytes of its layers, bytes it shares with other images, containers using it).
+    pub images: Vec<(String, u64, u64, usize)>,
+    /// (container id, bytes of its writable layer, running).
+    pub containers: Vec<(String, u64, bool)>,
+    /// (volume name, bytes, containers using it).
+    pub volumes: Vec<(String, u64, usize)>,
+    /// Bytes of layers only images without containers hold (what pruning all could reclaim).
+    pub images_reclaimable: u64,
 }
 
 /// One step of an image's history, as `history` shows it.
@@ -2013,15 +2029,77 @@ impl Engine {
 
     // ----- images -----
 
+    /// `system df`.
+    pub fn disk_usage(&self) -> DiskUsage {
+        let containers = self.list();
+        let images = self.images.list();
+        let mut users: HashMap<&str, usize> = HashMap::new();
+        for (r, _) in &containers {
+            *users.entry(r.image.as_str()).or_default() += 1;
+        }
+        // Layers are shared: each counted once; those only unused images hold are reclaimable.
+        let mut layer_size: HashMap<String, u64> = HashMap::new();
+        let mut holders: HashMap<String, usize> = HashMap::new();
+        let mut used_layers = std::collections::HashSet::new();
+        for img in &images {
+            for l in &img.layers {
+                layer_size.entry(l.diff_id.clone()).or_insert_with(|| {
+                    self.images
+                        .layers
+                        .info(&l.diff_id)
+                        .map(|i| i.size)
+                        .unwrap_or(0)
+                });
+                *holders.entry(l.diff_id.clone()).or_default() += 1;
+                if users.contains_key(img.id.as_str()) {
+                    used_layers.insert(l.diff_id.clone());
+                }
+            }
+        }
+        let mut du = DiskUsage {
+            layers_size: layer_size.values().sum(),
+            images_reclaimable: layer_size
+                .iter()
+                .filter(|(k, _)| !used_layers.contains(*k))
+                .map(|(_, v)| v)
+                .sum(),
+            ..Default::default()
+        };
+        for img in &images {
+            let (mut size, mut shared) = (0, 0);
+            for l in &img.layers {
+                let s = layer_size.get(&l.diff_id).copied().unwrap_or(0);
+                size += s;
+                if holders.get(&l.diff_id).copied().unwrap_or(0) > 1 {
+                    shared += s;
+                }
+            }
+            let n = users.get(img.id.as_str()).copied().unwrap_or(0);
+            du.images.push((img.id.clone(), size, shared, n));
+        }
+        for (r, st) in &containers {
+            let sz = dir_size(&self.containers.dir(&r.id).join("upper"));
+            du.containers.push((r.id.clone(), sz, st.status.is_live()));
+        }
+        for v in self.volumes.list() {
+            let n = crate::volume::users(&self.root, &v.name).len();
+            du.volumes.push((v.name.clone(), self.volumes.size(&v), n));
+        }
+        du
+    }
+
     /// `history`: the image's steps, newest first; only the newest has an id (Docker's
     /// `<missing>` for the others, whose images are not kept).
     pub fn history(&self, name: &str) -> Result<Vec<HistoryItem>> {
         let img = self.images.resolve(name)?;
         let cfg = self.images.config(&img.id)?;
-        let mut sizes = img
-            .layers
-            .iter()
-            .map(|l| self.images.layers.info(&l.diff_id).map(|i| i.size).unwrap_or(0));
+        let mut sizes = img.layers.iter().map(|l| {
+            self.images
+                .layers
+                .info(&l.diff_id)
+                .map(|i| i.size)
+                .unwrap_or(0)
+        });
         let n = cfg.history.len();
         let tags: Vec<String> = self
             .images

@@ -8,7 +8,8 @@
 /// the stack is left alone), when the process has been idle a while, right before it blocks.
 pub fn shrink_to_idle() {
     // SAFETY: getpid/gettid have no preconditions.
-    let on_main_thread = unsafe { libc::getpid() as libc::c_long == libc::syscall(libc::SYS_gettid) };
+    let on_main_thread =
+        unsafe { libc::getpid() as libc::c_long == libc::syscall(libc::SYS_gettid) };
     let marker = 0u8;
     let sp = std::ptr::addr_of!(marker) as usize;
     let relro = relro_range();
@@ -100,4 +101,3 @@ fn relro_range() -> Option<(usize, usize)> {
             })
     }
 }
-

@@ -25,8 +25,7 @@ pub mod store;
 pub mod volume;
 
 pub use engine::{
-    dir_size, host_memory, CommitRequest, ContainerStats, CopyEnd, CreateRequest, Engine,
-    ExecRequest, HistoryItem, LogQuery, PathStat,
-    UpdateRequest, DEFAULT_PATH,
+    dir_size, host_memory, CommitRequest, ContainerStats, CopyEnd, CreateRequest, DiskUsage,
+    Engine, ExecRequest, HistoryItem, LogQuery, PathStat, UpdateRequest, DEFAULT_PATH,
 };
 pub use error::{Error, ErrorKind, Result};

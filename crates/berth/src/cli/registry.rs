@@ -111,7 +111,14 @@ pub fn pull_image(
     progress: &Progress,
 ) -> anyhow::Result<String> {
     let r = Reference::parse(image)?;
-    let res = engine.pull(&r, &PullOptions { platform, credentials: None }, &|e| progress.show(e))?;
+    let res = engine.pull(
+        &r,
+        &PullOptions {
+            platform,
+            credentials: None,
+        },
+        &|e| progress.show(e),
+    )?;
     Ok(res.id)
 }
 

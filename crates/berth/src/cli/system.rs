@@ -157,63 +157,17 @@ pub fn info(engine: &Engine, a: FormatArgs) -> CmdResult {
 
 /// `berth system df`.
 pub fn df(engine: &Engine, a: FormatArgs) -> CmdResult {
-    let containers = engine.list();
-    let images = engine.images.list();
-    let used_images: std::collections::HashSet<&str> =
-        containers.iter().map(|(r, _)| r.image.as_str()).collect();
-    // Layers are shared: count each once, and what only unused images hold as reclaimable.
-    let mut layer_size = std::collections::HashMap::new();
-    let mut used_layers = std::collections::HashSet::new();
-    for img in &images {
-        for l in &img.layers {
-            layer_size.entry(l.diff_id.clone()).or_insert_with(|| {
-                engine
-                    .images
-                    .layers
-                    .info(&l.diff_id)
-                    .map(|i| i.size)
-                    .unwrap_or(0)
-            });
-            if used_images.contains(img.id.as_str()) {
-                used_layers.insert(l.diff_id.clone());
-            }
-        }
-    }
-    let img_total: u64 = layer_size.values().sum();
-    let img_reclaim: u64 = layer_size
-        .iter()
-        .filter(|(k, _)| !used_layers.contains(*k))
-        .map(|(_, v)| v)
-        .sum();
-    let active_images = images
-        .iter()
-        .filter(|i| used_images.contains(i.id.as_str()))
-        .count();
-    let mut ctr_total = 0;
-    let mut ctr_reclaim = 0;
-    let mut active_ctrs = 0;
-    for (r, st) in &containers {
-        let sz = berth_engine::dir_size(&engine.containers.dir(&r.id).join("upper"));
-        ctr_total += sz;
-        if st.status.is_live() {
-            active_ctrs += 1;
-        } else {
-            ctr_reclaim += sz;
-        }
-    }
-    let vols = engine.volumes.list();
-    let mut vol_total = 0;
-    let mut vol_reclaim = 0;
-    let mut active_vols = 0;
-    for v in &vols {
-        let sz = engine.volumes.size(v);
-        vol_total += sz;
-        if berth_engine::volume::users(&engine.root, &v.name).is_empty() {
-            vol_reclaim += sz;
-        } else {
-            active_vols += 1;
-        }
-    }
+    let du = engine.disk_usage();
+    let img_total = du.layers_size;
+    let img_reclaim = du.images_reclaimable;
+    let active_images = du.images.iter().filter(|i| i.3 > 0).count();
+    let ctr_total: u64 = du.containers.iter().map(|c| c.1).sum();
+    let ctr_reclaim: u64 = du.containers.iter().filter(|c| !c.2).map(|c| c.1).sum();
+    let active_ctrs = du.containers.iter().filter(|c| c.2).count();
+    let vol_total: u64 = du.volumes.iter().map(|v| v.1).sum();
+    let vol_reclaim: u64 = du.volumes.iter().filter(|v| v.2 == 0).map(|v| v.1).sum();
+    let active_vols = du.volumes.iter().filter(|v| v.2 > 0).count();
+    let (images, containers, vols) = (&du.images, &du.containers, &du.volumes);
     let pct = |r: u64, t: u64| match (r * 100).checked_div(t) {
         Some(p) => format!("{} ({p}%)", crate::human::size(r)),
         None => "0B".to_string(),
@@ -301,7 +255,12 @@ pub fn daemon(engine: &Engine, a: super::DaemonArgs) -> CmdResult {
     };
     let engine = Engine::open(engine.root.path())?;
     let names: Vec<String> = endpoints.iter().map(|e| e.to_string()).collect();
-    eprintln!("berth daemon: API {} on {}", berth_api::API_VERSION, names.join(", "));
-    berth_api::serve(engine, &endpoints, tls.as_ref()).map_err(|e| anyhow::anyhow!("serve: {e}"))?;
+    eprintln!(
+        "berth daemon: API {} on {}",
+        berth_api::API_VERSION,
+        names.join(", ")
+    );
+    berth_api::serve(engine, &endpoints, tls.as_ref())
+        .map_err(|e| anyhow::anyhow!("serve: {e}"))?;
     Ok(0)
 }
