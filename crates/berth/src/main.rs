@@ -287,6 +287,9 @@ fn dispatch(engine: &berth_engine::Engine, cmd: cli::Cmd) -> CmdResult {
         Cmd::System {
             cmd: cli::SystemCmd::Boot,
         } => sy::boot(engine),
+        Cmd::System {
+            cmd: cli::SystemCmd::Service(a),
+        } => cli::system::daemon(engine, a),
         Cmd::Events(a) => cli::events::events(engine, a),
         Cmd::Version(a) => sy::version(engine, a),
         Cmd::Info(a) => sy::info(engine, a),

@@ -264,6 +264,8 @@ pub enum SystemCmd {
     Info(FormatArgs),
     /// Start the containers whose restart policy says so (run once at boot, e.g. from systemd)
     Boot,
+    /// Serve the Docker Engine API (the same as `berth daemon`)
+    Service(DaemonArgs),
 }
 
 /// Flags of `system prune`.
