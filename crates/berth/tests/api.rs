@@ -402,7 +402,7 @@ fn docker_cli_follows_logs_and_events_and_manages_volumes() {
     let b = Berth::new();
     let d = Daemon::start(&b);
     // Events as they happen, from the API's own changes and from the berth CLI's.
-    let mut events = d
+    let events = d
         .cmd(&[
             "events",
             "--filter",
