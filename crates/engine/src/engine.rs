@@ -279,6 +279,8 @@ pub struct Engine {
     pub containers: ContainerStore,
     /// Volumes.
     pub volumes: crate::volume::VolumeStore,
+    /// Networks.
+    pub networks: crate::network::NetworkStore,
     /// cgroup parent of containers (`berth`).
     pub cgroup_parent: String,
     /// The binary re-executed as shim (this executable by default).
@@ -333,6 +335,7 @@ impl Engine {
             images: ImageStore::new(&root),
             containers: ContainerStore::new(&root),
             volumes: crate::volume::VolumeStore::new(&root),
+            networks: crate::network::NetworkStore::new(&root),
             root,
             cgroup_parent: "berth".into(),
             shim_binary,
@@ -374,6 +377,12 @@ impl Engine {
     pub fn create(&self, req: CreateRequest) -> Result<String> {
         let hc = req.host_config;
         validate_host_config(&hc)?;
+        if network_mode_is_bridge(&hc.network_mode)
+            && !matches!(hc.network_mode.as_str(), "" | "default" | "bridge")
+        {
+            // Docker's message for a user network that does not exist.
+            self.networks.get(&hc.network_mode)?;
+        }
         let img = self.images.resolve(&req.image).map_err(|e| match e.kind {
             ErrorKind::NotFound => {
                 let shown = Reference::parse(&req.image)
@@ -421,6 +430,10 @@ impl Engine {
         if let Some(l) = &u.labels {
             let labels = cfg.labels.get_or_insert_with(Default::default);
             labels.extend(l.clone());
+        }
+        if let Some(p) = &u.exposed_ports {
+            let ports = cfg.exposed_ports.get_or_insert_with(Default::default);
+            ports.extend(p.clone());
         }
         if u.stop_signal.is_some() {
             cfg.stop_signal = u.stop_signal.clone();
@@ -671,6 +684,10 @@ impl Engine {
             ("network", "net", &hc.network_mode),
         ] {
             let m = match mode.as_str() {
+                // On a bridge network: the namespace the starter prepares before the start.
+                _ if kind == "network" && network_mode_is_bridge(mode) => spec::NsMode::Join(
+                    PathBuf::from(format!("/run/berth/netns/{}", rec.id)),
+                ),
                 "" | "private" | "shareable" | "none" | "default" | "bridge" => {
                     spec::NsMode::Private
                 }
@@ -749,6 +766,7 @@ impl Engine {
                 user.additional_gids.push(gid);
             }
         }
+        let attachment = self.plan_network(rec)?;
         let namespaces = self.namespace_modes(rec)?;
         let mut devices = Vec::new();
         for d in rec.host_config.devices.iter().flatten() {
@@ -800,7 +818,16 @@ impl Engine {
             // On the host's network the host's names are the right ones, as Docker does.
             std::fs::read_to_string("/etc/hosts").unwrap_or_default()
         } else {
-            "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::\tip6-localnet\nff00::\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n".to_string()
+            let mut h = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::\tip6-localnet\nff00::\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n".to_string();
+            if let Some(a) = &attachment {
+                h.push_str(&format!("{}\t{}\n", a.ip, rec.config.hostname));
+            }
+            for extra in rec.host_config.extra_hosts.iter().flatten() {
+                if let Some((name, ip)) = extra.split_once(':') {
+                    h.push_str(&format!("{ip}\t{name}\n"));
+                }
+            }
+            h
         };
         std::fs::write(dir.join("hosts"), hosts).ctx(|| "write hosts".into())?;
         let resolv = if host_net {
@@ -1030,6 +1057,7 @@ impl Engine {
             st.error = "the container's shim died; the container was killed".into();
             st.finished_at = store::now_rfc3339();
             self.containers.write_state(id, &st)?;
+            crate::network::detach(&self.root, &self.containers.dir(id), id);
         }
         Ok(st)
     }
@@ -1169,6 +1197,7 @@ impl Engine {
         if !self.containers.dir(id).exists() {
             return Ok(()); // --rm beat us to it
         }
+        crate::network::detach(&self.root, &self.containers.dir(id), id);
         self.containers.remove_files(&rec)?;
         self.emit(&rec, "destroy", &[]);
         if volumes {
@@ -1867,6 +1896,90 @@ impl Engine {
         Ok(())
     }
 
+    /// Where a starting container goes on its network: its bridge network, an address leased
+    /// for it, published ports (ephemeral ones chosen now), written to `network.json` for the
+    /// starter, which builds the namespace from it. None for none/host/container: modes.
+    fn plan_network(&self, rec: &ContainerRecord) -> Result<Option<crate::network::Attachment>> {
+        let dir = self.containers.dir(&rec.id);
+        let hc = &rec.host_config;
+        if !network_mode_is_bridge(&hc.network_mode) {
+            let _ = std::fs::remove_file(dir.join("network.json"));
+            return Ok(None);
+        }
+        let name = match hc.network_mode.as_str() {
+            "" | "default" => "bridge",
+            n => n,
+        };
+        let net = self.networks.get(name)?;
+        let (subnet, prefix, gateway) = net
+            .subnet()
+            .ok_or_else(|| Error::invalid(format!("network {name} has no subnet")))?;
+        // A container still running on that lease (a crash leftover) holds it; gone ones not.
+        let live = |owner: &str| Path::new("/run/berth/netns").join(owner).exists();
+        let wanted = hc
+            .ipv4_address
+            .as_deref()
+            .filter(|s| !s.is_empty())
+            .map(|s| {
+                s.parse()
+                    .map_err(|_| Error::invalid(format!("invalid IPv4 address: {s}")))
+            })
+            .transpose()?;
+        let ip = self.networks.lease(&net, &rec.id, wanted, &live)?;
+        let mut ports = Vec::new();
+        let mut bindings: Vec<(String, crate::container::PortBinding)> = Vec::new();
+        for (key, list) in hc.port_bindings.iter().flatten() {
+            for b in list {
+                bindings.push((key.clone(), b.clone()));
+            }
+        }
+        if hc.publish_all_ports {
+            for key in rec.config.exposed_ports.iter().flat_map(|m| m.keys()) {
+                if !bindings.iter().any(|(k, _)| k == key) {
+                    bindings.push((key.clone(), Default::default()));
+                }
+            }
+        }
+        for (key, b) in bindings {
+            let (port, proto) = key.split_once('/').unwrap_or((key.as_str(), "tcp"));
+            let container_port: u16 = port
+                .parse()
+                .map_err(|_| Error::invalid(format!("invalid port {key}")))?;
+            let host_port: u16 = match b.host_port.as_str() {
+                "" | "0" => ephemeral_port(proto)?,
+                p => p
+                    .parse()
+                    .map_err(|_| Error::invalid(format!("invalid host port {p}")))?,
+            };
+            ports.push(crate::network::PortMap {
+                proto: proto.to_string(),
+                host_ip: if b.host_ip == "0.0.0.0" {
+                    String::new()
+                } else {
+                    b.host_ip.clone()
+                },
+                host_port,
+                container_port,
+            });
+        }
+        let a = crate::network::Attachment {
+            network_id: net.id.clone(),
+            network: net.name.clone(),
+            bridge: net.bridge(),
+            veth: format!("veth{}", &rec.id[..8]),
+            ip,
+            prefix,
+            gateway,
+            mac: crate::network::mac_for(ip),
+            ports,
+            netns: PathBuf::from(format!("/run/berth/netns/{}", rec.id)),
+            subnet: format!("{subnet}/{prefix}"),
+            internal: net.internal,
+        };
+        store::write_json(&dir.join("network.json"), &a)?;
+        Ok(Some(a))
+    }
+
     /// `docker cp`'s stat of a path in the container (the last symlink not followed), as the
     /// API's `X-Docker-Container-Path-Stat` reports it.
     pub fn path_stat(&self, id: &str, path: &str) -> Result<PathStat> {
@@ -2328,14 +2441,14 @@ fn validate_host_config(hc: &HostConfig) -> Result<()> {
             )));
         }
     }
-    match hc.network_mode.as_str() {
-        "" | "default" | "none" | "bridge" | "host" => {}
-        m if m.starts_with("container:") => {}
-        other => {
-            return Err(Error::invalid(format!(
-                "network mode {other:?} is not supported yet"
-            )))
-        }
+    if !network_mode_is_bridge(&hc.network_mode)
+        && (hc.port_bindings.as_ref().is_some_and(|p| !p.is_empty()) || hc.publish_all_ports)
+        && hc.network_mode != "host"
+    {
+        return Err(Error::invalid(format!(
+            "conflicting options: port publishing and the container type network mode ({})",
+            hc.network_mode
+        )));
     }
     Ok(())
 }
@@ -2376,6 +2489,24 @@ fn resolv_conf() -> String {
         out.push_str("nameserver 8.8.8.8\nnameserver 8.8.4.4\n");
     }
     out
+}
+
+/// A free host port for `-P` or `-p CONTAINERPORT` (the kernel's choice from its ephemeral
+/// range, as Docker's allocator picks from the same range).
+fn ephemeral_port(proto: &str) -> Result<u16> {
+    let port = if proto == "udp" {
+        std::net::UdpSocket::bind("0.0.0.0:0").and_then(|s| s.local_addr())
+    } else {
+        std::net::TcpListener::bind("0.0.0.0:0").and_then(|s| s.local_addr())
+    };
+    port.map(|a| a.port())
+        .map_err(|e| Error::internal(format!("pick a host port: {e}")))
+}
+
+/// True when a network mode puts the container on a bridge network (the default one or a user
+/// network), not none/host/container:.
+fn network_mode_is_bridge(mode: &str) -> bool {
+    !matches!(mode, "none" | "host") && !mode.starts_with("container:")
 }
 
 /// Disk usage of a tree in bytes (allocated blocks, like du).

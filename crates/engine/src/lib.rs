@@ -16,6 +16,7 @@ pub mod idle;
 pub mod image;
 pub mod inspect;
 pub mod logs;
+pub mod network;
 pub mod reference;
 pub mod registry;
 pub mod shim;

@@ -269,8 +269,10 @@ fn supervise(
                 st.pid = 0;
                 st.finished_at = store::now_rfc3339();
                 let _ = containers.write_state(id, &st);
+                crate::network::detach(&root, &dir, id);
                 break;
             }
+            crate::network::detach(&root, &dir, id);
             // Docker leaves a container whose start failed in "created" with the error recorded.
             let mut st = containers.state_raw(id).unwrap_or_default();
             st.status = Status::Created;
@@ -604,6 +606,10 @@ fn supervise(
         if let Some(cg) = &cgroup {
             let _ = cg.destroy();
         }
+        // Off the network after every run; a restart sets it up again with the same address.
+        if let Some(a) = crate::network::read_attachment(&dir) {
+            crate::network::attach::teardown(&a);
+        }
         {
             let _lock = containers.lock(id).ok();
             let mut st = containers.state_raw(id).unwrap_or_default();
@@ -652,6 +658,7 @@ fn supervise(
                 st.status = Status::Exited;
                 st.stopping = false;
                 let _ = containers.write_state(id, &st);
+                crate::network::detach(&root, &dir, id);
                 break;
             }
             st.status = Status::Exited;
@@ -661,6 +668,7 @@ fn supervise(
             st.oom_killed = oom;
             st.stopping = false;
             let _ = containers.write_state(id, &st);
+            crate::network::detach(&root, &dir, id);
             if rec.host_config.auto_remove {
                 // Docker's --rm takes the container's anonymous volumes with it.
                 if containers.remove_files(&rec).is_ok() {
@@ -743,6 +751,9 @@ fn start_container(
 ) -> crate::error::Result<(i32, String, Option<OwnedFd>)> {
     let spec = berth_runtime::load_spec(dir)?;
     let overlay = LayerStore::new(root).overlay(&rec.layers, dir)?;
+    if let Some(a) = crate::network::read_attachment(dir) {
+        crate::network::attach::setup(&a)?;
+    }
     let bpf = std::fs::read(dir.join("seccomp.bpf")).ok();
     let stdio = if tty {
         // The terminal is allocated inside the container (its own devpts).

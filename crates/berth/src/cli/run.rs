@@ -227,9 +227,47 @@ pub fn request(a: &RunArgs) -> anyhow::Result<CreateRequest> {
         None => 0,
     };
     let network = match a.network.as_deref() {
-        None | Some("default") | Some("bridge") | Some("none") => "none".to_string(),
+        None | Some("default") => "bridge".to_string(),
         Some(other) => other.to_string(),
     };
+    // -p: "80/tcp" → host bindings; --expose and -p both expose.
+    let mut port_bindings: BTreeMap<String, Vec<berth_engine::container::PortBinding>> =
+        BTreeMap::new();
+    let mut exposed: BTreeMap<String, serde_json::Value> = BTreeMap::new();
+    for p in &a.publish {
+        for m in berth_engine::network::parse_publish(p)? {
+            let key = format!("{}/{}", m.container_port, m.proto);
+            exposed.insert(key.clone(), serde_json::json!({}));
+            port_bindings
+                .entry(key)
+                .or_default()
+                .push(berth_engine::container::PortBinding {
+                    host_ip: m.host_ip,
+                    host_port: if m.host_port == 0 {
+                        String::new()
+                    } else {
+                        m.host_port.to_string()
+                    },
+                });
+        }
+    }
+    for e in &a.expose {
+        let (ports, proto) = e.split_once('/').unwrap_or((e.as_str(), "tcp"));
+        let (lo, hi) = ports.split_once('-').unwrap_or((ports, ports));
+        let (lo, hi): (u16, u16) = match (lo.parse(), hi.parse()) {
+            (Ok(l), Ok(h)) if l <= h => (l, h),
+            _ => bail!("invalid range format for --expose: {e}"),
+        };
+        for p in lo..=hi {
+            exposed.insert(format!("{p}/{proto}"), serde_json::json!({}));
+        }
+    }
+    for h in &a.add_host {
+        match h.split_once(':') {
+            Some((n, ip)) if !n.is_empty() && ip.parse::<std::net::IpAddr>().is_ok() => {}
+            _ => bail!("invalid argument \"{h}\" for \"--add-host\" flag: invalid IP address in add-host: {h}"),
+        }
+    }
     let mut sysctls = BTreeMap::new();
     for x in &a.sysctl {
         let (k, v) = x.split_once('=').ok_or_else(|| {
@@ -334,6 +372,10 @@ pub fn request(a: &RunArgs) -> anyhow::Result<CreateRequest> {
             config: log_opts,
         },
         network_mode: network,
+        port_bindings: (!port_bindings.is_empty()).then_some(port_bindings),
+        publish_all_ports: a.publish_all,
+        extra_hosts: (!a.add_host.is_empty()).then(|| a.add_host.clone()),
+        ipv4_address: a.ip.clone(),
         restart_policy: restart,
         shm_size: match &a.shm_size {
             Some(s) => crate::human::parse_ram(s)
@@ -379,6 +421,7 @@ pub fn request(a: &RunArgs) -> anyhow::Result<CreateRequest> {
         stop_signal: a.stop_signal.clone(),
         stop_timeout: a.stop_timeout,
         healthcheck,
+        exposed_ports: (!exposed.is_empty()).then_some(exposed),
         ..Default::default()
     };
     if a.volume.iter().any(|v| {

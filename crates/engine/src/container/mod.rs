@@ -51,6 +51,18 @@ pub struct RestartPolicy {
     pub maximum_retry_count: i64,
 }
 
+/// One host binding of a published port.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "PascalCase")]
+pub struct PortBinding {
+    /// Host address ("" for all).
+    #[serde(default, rename = "HostIp")]
+    pub host_ip: String,
+    /// Host port ("" for one the kernel picks).
+    #[serde(default)]
+    pub host_port: String,
+}
+
 /// Docker's `HostConfig`: how the host runs the container.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "PascalCase")]
@@ -94,9 +106,22 @@ pub struct HostConfig {
     /// Logging.
     #[serde(default)]
     pub log_config: LogConfig,
-    /// Network mode (`none` until networks exist: a loopback-only namespace).
+    /// Network mode: `bridge`/`default`/"" (the default bridge), a user network's name,
+    /// `none`, `host`, `container:<name|id>`.
     #[serde(default)]
     pub network_mode: String,
+    /// `-p`: "80/tcp" → host bindings.
+    #[serde(default)]
+    pub port_bindings: Option<BTreeMap<String, Vec<PortBinding>>>,
+    /// `-P`: every exposed port on an ephemeral host port.
+    #[serde(default)]
+    pub publish_all_ports: bool,
+    /// `--add-host name:ip`.
+    #[serde(default)]
+    pub extra_hosts: Option<Vec<String>>,
+    /// `--ip` (kept here; Docker keeps it in the endpoint settings).
+    #[serde(default, rename = "BerthIPv4Address", skip_serializing_if = "Option::is_none")]
+    pub ipv4_address: Option<String>,
     /// Restart policy.
     #[serde(default)]
     pub restart_policy: RestartPolicy,

@@ -1,0 +1,125 @@
+//! Putting a container on its bridge network and taking it off.
+//!
+//! The network namespace is made before the container, as CNI plugins do: a bind mount at
+//! `/run/berth/netns/<id>` that the OCI spec joins by path (so runc or crun can start the
+//! container the same way). The starter process (single-threaded, short-lived) sets it up just
+//! before the container starts, and the shim takes it down after the container exits; the
+//! engine does the same for a container whose shim died.
+
+use super::netlink::{index, Netlink};
+use super::{firewall, Attachment};
+use crate::error::{Error, Result};
+use std::os::fd::{AsFd, AsRawFd};
+use std::path::Path;
+
+const MTU: u32 = 1500;
+
+fn io(what: &str) -> impl Fn(std::io::Error) -> Error + '_ {
+    move |e| Error::internal(format!("network setup: {what}: {e}"))
+}
+
+fn mac_bytes(mac: &str) -> [u8; 6] {
+    let mut out = [0u8; 6];
+    for (i, p) in mac.split(':').take(6).enumerate() {
+        out[i] = u8::from_str_radix(p, 16).unwrap_or(0);
+    }
+    out
+}
+
+/// The bridge with its gateway address, up, allowed to carry 127.0.0.1 traffic for published
+/// ports, and known to the firewall (done once per bridge: a marker in /run/berth says so).
+fn ensure_bridge(h: &mut Netlink, a: &Attachment) -> Result<u32> {
+    let marker = Path::new("/run/berth/bridges").join(&a.bridge);
+    let existed = index(&a.bridge).is_some();
+    let br = h.ensure_bridge(&a.bridge, MTU).map_err(io("bridge"))?;
+    if existed && marker.exists() {
+        return Ok(br);
+    }
+    h.add_address(br, a.gateway, a.prefix)
+        .map_err(io("bridge address"))?;
+    h.set_up(br, None).map_err(io("bridge up"))?;
+    let _ = std::fs::write(
+        format!("/proc/sys/net/ipv4/conf/{}/route_localnet", a.bridge),
+        "1",
+    );
+    firewall::add_network(&a.bridge, &a.subnet, a.internal)?;
+    let _ = std::fs::create_dir_all("/run/berth/bridges");
+    let _ = std::fs::write(&marker, &a.subnet);
+    Ok(br)
+}
+
+/// Sets up the container's network namespace at `a.netns`: eth0 with its address and default
+/// route, loopback, the host end on the bridge, published ports.
+pub fn setup(a: &Attachment) -> Result<()> {
+    teardown_links(a);
+    let mut h = Netlink::open().map_err(io("netlink"))?;
+    let br = ensure_bridge(&mut h, a)?;
+    let host_ns = std::fs::File::open("/proc/self/ns/net").map_err(io("host namespace"))?;
+    if let Some(dir) = a.netns.parent() {
+        std::fs::create_dir_all(dir).map_err(io("netns directory"))?;
+    }
+    std::fs::File::create(&a.netns).map_err(io("netns file"))?;
+    nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNET)
+        .map_err(|e| Error::internal(format!("network setup: unshare: {e}")))?;
+    let inside = (|| -> Result<()> {
+        nix::mount::mount(
+            Some("/proc/self/ns/net"),
+            &a.netns,
+            None::<&str>,
+            nix::mount::MsFlags::MS_BIND,
+            None::<&str>,
+        )
+        .map_err(|e| Error::internal(format!("network setup: bind {}: {e}", a.netns.display())))?;
+        let ns = std::fs::File::open("/proc/self/ns/net").map_err(io("namespace"))?;
+        h.add_veth(&a.veth, "eth0", mac_bytes(&a.mac), MTU, ns.as_raw_fd())
+            .map_err(io("veth"))?;
+        let mut n = Netlink::open().map_err(io("netlink in the container"))?;
+        let lo = index("lo").unwrap_or(1);
+        n.set_up(lo, None).map_err(io("lo up"))?;
+        let eth0 = index("eth0").ok_or_else(|| Error::internal("network setup: no eth0"))?;
+        n.add_address(eth0, a.ip, a.prefix).map_err(io("address"))?;
+        n.set_up(eth0, None).map_err(io("eth0 up"))?;
+        if !a.internal {
+            n.add_default_route(a.gateway).map_err(io("default route"))?;
+        }
+        Ok(())
+    })();
+    nix::sched::setns(host_ns.as_fd(), nix::sched::CloneFlags::CLONE_NEWNET)
+        .map_err(|e| Error::internal(format!("network setup: back to the host: {e}")))?;
+    let r = inside.and_then(|()| {
+        let v = index(&a.veth).ok_or_else(|| Error::internal("network setup: veth vanished"))?;
+        h.set_up(v, Some(br)).map_err(io("veth up"))?;
+        firewall::publish(&a.ports, a.ip)
+    });
+    if r.is_err() {
+        teardown_links(a);
+    }
+    r
+}
+
+/// Removes the veth pair and the namespace mount (idempotent).
+fn teardown_links(a: &Attachment) {
+    if let Some(v) = index(&a.veth) {
+        if let Ok(mut h) = Netlink::open() {
+            let _ = h.del_link(v);
+        }
+    }
+    let _ = nix::mount::umount2(&a.netns, nix::mount::MntFlags::MNT_DETACH);
+    let _ = std::fs::remove_file(&a.netns);
+}
+
+/// Takes the container off its network after it stopped: published ports, veth, namespace.
+pub fn teardown(a: &Attachment) {
+    firewall::unpublish(&a.ports);
+    teardown_links(a);
+}
+
+/// Takes a bridge network's bridge and firewall entries away (`network rm`).
+pub fn remove_bridge(bridge: &str, subnet: &str) -> Result<()> {
+    if let Some(i) = index(bridge) {
+        let mut h = Netlink::open().map_err(io("netlink"))?;
+        h.del_link(i).map_err(io("delete bridge"))?;
+    }
+    let _ = std::fs::remove_file(Path::new("/run/berth/bridges").join(bridge));
+    firewall::remove_network(bridge, subnet)
+}

@@ -1,0 +1,714 @@
+//! Networks: records (`networks/<id>.json`), the predefined `bridge`, `host` and `none`,
+//! address leases, and each container's attachment (`containers/<id>/network.json`).
+//!
+//! The data plane lives beside: `netlink.rs` talks rtnetlink (bridges, veth pairs, addresses,
+//! routes), `firewall.rs` keeps berth's own nftables table, `attach.rs` puts a container on its
+//! network and takes it off again.
+
+pub mod attach;
+pub mod firewall;
+pub mod netlink;
+
+use crate::error::{Error, IoContext, Result};
+use crate::store::{self, Root};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::net::Ipv4Addr;
+use std::path::PathBuf;
+
+/// The default bridge's interface.
+pub const DEFAULT_BRIDGE: &str = "berth0";
+
+/// Docker's IPAM config entry.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "PascalCase")]
+pub struct IpamConfig {
+    /// CIDR, e.g. 172.18.0.0/16.
+    pub subnet: String,
+    /// The bridge's address, handed to containers as their default route.
+    pub gateway: String,
+    /// Where container addresses come from (a CIDR within the subnet); empty: the whole subnet.
+    #[serde(rename = "IPRange", default, skip_serializing_if = "String::is_empty")]
+    pub ip_range: String,
+}
+
+/// Docker's IPAM section.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "PascalCase")]
+pub struct Ipam {
+    /// Always `default`.
+    pub driver: String,
+    /// Options (none used).
+    pub options: BTreeMap<String, String>,
+    /// One entry (IPv4).
+    pub config: Vec<IpamConfig>,
+}
+
+/// A network, in Docker's inspect shape.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "PascalCase")]
+pub struct NetworkRecord {
+    /// Name.
+    pub name: String,
+    /// 64 hex.
+    pub id: String,
+    /// RFC 3339.
+    pub created: String,
+    /// Always `local`.
+    pub scope: String,
+    /// `bridge`, `host` or `null`.
+    pub driver: String,
+    /// IPv6 is not offered.
+    #[serde(rename = "EnableIPv6")]
+    pub enable_ipv6: bool,
+    /// Addresses.
+    #[serde(rename = "IPAM")]
+    pub ipam: Ipam,
+    /// No way out of the network.
+    pub internal: bool,
+    /// Docker's field; always true for user networks.
+    pub attachable: bool,
+    /// Swarm only.
+    pub ingress: bool,
+    /// Driver options (`com.docker.network.bridge.name` names the bridge).
+    pub options: BTreeMap<String, String>,
+    /// Labels.
+    pub labels: BTreeMap<String, String>,
+}
+
+impl NetworkRecord {
+    /// The bridge interface of a bridge network.
+    pub fn bridge(&self) -> String {
+        self.options
+            .get("com.docker.network.bridge.name")
+            .cloned()
+            .unwrap_or_else(|| format!("br-{}", &self.id[..12]))
+    }
+
+    /// The subnet and the gateway.
+    pub fn subnet(&self) -> Option<(Ipv4Addr, u8, Ipv4Addr)> {
+        let c = self.ipam.config.first()?;
+        let (net, len) = parse_cidr(&c.subnet).ok()?;
+        let gw = c.gateway.parse().ok()?;
+        Some((net, len, gw))
+    }
+
+    /// True for the predefined networks, which cannot be removed.
+    pub fn predefined(&self) -> bool {
+        matches!(self.name.as_str(), "bridge" | "host" | "none")
+    }
+}
+
+/// Parses `a.b.c.d/n`, returning the network address (host bits cleared).
+pub fn parse_cidr(s: &str) -> Result<(Ipv4Addr, u8)> {
+    let bad = || Error::invalid(format!("invalid CIDR address: {s}"));
+    let (a, n) = s.split_once('/').ok_or_else(bad)?;
+    let ip: Ipv4Addr = a.parse().map_err(|_| bad())?;
+    let n: u8 = n.parse().map_err(|_| bad())?;
+    if n > 30 {
+        return Err(Error::invalid(format!("subnet {s} is too small")));
+    }
+    Ok((Ipv4Addr::from(u32::from(ip) & mask(n)), n))
+}
+
+fn mask(n: u8) -> u32 {
+    if n == 0 {
+        0
+    } else {
+        u32::MAX << (32 - n)
+    }
+}
+
+fn overlaps(a: (Ipv4Addr, u8), b: (Ipv4Addr, u8)) -> bool {
+    let m = mask(a.1.min(b.1));
+    u32::from(a.0) & m == u32::from(b.0) & m
+}
+
+/// IPv4 routes of the host (destination, prefix) from /proc/net/route: a new network must not
+/// take a subnet the host already reaches some other way.
+fn host_routes() -> Vec<(Ipv4Addr, u8)> {
+    let text = std::fs::read_to_string("/proc/net/route").unwrap_or_default();
+    text.lines()
+        .skip(1)
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            let dest = u32::from_str_radix(f.get(1)?, 16).ok()?;
+            let m = u32::from_str_radix(f.get(7)?, 16).ok()?;
+            if m == 0 {
+                return None; // the default route overlaps everything
+            }
+            Some((
+                Ipv4Addr::from(u32::from_be(dest)),
+                u32::from_be(m).count_ones() as u8,
+            ))
+        })
+        .collect()
+}
+
+/// The networks of one root.
+#[derive(Debug, Clone)]
+pub struct NetworkStore {
+    root: Root,
+}
+
+impl NetworkStore {
+    /// The store under `root`.
+    pub fn new(root: &Root) -> Self {
+        NetworkStore { root: root.clone() }
+    }
+
+    fn dir(&self) -> PathBuf {
+        self.root.join("networks")
+    }
+
+    fn path(&self, id: &str) -> PathBuf {
+        self.dir().join(format!("{id}.json"))
+    }
+
+    /// Where a network's leases live: the default bridge is shared by every berth root on the
+    /// host, so its leases are host-wide; a user network's are its own.
+    fn leases(&self, net: &NetworkRecord) -> PathBuf {
+        if net.bridge() == DEFAULT_BRIDGE {
+            PathBuf::from("/run/berth/leases").join(DEFAULT_BRIDGE)
+        } else {
+            self.dir().join(&net.id).join("leases")
+        }
+    }
+
+    fn all(&self) -> Vec<NetworkRecord> {
+        let Ok(rd) = std::fs::read_dir(self.dir()) else {
+            return Vec::new();
+        };
+        let mut out: Vec<NetworkRecord> = rd
+            .flatten()
+            .filter(|e| e.file_name().to_string_lossy().ends_with(".json"))
+            .filter_map(|e| store::read_json(&e.path()).ok())
+            .collect();
+        out.sort_by(|a, b| a.created.cmp(&b.created));
+        out
+    }
+
+    /// Every network, the predefined ones made on first use.
+    pub fn list(&self) -> Result<Vec<NetworkRecord>> {
+        let all = self.all();
+        if ["bridge", "host", "none"]
+            .iter()
+            .all(|n| all.iter().any(|x| x.name == *n))
+        {
+            return Ok(all);
+        }
+        let _l = self.root.lock("networks")?;
+        std::fs::create_dir_all(self.dir()).ctx(|| "create networks".into())?;
+        let all = self.all();
+        for (name, driver) in [("bridge", "bridge"), ("host", "host"), ("none", "null")] {
+            if all.iter().any(|x| x.name == name) {
+                continue;
+            }
+            let mut rec = NetworkRecord {
+                name: name.into(),
+                id: store::random_hex(32),
+                created: store::now_rfc3339(),
+                scope: "local".into(),
+                driver: driver.into(),
+                ipam: Ipam {
+                    driver: "default".into(),
+                    ..Default::default()
+                },
+                ..Default::default()
+            };
+            if name == "bridge" {
+                // berth0 is shared by every root on the host: keep the subnet it already has.
+                let shared = std::fs::read_to_string(
+                    std::path::Path::new("/run/berth/bridges").join(DEFAULT_BRIDGE),
+                )
+                .ok()
+                .and_then(|s| parse_cidr(s.trim()).ok());
+                rec.ipam.config = vec![match shared {
+                    Some((net, len)) => IpamConfig {
+                        subnet: format!("{net}/{len}"),
+                        gateway: Ipv4Addr::from(u32::from(net) + 1).to_string(),
+                        ip_range: String::new(),
+                    },
+                    None => self.pick_subnet(&all)?,
+                }];
+                rec.options.insert(
+                    "com.docker.network.bridge.name".into(),
+                    DEFAULT_BRIDGE.into(),
+                );
+                rec.options
+                    .insert("com.docker.network.bridge.default_bridge".into(), "true".into());
+            }
+            store::write_json(&self.path(&rec.id), &rec)?;
+        }
+        Ok(self.all())
+    }
+
+    /// A network by name, id or id prefix.
+    pub fn get(&self, name: &str) -> Result<NetworkRecord> {
+        let all = self.list()?;
+        if let Some(n) = all.iter().find(|n| n.name == name || n.id == name) {
+            return Ok(n.clone());
+        }
+        let matches: Vec<&NetworkRecord> =
+            all.iter().filter(|n| n.id.starts_with(name)).collect();
+        match matches.as_slice() {
+            [one] if !name.is_empty() => Ok((*one).clone()),
+            [] | [_] => Err(Error::not_found(format!("network {name} not found"))),
+            _ => Err(Error::invalid(format!(
+                "network {name} is ambiguous ({} matches found based on ID prefix)",
+                matches.len()
+            ))),
+        }
+    }
+
+    /// A subnet from Docker's pools (172.17–31.0.0/16, then 192.168.N.0/20) that neither
+    /// another network nor a route of the host uses.
+    fn pick_subnet(&self, existing: &[NetworkRecord]) -> Result<IpamConfig> {
+        let taken: Vec<(Ipv4Addr, u8)> = existing
+            .iter()
+            .filter_map(|n| n.subnet().map(|(a, l, _)| (a, l)))
+            .chain(host_routes())
+            .collect();
+        let candidates = (17..=31)
+            .map(|b| (Ipv4Addr::new(172, b, 0, 0), 16))
+            .chain((0..16).map(|i| (Ipv4Addr::new(192, 168, i * 16, 0), 20)));
+        for c in candidates {
+            if !taken.iter().any(|t| overlaps(*t, c)) {
+                let gw = Ipv4Addr::from(u32::from(c.0) + 1);
+                return Ok(IpamConfig {
+                    subnet: format!("{}/{}", c.0, c.1),
+                    gateway: gw.to_string(),
+                    ip_range: String::new(),
+                });
+            }
+        }
+        Err(Error::conflict(
+            "could not find an available, non-overlapping IPv4 address pool among the defaults to assign to the network",
+        ))
+    }
+
+    /// `network create`.
+    pub fn create(&self, req: &CreateNetwork) -> Result<NetworkRecord> {
+        crate::container::names::validate(&req.name)
+            .map_err(|_| Error::invalid(format!("invalid network name \"{}\"", req.name)))?;
+        if !matches!(req.driver.as_str(), "" | "bridge") {
+            return Err(Error::not_found(format!(
+                "plugin \"{}\" not found: berth has the bridge driver",
+                req.driver
+            )));
+        }
+        let existing = self.list()?;
+        let _l = self.root.lock("networks")?;
+        let existing = if existing.len() == self.all().len() {
+            existing
+        } else {
+            self.all()
+        };
+        if existing.iter().any(|n| n.name == req.name) {
+            return Err(Error::conflict(format!(
+                "network with name {} already exists",
+                req.name
+            )));
+        }
+        let cfg = match &req.subnet {
+            Some(s) => {
+                let (net, len) = parse_cidr(s)?;
+                if let Some(o) = existing
+                    .iter()
+                    .find(|n| n.subnet().is_some_and(|(a, l, _)| overlaps((a, l), (net, len))))
+                {
+                    return Err(Error::conflict(format!(
+                        "invalid pool request: Pool overlaps with other one on this address space ({})",
+                        o.name
+                    )));
+                }
+                let gw = match &req.gateway {
+                    Some(g) => {
+                        let g: Ipv4Addr = g
+                            .parse()
+                            .map_err(|_| Error::invalid(format!("invalid gateway {g}")))?;
+                        if u32::from(g) & mask(len) != u32::from(net) {
+                            return Err(Error::invalid(format!(
+                                "no matching subnet for gateway {g}"
+                            )));
+                        }
+                        g
+                    }
+                    None => Ipv4Addr::from(u32::from(net) + 1),
+                };
+                if let Some(r) = &req.ip_range {
+                    let (rn, rl) = parse_cidr(r)?;
+                    if rl < len || u32::from(rn) & mask(len) != u32::from(net) {
+                        return Err(Error::invalid(format!(
+                            "ip range {r} is not within subnet {s}"
+                        )));
+                    }
+                }
+                IpamConfig {
+                    subnet: format!("{net}/{len}"),
+                    gateway: gw.to_string(),
+                    ip_range: req.ip_range.clone().unwrap_or_default(),
+                }
+            }
+            None => {
+                if req.gateway.is_some() || req.ip_range.is_some() {
+                    return Err(Error::invalid(
+                        "--gateway and --ip-range need a --subnet",
+                    ));
+                }
+                self.pick_subnet(&existing)?
+            }
+        };
+        let rec = NetworkRecord {
+            name: req.name.clone(),
+            id: store::random_hex(32),
+            created: store::now_rfc3339(),
+            scope: "local".into(),
+            driver: "bridge".into(),
+            enable_ipv6: false,
+            ipam: Ipam {
+                driver: "default".into(),
+                options: BTreeMap::new(),
+                config: vec![cfg],
+            },
+            internal: req.internal,
+            attachable: true,
+            ingress: false,
+            options: req.options.clone(),
+            labels: req.labels.clone(),
+        };
+        store::write_json(&self.path(&rec.id), &rec)?;
+        crate::events::emit(
+            &self.root,
+            "network",
+            "create",
+            &rec.id,
+            &[("name", &rec.name), ("type", "bridge")],
+        );
+        Ok(rec)
+    }
+
+    /// Removes a network's record and leases (the caller checked it has no containers and took
+    /// its bridge down).
+    pub fn remove(&self, rec: &NetworkRecord) -> Result<()> {
+        let _l = self.root.lock("networks")?;
+        std::fs::remove_file(self.path(&rec.id)).ctx(|| format!("remove network {}", rec.name))?;
+        let _ = std::fs::remove_dir_all(self.dir().join(&rec.id));
+        crate::events::emit(
+            &self.root,
+            "network",
+            "destroy",
+            &rec.id,
+            &[("name", &rec.name), ("type", &rec.driver)],
+        );
+        Ok(())
+    }
+
+    /// Leases an address of `net` to container `owner`: the one asked for, or the first free
+    /// one. A lease is a file created with O_EXCL, so racing starts never share an address;
+    /// leases of containers that no longer run (a crash) are taken back.
+    pub fn lease(
+        &self,
+        net: &NetworkRecord,
+        owner: &str,
+        wanted: Option<Ipv4Addr>,
+        live: &dyn Fn(&str) -> bool,
+    ) -> Result<Ipv4Addr> {
+        let (subnet, len, gw) = net
+            .subnet()
+            .ok_or_else(|| Error::invalid(format!("network {} has no subnet", net.name)))?;
+        let dir = self.leases(net);
+        std::fs::create_dir_all(&dir).ctx(|| format!("create {}", dir.display()))?;
+        let (from, to) = match net.ipam.config.first().map(|c| c.ip_range.as_str()) {
+            Some(r) if !r.is_empty() => {
+                let (rn, rl) = parse_cidr(r)?;
+                (u32::from(rn), u32::from(rn) | !mask(rl))
+            }
+            _ => (u32::from(subnet), u32::from(subnet) | !mask(len)),
+        };
+        let try_take = |ip: Ipv4Addr| -> Result<bool> {
+            let p = dir.join(ip.to_string());
+            for _ in 0..2 {
+                match std::fs::OpenOptions::new()
+                    .write(true)
+                    .create_new(true)
+                    .open(&p)
+                {
+                    Ok(mut f) => {
+                        use std::io::Write;
+                        f.write_all(owner.as_bytes())
+                            .ctx(|| format!("write lease {}", p.display()))?;
+                        return Ok(true);
+                    }
+                    Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                        let holder = std::fs::read_to_string(&p).unwrap_or_default();
+                        // A lease taken moments ago belongs to a container still starting.
+                        let fresh = std::fs::metadata(&p)
+                            .and_then(|m| m.modified())
+                            .is_ok_and(|t| t.elapsed().is_ok_and(|e| e.as_secs() < 60));
+                        if holder == owner || (!holder.is_empty() && !fresh && !live(&holder)) {
+                            let _ = std::fs::remove_file(&p);
+                            continue;
+                        }
+                        return Ok(false);
+                    }
+                    Err(e) => {
+                        return Err(Error::internal(format!("lease {}: {e}", p.display())))
+                    }
+                }
+            }
+            Ok(false)
+        };
+        if let Some(ip) = wanted {
+            let n = u32::from(ip);
+            if n & mask(len) != u32::from(subnet) || ip == gw {
+                return Err(Error::invalid(format!(
+                    "invalid address {ip}: it does not belong to any of this network's subnets"
+                )));
+            }
+            if !try_take(ip)? {
+                return Err(Error::conflict(format!(
+                    "Address already in use: {ip} on network {}",
+                    net.name
+                )));
+            }
+            return Ok(ip);
+        }
+        // Network and broadcast addresses and the gateway are never handed out.
+        for n in from.max(u32::from(subnet) + 1)..to.min(u32::from(subnet) | !mask(len)) {
+            let ip = Ipv4Addr::from(n);
+            if ip == gw {
+                continue;
+            }
+            if try_take(ip)? {
+                return Ok(ip);
+            }
+        }
+        Err(Error::conflict(format!(
+            "no available IPv4 addresses on network {}",
+            net.name
+        )))
+    }
+
+    /// Gives a lease back (only if `owner` still holds it).
+    pub fn release(&self, net: &NetworkRecord, ip: Ipv4Addr, owner: &str) {
+        let p = self.leases(net).join(ip.to_string());
+        if std::fs::read_to_string(&p).is_ok_and(|h| h == owner) {
+            let _ = std::fs::remove_file(&p);
+        }
+    }
+}
+
+/// What `network create` asks for.
+#[derive(Debug, Clone, Default)]
+pub struct CreateNetwork {
+    /// Name.
+    pub name: String,
+    /// `bridge` (or empty).
+    pub driver: String,
+    /// `--subnet`.
+    pub subnet: Option<String>,
+    /// `--gateway`.
+    pub gateway: Option<String>,
+    /// `--ip-range`.
+    pub ip_range: Option<String>,
+    /// `--internal`.
+    pub internal: bool,
+    /// `-o`.
+    pub options: BTreeMap<String, String>,
+    /// `--label`.
+    pub labels: BTreeMap<String, String>,
+}
+
+/// A published port: `[ip:]host:container[/proto]`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct PortMap {
+    /// `tcp` or `udp`.
+    pub proto: String,
+    /// Host address ("" for all).
+    pub host_ip: String,
+    /// Host port.
+    pub host_port: u16,
+    /// Container port.
+    pub container_port: u16,
+}
+
+/// A container's place on its network while it runs (`containers/<id>/network.json`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Attachment {
+    /// Network id.
+    pub network_id: String,
+    /// Network name.
+    pub network: String,
+    /// The bridge interface.
+    pub bridge: String,
+    /// The host end of the veth pair.
+    pub veth: String,
+    /// Its address.
+    pub ip: Ipv4Addr,
+    /// Prefix length.
+    pub prefix: u8,
+    /// Default route.
+    pub gateway: Ipv4Addr,
+    /// MAC of eth0 (Docker's 02:42 + the address).
+    pub mac: String,
+    /// Published ports.
+    pub ports: Vec<PortMap>,
+    /// Where its network namespace is kept (bind mount).
+    pub netns: PathBuf,
+    /// The subnet, for firewall rules.
+    pub subnet: String,
+    /// No way out.
+    pub internal: bool,
+}
+
+/// The attachment recorded in a container directory, if any.
+pub fn read_attachment(dir: &std::path::Path) -> Option<Attachment> {
+    store::read_json(&dir.join("network.json")).ok()
+}
+
+/// Takes a container off its network for good (it stopped, its shim died, or it is being
+/// removed): published ports, links, namespace, address lease, record. Idempotent.
+pub fn detach(root: &Root, dir: &std::path::Path, id: &str) {
+    let Some(a) = read_attachment(dir) else {
+        return;
+    };
+    attach::teardown(&a);
+    let nets = NetworkStore::new(root);
+    if let Ok(net) = nets.get(&a.network_id) {
+        nets.release(&net, a.ip, id);
+    }
+    let _ = std::fs::remove_file(dir.join("network.json"));
+}
+
+/// Docker's MAC for an address: 02:42 then the four address bytes.
+pub fn mac_for(ip: Ipv4Addr) -> String {
+    let o = ip.octets();
+    format!("02:42:{:02x}:{:02x}:{:02x}:{:02x}", o[0], o[1], o[2], o[3])
+}
+
+/// Parses `-p [ip:]hostPort[-end]:containerPort[-end][/proto]` and `-p containerPort` into
+/// mappings (host port 0 means "pick one").
+pub fn parse_publish(spec: &str) -> Result<Vec<PortMap>> {
+    let bad = || Error::invalid(format!("invalid port specification: \"{spec}\""));
+    let (rest, proto) = match spec.rsplit_once('/') {
+        Some((r, p)) if matches!(p, "tcp" | "udp") => (r, p.to_string()),
+        Some(_) => return Err(bad()),
+        None => (spec, "tcp".to_string()),
+    };
+    let parts: Vec<&str> = rest.split(':').collect();
+    let (ip, host, ctr) = match parts.as_slice() {
+        [c] => ("", "", *c),
+        [h, c] => ("", *h, *c),
+        [ip, h, c] => (*ip, *h, *c),
+        _ => return Err(bad()),
+    };
+    if !ip.is_empty() && ip.parse::<Ipv4Addr>().is_err() {
+        return Err(bad());
+    }
+    let range = |s: &str| -> Result<(u16, u16)> {
+        if s.is_empty() {
+            return Ok((0, 0));
+        }
+        let (a, b) = s.split_once('-').unwrap_or((s, s));
+        let a: u16 = a.parse().map_err(|_| bad())?;
+        let b: u16 = b.parse().map_err(|_| bad())?;
+        if a == 0 || b < a {
+            return Err(bad());
+        }
+        Ok((a, b))
+    };
+    let (c0, c1) = range(ctr)?;
+    if c0 == 0 {
+        return Err(bad());
+    }
+    let (h0, h1) = range(host)?;
+    if h0 != 0 && h1 - h0 != c1 - c0 {
+        return Err(Error::invalid(format!(
+            "invalid ranges specified for container and host Ports: {ctr} and {host}"
+        )));
+    }
+    Ok((0..=(c1 - c0))
+        .map(|i| PortMap {
+            proto: proto.clone(),
+            host_ip: if ip == "0.0.0.0" { String::new() } else { ip.to_string() },
+            host_port: if h0 == 0 { 0 } else { h0 + i },
+            container_port: c0 + i,
+        })
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cidrs_and_overlaps() {
+        assert_eq!(
+            parse_cidr("172.18.3.4/16").unwrap(),
+            (Ipv4Addr::new(172, 18, 0, 0), 16)
+        );
+        assert!(parse_cidr("10.0.0.0/31").is_err());
+        assert!(overlaps(
+            (Ipv4Addr::new(172, 18, 0, 0), 16),
+            (Ipv4Addr::new(172, 18, 5, 0), 24)
+        ));
+        assert!(!overlaps(
+            (Ipv4Addr::new(172, 18, 0, 0), 16),
+            (Ipv4Addr::new(172, 19, 0, 0), 16)
+        ));
+    }
+
+    #[test]
+    fn publish_specs_parse_as_docker() {
+        let p = parse_publish("127.0.0.1:8080:80/udp").unwrap();
+        assert_eq!(
+            p,
+            vec![PortMap {
+                proto: "udp".into(),
+                host_ip: "127.0.0.1".into(),
+                host_port: 8080,
+                container_port: 80
+            }]
+        );
+        assert_eq!(parse_publish("8000-8001:90-91").unwrap().len(), 2);
+        assert_eq!(parse_publish("80").unwrap()[0].host_port, 0);
+        assert!(parse_publish("8000-8002:90-91").is_err());
+        assert!(parse_publish("x:80").is_err());
+        assert!(parse_publish("80/sctp").is_err());
+    }
+
+    #[test]
+    fn leases_are_exclusive_and_crashed_owners_give_them_back() {
+        let d = tempfile::tempdir().unwrap();
+        let root = Root::open(d.path()).unwrap();
+        let s = NetworkStore::new(&root);
+        let net = s
+            .create(&CreateNetwork {
+                name: "n1".into(),
+                subnet: Some("10.99.0.0/29".into()),
+                ..Default::default()
+            })
+            .unwrap();
+        let live = |_: &str| true;
+        let a = s.lease(&net, "a", None, &live).unwrap();
+        let b = s.lease(&net, "b", None, &live).unwrap();
+        assert_eq!((a, b), (Ipv4Addr::new(10, 99, 0, 2), Ipv4Addr::new(10, 99, 0, 3)));
+        assert!(s.lease(&net, "c", Some(a), &live).is_err());
+        // "a" is gone (crashed) and its lease is old: its address can be had.
+        let lease = d.path().join("networks").join(&net.id).join("leases").join(a.to_string());
+        let old = std::time::SystemTime::now() - std::time::Duration::from_secs(120);
+        std::fs::File::options().write(true).open(&lease).unwrap().set_modified(old).unwrap();
+        let c = s.lease(&net, "c", Some(a), &|o: &str| o != "a").unwrap();
+        assert_eq!(c, a);
+        s.release(&net, b, "b");
+        assert_eq!(s.lease(&net, "d", None, &live).unwrap(), b);
+        assert!(s
+            .create(&CreateNetwork {
+                name: "n2".into(),
+                subnet: Some("10.99.0.0/24".into()),
+                ..Default::default()
+            })
+            .is_err());
+    }
+}
