@@ -102,7 +102,7 @@ async fn list(State(engine): State<Shared>, Query(q): Q) -> ApiResult<Json<Value
                     continue;
                 }
             }
-            out.push(summary(&rec, &st));
+            out.push(summary(e, &rec, &st));
             if limit.is_some_and(|l| out.len() >= l) {
                 break;
             }
@@ -114,9 +114,20 @@ async fn list(State(engine): State<Shared>, Query(q): Q) -> ApiResult<Json<Value
 
 /// A container as `GET /containers/json` (and `/system/df`) lists it.
 pub(crate) fn summary(
+    e: &berth_engine::Engine,
     rec: &berth_engine::container::ContainerRecord,
     st: &berth_engine::container::State,
 ) -> Value {
+    let ports: Vec<Value> = berth_engine::network::read_attachment(&e.containers.dir(&rec.id))
+        .map(|a| a.ports)
+        .unwrap_or_default()
+        .iter()
+        .map(|p| {
+            json!({"IP": if p.host_ip.is_empty() { "0.0.0.0" } else { &p.host_ip },
+                   "PrivatePort": p.container_port, "PublicPort": p.host_port, "Type": p.proto})
+        })
+        .collect();
+    let networks = e.network_settings(rec)["Networks"].clone();
     let command = std::iter::once(rec.path.clone())
         .chain(rec.args.iter().cloned())
         .collect::<Vec<_>>()
@@ -128,12 +139,12 @@ pub(crate) fn summary(
         "ImageID": rec.image,
         "Command": command,
         "Created": unix_time(&rec.created),
-        "Ports": [],
+        "Ports": ports,
         "Labels": rec.config.labels.clone().unwrap_or_default(),
         "State": st.status.as_str(),
         "Status": status_text(st),
-        "HostConfig": {"NetworkMode": if rec.host_config.network_mode.is_empty() { "none" } else { rec.host_config.network_mode.as_str() }},
-        "NetworkSettings": {"Networks": {}},
+        "HostConfig": {"NetworkMode": if rec.host_config.network_mode.is_empty() { "default" } else { rec.host_config.network_mode.as_str() }},
+        "NetworkSettings": {"Networks": networks},
         "Mounts": rec.mounts.iter().map(|m| json!({
             "Type": m.typ, "Name": m.name, "Source": m.source, "Destination": m.destination,
             "RW": m.rw, "Propagation": m.propagation,
@@ -160,6 +171,17 @@ async fn create(State(engine): State<Shared>, Query(q): Q, body: Bytes) -> ApiRe
             400,
             "config cannot be empty in order to create a container",
         ));
+    }
+    let mut host_config = host_config;
+    // --ip comes in the endpoint settings of the network the container joins.
+    if let Some(eps) = v["NetworkingConfig"]["EndpointsConfig"].as_object() {
+        if let Some(ip) = eps
+            .values()
+            .find_map(|ep| ep["IPAMConfig"]["IPv4Address"].as_str())
+            .filter(|ip| !ip.is_empty())
+        {
+            host_config.ipv4_address = Some(ip.to_string());
+        }
     }
     if let Some(o) = v.as_object_mut() {
         o.remove("HostConfig");

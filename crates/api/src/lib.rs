@@ -10,6 +10,7 @@ mod fdio;
 mod files;
 mod images;
 pub mod listen;
+mod networks;
 mod resources;
 mod system;
 mod volumes;
@@ -159,6 +160,7 @@ pub fn router(engine: Shared) -> Router {
         .merge(files::routes())
         .merge(resources::routes())
         .merge(volumes::routes())
+        .merge(networks::routes())
         .merge(build::routes())
         .merge(images::routes())
         .fallback(|req: Request<Body>| async move {

@@ -166,7 +166,7 @@ async fn df(State(engine): State<Shared>) -> ApiResult<Json<Value>> {
             .list()
             .iter()
             .map(|(rec, st)| {
-                let mut v = crate::containers::summary(rec, st);
+                let mut v = crate::containers::summary(e, rec, st);
                 v["SizeRw"] = json!(sizes.get(rec.id.as_str()).copied().unwrap_or(0));
                 v["SizeRootFs"] = json!(0);
                 v

@@ -275,6 +275,8 @@ fn dispatch(engine: &berth_engine::Engine, cmd: cli::Cmd) -> CmdResult {
         Cmd::Image { cmd: I::Inspect(a) } => sy::inspect(engine, a, Some("image")),
         Cmd::Image { cmd: I::Prune(a) } => im::prune(engine, a),
         Cmd::Volume { cmd } => cli::volume::run(engine, cmd),
+        Cmd::Network { cmd } => cli::network::run(engine, cmd),
+        Cmd::Port(a) => cli::network::port(engine, a),
         Cmd::System {
             cmd: cli::SystemCmd::Info(a),
         } => sy::info(engine, a),

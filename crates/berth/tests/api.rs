@@ -566,9 +566,30 @@ fn docker_compose_up_ps_logs_down() {
         "{logs}"
     );
     assert_eq!(d.ok(&["exec", "bt_store_1", "cat", "/data/f"]), "data\n");
+    // Both on compose's default network: the reader fetches from the store's httpd.
+    let ip = d.ok(&[
+        "inspect",
+        "-f",
+        "{{.NetworkSettings.Networks.bt_default.IPAddress}}",
+        "bt_store_1",
+    ]);
+    let got = d.ok(&[
+        "exec",
+        "bt_reader_1",
+        "sh",
+        "-c",
+        &format!("wget -O- http://{}/f 2>/dev/null", ip.trim()),
+    ]);
+    assert_eq!(got, "data\n");
+    assert!(d
+        .ok(&["network", "ls", "--format", "{{.Name}}"])
+        .contains("bt_default"));
     compose(&["down", "-v", "-t", "1"]);
     assert!(b.ok(&["ps", "-aq"]).trim().is_empty());
     assert!(b.ok(&["volume", "ls", "-q"]).trim().is_empty());
+    assert!(!d
+        .ok(&["network", "ls", "--format", "{{.Name}}"])
+        .contains("bt_default"));
 }
 
 #[test]

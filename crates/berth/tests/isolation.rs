@@ -22,7 +22,13 @@ fn namespaces_are_private() {
     );
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(lines[0], "1", "the command is pid 1");
-    assert_eq!(lines[2], "lo", "a loopback-only network namespace");
+    assert_eq!(
+        (lines[2], lines[3]),
+        ("eth0", "lo"),
+        "the default bridge's eth0 and loopback"
+    );
+    let none = sh(&b, &["--network", "none"], "ls /sys/class/net");
+    assert_eq!(none, "lo\n", "--network none: loopback only");
     for ns in ["pid", "mnt", "uts", "ipc", "net"] {
         let inside = sh(&b, &[], &format!("readlink /proc/self/ns/{ns}"));
         let outside = std::fs::read_link(format!("/proc/self/ns/{ns}")).unwrap();

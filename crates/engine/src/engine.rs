@@ -685,9 +685,9 @@ impl Engine {
         ] {
             let m = match mode.as_str() {
                 // On a bridge network: the namespace the starter prepares before the start.
-                _ if kind == "network" && network_mode_is_bridge(mode) => spec::NsMode::Join(
-                    PathBuf::from(format!("/run/berth/netns/{}", rec.id)),
-                ),
+                _ if kind == "network" && network_mode_is_bridge(mode) => {
+                    spec::NsMode::Join(PathBuf::from(format!("/run/berth/netns/{}", rec.id)))
+                }
                 "" | "private" | "shareable" | "none" | "default" | "bridge" => {
                     spec::NsMode::Private
                 }
@@ -2199,6 +2199,139 @@ impl Engine {
             du.volumes.push((v.name.clone(), self.volumes.size(&v), n));
         }
         du
+    }
+
+    /// `network create`.
+    pub fn create_network(
+        &self,
+        req: &crate::network::CreateNetwork,
+    ) -> Result<crate::network::NetworkRecord> {
+        self.networks.create(req)
+    }
+
+    /// Containers whose network mode names `net` (by name or id).
+    fn network_users(&self, net: &crate::network::NetworkRecord) -> Vec<(ContainerRecord, State)> {
+        self.list()
+            .into_iter()
+            .filter(|(r, _)| {
+                let m = match r.host_config.network_mode.as_str() {
+                    "" | "default" => "bridge",
+                    m => m,
+                };
+                m == net.name || m == net.id
+            })
+            .collect()
+    }
+
+    /// The running containers of a network with their attachments (`network inspect`).
+    pub fn network_containers(
+        &self,
+        net: &crate::network::NetworkRecord,
+    ) -> Vec<(ContainerRecord, crate::network::Attachment)> {
+        self.network_users(net)
+            .into_iter()
+            .filter_map(|(r, _)| {
+                let a = crate::network::read_attachment(&self.containers.dir(&r.id))?;
+                Some((r, a))
+            })
+            .collect()
+    }
+
+    /// `network rm`: refused for the predefined networks and while containers run on it.
+    pub fn remove_network(&self, name: &str) -> Result<String> {
+        let net = self.networks.get(name)?;
+        if net.predefined() {
+            return Err(Error::conflict(format!(
+                "{} is a pre-defined network and cannot be removed",
+                net.name
+            )));
+        }
+        if self
+            .network_users(&net)
+            .iter()
+            .any(|(_, st)| st.status.is_live())
+        {
+            return Err(Error::conflict(format!(
+                "error while removing network: network {} id {} has active endpoints",
+                net.name, net.id
+            )));
+        }
+        if let Some((a, l, _)) = net.subnet() {
+            crate::network::attach::remove_bridge(&net.bridge(), &format!("{a}/{l}"))?;
+        }
+        self.networks.remove(&net)?;
+        Ok(net.name)
+    }
+
+    /// `network connect`: a container that is not running moves to the network (its next
+    /// start puts it there); one already on it is left as it is. Joining a second network
+    /// while running is not there yet.
+    pub fn connect_network(&self, container: &str, network: &str) -> Result<()> {
+        let id = self.resolve(container)?;
+        let net = self.networks.get(network)?;
+        let _l = self.containers.lock(&id)?;
+        let mut rec = self.record(&id)?;
+        let current = match rec.host_config.network_mode.as_str() {
+            "" | "default" => "bridge",
+            m => m,
+        };
+        if current == net.name || current == net.id {
+            return Ok(());
+        }
+        if self.state_unlocked_check(&id)?.status.is_live() {
+            return Err(Error::conflict(format!(
+                "connecting a running container to a second network ({}) is not supported yet",
+                net.name
+            )));
+        }
+        if net.driver != "bridge" {
+            return Err(Error::invalid(format!(
+                "container cannot be connected to network {}: use --network at create",
+                net.name
+            )));
+        }
+        rec.host_config.network_mode = net.name.clone();
+        self.containers.write_record(&rec)?;
+        self.networks.emit(&net, "connect", &id);
+        Ok(())
+    }
+
+    /// `network disconnect`: a container that is not running leaves its network for `none`.
+    pub fn disconnect_network(&self, container: &str, network: &str) -> Result<()> {
+        let id = self.resolve(container)?;
+        let net = self.networks.get(network)?;
+        let _l = self.containers.lock(&id)?;
+        let mut rec = self.record(&id)?;
+        let current = match rec.host_config.network_mode.as_str() {
+            "" | "default" => "bridge",
+            m => m,
+        };
+        if current != net.name && current != net.id {
+            return Err(Error::invalid(format!(
+                "container {id} is not connected to network {}",
+                net.name
+            )));
+        }
+        if self.state_unlocked_check(&id)?.status.is_live() {
+            return Err(Error::conflict(
+                "disconnecting a running container is not supported yet: stop it first",
+            ));
+        }
+        rec.host_config.network_mode = "none".into();
+        self.containers.write_record(&rec)?;
+        self.networks.emit(&net, "disconnect", &id);
+        Ok(())
+    }
+
+    /// `network prune`: user networks no container refers to.
+    pub fn prune_networks(&self) -> Result<Vec<String>> {
+        let mut out = Vec::new();
+        for net in self.networks.list()? {
+            if !net.predefined() && self.network_users(&net).is_empty() {
+                out.push(self.remove_network(&net.id)?);
+            }
+        }
+        Ok(out)
     }
 
     /// `history`: the image's steps, newest first; only the newest has an id (Docker's

@@ -96,11 +96,76 @@ impl Engine {
                 v
             }).collect::<Vec<_>>(),
             "Config": rec.config,
-            "NetworkSettings": {
-                "Bridge": "", "SandboxID": "", "SandboxKey": "", "Ports": {}, "HairpinMode": false,
-                "LinkLocalIPv6Address": "", "LinkLocalIPv6PrefixLen": 0,
-                "Gateway": "", "IPAddress": "", "IPPrefixLen": 0, "MacAddress": "", "Networks": {},
-            },
+            "NetworkSettings": self.network_settings(rec),
+        })
+    }
+
+    /// Docker's `NetworkSettings`: the address, gateway and published ports while the
+    /// container is on a bridge network (they go when it stops, as Docker's do).
+    pub fn network_settings(&self, rec: &crate::container::ContainerRecord) -> Value {
+        let a = crate::network::read_attachment(&self.containers.dir(&rec.id));
+        let mut ports = serde_json::Map::new();
+        for k in rec.config.exposed_ports.iter().flat_map(|m| m.keys()) {
+            ports.insert(k.clone(), Value::Null);
+        }
+        let mut networks = serde_json::Map::new();
+        let mode = match rec.host_config.network_mode.as_str() {
+            "" | "default" => "bridge",
+            m => m,
+        };
+        if let Some(a) = &a {
+            for p in &a.ports {
+                let key = format!("{}/{}", p.container_port, p.proto);
+                let host_ip = if p.host_ip.is_empty() {
+                    "0.0.0.0"
+                } else {
+                    &p.host_ip
+                };
+                let entry = ports.entry(key).or_insert_with(|| json!([]));
+                if !entry.is_array() {
+                    *entry = json!([]);
+                }
+                entry
+                    .as_array_mut()
+                    .unwrap()
+                    .push(json!({"HostIp": host_ip, "HostPort": p.host_port.to_string()}));
+            }
+            networks.insert(
+                a.network.clone(),
+                json!({
+                    "IPAMConfig": null, "Links": null, "Aliases": null,
+                    "MacAddress": a.mac, "NetworkID": a.network_id, "EndpointID": a.veth,
+                    "Gateway": a.gateway.to_string(), "IPAddress": a.ip.to_string(),
+                    "IPPrefixLen": a.prefix, "IPv6Gateway": "", "GlobalIPv6Address": "",
+                    "GlobalIPv6PrefixLen": 0, "DriverOpts": null, "DNSNames": null,
+                }),
+            );
+        } else if !mode.starts_with("container:") {
+            let id = self.networks.get(mode).map(|n| n.id).unwrap_or_default();
+            networks.insert(
+                mode.to_string(),
+                json!({
+                    "IPAMConfig": null, "Links": null, "Aliases": null, "MacAddress": "",
+                    "NetworkID": id, "EndpointID": "", "Gateway": "", "IPAddress": "",
+                    "IPPrefixLen": 0, "IPv6Gateway": "", "GlobalIPv6Address": "",
+                    "GlobalIPv6PrefixLen": 0, "DriverOpts": null, "DNSNames": null,
+                }),
+            );
+        }
+        let on_default = a.as_ref().is_some_and(|a| a.network == "bridge");
+        let field = |f: &dyn Fn(&crate::network::Attachment) -> Value, empty: Value| {
+            a.as_ref().filter(|_| on_default).map(f).unwrap_or(empty)
+        };
+        json!({
+            "Bridge": "", "SandboxID": a.as_ref().map(|a| a.veth.clone()).unwrap_or_default(),
+            "SandboxKey": a.as_ref().map(|a| a.netns.display().to_string()).unwrap_or_default(),
+            "Ports": ports, "HairpinMode": false,
+            "LinkLocalIPv6Address": "", "LinkLocalIPv6PrefixLen": 0,
+            "Gateway": field(&|a| json!(a.gateway.to_string()), json!("")),
+            "IPAddress": field(&|a| json!(a.ip.to_string()), json!("")),
+            "IPPrefixLen": field(&|a| json!(a.prefix), json!(0)),
+            "MacAddress": field(&|a| json!(a.mac), json!("")),
+            "Networks": networks,
         })
     }
 

@@ -176,20 +176,45 @@ fn ps_row(engine: &Engine, rec: &ContainerRecord, st: &State, no_trunc: bool) ->
         .flatten()
         .map(|(k, v)| format!("{k}={v}"))
         .collect();
+    // Docker's PORTS column: 0.0.0.0:8080->80/tcp, and exposed ports without a binding.
+    let attachment = berth_engine::network::read_attachment(&engine.containers.dir(&rec.id));
+    let mut ports: Vec<String> = attachment
+        .iter()
+        .flat_map(|a| a.ports.iter())
+        .map(|p| {
+            let ip = if p.host_ip.is_empty() {
+                "0.0.0.0"
+            } else {
+                &p.host_ip
+            };
+            format!("{ip}:{}->{}/{}", p.host_port, p.container_port, p.proto)
+        })
+        .collect();
+    if attachment.is_some() {
+        for k in rec.config.exposed_ports.iter().flat_map(|m| m.keys()) {
+            if !ports.iter().any(|p| p.ends_with(&format!("->{k}"))) {
+                ports.push(k.clone());
+            }
+        }
+    }
+    let networks = match rec.host_config.network_mode.as_str() {
+        "" | "default" => "bridge",
+        m => m,
+    };
     json!({
         "ID": if no_trunc { rec.id.clone() } else { rec.id[..12].to_string() },
         "Image": image,
         "Command": format!("\"{cmd}\""),
         "CreatedAt": human::created_at(&rec.created),
         "RunningFor": format!("{} ago", human::duration(human::since(&rec.created))),
-        "Ports": "",
+        "Ports": ports.join(", "),
         "State": st.status.as_str(),
         "Status": status_text(st),
         "Size": "0B",
         "Names": rec.name,
         "Labels": labels.join(","),
         "Mounts": "",
-        "Networks": if rec.host_config.network_mode.is_empty() { "none" } else { rec.host_config.network_mode.as_str() },
+        "Networks": networks,
         "LocalVolumes": "0",
     })
 }

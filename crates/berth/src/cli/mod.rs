@@ -7,6 +7,7 @@ pub mod events;
 pub mod exec;
 pub mod files;
 pub mod image;
+pub mod network;
 pub mod registry;
 pub mod run;
 pub mod stats;
@@ -135,6 +136,14 @@ pub enum Cmd {
         #[command(subcommand)]
         cmd: VolumeCmd,
     },
+    /// Manage networks
+    Network {
+        /// The network command.
+        #[command(subcommand)]
+        cmd: NetworkCmd,
+    },
+    /// List port mappings or a specific mapping for the container
+    Port(PortArgs),
     /// Manage berth: disk usage, prune, info
     System {
         /// The system command.
@@ -251,6 +260,71 @@ pub enum VolumeCmd {
     Rm(VolumeRmArgs),
     /// Remove unused local volumes
     Prune(PruneArgs),
+}
+
+/// `berth network …`.
+#[derive(Subcommand, Debug)]
+pub enum NetworkCmd {
+    /// Create a network
+    Create(NetworkCreateArgs),
+    /// List networks
+    #[command(alias = "list")]
+    Ls(VolumeLsArgs),
+    /// Display detailed information on one or more networks
+    Inspect(VolumeInspectArgs),
+    /// Remove one or more networks
+    #[command(alias = "remove")]
+    Rm(NetworkRmArgs),
+    /// Remove all unused networks
+    Prune(PruneArgs),
+}
+
+/// Flags of `network create`.
+#[derive(Args, Debug)]
+pub struct NetworkCreateArgs {
+    /// Driver to manage the Network (bridge)
+    #[arg(short = 'd', long, default_value = "bridge")]
+    pub driver: String,
+    /// Subnet in CIDR format that represents a network segment
+    #[arg(long)]
+    pub subnet: Option<String>,
+    /// IPv4 Gateway for the master subnet
+    #[arg(long)]
+    pub gateway: Option<String>,
+    /// Allocate container ip from a sub-range
+    #[arg(long = "ip-range")]
+    pub ip_range: Option<String>,
+    /// Restrict external access to the network
+    #[arg(long)]
+    pub internal: bool,
+    /// Set driver specific options
+    #[arg(short = 'o', long = "opt")]
+    pub opt: Vec<String>,
+    /// Set metadata on a network
+    #[arg(long)]
+    pub label: Vec<String>,
+    /// Network name
+    pub name: String,
+}
+
+/// Flags of `network rm`.
+#[derive(Args, Debug)]
+pub struct NetworkRmArgs {
+    /// Do not error if the network does not exist
+    #[arg(short = 'f', long)]
+    pub force: bool,
+    /// Networks
+    #[arg(required = true)]
+    pub names: Vec<String>,
+}
+
+/// Flags of `port`.
+#[derive(Args, Debug)]
+pub struct PortArgs {
+    /// Container
+    pub container: String,
+    /// PRIVATE_PORT[/PROTO]
+    pub port: Option<String>,
 }
 
 /// `berth system …`.

@@ -120,7 +120,11 @@ pub struct HostConfig {
     #[serde(default)]
     pub extra_hosts: Option<Vec<String>>,
     /// `--ip` (kept here; Docker keeps it in the endpoint settings).
-    #[serde(default, rename = "BerthIPv4Address", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        rename = "BerthIPv4Address",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub ipv4_address: Option<String>,
     /// Restart policy.
     #[serde(default)]

@@ -80,7 +80,8 @@ pub fn setup(a: &Attachment) -> Result<()> {
         n.add_address(eth0, a.ip, a.prefix).map_err(io("address"))?;
         n.set_up(eth0, None).map_err(io("eth0 up"))?;
         if !a.internal {
-            n.add_default_route(a.gateway).map_err(io("default route"))?;
+            n.add_default_route(a.gateway)
+                .map_err(io("default route"))?;
         }
         Ok(())
     })();

@@ -7,7 +7,7 @@
 //! removed by value, with no rule handles to track:
 //! - `bridges`, `subnets`: masquerade what leaves a berth subnet for anywhere but a berth bridge;
 //! - `isolation` (bridge . bridge → drop): every pair of distinct berth bridges, so networks
-//!   cannot reach each other;
+//!   cannot reach each other (published ports excepted: those are for everyone);
 //! - `internal`: bridges with no way out;
 //! - `tcp_any`/`udp_any` (host port → address . port) and `tcp_ip`/`udp_ip` (host address .
 //!   port → …): published ports, looked up for packets to a local address, from outside
@@ -48,6 +48,7 @@ table ip berth {
   }
   chain forward { type filter hook forward priority filter; policy accept;
     jump user
+    ct status dnat accept
     iifname . oifname vmap @isolation
     iifname @internal oifname != @bridges drop
     oifname @internal iifname != @bridges drop
@@ -154,7 +155,9 @@ pub fn add_network(bridge: &str, subnet: &str, internal: bool) -> Result<()> {
         "add element ip berth bridges {{ \"{bridge}\" }}\nadd element ip berth subnets {{ {subnet} }}\n"
     ));
     if internal {
-        batch.push_str(&format!("add element ip berth internal {{ \"{bridge}\" }}\n"));
+        batch.push_str(&format!(
+            "add element ip berth internal {{ \"{bridge}\" }}\n"
+        ));
     }
     batch.push_str(&isolation(&all));
     nft(&batch)
@@ -176,7 +179,9 @@ pub fn remove_network(bridge: &str, subnet: &str) -> Result<()> {
         // The subnet goes with the bridge; a missing element would fail the batch.
         batch.push_str(&format!("delete element ip berth subnets {{ {subnet} }}\n"));
     }
-    let _ = nft(&format!("delete element ip berth internal {{ \"{bridge}\" }}\n"));
+    let _ = nft(&format!(
+        "delete element ip berth internal {{ \"{bridge}\" }}\n"
+    ));
     nft(&batch)
 }
 
@@ -186,7 +191,10 @@ fn port_elements(ports: &[PortMap], ip: std::net::Ipv4Addr, with_value: bool) ->
         let (map, key) = if p.host_ip.is_empty() {
             (format!("{}_any", p.proto), p.host_port.to_string())
         } else {
-            (format!("{}_ip", p.proto), format!("{} . {}", p.host_ip, p.host_port))
+            (
+                format!("{}_ip", p.proto),
+                format!("{} . {}", p.host_ip, p.host_port),
+            )
         };
         if with_value {
             b.push_str(&format!(
@@ -228,7 +236,11 @@ pub fn publish(ports: &[PortMap], ip: std::net::Ipv4Addr) -> Result<()> {
         if e.message.contains("File exists") {
             Error::conflict(format!(
                 "Bind for {}:{} failed: port is already allocated",
-                if ports[0].host_ip.is_empty() { "0.0.0.0" } else { &ports[0].host_ip },
+                if ports[0].host_ip.is_empty() {
+                    "0.0.0.0"
+                } else {
+                    &ports[0].host_ip
+                },
                 ports[0].host_port
             ))
         } else {
@@ -245,7 +257,11 @@ pub fn unpublish(ports: &[PortMap]) {
     if let Ok(_l) = lock() {
         // One by one: an element already gone must not keep the others.
         for p in ports {
-            let _ = nft(&port_elements(std::slice::from_ref(p), std::net::Ipv4Addr::UNSPECIFIED, false));
+            let _ = nft(&port_elements(
+                std::slice::from_ref(p),
+                std::net::Ipv4Addr::UNSPECIFIED,
+                false,
+            ));
         }
     }
 }

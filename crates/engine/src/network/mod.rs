@@ -235,8 +235,10 @@ impl NetworkStore {
                     "com.docker.network.bridge.name".into(),
                     DEFAULT_BRIDGE.into(),
                 );
-                rec.options
-                    .insert("com.docker.network.bridge.default_bridge".into(), "true".into());
+                rec.options.insert(
+                    "com.docker.network.bridge.default_bridge".into(),
+                    "true".into(),
+                );
             }
             store::write_json(&self.path(&rec.id), &rec)?;
         }
@@ -249,8 +251,7 @@ impl NetworkStore {
         if let Some(n) = all.iter().find(|n| n.name == name || n.id == name) {
             return Ok(n.clone());
         }
-        let matches: Vec<&NetworkRecord> =
-            all.iter().filter(|n| n.id.starts_with(name)).collect();
+        let matches: Vec<&NetworkRecord> = all.iter().filter(|n| n.id.starts_with(name)).collect();
         match matches.as_slice() {
             [one] if !name.is_empty() => Ok((*one).clone()),
             [] | [_] => Err(Error::not_found(format!("network {name} not found"))),
@@ -313,10 +314,10 @@ impl NetworkStore {
         let cfg = match &req.subnet {
             Some(s) => {
                 let (net, len) = parse_cidr(s)?;
-                if let Some(o) = existing
-                    .iter()
-                    .find(|n| n.subnet().is_some_and(|(a, l, _)| overlaps((a, l), (net, len))))
-                {
+                if let Some(o) = existing.iter().find(|n| {
+                    n.subnet()
+                        .is_some_and(|(a, l, _)| overlaps((a, l), (net, len)))
+                }) {
                     return Err(Error::conflict(format!(
                         "invalid pool request: Pool overlaps with other one on this address space ({})",
                         o.name
@@ -352,9 +353,7 @@ impl NetworkStore {
             }
             None => {
                 if req.gateway.is_some() || req.ip_range.is_some() {
-                    return Err(Error::invalid(
-                        "--gateway and --ip-range need a --subnet",
-                    ));
+                    return Err(Error::invalid("--gateway and --ip-range need a --subnet"));
                 }
                 self.pick_subnet(&existing)?
             }
@@ -402,6 +401,21 @@ impl NetworkStore {
             &[("name", &rec.name), ("type", &rec.driver)],
         );
         Ok(())
+    }
+
+    /// Records a network event about a container (connect, disconnect).
+    pub fn emit(&self, net: &NetworkRecord, action: &str, container: &str) {
+        crate::events::emit(
+            &self.root,
+            "network",
+            action,
+            &net.id,
+            &[
+                ("container", container),
+                ("name", &net.name),
+                ("type", &net.driver),
+            ],
+        );
     }
 
     /// Leases an address of `net` to container `owner`: the one asked for, or the first free
@@ -452,9 +466,7 @@ impl NetworkStore {
                         }
                         return Ok(false);
                     }
-                    Err(e) => {
-                        return Err(Error::internal(format!("lease {}: {e}", p.display())))
-                    }
+                    Err(e) => return Err(Error::internal(format!("lease {}: {e}", p.display()))),
                 }
             }
             Ok(false)
@@ -631,7 +643,11 @@ pub fn parse_publish(spec: &str) -> Result<Vec<PortMap>> {
     Ok((0..=(c1 - c0))
         .map(|i| PortMap {
             proto: proto.clone(),
-            host_ip: if ip == "0.0.0.0" { String::new() } else { ip.to_string() },
+            host_ip: if ip == "0.0.0.0" {
+                String::new()
+            } else {
+                ip.to_string()
+            },
             host_port: if h0 == 0 { 0 } else { h0 + i },
             container_port: c0 + i,
         })
@@ -693,12 +709,25 @@ mod tests {
         let live = |_: &str| true;
         let a = s.lease(&net, "a", None, &live).unwrap();
         let b = s.lease(&net, "b", None, &live).unwrap();
-        assert_eq!((a, b), (Ipv4Addr::new(10, 99, 0, 2), Ipv4Addr::new(10, 99, 0, 3)));
+        assert_eq!(
+            (a, b),
+            (Ipv4Addr::new(10, 99, 0, 2), Ipv4Addr::new(10, 99, 0, 3))
+        );
         assert!(s.lease(&net, "c", Some(a), &live).is_err());
         // "a" is gone (crashed) and its lease is old: its address can be had.
-        let lease = d.path().join("networks").join(&net.id).join("leases").join(a.to_string());
+        let lease = d
+            .path()
+            .join("networks")
+            .join(&net.id)
+            .join("leases")
+            .join(a.to_string());
         let old = std::time::SystemTime::now() - std::time::Duration::from_secs(120);
-        std::fs::File::options().write(true).open(&lease).unwrap().set_modified(old).unwrap();
+        std::fs::File::options()
+            .write(true)
+            .open(&lease)
+            .unwrap()
+            .set_modified(old)
+            .unwrap();
         let c = s.lease(&net, "c", Some(a), &|o: &str| o != "a").unwrap();
         assert_eq!(c, a);
         s.release(&net, b, "b");

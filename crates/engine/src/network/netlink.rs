@@ -86,7 +86,9 @@ impl Netlink {
         m.attributes.push(LinkAttribute::IfName(name.into()));
         m.attributes.push(LinkAttribute::Mtu(mtu));
         m.attributes
-            .push(LinkAttribute::LinkInfo(vec![LinkInfo::Kind(InfoKind::Bridge)]));
+            .push(LinkAttribute::LinkInfo(vec![LinkInfo::Kind(
+                InfoKind::Bridge,
+            )]));
         match self.request(RouteNetlinkMessage::NewLink(m), NLM_F_CREATE | NLM_F_EXCL) {
             Ok(()) => {}
             Err(e) if e.raw_os_error() == Some(libc::EEXIST) => {}
@@ -148,7 +150,10 @@ impl Netlink {
         m.attributes.push(AddressAttribute::Address(IpAddr::V4(ip)));
         let bcast = Ipv4Addr::from(u32::from(ip) | (u32::MAX >> prefix));
         m.attributes.push(AddressAttribute::Broadcast(bcast));
-        match self.request(RouteNetlinkMessage::NewAddress(m), NLM_F_CREATE | NLM_F_EXCL) {
+        match self.request(
+            RouteNetlinkMessage::NewAddress(m),
+            NLM_F_CREATE | NLM_F_EXCL,
+        ) {
             Err(e) if e.raw_os_error() == Some(libc::EEXIST) => Ok(()),
             r => r,
         }

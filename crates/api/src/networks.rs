@@ -1,0 +1,169 @@
+//! `/networks`: list, inspect, create, remove, prune (bridge networks; `host` and `none` are
+//! there as Docker's are).
+
+use crate::{blocking, ApiError, ApiResult, Shared};
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use berth_engine::network::{CreateNetwork, NetworkRecord};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use std::collections::{BTreeMap, HashMap};
+
+type Q = Query<HashMap<String, String>>;
+
+pub fn routes() -> Router<Shared> {
+    Router::new()
+        .route("/networks", get(list))
+        .route("/networks/create", post(create))
+        .route("/networks/prune", post(prune))
+        .route("/networks/{id}", get(inspect).delete(remove))
+        .route("/networks/{id}/connect", post(connect))
+        .route("/networks/{id}/disconnect", post(connect))
+}
+
+/// A network as the API shows it, with its running containers.
+fn network_json(e: &berth_engine::Engine, net: &NetworkRecord) -> Value {
+    let mut v = serde_json::to_value(net).unwrap_or_default();
+    let mut ctrs = serde_json::Map::new();
+    for (rec, a) in e.network_containers(net) {
+        ctrs.insert(
+            rec.id.clone(),
+            json!({"Name": rec.name, "EndpointID": a.veth, "MacAddress": a.mac,
+                   "IPv4Address": format!("{}/{}", a.ip, a.prefix), "IPv6Address": ""}),
+        );
+    }
+    v["Containers"] = Value::Object(ctrs);
+    v["ConfigFrom"] = json!({"Network": ""});
+    v["ConfigOnly"] = json!(false);
+    v
+}
+
+fn matches(net: &NetworkRecord, key: &str, val: &str) -> ApiResult<bool> {
+    Ok(match key {
+        "name" => net.name.contains(val),
+        "id" => net.id.starts_with(val),
+        "driver" => net.driver == val,
+        "scope" => net.scope == val,
+        "type" => (val == "builtin") == net.predefined(),
+        "label" => match val.split_once('=') {
+            Some((k, x)) => net.labels.get(k).map(String::as_str) == Some(x),
+            None => net.labels.contains_key(val),
+        },
+        "dangling" => true,
+        other => return Err(ApiError::new(400, format!("invalid filter '{other}'"))),
+    })
+}
+
+async fn list(State(engine): State<Shared>, Query(q): Q) -> ApiResult<Json<Value>> {
+    let filters = crate::containers::filters(&q)?;
+    let nets = blocking(&engine, |e| e.networks.list()).await?;
+    let mut keep = Vec::new();
+    for n in nets {
+        let mut ok = true;
+        for (k, vals) in &filters {
+            let mut any = false;
+            for v in vals {
+                any |= matches(&n, k, v)?;
+            }
+            ok &= any;
+        }
+        if ok {
+            keep.push(n);
+        }
+    }
+    blocking(&engine, move |e| {
+        Ok(Json(Value::Array(
+            keep.iter().map(|n| network_json(e, n)).collect(),
+        )))
+    })
+    .await
+}
+
+async fn inspect(State(engine): State<Shared>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+    blocking(&engine, move |e| {
+        let net = e.networks.get(&id)?;
+        Ok(Json(network_json(e, &net)))
+    })
+    .await
+}
+
+/// `POST /networks/create`'s body.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+struct CreateBody {
+    name: String,
+    driver: String,
+    internal: bool,
+    #[serde(rename = "IPAM")]
+    ipam: Option<Value>,
+    options: Option<BTreeMap<String, String>>,
+    labels: Option<BTreeMap<String, String>>,
+    check_duplicate: bool,
+}
+
+async fn create(
+    State(engine): State<Shared>,
+    Json(b): Json<CreateBody>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let _ = b.check_duplicate;
+    let cfg = b
+        .ipam
+        .as_ref()
+        .and_then(|i| i["Config"].as_array())
+        .and_then(|c| c.first())
+        .cloned()
+        .unwrap_or_default();
+    let s = |k: &str| {
+        cfg.get(k)
+            .and_then(Value::as_str)
+            .filter(|x| !x.is_empty())
+            .map(String::from)
+    };
+    let req = CreateNetwork {
+        name: b.name,
+        driver: b.driver,
+        subnet: s("Subnet"),
+        gateway: s("Gateway"),
+        ip_range: s("IPRange"),
+        internal: b.internal,
+        options: b.options.unwrap_or_default(),
+        labels: b.labels.unwrap_or_default(),
+    };
+    let net = blocking(&engine, move |e| e.create_network(&req)).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({"Id": net.id, "Warning": ""})),
+    ))
+}
+
+async fn remove(State(engine): State<Shared>, Path(id): Path<String>) -> ApiResult<StatusCode> {
+    blocking(&engine, move |e| e.remove_network(&id)).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn prune(State(engine): State<Shared>) -> ApiResult<Json<Value>> {
+    let removed = blocking(&engine, |e| e.prune_networks()).await?;
+    Ok(Json(json!({ "NetworksDeleted": removed })))
+}
+
+/// `POST /networks/{id}/connect` and `/disconnect` with `{"Container": …}`.
+async fn connect(
+    State(engine): State<Shared>,
+    Path(id): Path<String>,
+    uri: axum::http::Uri,
+    Json(b): Json<Value>,
+) -> ApiResult<StatusCode> {
+    let container = b["Container"].as_str().unwrap_or("").to_string();
+    let disconnect = uri.path().ends_with("/disconnect");
+    blocking(&engine, move |e| {
+        if disconnect {
+            e.disconnect_network(&container, &id)
+        } else {
+            e.connect_network(&container, &id)
+        }
+    })
+    .await?;
+    Ok(StatusCode::OK)
+}
