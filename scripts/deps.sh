@@ -3,7 +3,7 @@
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 pkgs=(libseccomp-dev pkg-config gcc busybox-static skopeo docker-registry apache2-utils
-      python3-venv docker-compose)
+      python3-venv docker-compose nftables)
 # The API tests drive berth with the docker CLI (client only; these machines ship one).
 command -v docker >/dev/null || pkgs+=(docker.io)
 missing=()

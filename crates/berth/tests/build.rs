@@ -261,3 +261,26 @@ fn dockerfile_from_stdin_exec_form_and_dockerignore_exceptions() {
     let id = std::fs::read_to_string(&iid).unwrap();
     assert_eq!(b.inspect(&id, "{{index .Config.Labels \"via\"}}"), "flag");
 }
+
+#[test]
+fn onbuild_triggers_run_in_the_child_build_and_are_not_inherited() {
+    let b = Berth::new();
+    let base = context(
+        &b,
+        "FROM busybox\nONBUILD COPY app.txt /app.txt\nONBUILD RUN echo triggered > /t\n",
+        &[],
+    );
+    b.ok(&["build", "-t", "onb/base", base.to_str().unwrap()]);
+    assert_eq!(
+        b.inspect("onb/base", "{{json .Config.OnBuild}}"),
+        r#"["COPY app.txt /app.txt","RUN echo triggered > /t"]"#
+    );
+    let child = context(&b, "FROM onb/base\nCMD [\"cat\", \"/t\", \"/app.txt\"]\n", &[("app.txt", b"from the child's context\n")]);
+    let out = b.ok(&["build", "-t", "onb/child", child.to_str().unwrap()]);
+    assert!(out.contains("# Executing 2 build triggers"), "{out}");
+    assert_eq!(
+        b.ok(&["run", "--rm", "onb/child"]),
+        "triggered\nfrom the child's context\n"
+    );
+    assert_eq!(b.inspect("onb/child", "{{json .Config.OnBuild}}"), "null");
+}

@@ -23,6 +23,26 @@ pub struct Instruction {
 
 /// Parses a Dockerfile.
 pub fn parse(text: &str) -> Result<Vec<Instruction>> {
+    let out = parse_instructions(text)?;
+    if out
+        .first()
+        .is_some_and(|f| f.cmd != "FROM" && f.cmd != "ARG")
+    {
+        return Err(Error::invalid(
+            "the Dockerfile must begin with FROM (only ARG may come before it)",
+        ));
+    }
+    if !out.iter().any(|f| f.cmd == "FROM") {
+        return Err(Error::invalid(
+            "no build stage in current context: the Dockerfile has no FROM",
+        ));
+    }
+    Ok(out)
+}
+
+/// Parses instructions without the rules of a whole Dockerfile (an ONBUILD trigger is one
+/// instruction with no FROM).
+pub fn parse_instructions(text: &str) -> Result<Vec<Instruction>> {
     let mut escape = '\\';
     let mut lines: Vec<&str> = text.lines().collect();
     // Parser directives: leading `# key=value` comments only.
@@ -143,19 +163,6 @@ pub fn parse(text: &str) -> Result<Vec<Instruction>> {
             json,
             heredocs,
         });
-    }
-    if out
-        .first()
-        .is_some_and(|f| f.cmd != "FROM" && f.cmd != "ARG")
-    {
-        return Err(Error::invalid(
-            "the Dockerfile must begin with FROM (only ARG may come before it)",
-        ));
-    }
-    if !out.iter().any(|f| f.cmd == "FROM") {
-        return Err(Error::invalid(
-            "no build stage in current context: the Dockerfile has no FROM",
-        ));
     }
     Ok(out)
 }

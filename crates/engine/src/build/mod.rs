@@ -208,6 +208,35 @@ impl Engine {
                 args: BTreeMap::new(),
                 shell: vec!["/bin/sh".into(), "-c".into()],
             };
+            // The base's ONBUILD triggers run first, as instructions of this stage; the image
+            // made here does not carry them on (Docker's rule).
+            if let Some(triggers) = st.cfg.config.on_build.take().filter(|t| !t.is_empty()) {
+                out(&format!(
+                    " # Executing {} build trigger{}\n",
+                    triggers.len(),
+                    if triggers.len() == 1 { "" } else { "s" }
+                ));
+                for t in &triggers {
+                    for step in dockerfile::parse_instructions(t)? {
+                        if matches!(step.cmd.as_str(), "FROM" | "ONBUILD" | "MAINTAINER") {
+                            return Err(Error::invalid(format!(
+                                "{} isn't allowed as an ONBUILD trigger",
+                                step.cmd
+                            )));
+                        }
+                        self.step(
+                            &mut st,
+                            &step,
+                            req,
+                            &global,
+                            &built,
+                            &|r: &str| find_stage(r, si),
+                            &ignore,
+                            out,
+                        )?;
+                    }
+                }
+            }
             for step in steps {
                 n += 1;
                 out(&format!("Step {n}/{total} : {}\n", step.original));
