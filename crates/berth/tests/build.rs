@@ -275,7 +275,11 @@ fn onbuild_triggers_run_in_the_child_build_and_are_not_inherited() {
         b.inspect("onb/base", "{{json .Config.OnBuild}}"),
         r#"["COPY app.txt /app.txt","RUN echo triggered > /t"]"#
     );
-    let child = context(&b, "FROM onb/base\nCMD [\"cat\", \"/t\", \"/app.txt\"]\n", &[("app.txt", b"from the child's context\n")]);
+    let child = context(
+        &b,
+        "FROM onb/base\nCMD [\"cat\", \"/t\", \"/app.txt\"]\n",
+        &[("app.txt", b"from the child's context\n")],
+    );
     let out = b.ok(&["build", "-t", "onb/child", child.to_str().unwrap()]);
     assert!(out.contains("# Executing 2 build triggers"), "{out}");
     assert_eq!(

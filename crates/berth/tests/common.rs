@@ -194,6 +194,8 @@ impl Drop for Berth {
         for id in ids.split_whitespace() {
             let _ = self.run(&["rm", "-f", id]);
         }
+        // User networks: their bridges and firewall entries are host-wide.
+        let _ = self.run(&["network", "prune", "-f"]);
         // Shims of this root that survived (a test that killed things on purpose).
         let needle = self.root.path().to_string_lossy().into_owned();
         if let Ok(rd) = std::fs::read_dir("/proc") {

@@ -11,6 +11,7 @@ mod isolation;
 mod lifecycle;
 mod lifecycle2;
 mod logs;
+mod network;
 mod registry;
 mod robustness;
 mod terminal;

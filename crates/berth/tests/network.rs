@@ -1,0 +1,389 @@
+//! Networking: the default bridge, user networks, published ports, isolation, the other
+//! network modes, and that nothing is left behind. Traffic goes only to loopback, the host's
+//! own addresses and the tests' own containers.
+
+use crate::common::Berth;
+use std::io::{Read, Write};
+use std::time::Duration;
+
+/// An HTTP GET from the host with std only (no tool needed), the body or the error.
+fn http_get(addr: &str) -> Result<String, String> {
+    let mut s =
+        std::net::TcpStream::connect_timeout(&addr.parse().unwrap(), Duration::from_secs(3))
+            .map_err(|e| e.to_string())?;
+    s.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
+    write!(s, "GET / HTTP/1.0\r\nHost: x\r\n\r\n").map_err(|e| e.to_string())?;
+    let mut out = String::new();
+    s.read_to_string(&mut out).map_err(|e| e.to_string())?;
+    Ok(out.split("\r\n\r\n").nth(1).unwrap_or("").to_string())
+}
+
+/// A detached busybox httpd answering `body` on port 80.
+fn web(b: &Berth, name: &str, extra: &[&str], body: &str) -> String {
+    let script = format!("mkdir -p /w; echo {body} > /w/index.html; exec httpd -f -p 80 -h /w");
+    let mut args = vec!["run", "-d", "--name", name];
+    args.extend_from_slice(extra);
+    args.extend_from_slice(&["busybox", "sh", "-c", &script]);
+    b.ok(&args).trim().to_string()
+}
+
+/// A free TCP port on the host.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// busybox wget from a throwaway container: the body, or "unreachable". (This busybox's wget
+/// crashes with -T, so the shell's timeout bounds it.)
+fn fetch_from(b: &Berth, extra: &[&str], url: &str) -> String {
+    let mut args = vec!["run", "--rm"];
+    args.extend_from_slice(extra);
+    let script = format!("timeout 3 wget -O- {url} 2>/dev/null || echo unreachable");
+    args.extend_from_slice(&["busybox", "sh", "-c", &script]);
+    b.ok(&args).trim().to_string()
+}
+
+fn ip_of(b: &Berth, name: &str, network: &str) -> String {
+    b.inspect(
+        name,
+        &format!("{{{{(index .NetworkSettings.Networks \"{network}\").IPAddress}}}}"),
+    )
+}
+
+#[test]
+fn default_bridge_publishes_ports_to_the_host() {
+    let b = Berth::new();
+    let port = free_port();
+    let local = free_port();
+    web(
+        &b,
+        "web",
+        &[
+            "-p",
+            &format!("{port}:80"),
+            "-p",
+            &format!("127.0.0.1:{local}:80"),
+        ],
+        "hello-bridge",
+    );
+    let ip = ip_of(&b, "web", "bridge");
+    assert!(ip.starts_with("172.") || ip.starts_with("192.168."), "{ip}");
+    let gw = b.inspect("web", "{{.NetworkSettings.Gateway}}");
+    std::thread::sleep(Duration::from_millis(300));
+    // From the host: loopback, the bridge's address, and the container directly.
+    assert_eq!(
+        http_get(&format!("127.0.0.1:{port}")).unwrap(),
+        "hello-bridge\n"
+    );
+    assert_eq!(
+        http_get(&format!("127.0.0.1:{local}")).unwrap(),
+        "hello-bridge\n"
+    );
+    assert_eq!(http_get(&format!("{gw}:{port}")).unwrap(), "hello-bridge\n");
+    assert_eq!(http_get(&format!("{ip}:80")).unwrap(), "hello-bridge\n");
+    // From another container: directly, and through the published port (hairpin).
+    assert_eq!(
+        fetch_from(&b, &[], &format!("http://{ip}/")),
+        "hello-bridge"
+    );
+    assert_eq!(
+        fetch_from(&b, &[], &format!("http://{gw}:{port}/")),
+        "hello-bridge"
+    );
+    assert_eq!(
+        b.ok(&["port", "web"]),
+        format!("80/tcp -> 0.0.0.0:{port}\n80/tcp -> 127.0.0.1:{local}\n")
+    );
+    assert_eq!(
+        b.ok(&["port", "web", "80"]),
+        format!("0.0.0.0:{port}\n127.0.0.1:{local}\n")
+    );
+    let ps = b.ok(&["ps", "--format", "{{.Ports}} {{.Networks}}"]);
+    assert!(
+        ps.contains(&format!("0.0.0.0:{port}->80/tcp")) && ps.ends_with("bridge\n"),
+        "{ps}"
+    );
+    // The container sees its own address, route and hosts entry.
+    let hosts = b.ok(&["exec", "web", "cat", "/etc/hosts"]);
+    assert!(hosts.contains(&format!("{ip}\t")), "{hosts}");
+    // A port already taken is refused at start, clearly; -P picks free ones.
+    let (code, _, err) = {
+        let o = b.run(&[
+            "run",
+            "-d",
+            "-p",
+            &format!("{port}:80"),
+            "busybox",
+            "sleep",
+            "10",
+        ]);
+        (o.code, o.stdout, o.stderr)
+    };
+    assert_ne!(code, 0);
+    assert!(err.contains("port is already allocated"), "{err}");
+    let id = b.ok(&[
+        "run",
+        "-d",
+        "-P",
+        "--expose",
+        "80",
+        "busybox",
+        "sh",
+        "-c",
+        "mkdir /w; echo any > /w/index.html; exec httpd -f -p 80 -h /w",
+    ]);
+    let p = b.ok(&["port", id.trim(), "80/tcp"]);
+    let host_port = p.trim().rsplit(':').next().unwrap().to_string();
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(
+        http_get(&format!("127.0.0.1:{host_port}")).unwrap(),
+        "any\n"
+    );
+    // Stopped: the port is free again and the address goes.
+    b.ok(&["stop", "-t", "0", "web"]);
+    assert!(http_get(&format!("127.0.0.1:{port}")).is_err());
+    assert_eq!(b.inspect("web", "{{.NetworkSettings.IPAddress}}"), "");
+}
+
+#[test]
+fn user_networks_connect_their_own_and_isolate_the_rest() {
+    let b = Berth::new();
+    b.ok(&[
+        "network",
+        "create",
+        "--subnet",
+        "10.231.0.0/24",
+        "--label",
+        "t=1",
+        "front",
+    ]);
+    b.ok(&["network", "create", "back"]);
+    b.ok(&["network", "create", "--internal", "sealed"]);
+    let ls = b.ok(&["network", "ls", "--format", "{{.Name}} {{.Driver}}"]);
+    for want in [
+        "bridge bridge",
+        "host host",
+        "none null",
+        "front bridge",
+        "back bridge",
+        "sealed bridge",
+    ] {
+        assert!(ls.contains(want), "{want} in {ls}");
+    }
+    assert_eq!(
+        b.ok(&[
+            "network",
+            "inspect",
+            "-f",
+            "{{(index .IPAM.Config 0).Subnet}} {{.Labels.t}} {{.Internal}}",
+            "front"
+        ]),
+        "10.231.0.0/24 1 false\n"
+    );
+    web(
+        &b,
+        "f1",
+        &["--network", "front", "--ip", "10.231.0.50"],
+        "front-one",
+    );
+    web(&b, "b1", &["--network", "back"], "back-one");
+    assert_eq!(ip_of(&b, "f1", "front"), "10.231.0.50");
+    let b1 = ip_of(&b, "b1", "back");
+    std::thread::sleep(Duration::from_millis(300));
+    // Same network: reachable. Another network: not. The default bridge: not either.
+    assert_eq!(
+        fetch_from(&b, &["--network", "front"], "http://10.231.0.50/"),
+        "front-one"
+    );
+    assert_eq!(
+        fetch_from(&b, &["--network", "front"], &format!("http://{b1}/")),
+        "unreachable"
+    );
+    assert_eq!(fetch_from(&b, &[], "http://10.231.0.50/"), "unreachable");
+    // Internal: the containers of the network only, no way out.
+    let gw = b.inspect(
+        "f1",
+        "{{(index .NetworkSettings.Networks \"front\").Gateway}}",
+    );
+    assert_eq!(
+        fetch_from(&b, &["--network", "sealed"], &format!("http://{gw}:1/")),
+        "unreachable"
+    );
+    let route = b.ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "sealed",
+        "busybox",
+        "ip",
+        "route",
+    ]);
+    assert!(!route.contains("default"), "{route}");
+    let inspect = b.ok(&["network", "inspect", "-f", "{{json .Containers}}", "front"]);
+    assert!(
+        inspect.contains("10.231.0.50/24") && inspect.contains("\"Name\":\"f1\""),
+        "{inspect}"
+    );
+    // Removal: refused while a container runs on it; the predefined ones never.
+    let o = b.run(&["network", "rm", "front"]);
+    assert!(
+        o.code != 0 && o.stderr.contains("has active endpoints"),
+        "{o:?}"
+    );
+    let o = b.run(&["network", "rm", "bridge"]);
+    assert!(
+        o.stderr
+            .contains("pre-defined network and cannot be removed"),
+        "{o:?}"
+    );
+    let o = b.run(&["run", "--rm", "--network", "nope", "busybox", "true"]);
+    assert!(
+        o.code == 125 && o.stderr.contains("network nope not found"),
+        "{o:?}"
+    );
+    b.ok(&["rm", "-f", "f1", "b1"]);
+    assert_eq!(
+        b.ok(&["network", "rm", "front", "back", "sealed"]),
+        "front\nback\nsealed\n"
+    );
+}
+
+#[test]
+fn none_host_and_container_modes() {
+    let b = Berth::new();
+    assert_eq!(
+        b.ok(&[
+            "run",
+            "--rm",
+            "--network",
+            "none",
+            "busybox",
+            "ls",
+            "/sys/class/net"
+        ]),
+        "lo\n"
+    );
+    let host_ifaces: Vec<String> = std::fs::read_dir("/sys/class/net")
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    let inside = b.ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "host",
+        "busybox",
+        "ls",
+        "/sys/class/net",
+    ]);
+    for i in &host_ifaces {
+        if !i.starts_with("veth") {
+            assert!(inside.contains(i.as_str()), "{i} in {inside}");
+        }
+    }
+    web(&b, "owner", &[], "shared-stack");
+    std::thread::sleep(Duration::from_millis(300));
+    // container: shares the owner's stack, so its loopback reaches the owner's server.
+    let got = b.ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "container:owner",
+        "busybox",
+        "sh",
+        "-c",
+        "wget -O- http://127.0.0.1/ 2>/dev/null",
+    ]);
+    assert_eq!(got, "shared-stack\n");
+    let o = b.run(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "-p",
+        "8080:80",
+        "busybox",
+        "true",
+    ]);
+    assert!(
+        o.code == 125 && o.stderr.contains("conflicting options"),
+        "{o:?}"
+    );
+}
+
+#[test]
+fn nothing_is_left_behind() {
+    let b = Berth::new();
+    let port = free_port();
+    let net = b.ok(&["network", "create", "leaky"]).trim().to_string();
+    for net in ["bridge", "leaky"] {
+        b.ok(&[
+            "run",
+            "--rm",
+            "--network",
+            net,
+            "-p",
+            &format!("{port}:80"),
+            "busybox",
+            "true",
+        ]);
+        let id = b.ok(&["run", "-d", "--network", net, "busybox", "sleep", "100"]);
+        b.ok(&["rm", "-f", id.trim()]);
+    }
+    b.ok(&["network", "rm", "leaky"]);
+    // Other tests run alongside: look only for what this root's containers and network made.
+    let ids = b.ok(&[
+        "events",
+        "--since",
+        "5m",
+        "--until",
+        "0s",
+        "--filter",
+        "event=create",
+        "--filter",
+        "type=container",
+        "--format",
+        "{{.Actor.ID}}",
+    ]);
+    assert_eq!(ids.lines().count(), 4, "{ids}");
+    let links = links();
+    for id in ids.lines() {
+        assert!(
+            !links.contains(&format!("veth{}", &id[..8])),
+            "veth of {id} left"
+        );
+        assert!(
+            !std::path::Path::new("/run/berth/netns").join(id).exists(),
+            "netns of {id} left"
+        );
+    }
+    assert!(
+        !links.contains(&format!("br-{}", &net[..12])),
+        "bridge left"
+    );
+    let table = std::process::Command::new("nft")
+        .args(["list", "table", "ip", "berth"])
+        .output()
+        .unwrap();
+    let table = String::from_utf8_lossy(&table.stdout);
+    assert!(
+        !table.contains(&format!("{port} :")),
+        "published port left: {table}"
+    );
+    assert!(
+        !table.contains(&format!("br-{}", &net[..12])),
+        "firewall entries left: {table}"
+    );
+}
+
+fn links() -> Vec<String> {
+    std::fs::read_dir("/sys/class/net")
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect()
+}
