@@ -176,9 +176,9 @@ pub fn remove_network(bridge: &str, subnet: &str) -> Result<()> {
         batch.push_str(&format!(
             "delete element ip berth bridges {{ \"{bridge}\" }}\n"
         ));
-        // The subnet goes with the bridge; a missing element would fail the batch.
-        batch.push_str(&format!("delete element ip berth subnets {{ {subnet} }}\n"));
     }
+    // Separately: an element that is not there would fail the whole batch.
+    let _ = nft(&format!("delete element ip berth subnets {{ {subnet} }}\n"));
     let _ = nft(&format!(
         "delete element ip berth internal {{ \"{bridge}\" }}\n"
     ));

@@ -145,6 +145,44 @@ fn host_routes() -> Vec<(Ipv4Addr, u8)> {
         .collect()
 }
 
+/// Where subnets are reserved host-wide (one file per bridge holding its CIDR): several berth
+/// roots share the host, and a network's bridge (with its route) may not exist yet.
+const RESERVED: &str = "/run/berth/subnets";
+
+fn reserved_subnets() -> Vec<(Ipv4Addr, u8)> {
+    let Ok(rd) = std::fs::read_dir(RESERVED) else {
+        return Vec::new();
+    };
+    rd.flatten()
+        .filter_map(|e| std::fs::read_to_string(e.path()).ok())
+        .filter_map(|s| parse_cidr(s.trim()).ok())
+        .collect()
+}
+
+/// The subnet reserved for `bridge`, if any.
+pub fn reserved_subnet(bridge: &str) -> Option<String> {
+    std::fs::read_to_string(std::path::Path::new(RESERVED).join(bridge))
+        .ok()
+        .map(|s| s.trim().to_string())
+}
+
+fn reserve(bridge: &str, subnet: &str) -> Result<()> {
+    std::fs::create_dir_all(RESERVED).ctx(|| format!("create {RESERVED}"))?;
+    std::fs::write(std::path::Path::new(RESERVED).join(bridge), subnet)
+        .ctx(|| format!("reserve subnet {subnet}"))
+}
+
+/// Gives a bridge's subnet back.
+pub fn unreserve(bridge: &str) {
+    let _ = std::fs::remove_file(std::path::Path::new(RESERVED).join(bridge));
+}
+
+/// A host-wide lock for choosing subnets.
+fn host_lock() -> Result<store::Lock> {
+    std::fs::create_dir_all("/run/berth").ctx(|| "create /run/berth".into())?;
+    store::Lock::exclusive(std::path::Path::new("/run/berth/subnets.lock"))
+}
+
 /// The networks of one root.
 #[derive(Debug, Clone)]
 pub struct NetworkStore {
@@ -218,19 +256,21 @@ impl NetworkStore {
             };
             if name == "bridge" {
                 // berth0 is shared by every root on the host: keep the subnet it already has.
-                let shared = std::fs::read_to_string(
-                    std::path::Path::new("/run/berth/bridges").join(DEFAULT_BRIDGE),
-                )
-                .ok()
-                .and_then(|s| parse_cidr(s.trim()).ok());
-                rec.ipam.config = vec![match shared {
+                let _h = host_lock()?;
+                let shared = reserved_subnet(DEFAULT_BRIDGE).and_then(|s| parse_cidr(&s).ok());
+                let cfg = match shared {
                     Some((net, len)) => IpamConfig {
                         subnet: format!("{net}/{len}"),
                         gateway: Ipv4Addr::from(u32::from(net) + 1).to_string(),
                         ip_range: String::new(),
                     },
-                    None => self.pick_subnet(&all)?,
-                }];
+                    None => {
+                        let c = self.pick_subnet(&all)?;
+                        reserve(DEFAULT_BRIDGE, &c.subnet)?;
+                        c
+                    }
+                };
+                rec.ipam.config = vec![cfg];
                 rec.options.insert(
                     "com.docker.network.bridge.name".into(),
                     DEFAULT_BRIDGE.into(),
@@ -269,6 +309,7 @@ impl NetworkStore {
             .iter()
             .filter_map(|n| n.subnet().map(|(a, l, _)| (a, l)))
             .chain(host_routes())
+            .chain(reserved_subnets())
             .collect();
         let candidates = (17..=31)
             .map(|b| (Ipv4Addr::new(172, b, 0, 0), 16))
@@ -299,6 +340,7 @@ impl NetworkStore {
             )));
         }
         let existing = self.list()?;
+        let _h = host_lock()?;
         let _l = self.root.lock("networks")?;
         let existing = if existing.len() == self.all().len() {
             existing
@@ -321,6 +363,11 @@ impl NetworkStore {
                     return Err(Error::conflict(format!(
                         "invalid pool request: Pool overlaps with other one on this address space ({})",
                         o.name
+                    )));
+                }
+                if reserved_subnets().iter().any(|r| overlaps(*r, (net, len))) {
+                    return Err(Error::conflict(format!(
+                        "invalid pool request: Pool overlaps with other one on this address space ({s} is used by another berth network on this host)"
                     )));
                 }
                 let gw = match &req.gateway {
@@ -376,6 +423,7 @@ impl NetworkStore {
             options: req.options.clone(),
             labels: req.labels.clone(),
         };
+        reserve(&rec.bridge(), &rec.ipam.config[0].subnet)?;
         store::write_json(&self.path(&rec.id), &rec)?;
         crate::events::emit(
             &self.root,
@@ -392,6 +440,7 @@ impl NetworkStore {
     pub fn remove(&self, rec: &NetworkRecord) -> Result<()> {
         let _l = self.root.lock("networks")?;
         std::fs::remove_file(self.path(&rec.id)).ctx(|| format!("remove network {}", rec.name))?;
+        unreserve(&rec.bridge());
         let _ = std::fs::remove_dir_all(self.dir().join(&rec.id));
         crate::events::emit(
             &self.root,
@@ -739,5 +788,8 @@ mod tests {
                 ..Default::default()
             })
             .is_err());
+        // The reservation is host-wide: give it back.
+        s.remove(&net).unwrap();
+        assert!(reserved_subnet(&net.bridge()).is_none());
     }
 }
