@@ -26,7 +26,9 @@ tarball=$(./scripts/busybox-image.sh "$work/busybox.tar")
 "$berth" import -c 'CMD ["sh"]' "$tarball" busybox >/dev/null
 
 # crun gets berth's own spec for the same container, with a plain directory as its root.
-"$berth" run --name benchref busybox true
+# --network none on both sides: crun gets no network setup, so neither does berth here
+# (bench/network.sh measures what the default bridge adds).
+"$berth" run --name benchref --network none busybox true
 ref=$("$berth" inspect -f '{{.Id}}' benchref)
 mkdir -p "$work/bundle/rootfs"
 tar -C "$work/bundle/rootfs" -xf "$tarball"
@@ -39,7 +41,7 @@ json.dump(spec, open(sys.argv[2], "w"))
 PY
 
 hf=(hyperfine -N --warmup 5 --runs "$runs" --export-json "$work/start.json")
-cmds=("$berth run --rm busybox true" "crun run --bundle $work/bundle bench-$$")
+cmds=("$berth run --rm --network none busybox true" "crun run --bundle $work/bundle bench-$$")
 names=("berth" "crun")
 if docker info >/dev/null 2>&1; then
     docker import "$tarball" berth-bench-busybox >/dev/null

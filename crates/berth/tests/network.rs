@@ -350,6 +350,10 @@ fn nothing_is_left_behind() {
         "{{.Actor.ID}}",
     ]);
     assert_eq!(ids.lines().count(), 4, "{ids}");
+    // The kernel frees a stopped container's namespace, and its veth with it, in the
+    // background: give it a moment.
+    let gone = |id: &str| !links().contains(&format!("veth{}", &id[..8]));
+    b.wait_for(5, "veths freed", || ids.lines().all(gone));
     let links = links();
     for id in ids.lines() {
         assert!(

@@ -535,13 +535,29 @@ impl NetworkStore {
             }
             return Ok(ip);
         }
-        // Network and broadcast addresses and the gateway are never handed out.
-        for n in from.max(u32::from(subnet) + 1)..to.min(u32::from(subnet) | !mask(len)) {
+        // Network and broadcast addresses and the gateway are never handed out. The search
+        // starts after the last address handed out, as Docker's allocator does: an address just
+        // given back may still sit on a veth the kernel is freeing in the background.
+        let (lo, hi) = (
+            from.max(u32::from(subnet) + 1),
+            to.min(u32::from(subnet) | !mask(len)),
+        );
+        let last_file = dir.join("last");
+        let last: u32 = std::fs::read_to_string(&last_file)
+            .ok()
+            .and_then(|s| s.trim().parse::<Ipv4Addr>().ok())
+            .map(u32::from)
+            .filter(|l| (lo..hi).contains(l))
+            .unwrap_or(hi.saturating_sub(1));
+        let span = hi.saturating_sub(lo);
+        for k in 1..=span {
+            let n = lo + (last - lo + k) % span;
             let ip = Ipv4Addr::from(n);
             if ip == gw {
                 continue;
             }
             if try_take(ip)? {
+                let _ = std::fs::write(&last_file, ip.to_string());
                 return Ok(ip);
             }
         }
@@ -780,7 +796,12 @@ mod tests {
         let c = s.lease(&net, "c", Some(a), &|o: &str| o != "a").unwrap();
         assert_eq!(c, a);
         s.release(&net, b, "b");
-        assert_eq!(s.lease(&net, "d", None, &live).unwrap(), b);
+        // Not handed out again at once: the next free address after the last one comes first.
+        let d2 = s.lease(&net, "d", None, &live).unwrap();
+        assert_eq!(d2, Ipv4Addr::new(10, 99, 0, 4));
+        assert_eq!(s.lease(&net, "e", None, &live).unwrap(), Ipv4Addr::new(10, 99, 0, 5));
+        assert_eq!(s.lease(&net, "f", None, &live).unwrap(), Ipv4Addr::new(10, 99, 0, 6));
+        assert_eq!(s.lease(&net, "g", None, &live).unwrap(), b, "then it wraps around");
         assert!(s
             .create(&CreateNetwork {
                 name: "n2".into(),
