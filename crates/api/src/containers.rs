@@ -182,6 +182,13 @@ async fn create(State(engine): State<Shared>, Query(q): Q, body: Bytes) -> ApiRe
         {
             host_config.ipv4_address = Some(ip.to_string());
         }
+        let aliases: Vec<String> = eps
+            .values()
+            .flat_map(|ep| berth_engine::store::json_strings(&ep["Aliases"]))
+            .collect();
+        if !aliases.is_empty() {
+            host_config.aliases = Some(aliases);
+        }
     }
     if let Some(o) = v.as_object_mut() {
         o.remove("HostConfig");

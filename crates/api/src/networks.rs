@@ -157,11 +157,12 @@ async fn connect(
 ) -> ApiResult<StatusCode> {
     let container = b["Container"].as_str().unwrap_or("").to_string();
     let disconnect = uri.path().ends_with("/disconnect");
+    let aliases = berth_engine::store::json_strings(&b["EndpointConfig"]["Aliases"]);
     blocking(&engine, move |e| {
         if disconnect {
             e.disconnect_network(&container, &id)
         } else {
-            e.connect_network(&container, &id)
+            e.connect_network(&container, &id, &aliases)
         }
     })
     .await?;

@@ -566,21 +566,18 @@ fn docker_compose_up_ps_logs_down() {
         "{logs}"
     );
     assert_eq!(d.ok(&["exec", "bt_store_1", "cat", "/data/f"]), "data\n");
-    // Both on compose's default network: the reader fetches from the store's httpd.
-    let ip = d.ok(&[
-        "inspect",
-        "-f",
-        "{{.NetworkSettings.Networks.bt_default.IPAddress}}",
-        "bt_store_1",
-    ]);
-    let got = d.ok(&[
-        "exec",
-        "bt_reader_1",
-        "sh",
-        "-c",
-        &format!("wget -O- http://{}/f 2>/dev/null", ip.trim()),
-    ]);
-    assert_eq!(got, "data\n");
+    // Both on compose's default network: the reader fetches from the store by service name
+    // (the embedded DNS answers compose's aliases) and by container name.
+    for name in ["store", "bt_store_1"] {
+        let got = d.ok(&[
+            "exec",
+            "bt_reader_1",
+            "sh",
+            "-c",
+            &format!("wget -O- http://{name}/f 2>/dev/null"),
+        ]);
+        assert_eq!(got, "data\n", "{name}");
+    }
     assert!(d
         .ok(&["network", "ls", "--format", "{{.Name}}"])
         .contains("bt_default"));

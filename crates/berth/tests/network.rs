@@ -391,3 +391,61 @@ fn links() -> Vec<String> {
         .map(|e| e.file_name().to_string_lossy().into_owned())
         .collect()
 }
+
+#[test]
+fn embedded_dns_answers_names_aliases_and_ids_on_user_networks() {
+    let b = Berth::new();
+    b.ok(&["network", "create", "named"]);
+    b.ok(&["network", "create", "other"]);
+    let id = web(
+        &b,
+        "server",
+        &[
+            "--network",
+            "named",
+            "--network-alias",
+            "db",
+            "--hostname",
+            "srv",
+        ],
+        "by-name",
+    );
+    web(&b, "elsewhere", &["--network", "other"], "other-net");
+    let ip = ip_of(&b, "server", "named");
+    std::thread::sleep(Duration::from_millis(300));
+    let look = |name: &str| {
+        b.ok(&[
+            "run",
+            "--rm",
+            "--network",
+            "named",
+            "busybox",
+            "sh",
+            "-c",
+            &format!("nslookup {name} 2>&1 | grep -A1 '^Name' | tail -1 || true"),
+        ])
+    };
+    for name in ["server", "db", "srv", &id[..12]] {
+        assert_eq!(look(name), format!("Address: {ip}\n"), "{name}");
+    }
+    // Names of another network are not answered; the resolver is the embedded one.
+    let o = b.ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "named",
+        "busybox",
+        "sh",
+        "-c",
+        "nslookup elsewhere >/dev/null 2>&1 && echo found || echo not-found; cat /etc/resolv.conf",
+    ]);
+    assert!(o.starts_with("not-found\nnameserver 127.0.0.11\n"), "{o}");
+    // By name, at once from the first process of a new container (the server is bound before it starts).
+    assert_eq!(
+        fetch_from(&b, &["--network", "named"], "http://db/"),
+        "by-name"
+    );
+    // The default bridge keeps the host's resolvers, as Docker's.
+    let resolv = b.ok(&["run", "--rm", "busybox", "cat", "/etc/resolv.conf"]);
+    assert!(!resolv.contains("127.0.0.11"), "{resolv}");
+}

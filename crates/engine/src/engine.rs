@@ -832,6 +832,18 @@ impl Engine {
         std::fs::write(dir.join("hosts"), hosts).ctx(|| "write hosts".into())?;
         let resolv = if host_net {
             std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default()
+        } else if attachment.as_ref().is_some_and(|a| a.network != "bridge") {
+            // A user network: the shim's embedded DNS server answers names, forwards the rest.
+            let search: String = std::fs::read_to_string("/etc/resolv.conf")
+                .unwrap_or_default()
+                .lines()
+                .filter(|l| l.trim_start().starts_with("search"))
+                .map(|l| format!("{l}\n"))
+                .collect();
+            format!(
+                "nameserver {}\n{search}options ndots:0\n",
+                crate::network::dns::ADDRESS
+            )
         } else {
             resolv_conf()
         };
@@ -2266,7 +2278,12 @@ impl Engine {
     /// `network connect`: a container that is not running moves to the network (its next
     /// start puts it there); one already on it is left as it is. Joining a second network
     /// while running is not there yet.
-    pub fn connect_network(&self, container: &str, network: &str) -> Result<()> {
+    pub fn connect_network(
+        &self,
+        container: &str,
+        network: &str,
+        aliases: &[String],
+    ) -> Result<()> {
         let id = self.resolve(container)?;
         let net = self.networks.get(network)?;
         let _l = self.containers.lock(&id)?;
@@ -2276,6 +2293,15 @@ impl Engine {
             m => m,
         };
         if current == net.name || current == net.id {
+            if !aliases.is_empty() {
+                let mine = rec.host_config.aliases.get_or_insert_with(Vec::new);
+                for a in aliases {
+                    if !mine.contains(a) {
+                        mine.push(a.clone());
+                    }
+                }
+                self.containers.write_record(&rec)?;
+            }
             return Ok(());
         }
         if self.state_unlocked_check(&id)?.status.is_live() {
@@ -2291,6 +2317,9 @@ impl Engine {
             )));
         }
         rec.host_config.network_mode = net.name.clone();
+        if !aliases.is_empty() {
+            rec.host_config.aliases = Some(aliases.to_vec());
+        }
         self.containers.write_record(&rec)?;
         self.networks.emit(&net, "connect", &id);
         Ok(())

@@ -214,33 +214,54 @@ fn supervise(
             child_ends.push(ew);
         }
 
-        // A short-lived starter process parses the spec and starts the container (as our child,
-        // CLONE_PARENT), so none of that memory or code ever becomes part of this long-lived shim.
-        let (mine, theirs) =
-            std::os::unix::net::UnixStream::pair().map_err(|e| format!("socketpair: {e}"))?;
-        // SAFETY: we are single-threaded; the starter leaves with _exit.
-        let starter = unsafe { libc::fork() };
-        if starter < 0 {
-            return Err(format!("fork: {}", std::io::Error::last_os_error()));
-        }
-        if starter == 0 {
-            drop(mine);
-            let (msg, fd) = match start_container(&root, &rec, &dir, tty, stdio_fds) {
-                Ok((pid, cgroup, console)) => (format!("ok {pid} {cgroup}"), console),
-                Err(e) => (format!("err {} {}", e.kind.exit_code(), e.message), None),
-            };
-            let _ = berth_runtime::fdpass::send(
-                theirs.as_raw_fd(),
-                msg.as_bytes(),
-                fd.as_ref().map(|f| f.as_raw_fd()),
-            );
-            // SAFETY: leaving the forked starter without running the shim's destructors.
-            unsafe { libc::_exit(0) };
-        }
-        drop(theirs);
-        let answer = berth_runtime::fdpass::recv(mine.as_raw_fd(), true);
-        // SAFETY: reaping the starter.
-        unsafe { libc::waitpid(starter, std::ptr::null_mut(), 0) };
+        // The network namespace first, here: the shim then binds the embedded DNS server's
+        // socket inside it before the container's first process can ask anything.
+        let mut dns = None;
+        let net_err = match crate::network::read_attachment(&dir) {
+            Some(a) => match crate::network::attach::setup(&a) {
+                Ok(()) => {
+                    if a.network != "bridge" {
+                        dns = crate::network::dns::Dns::open(root.path(), &a).ok();
+                    }
+                    None
+                }
+                Err(e) => Some(format!("err {} {}", e.kind.exit_code(), e.message)),
+            },
+            None => None,
+        };
+        let answer = if let Some(err) = net_err {
+            Ok((err.into_bytes(), None))
+        } else {
+            // A short-lived starter process parses the spec and starts the container (as our
+            // child, CLONE_PARENT), so none of that memory or code ever becomes part of this
+            // long-lived shim.
+            let (mine, theirs) =
+                std::os::unix::net::UnixStream::pair().map_err(|e| format!("socketpair: {e}"))?;
+            // SAFETY: we are single-threaded; the starter leaves with _exit.
+            let starter = unsafe { libc::fork() };
+            if starter < 0 {
+                return Err(format!("fork: {}", std::io::Error::last_os_error()));
+            }
+            if starter == 0 {
+                drop(mine);
+                let (msg, fd) = match start_container(&root, &rec, &dir, tty, stdio_fds) {
+                    Ok((pid, cgroup, console)) => (format!("ok {pid} {cgroup}"), console),
+                    Err(e) => (format!("err {} {}", e.kind.exit_code(), e.message), None),
+                };
+                let _ = berth_runtime::fdpass::send(
+                    theirs.as_raw_fd(),
+                    msg.as_bytes(),
+                    fd.as_ref().map(|f| f.as_raw_fd()),
+                );
+                // SAFETY: leaving the forked starter without running the shim's destructors.
+                unsafe { libc::_exit(0) };
+            }
+            drop(theirs);
+            let answer = berth_runtime::fdpass::recv(mine.as_raw_fd(), true);
+            // SAFETY: reaping the starter.
+            unsafe { libc::waitpid(starter, std::ptr::null_mut(), 0) };
+            answer
+        };
         drop(child_ends);
         let (msg, console) = answer
             .map(|(m, fd)| (String::from_utf8_lossy(&m).into_owned(), fd))
@@ -414,6 +435,14 @@ fn supervise(
                 events: libc::POLLIN,
                 revents: 0,
             });
+            let dns_slot = pfds.len();
+            for fd in dns.as_ref().map(|d| d.fds()).unwrap_or([-1, -1]) {
+                pfds.push(libc::pollfd {
+                    fd: if exit_status.is_none() { fd } else { -1 },
+                    events: libc::POLLIN,
+                    revents: 0,
+                });
+            }
             let mut timeout = match (exit_status, shrunk) {
                 (Some(_), _) => 100,
                 (None, false) => 500,
@@ -438,6 +467,19 @@ fn supervise(
                 if std::time::Instant::now() >= t {
                     probe = start_probe(&root, id, c);
                     next_probe = None;
+                    continue;
+                }
+            }
+            if let Some(d) = dns.as_mut() {
+                let (q, u) = (pfds[dns_slot].revents, pfds[dns_slot + 1].revents);
+                if q != 0 {
+                    d.on_query();
+                }
+                if u != 0 {
+                    d.on_upstream();
+                }
+                if (q != 0 || u != 0) && n as usize == usize::from(q != 0) + usize::from(u != 0) {
+                    shrunk = false;
                     continue;
                 }
             }
@@ -606,6 +648,7 @@ fn supervise(
         if let Some(cg) = &cgroup {
             let _ = cg.destroy();
         }
+        drop(dns);
         // Off the network after every run; a restart sets it up again with the same address.
         if let Some(a) = crate::network::read_attachment(&dir) {
             crate::network::attach::teardown(&a);
@@ -751,9 +794,6 @@ fn start_container(
 ) -> crate::error::Result<(i32, String, Option<OwnedFd>)> {
     let spec = berth_runtime::load_spec(dir)?;
     let overlay = LayerStore::new(root).overlay(&rec.layers, dir)?;
-    if let Some(a) = crate::network::read_attachment(dir) {
-        crate::network::attach::setup(&a)?;
-    }
     let bpf = std::fs::read(dir.join("seccomp.bpf")).ok();
     let stdio = if tty {
         // The terminal is allocated inside the container (its own devpts).

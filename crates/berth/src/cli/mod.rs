@@ -511,6 +511,9 @@ pub struct RunArgs {
     /// IPv4 address (e.g., 172.30.100.104)
     #[arg(long = "ip")]
     pub ip: Option<String>,
+    /// Add network-scoped alias for the container
+    #[arg(long = "network-alias", alias = "net-alias")]
+    pub network_alias: Vec<String>,
     /// Add a custom host-to-IP mapping (host:ip)
     #[arg(long = "add-host")]
     pub add_host: Vec<String>,

@@ -376,6 +376,7 @@ pub fn request(a: &RunArgs) -> anyhow::Result<CreateRequest> {
         publish_all_ports: a.publish_all,
         extra_hosts: (!a.add_host.is_empty()).then(|| a.add_host.clone()),
         ipv4_address: a.ip.clone(),
+        aliases: (!a.network_alias.is_empty()).then(|| a.network_alias.clone()),
         restart_policy: restart,
         shm_size: match &a.shm_size {
             Some(s) => crate::human::parse_ram(s)

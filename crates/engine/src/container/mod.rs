@@ -126,6 +126,13 @@ pub struct HostConfig {
         skip_serializing_if = "Option::is_none"
     )]
     pub ipv4_address: Option<String>,
+    /// `--network-alias`: more names on its network (Docker keeps them in the endpoint).
+    #[serde(
+        default,
+        rename = "BerthAliases",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub aliases: Option<Vec<String>>,
     /// Restart policy.
     #[serde(default)]
     pub restart_policy: RestartPolicy,

@@ -2,9 +2,9 @@
 //!
 //! The network namespace is made before the container, as CNI plugins do: a bind mount at
 //! `/run/berth/netns/<id>` that the OCI spec joins by path (so runc or crun can start the
-//! container the same way). The starter process (single-threaded, short-lived) sets it up just
-//! before the container starts, and the shim takes it down after the container exits; the
-//! engine does the same for a container whose shim died.
+//! container the same way). The shim (single-threaded) sets it up just before it forks the
+//! starter, so it can bind its DNS socket inside, and takes it down after the container exits;
+//! the engine does the same for a container whose shim died.
 
 use super::netlink::{index, Netlink};
 use super::{firewall, Attachment};

@@ -6,6 +6,7 @@
 //! network and takes it off again.
 
 pub mod attach;
+pub mod dns;
 pub mod firewall;
 pub mod netlink;
 
@@ -799,9 +800,19 @@ mod tests {
         // Not handed out again at once: the next free address after the last one comes first.
         let d2 = s.lease(&net, "d", None, &live).unwrap();
         assert_eq!(d2, Ipv4Addr::new(10, 99, 0, 4));
-        assert_eq!(s.lease(&net, "e", None, &live).unwrap(), Ipv4Addr::new(10, 99, 0, 5));
-        assert_eq!(s.lease(&net, "f", None, &live).unwrap(), Ipv4Addr::new(10, 99, 0, 6));
-        assert_eq!(s.lease(&net, "g", None, &live).unwrap(), b, "then it wraps around");
+        assert_eq!(
+            s.lease(&net, "e", None, &live).unwrap(),
+            Ipv4Addr::new(10, 99, 0, 5)
+        );
+        assert_eq!(
+            s.lease(&net, "f", None, &live).unwrap(),
+            Ipv4Addr::new(10, 99, 0, 6)
+        );
+        assert_eq!(
+            s.lease(&net, "g", None, &live).unwrap(),
+            b,
+            "then it wraps around"
+        );
         assert!(s
             .create(&CreateNetwork {
                 name: "n2".into(),
