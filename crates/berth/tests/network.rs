@@ -449,3 +449,46 @@ fn embedded_dns_answers_names_aliases_and_ids_on_user_networks() {
     let resolv = b.ok(&["run", "--rm", "busybox", "cat", "/etc/resolv.conf"]);
     assert!(!resolv.contains("127.0.0.11"), "{resolv}");
 }
+
+#[test]
+fn dns_flags_write_resolv_conf() {
+    let b = Berth::new();
+    let r = b.ok(&[
+        "run",
+        "--rm",
+        "--dns",
+        "10.1.2.3",
+        "--dns-search",
+        "example.org",
+        "--dns-option",
+        "ndots:2",
+        "busybox",
+        "cat",
+        "/etc/resolv.conf",
+    ]);
+    assert_eq!(
+        r,
+        "nameserver 10.1.2.3\nsearch example.org\noptions ndots:2\n"
+    );
+    b.ok(&["network", "create", "withdns"]);
+    let r = b.ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "withdns",
+        "--dns",
+        "10.1.2.3",
+        "busybox",
+        "cat",
+        "/etc/resolv.conf",
+    ]);
+    assert!(
+        r.starts_with("nameserver 127.0.0.11\n") && r.contains("ndots:0"),
+        "{r}"
+    );
+    let o = b.run(&["run", "--rm", "--dns", "nope", "busybox", "true"]);
+    assert!(
+        o.code == 125 && o.stderr.contains("is not an ip address"),
+        "{o:?}"
+    );
+}

@@ -830,20 +830,48 @@ impl Engine {
             h
         };
         std::fs::write(dir.join("hosts"), hosts).ctx(|| "write hosts".into())?;
-        let resolv = if host_net {
+        let hc = &rec.host_config;
+        let user_dns = hc.dns.iter().flatten().next().is_some()
+            || hc.dns_search.iter().flatten().next().is_some()
+            || hc.dns_options.iter().flatten().next().is_some();
+        let on_user_network = attachment.as_ref().is_some_and(|a| a.network != "bridge");
+        let resolv = if user_dns || on_user_network {
+            // Docker's rules: --dns/--dns-search/--dns-option replace the host's lines; on a
+            // user network the nameserver is the embedded one (which forwards to --dns).
+            let host = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+            let mut out = String::new();
+            if on_user_network {
+                out.push_str(&format!("nameserver {}\n", crate::network::dns::ADDRESS));
+            } else if let Some(d) = hc.dns.as_ref().filter(|d| !d.is_empty()) {
+                for n in d {
+                    out.push_str(&format!("nameserver {n}\n"));
+                }
+            } else {
+                out.extend(
+                    resolv_conf()
+                        .lines()
+                        .filter(|l| l.starts_with("nameserver"))
+                        .map(|l| format!("{l}\n")),
+                );
+            }
+            match hc.dns_search.as_ref().filter(|d| !d.is_empty()) {
+                Some(d) => out.push_str(&format!("search {}\n", d.join(" "))),
+                None => out.extend(
+                    host.lines()
+                        .filter(|l| l.trim_start().starts_with("search"))
+                        .map(|l| format!("{l}\n")),
+                ),
+            }
+            let mut opts: Vec<String> = hc.dns_options.clone().unwrap_or_default();
+            if on_user_network && !opts.iter().any(|o| o.starts_with("ndots")) {
+                opts.push("ndots:0".into());
+            }
+            if !opts.is_empty() {
+                out.push_str(&format!("options {}\n", opts.join(" ")));
+            }
+            out
+        } else if host_net {
             std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default()
-        } else if attachment.as_ref().is_some_and(|a| a.network != "bridge") {
-            // A user network: the shim's embedded DNS server answers names, forwards the rest.
-            let search: String = std::fs::read_to_string("/etc/resolv.conf")
-                .unwrap_or_default()
-                .lines()
-                .filter(|l| l.trim_start().starts_with("search"))
-                .map(|l| format!("{l}\n"))
-                .collect();
-            format!(
-                "nameserver {}\n{search}options ndots:0\n",
-                crate::network::dns::ADDRESS
-            )
         } else {
             resolv_conf()
         };

@@ -262,6 +262,11 @@ pub fn request(a: &RunArgs) -> anyhow::Result<CreateRequest> {
             exposed.insert(format!("{p}/{proto}"), serde_json::json!({}));
         }
     }
+    for d in &a.dns {
+        if d.parse::<std::net::IpAddr>().is_err() {
+            bail!("invalid argument \"{d}\" for \"--dns\" flag: {d} is not an ip address");
+        }
+    }
     for h in &a.add_host {
         match h.split_once(':') {
             Some((n, ip)) if !n.is_empty() && ip.parse::<std::net::IpAddr>().is_ok() => {}
@@ -376,6 +381,9 @@ pub fn request(a: &RunArgs) -> anyhow::Result<CreateRequest> {
         publish_all_ports: a.publish_all,
         extra_hosts: (!a.add_host.is_empty()).then(|| a.add_host.clone()),
         ipv4_address: a.ip.clone(),
+        dns: (!a.dns.is_empty()).then(|| a.dns.clone()),
+        dns_search: (!a.dns_search.is_empty()).then(|| a.dns_search.clone()),
+        dns_options: (!a.dns_option.is_empty()).then(|| a.dns_option.clone()),
         aliases: (!a.network_alias.is_empty()).then(|| a.network_alias.clone()),
         restart_policy: restart,
         shm_size: match &a.shm_size {

@@ -116,6 +116,15 @@ pub struct HostConfig {
     /// `-P`: every exposed port on an ephemeral host port.
     #[serde(default)]
     pub publish_all_ports: bool,
+    /// `--dns`: resolvers for the container (on a user network: where its DNS server forwards).
+    #[serde(default)]
+    pub dns: Option<Vec<String>>,
+    /// `--dns-search`.
+    #[serde(default)]
+    pub dns_search: Option<Vec<String>>,
+    /// `--dns-option`.
+    #[serde(default)]
+    pub dns_options: Option<Vec<String>>,
     /// `--add-host name:ip`.
     #[serde(default)]
     pub extra_hosts: Option<Vec<String>>,

@@ -29,6 +29,29 @@ pub struct Dns {
     network_id: String,
 }
 
+/// Where unknown names go: the container's `--dns` servers, else the host's resolvers.
+fn upstream(root: &Path, a: &Attachment) -> Vec<SocketAddr> {
+    let id = a
+        .netns
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned());
+    let rec: Option<crate::container::ContainerRecord> = id.and_then(|id| {
+        crate::store::read_json(&root.join("containers").join(id).join("container.json")).ok()
+    });
+    let mine: Vec<SocketAddr> = rec
+        .and_then(|r| r.host_config.dns)
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|a| a.parse::<std::net::IpAddr>().ok())
+        .map(|ip| SocketAddr::new(ip, 53))
+        .collect();
+    if mine.is_empty() {
+        host_resolvers()
+    } else {
+        mine
+    }
+}
+
 /// The host's resolvers, as /etc/resolv.conf names them.
 fn host_resolvers() -> Vec<SocketAddr> {
     std::fs::read_to_string("/etc/resolv.conf")
@@ -58,7 +81,7 @@ impl Dns {
         Ok(Dns {
             sock,
             up,
-            upstream: host_resolvers(),
+            upstream: upstream(root, a),
             pending: Vec::new(),
             next_id: 1,
             root: root.to_path_buf(),
