@@ -492,3 +492,42 @@ fn dns_flags_write_resolv_conf() {
         "{o:?}"
     );
 }
+
+#[test]
+fn connect_and_disconnect_move_a_stopped_container() {
+    let b = Berth::new();
+    b.ok(&["network", "create", "--subnet", "10.232.0.0/24", "moved"]);
+    b.ok(&["create", "--name", "mover", "busybox", "sleep", "100"]);
+    b.ok(&[
+        "network",
+        "connect",
+        "--alias",
+        "mv",
+        "--ip",
+        "10.232.0.9",
+        "moved",
+        "mover",
+    ]);
+    b.ok(&["start", "mover"]);
+    assert_eq!(ip_of(&b, "mover", "moved"), "10.232.0.9");
+    let found = b.ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "moved",
+        "busybox",
+        "sh",
+        "-c",
+        "nslookup mv 2>&1 | grep -A1 '^Name' | tail -1",
+    ]);
+    assert_eq!(found, "Address: 10.232.0.9\n");
+    let o = b.run(&["network", "connect", "bridge", "mover"]);
+    assert!(
+        o.code != 0 && o.stderr.contains("running container"),
+        "{o:?}"
+    );
+    b.ok(&["stop", "-t", "0", "mover"]);
+    b.ok(&["network", "disconnect", "moved", "mover"]);
+    b.ok(&["start", "mover"]);
+    assert_eq!(b.ok(&["exec", "mover", "ls", "/sys/class/net"]), "lo\n");
+}

@@ -2312,6 +2312,17 @@ impl Engine {
         network: &str,
         aliases: &[String],
     ) -> Result<()> {
+        self.connect_network_ip(container, network, aliases, None)
+    }
+
+    /// [`Engine::connect_network`] with the address to take (`--ip`).
+    pub fn connect_network_ip(
+        &self,
+        container: &str,
+        network: &str,
+        aliases: &[String],
+        ip: Option<&str>,
+    ) -> Result<()> {
         let id = self.resolve(container)?;
         let net = self.networks.get(network)?;
         let _l = self.containers.lock(&id)?;
@@ -2347,6 +2358,9 @@ impl Engine {
         rec.host_config.network_mode = net.name.clone();
         if !aliases.is_empty() {
             rec.host_config.aliases = Some(aliases.to_vec());
+        }
+        if let Some(ip) = ip {
+            rec.host_config.ipv4_address = Some(ip.to_string());
         }
         self.containers.write_record(&rec)?;
         self.networks.emit(&net, "connect", &id);

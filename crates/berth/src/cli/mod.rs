@@ -277,6 +277,37 @@ pub enum NetworkCmd {
     Rm(NetworkRmArgs),
     /// Remove all unused networks
     Prune(PruneArgs),
+    /// Connect a container to a network
+    Connect(NetworkConnectArgs),
+    /// Disconnect a container from a network
+    Disconnect(NetworkDisconnectArgs),
+}
+
+/// Flags of `network connect`.
+#[derive(Args, Debug)]
+pub struct NetworkConnectArgs {
+    /// Add network-scoped alias for the container
+    #[arg(long)]
+    pub alias: Vec<String>,
+    /// IPv4 address (e.g., 172.30.100.104)
+    #[arg(long)]
+    pub ip: Option<String>,
+    /// Network
+    pub network: String,
+    /// Container
+    pub container: String,
+}
+
+/// Flags of `network disconnect`.
+#[derive(Args, Debug)]
+pub struct NetworkDisconnectArgs {
+    /// Force the container to disconnect from a network
+    #[arg(short = 'f', long)]
+    pub force: bool,
+    /// Network
+    pub network: String,
+    /// Container
+    pub container: String,
 }
 
 /// Flags of `network create`.

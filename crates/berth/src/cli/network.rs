@@ -136,6 +136,14 @@ pub fn run(engine: &Engine, cmd: NetworkCmd) -> CmdResult {
             }
             Ok(if failed { 1 } else { 0 })
         }
+        NetworkCmd::Connect(a) => {
+            engine.connect_network_ip(&a.container, &a.network, &a.alias, a.ip.as_deref())?;
+            Ok(0)
+        }
+        NetworkCmd::Disconnect(a) => {
+            engine.disconnect_network(&a.container, &a.network)?;
+            Ok(0)
+        }
         NetworkCmd::Prune(a) => {
             if !a.force
                 && !super::container::confirm(
