@@ -908,3 +908,76 @@ fn docker_cli_system_df_counts_what_is_there() {
     ]);
     assert!(v.starts_with("sized 10"), "{v}");
 }
+
+#[test]
+fn docker_cli_publishes_ports_and_uses_networks() {
+    let b = Berth::new();
+    let d = Daemon::start(&b);
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    d.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "pweb",
+        "-p",
+        &format!("{port}:80"),
+        "busybox",
+        "sh",
+        "-c",
+        "mkdir /w; echo via-api > /w/index.html; exec httpd -f -p 80 -h /w",
+    ]);
+    assert_eq!(
+        d.ok(&["port", "pweb"]),
+        format!("80/tcp -> 0.0.0.0:{port}\n")
+    );
+    let ps = d.ok(&["ps", "--format", "{{.Ports}} {{.Networks}}"]);
+    assert_eq!(ps, format!("0.0.0.0:{port}->80/tcp bridge\n"));
+    b.wait_for(5, "the published port", || {
+        use std::io::{Read, Write};
+        let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
+            return false;
+        };
+        let _ = s.write_all(b"GET / HTTP/1.0\r\n\r\n");
+        let mut out = String::new();
+        let _ = s.read_to_string(&mut out);
+        out.ends_with("via-api\n")
+    });
+    d.ok(&["network", "create", "--subnet", "10.233.0.0/24", "apinet"]);
+    let ls = d.ok(&["network", "ls", "--format", "{{.Name}}"]);
+    assert!(
+        ls.contains("apinet") && ls.contains("bridge") && ls.contains("none"),
+        "{ls}"
+    );
+    d.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "aliased",
+        "--network",
+        "apinet",
+        "--network-alias",
+        "svc",
+        "busybox",
+        "sleep",
+        "100",
+    ]);
+    let found = d.ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "apinet",
+        "busybox",
+        "sh",
+        "-c",
+        "nslookup svc 2>&1 | grep -A1 '^Name' | tail -1",
+    ]);
+    assert!(found.starts_with("Address: 10.233.0."), "{found}");
+    let (code, _, err) = d.docker(&["network", "rm", "apinet"]);
+    assert!(code != 0 && err.contains("active endpoints"), "{err}");
+    d.ok(&["rm", "-f", "aliased", "pweb"]);
+    d.ok(&["network", "rm", "apinet"]);
+}
