@@ -494,9 +494,11 @@ fn dns_flags_write_resolv_conf() {
 }
 
 #[test]
-fn connect_and_disconnect_move_a_stopped_container() {
+fn connect_and_disconnect_stopped_and_running_containers() {
     let b = Berth::new();
     b.ok(&["network", "create", "--subnet", "10.232.0.0/24", "moved"]);
+    b.ok(&["network", "create", "--subnet", "10.234.0.0/24", "live"]);
+    // Stopped: the network is joined at the next start, as eth1 beside the bridge's eth0.
     b.ok(&["create", "--name", "mover", "busybox", "sleep", "100"]);
     b.ok(&[
         "network",
@@ -510,6 +512,10 @@ fn connect_and_disconnect_move_a_stopped_container() {
     ]);
     b.ok(&["start", "mover"]);
     assert_eq!(ip_of(&b, "mover", "moved"), "10.232.0.9");
+    assert_eq!(
+        b.ok(&["exec", "mover", "ls", "/sys/class/net"]),
+        "eth0\neth1\nlo\n"
+    );
     let found = b.ok(&[
         "run",
         "--rm",
@@ -521,13 +527,64 @@ fn connect_and_disconnect_move_a_stopped_container() {
         "nslookup mv 2>&1 | grep -A1 '^Name' | tail -1",
     ]);
     assert_eq!(found, "Address: 10.232.0.9\n");
-    let o = b.run(&["network", "connect", "bridge", "mover"]);
-    assert!(
-        o.code != 0 && o.stderr.contains("running container"),
-        "{o:?}"
+    // Running: a third interface at once, reachable there by name; disconnect takes it away.
+    web(&b, "peer", &["--network", "live"], "peer");
+    b.ok(&["network", "connect", "live", "mover"]);
+    assert_eq!(
+        b.ok(&["exec", "mover", "ls", "/sys/class/net"]),
+        "eth0\neth1\neth2\nlo\n"
     );
+    let peer_ip = ip_of(&b, "peer", "live");
+    let got = b.ok(&[
+        "exec",
+        "mover",
+        "sh",
+        "-c",
+        &format!("wget -O- http://{peer_ip}/ 2>/dev/null"),
+    ]);
+    assert_eq!(got, "peer\n");
+    let found = b.ok(&[
+        "exec",
+        "peer",
+        "sh",
+        "-c",
+        "nslookup mover 2>&1 | grep -A1 '^Name' | tail -1",
+    ]);
+    assert!(found.starts_with("Address: 10.234.0."), "{found}");
+    let nets = b.ok(&["ps", "--filter", "name=mover", "--format", "{{.Networks}}"]);
+    assert_eq!(nets, "bridge,moved,live\n");
+    let o = b.run(&["network", "rm", "live"]);
+    assert!(o.stderr.contains("active endpoints"), "{o:?}");
+    b.ok(&["network", "disconnect", "live", "mover"]);
+    assert_eq!(
+        b.ok(&["exec", "mover", "ls", "/sys/class/net"]),
+        "eth0\neth1\nlo\n"
+    );
+    let o = b.run(&["network", "disconnect", "bridge", "mover"]);
+    assert!(o.code != 0 && o.stderr.contains("stop it first"), "{o:?}");
+    // Stopped: leaving the network mode's network hands eth0 to the next one.
     b.ok(&["stop", "-t", "0", "mover"]);
-    b.ok(&["network", "disconnect", "moved", "mover"]);
+    b.ok(&["network", "disconnect", "bridge", "mover"]);
     b.ok(&["start", "mover"]);
-    assert_eq!(b.ok(&["exec", "mover", "ls", "/sys/class/net"]), "lo\n");
+    assert_eq!(
+        b.ok(&["exec", "mover", "ls", "/sys/class/net"]),
+        "eth0\nlo\n"
+    );
+    assert_eq!(b.inspect("mover", "{{.HostConfig.NetworkMode}}"), "moved");
+    let o = b.run(&["network", "connect", "--ip", "x", "live", "mover"]);
+    assert!(o.code != 0);
+    let o = b.run(&[
+        "run",
+        "-d",
+        "--network",
+        "none",
+        "--name",
+        "isolated",
+        "busybox",
+        "sleep",
+        "10",
+    ]);
+    assert_eq!(o.code, 0);
+    let o = b.run(&["network", "connect", "moved", "isolated"]);
+    assert!(o.code != 0 && o.stderr.contains("cannot join"), "{o:?}");
 }

@@ -1951,9 +1951,9 @@ impl Engine {
             n => n,
         };
         let net = self.networks.get(name)?;
-        let (subnet, prefix, gateway) = net
-            .subnet()
-            .ok_or_else(|| Error::invalid(format!("network {name} has no subnet")))?;
+        if net.subnet().is_none() {
+            return Err(Error::invalid(format!("network {name} has no subnet")));
+        }
         // A container still running on that lease (a crash leftover) holds it; gone ones not.
         let live = |owner: &str| Path::new("/run/berth/netns").join(owner).exists();
         let wanted = hc
@@ -2002,22 +2002,75 @@ impl Engine {
                 container_port,
             });
         }
-        let a = crate::network::Attachment {
+        let mut primary = self.attachment_for(&rec.id, &net, ip, 0)?;
+        primary.ports = ports;
+        primary.aliases = hc.aliases.clone().unwrap_or_default();
+        let mut list = vec![primary.clone()];
+        // Networks joined with `network connect`: eth1, eth2, … (a network that is gone is
+        // skipped, as Docker starts the container without it… after saying so in its log).
+        for (n, extra) in hc.extra_networks.iter().flatten().enumerate() {
+            let Ok(net) = self.networks.get(&extra.name) else {
+                continue;
+            };
+            let wanted = extra
+                .ip
+                .as_deref()
+                .map(|s| {
+                    s.parse()
+                        .map_err(|_| Error::invalid(format!("invalid IPv4 address: {s}")))
+                })
+                .transpose()?;
+            let ip = match self.networks.lease(&net, &rec.id, wanted, &live) {
+                Ok(ip) => ip,
+                Err(e) => {
+                    for a in &list {
+                        if let Ok(n) = self.networks.get(&a.network_id) {
+                            self.networks.release(&n, a.ip, &rec.id);
+                        }
+                    }
+                    return Err(e);
+                }
+            };
+            let mut a = self.attachment_for(&rec.id, &net, ip, n + 1)?;
+            a.aliases = extra.aliases.clone();
+            list.push(a);
+        }
+        crate::network::write_attachments(&dir, &list)?;
+        Ok(Some(primary))
+    }
+
+    /// The attachment of container `id` to `net` with address `ip` as its `n`th interface.
+    fn attachment_for(
+        &self,
+        id: &str,
+        net: &crate::network::NetworkRecord,
+        ip: std::net::Ipv4Addr,
+        n: usize,
+    ) -> Result<crate::network::Attachment> {
+        let (subnet, prefix, gateway) = net
+            .subnet()
+            .ok_or_else(|| Error::invalid(format!("network {} has no subnet", net.name)))?;
+        Ok(crate::network::Attachment {
+            iface: format!("eth{n}"),
+            aliases: Vec::new(),
             network_id: net.id.clone(),
             network: net.name.clone(),
             bridge: net.bridge(),
-            veth: format!("veth{}", &rec.id[..8]),
+            // Host-side names stay within the kernel's 15 characters.
+            veth: if n == 0 {
+                format!("veth{}", &id[..8])
+            } else {
+                format!("v{n}x{}", &id[..8])
+            },
             ip,
             prefix,
             gateway,
             mac: crate::network::mac_for(ip),
-            ports,
-            netns: PathBuf::from(format!("/run/berth/netns/{}", rec.id)),
+            ports: Vec::new(),
+            netns: PathBuf::from(format!("/run/berth/netns/{id}")),
             subnet: format!("{subnet}/{prefix}"),
             internal: net.internal,
-        };
-        store::write_json(&dir.join("network.json"), &a)?;
-        Ok(Some(a))
+        })
     }
 
     /// `docker cp`'s stat of a path in the container (the last symlink not followed), as the
@@ -2249,7 +2302,7 @@ impl Engine {
         self.networks.create(req)
     }
 
-    /// Containers whose network mode names `net` (by name or id).
+    /// Containers whose network mode or connected networks name `net` (by name or id).
     fn network_users(&self, net: &crate::network::NetworkRecord) -> Vec<(ContainerRecord, State)> {
         self.list()
             .into_iter()
@@ -2258,12 +2311,18 @@ impl Engine {
                     "" | "default" => "bridge",
                     m => m,
                 };
-                m == net.name || m == net.id
+                m == net.name
+                    || m == net.id
+                    || r.host_config
+                        .extra_networks
+                        .iter()
+                        .flatten()
+                        .any(|x| x.name == net.name || x.name == net.id)
             })
             .collect()
     }
 
-    /// The running containers of a network with their attachments (`network inspect`).
+    /// The running containers of a network with their attachments to it (`network inspect`).
     pub fn network_containers(
         &self,
         net: &crate::network::NetworkRecord,
@@ -2271,7 +2330,9 @@ impl Engine {
         self.network_users(net)
             .into_iter()
             .filter_map(|(r, _)| {
-                let a = crate::network::read_attachment(&self.containers.dir(&r.id))?;
+                let a = crate::network::read_attachments(&self.containers.dir(&r.id))
+                    .into_iter()
+                    .find(|a| a.network_id == net.id)?;
                 Some((r, a))
             })
             .collect()
@@ -2303,9 +2364,9 @@ impl Engine {
         Ok(net.name)
     }
 
-    /// `network connect`: a container that is not running moves to the network (its next
-    /// start puts it there); one already on it is left as it is. Joining a second network
-    /// while running is not there yet.
+    /// `network connect`: the container joins one more network; a running one gets its next
+    /// interface at once, a stopped one at its next start. Already on it: only its aliases
+    /// grow.
     pub fn connect_network(
         &self,
         container: &str,
@@ -2327,68 +2388,142 @@ impl Engine {
         let net = self.networks.get(network)?;
         let _l = self.containers.lock(&id)?;
         let mut rec = self.record(&id)?;
-        let current = match rec.host_config.network_mode.as_str() {
+        let hc = &mut rec.host_config;
+        // A stopped container left with no network (docker-compose disconnects and connects
+        // again to set aliases) takes this one as its network mode's.
+        if hc.network_mode == "none"
+            && net.driver == "bridge"
+            && hc.extra_networks.iter().flatten().next().is_none()
+            && !self.state_unlocked_check(&id)?.status.is_live()
+        {
+            hc.network_mode = net.name.clone();
+            hc.aliases = (!aliases.is_empty()).then(|| aliases.to_vec());
+            hc.ipv4_address = ip.map(String::from);
+            self.containers.write_record(&rec)?;
+            self.networks.emit(&net, "connect", &id);
+            return Ok(());
+        }
+        if !network_mode_is_bridge(&hc.network_mode) || net.driver != "bridge" {
+            return Err(Error::invalid(format!(
+                "container cannot be connected to network {}: a container on the host's or another container's network, or none, cannot join bridge networks",
+                net.name
+            )));
+        }
+        let primary = match hc.network_mode.as_str() {
             "" | "default" => "bridge",
             m => m,
         };
-        if current == net.name || current == net.id {
-            if !aliases.is_empty() {
-                let mine = rec.host_config.aliases.get_or_insert_with(Vec::new);
-                for a in aliases {
-                    if !mine.contains(a) {
-                        mine.push(a.clone());
-                    }
+        let add_aliases = |mine: &mut Vec<String>| {
+            for a in aliases {
+                if !mine.contains(a) {
+                    mine.push(a.clone());
                 }
-                self.containers.write_record(&rec)?;
             }
+        };
+        if primary == net.name || primary == net.id {
+            add_aliases(hc.aliases.get_or_insert_with(Vec::new));
+            self.containers.write_record(&rec)?;
             return Ok(());
         }
+        let extras = hc.extra_networks.get_or_insert_with(Vec::new);
+        if let Some(x) = extras
+            .iter_mut()
+            .find(|x| x.name == net.name || x.name == net.id)
+        {
+            add_aliases(&mut x.aliases);
+            self.containers.write_record(&rec)?;
+            return Ok(());
+        }
+        extras.push(crate::container::ExtraNetwork {
+            name: net.name.clone(),
+            aliases: aliases.to_vec(),
+            ip: ip.map(String::from),
+        });
+        let n = extras.len();
+        let dir = self.containers.dir(&id);
         if self.state_unlocked_check(&id)?.status.is_live() {
-            return Err(Error::conflict(format!(
-                "connecting a running container to a second network ({}) is not supported yet",
-                net.name
-            )));
-        }
-        if net.driver != "bridge" {
-            return Err(Error::invalid(format!(
-                "container cannot be connected to network {}: use --network at create",
-                net.name
-            )));
-        }
-        rec.host_config.network_mode = net.name.clone();
-        if !aliases.is_empty() {
-            rec.host_config.aliases = Some(aliases.to_vec());
-        }
-        if let Some(ip) = ip {
-            rec.host_config.ipv4_address = Some(ip.to_string());
+            let mut list = crate::network::read_attachments(&dir);
+            if list.is_empty() {
+                return Err(Error::conflict(format!(
+                    "container {id} has no network namespace to add an interface to"
+                )));
+            }
+            let live = |owner: &str| Path::new("/run/berth/netns").join(owner).exists();
+            let wanted = ip
+                .map(|s| {
+                    s.parse()
+                        .map_err(|_| Error::invalid(format!("invalid IPv4 address: {s}")))
+                })
+                .transpose()?;
+            let addr = self.networks.lease(&net, &id, wanted, &live)?;
+            let mut a = self.attachment_for(&id, &net, addr, n)?;
+            a.aliases = aliases.to_vec();
+            if let Err(e) = crate::network::attach::join_running(&a) {
+                self.networks.release(&net, addr, &id);
+                return Err(e);
+            }
+            list.push(a);
+            crate::network::write_attachments(&dir, &list)?;
         }
         self.containers.write_record(&rec)?;
         self.networks.emit(&net, "connect", &id);
         Ok(())
     }
 
-    /// `network disconnect`: a container that is not running leaves its network for `none`.
+    /// `network disconnect`: the container leaves a network (a running one loses that interface
+    /// at once). Leaving the network of its network mode is for stopped containers: another
+    /// connected network takes its place, or none.
     pub fn disconnect_network(&self, container: &str, network: &str) -> Result<()> {
         let id = self.resolve(container)?;
         let net = self.networks.get(network)?;
         let _l = self.containers.lock(&id)?;
         let mut rec = self.record(&id)?;
-        let current = match rec.host_config.network_mode.as_str() {
+        let running = self.state_unlocked_check(&id)?.status.is_live();
+        let hc = &mut rec.host_config;
+        let primary = match hc.network_mode.as_str() {
             "" | "default" => "bridge",
             m => m,
         };
-        if current != net.name && current != net.id {
+        let extras = hc.extra_networks.get_or_insert_with(Vec::new);
+        if let Some(pos) = extras
+            .iter()
+            .position(|x| x.name == net.name || x.name == net.id)
+        {
+            extras.remove(pos);
+            if running {
+                let dir = self.containers.dir(&id);
+                let mut list = crate::network::read_attachments(&dir);
+                if let Some(k) = list.iter().position(|a| a.network_id == net.id) {
+                    let a = list.remove(k);
+                    crate::network::attach::leave_running(&a)?;
+                    self.networks.release(&net, a.ip, &id);
+                    crate::network::write_attachments(&dir, &list)?;
+                }
+            }
+        } else if primary == net.name || primary == net.id {
+            if running {
+                return Err(Error::conflict(
+                    "disconnecting a running container from the network of its network mode is not supported yet: stop it first",
+                ));
+            }
+            match (!extras.is_empty()).then(|| extras.remove(0)) {
+                Some(next) => {
+                    hc.network_mode = next.name;
+                    hc.aliases = (!next.aliases.is_empty()).then_some(next.aliases);
+                    hc.ipv4_address = next.ip;
+                }
+                None => {
+                    hc.network_mode = "none".into();
+                    hc.aliases = None;
+                    hc.ipv4_address = None;
+                }
+            }
+        } else {
             return Err(Error::invalid(format!(
                 "container {id} is not connected to network {}",
                 net.name
             )));
         }
-        if self.state_unlocked_check(&id)?.status.is_live() {
-            return Err(Error::conflict(
-                "disconnecting a running container is not supported yet: stop it first",
-            ));
-        }
-        rec.host_config.network_mode = "none".into();
         self.containers.write_record(&rec)?;
         self.networks.emit(&net, "disconnect", &id);
         Ok(())

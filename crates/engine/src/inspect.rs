@@ -36,7 +36,7 @@ impl Engine {
             hc["LogConfig"]["Type"] = json!("json-file");
         }
         if rec.host_config.network_mode.is_empty() {
-            hc["NetworkMode"] = json!("none");
+            hc["NetworkMode"] = json!("bridge");
         }
         json!({
             "Id": rec.id,
@@ -103,7 +103,8 @@ impl Engine {
     /// Docker's `NetworkSettings`: the address, gateway and published ports while the
     /// container is on a bridge network (they go when it stops, as Docker's do).
     pub fn network_settings(&self, rec: &crate::container::ContainerRecord) -> Value {
-        let a = crate::network::read_attachment(&self.containers.dir(&rec.id));
+        let list = crate::network::read_attachments(&self.containers.dir(&rec.id));
+        let a = list.first().cloned();
         let mut ports = serde_json::Map::new();
         for k in rec.config.exposed_ports.iter().flat_map(|m| m.keys()) {
             ports.insert(k.clone(), Value::Null);
@@ -130,27 +131,33 @@ impl Engine {
                     .unwrap()
                     .push(json!({"HostIp": host_ip, "HostPort": p.host_port.to_string()}));
             }
-            networks.insert(
-                a.network.clone(),
+        }
+        let endpoint =
+            |id: &str, x: Option<&crate::network::Attachment>, aliases: Option<&Vec<String>>| {
                 json!({
-                    "IPAMConfig": null, "Links": null, "Aliases": null,
-                    "MacAddress": a.mac, "NetworkID": a.network_id, "EndpointID": a.veth,
-                    "Gateway": a.gateway.to_string(), "IPAddress": a.ip.to_string(),
-                    "IPPrefixLen": a.prefix, "IPv6Gateway": "", "GlobalIPv6Address": "",
-                    "GlobalIPv6PrefixLen": 0, "DriverOpts": null, "DNSNames": null,
-                }),
-            );
-        } else if !mode.starts_with("container:") {
-            let id = self.networks.get(mode).map(|n| n.id).unwrap_or_default();
-            networks.insert(
-                mode.to_string(),
-                json!({
-                    "IPAMConfig": null, "Links": null, "Aliases": null, "MacAddress": "",
-                    "NetworkID": id, "EndpointID": "", "Gateway": "", "IPAddress": "",
-                    "IPPrefixLen": 0, "IPv6Gateway": "", "GlobalIPv6Address": "",
-                    "GlobalIPv6PrefixLen": 0, "DriverOpts": null, "DNSNames": null,
-                }),
-            );
+                    "IPAMConfig": null, "Links": null, "Aliases": aliases,
+                    "MacAddress": x.map(|x| x.mac.clone()).unwrap_or_default(),
+                    "NetworkID": id, "EndpointID": x.map(|x| x.veth.clone()).unwrap_or_default(),
+                    "Gateway": x.map(|x| x.gateway.to_string()).unwrap_or_default(),
+                    "IPAddress": x.map(|x| x.ip.to_string()).unwrap_or_default(),
+                    "IPPrefixLen": x.map(|x| x.prefix).unwrap_or(0), "IPv6Gateway": "",
+                    "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0, "DriverOpts": null,
+                    "DNSNames": null,
+                })
+            };
+        if !mode.starts_with("container:") {
+            let mut wanted: Vec<(String, Option<Vec<String>>)> =
+                vec![(mode.to_string(), rec.host_config.aliases.clone())];
+            for x in rec.host_config.extra_networks.iter().flatten() {
+                wanted.push((x.name.clone(), Some(x.aliases.clone())));
+            }
+            for (name, aliases) in wanted {
+                let net = self.networks.get(&name).ok();
+                let id = net.as_ref().map(|n| n.id.clone()).unwrap_or_default();
+                let name = net.as_ref().map(|n| n.name.clone()).unwrap_or(name);
+                let x = list.iter().find(|x| x.network_id == id);
+                networks.insert(name, endpoint(&id, x, aliases.as_ref()));
+            }
         }
         let on_default = a.as_ref().is_some_and(|a| a.network == "bridge");
         let field = |f: &dyn Fn(&crate::network::Attachment) -> Value, empty: Value| {

@@ -217,17 +217,15 @@ fn supervise(
         // The network namespace first, here: the shim then binds the embedded DNS server's
         // socket inside it before the container's first process can ask anything.
         let mut dns = None;
-        let net_err = match crate::network::read_attachment(&dir) {
-            Some(a) => match crate::network::attach::setup(&a) {
-                Ok(()) => {
-                    if a.network != "bridge" {
-                        dns = crate::network::dns::Dns::open(root.path(), &a).ok();
-                    }
-                    None
+        let attachments = crate::network::read_attachments(&dir);
+        let net_err = match crate::network::attach::setup(&attachments) {
+            Ok(()) => {
+                if let Some(a) = attachments.iter().find(|a| a.network != "bridge") {
+                    dns = crate::network::dns::Dns::open(root.path(), &dir, a).ok();
                 }
-                Err(e) => Some(format!("err {} {}", e.kind.exit_code(), e.message)),
-            },
-            None => None,
+                None
+            }
+            Err(e) => Some(format!("err {} {}", e.kind.exit_code(), e.message)),
         };
         let answer = if let Some(err) = net_err {
             Ok((err.into_bytes(), None))

@@ -197,10 +197,18 @@ fn ps_row(engine: &Engine, rec: &ContainerRecord, st: &State, no_trunc: bool) ->
             }
         }
     }
-    let networks = match rec.host_config.network_mode.as_str() {
+    let mut networks = vec![match rec.host_config.network_mode.as_str() {
         "" | "default" => "bridge",
         m => m,
-    };
+    }];
+    networks.extend(
+        rec.host_config
+            .extra_networks
+            .iter()
+            .flatten()
+            .map(|x| x.name.as_str()),
+    );
+    let networks = networks.join(",");
     json!({
         "ID": if no_trunc { rec.id.clone() } else { rec.id[..12].to_string() },
         "Image": image,

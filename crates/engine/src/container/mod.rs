@@ -51,6 +51,19 @@ pub struct RestartPolicy {
     pub maximum_retry_count: i64,
 }
 
+/// A further network of a container (`network connect`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct ExtraNetwork {
+    /// Network name.
+    pub name: String,
+    /// Its aliases on that network.
+    #[serde(default)]
+    pub aliases: Vec<String>,
+    /// The address asked for (`--ip`).
+    #[serde(default)]
+    pub ip: Option<String>,
+}
+
 /// One host binding of a published port.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "PascalCase")]
@@ -142,6 +155,13 @@ pub struct HostConfig {
         skip_serializing_if = "Option::is_none"
     )]
     pub aliases: Option<Vec<String>>,
+    /// Networks joined with `network connect` besides the network mode's.
+    #[serde(
+        default,
+        rename = "BerthNetworks",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub extra_networks: Option<Vec<ExtraNetwork>>,
     /// Restart policy.
     #[serde(default)]
     pub restart_policy: RestartPolicy,

@@ -48,12 +48,35 @@ fn ensure_bridge(h: &mut Netlink, a: &Attachment) -> Result<u32> {
     Ok(br)
 }
 
-/// Sets up the container's network namespace at `a.netns`: eth0 with its address and default
-/// route, loopback, the host end on the bridge, published ports.
-pub fn setup(a: &Attachment) -> Result<()> {
-    teardown_links(a);
+/// Configures one interface inside the namespace the calling thread is in: address, up, and
+/// (for the primary one, unless internal) the default route.
+fn configure_inside(n: &mut Netlink, a: &Attachment, primary: bool) -> Result<()> {
+    let i =
+        index(&a.iface).ok_or_else(|| Error::internal(format!("network setup: no {}", a.iface)))?;
+    n.add_address(i, a.ip, a.prefix).map_err(io("address"))?;
+    n.set_up(i, None).map_err(io("interface up"))?;
+    if primary && !a.internal {
+        n.add_default_route(a.gateway)
+            .map_err(io("default route"))?;
+    }
+    Ok(())
+}
+
+/// Sets up the container's network namespace at the primary attachment's `netns`: one
+/// interface per attachment (eth0 with the default route, then eth1, …), loopback, the host
+/// ends on their bridges, the primary network's published ports.
+pub fn setup(list: &[Attachment]) -> Result<()> {
+    let Some(a) = list.first() else {
+        return Ok(());
+    };
+    for x in list {
+        teardown_links(x);
+    }
     let mut h = Netlink::open().map_err(io("netlink"))?;
-    let br = ensure_bridge(&mut h, a)?;
+    let mut bridges = Vec::new();
+    for x in list {
+        bridges.push(ensure_bridge(&mut h, x)?);
+    }
     let host_ns = std::fs::File::open("/proc/self/ns/net").map_err(io("host namespace"))?;
     if let Some(dir) = a.netns.parent() {
         std::fs::create_dir_all(dir).map_err(io("netns directory"))?;
@@ -71,31 +94,78 @@ pub fn setup(a: &Attachment) -> Result<()> {
         )
         .map_err(|e| Error::internal(format!("network setup: bind {}: {e}", a.netns.display())))?;
         let ns = std::fs::File::open("/proc/self/ns/net").map_err(io("namespace"))?;
-        h.add_veth(&a.veth, "eth0", mac_bytes(&a.mac), MTU, ns.as_raw_fd())
-            .map_err(io("veth"))?;
+        for x in list {
+            h.add_veth(&x.veth, &x.iface, mac_bytes(&x.mac), MTU, ns.as_raw_fd())
+                .map_err(io("veth"))?;
+        }
         let mut n = Netlink::open().map_err(io("netlink in the container"))?;
         let lo = index("lo").unwrap_or(1);
         n.set_up(lo, None).map_err(io("lo up"))?;
-        let eth0 = index("eth0").ok_or_else(|| Error::internal("network setup: no eth0"))?;
-        n.add_address(eth0, a.ip, a.prefix).map_err(io("address"))?;
-        n.set_up(eth0, None).map_err(io("eth0 up"))?;
-        if !a.internal {
-            n.add_default_route(a.gateway)
-                .map_err(io("default route"))?;
+        for (k, x) in list.iter().enumerate() {
+            configure_inside(&mut n, x, k == 0)?;
         }
         Ok(())
     })();
     nix::sched::setns(host_ns.as_fd(), nix::sched::CloneFlags::CLONE_NEWNET)
         .map_err(|e| Error::internal(format!("network setup: back to the host: {e}")))?;
     let r = inside.and_then(|()| {
-        let v = index(&a.veth).ok_or_else(|| Error::internal("network setup: veth vanished"))?;
-        h.set_up(v, Some(br)).map_err(io("veth up"))?;
+        for (x, br) in list.iter().zip(&bridges) {
+            let v =
+                index(&x.veth).ok_or_else(|| Error::internal("network setup: veth vanished"))?;
+            h.set_up(v, Some(*br)).map_err(io("veth up"))?;
+        }
         firewall::publish(&a.ports, a.ip)
     });
     if r.is_err() {
-        teardown_links(a);
+        for x in list {
+            teardown_links(x);
+        }
     }
     r
+}
+
+/// Adds interface `a.iface` to a running container's namespace (`network connect`). Runs in a
+/// thread of its own, which enters the namespace: the caller may be a multi-threaded daemon.
+pub fn join_running(a: &Attachment) -> Result<()> {
+    let mut h = Netlink::open().map_err(io("netlink"))?;
+    let br = ensure_bridge(&mut h, a)?;
+    let ns = std::fs::File::open(&a.netns).map_err(io("the container's namespace"))?;
+    if let Some(v) = index(&a.veth) {
+        let _ = h.del_link(v);
+    }
+    h.add_veth(&a.veth, &a.iface, mac_bytes(&a.mac), MTU, ns.as_raw_fd())
+        .map_err(io("veth"))?;
+    let inside = {
+        let a = a.clone();
+        std::thread::spawn(move || -> Result<()> {
+            nix::sched::setns(ns.as_fd(), nix::sched::CloneFlags::CLONE_NEWNET)
+                .map_err(|e| Error::internal(format!("network setup: enter: {e}")))?;
+            let mut n = Netlink::open().map_err(io("netlink in the container"))?;
+            configure_inside(&mut n, &a, false)
+        })
+        .join()
+        .map_err(|_| Error::internal("network setup: the helper thread failed"))?
+    };
+    let r = inside.and_then(|()| {
+        let v = index(&a.veth).ok_or_else(|| Error::internal("network setup: veth vanished"))?;
+        h.set_up(v, Some(br)).map_err(io("veth up"))
+    });
+    if r.is_err() {
+        if let Some(v) = index(&a.veth) {
+            let _ = h.del_link(v);
+        }
+    }
+    r
+}
+
+/// Takes interface `a.iface` out of a running container (`network disconnect`).
+pub fn leave_running(a: &Attachment) -> Result<()> {
+    if let Some(v) = index(&a.veth) {
+        Netlink::open()
+            .and_then(|mut h| h.del_link(v))
+            .map_err(io("delete veth"))?;
+    }
+    Ok(())
 }
 
 /// Removes the veth pair and the namespace mount (idempotent).

@@ -26,7 +26,9 @@ pub struct Dns {
     pending: Vec<(u16, u16, SocketAddr, Instant)>,
     next_id: u16,
     root: PathBuf,
-    network_id: String,
+    /// The container's directory: its networks are read at each question, as `network
+    /// connect` may add some while it runs.
+    dir: PathBuf,
 }
 
 /// Where unknown names go: the container's `--dns` servers, else the host's resolvers.
@@ -66,7 +68,7 @@ fn host_resolvers() -> Vec<SocketAddr> {
 impl Dns {
     /// Binds 127.0.0.11:53 inside the container's namespace (`a.netns`). The caller must be
     /// single-threaded (the shim): the thread enters the namespace for the bind and comes back.
-    pub fn open(root: &Path, a: &Attachment) -> io::Result<Dns> {
+    pub fn open(root: &Path, dir: &Path, a: &Attachment) -> io::Result<Dns> {
         let host = std::fs::File::open("/proc/self/ns/net")?;
         let ns = std::fs::File::open(&a.netns)?;
         nix::sched::setns(ns.as_fd(), nix::sched::CloneFlags::CLONE_NEWNET)
@@ -85,7 +87,7 @@ impl Dns {
             pending: Vec::new(),
             next_id: 1,
             root: root.to_path_buf(),
-            network_id: a.network_id.clone(),
+            dir: dir.to_path_buf(),
         })
     }
 
@@ -103,7 +105,12 @@ impl Dns {
                 continue;
             };
             let local = if question.class == 1 && matches!(question.qtype, 1 | 28) {
-                lookup(&self.root, &self.network_id, &question.name)
+                let nets: Vec<String> = super::read_attachments(&self.dir)
+                    .into_iter()
+                    .filter(|a| a.network != "bridge")
+                    .map(|a| a.network_id)
+                    .collect();
+                lookup(&self.root, &nets, &question.name)
             } else {
                 None
             };
@@ -222,9 +229,9 @@ fn failure(q: &[u8], rcode: u8) -> Vec<u8> {
     r
 }
 
-/// The addresses of running containers on `network_id` answering to `name`: their name,
-/// hostname, 12-hex id or full id. None when no container does.
-fn lookup(root: &Path, network_id: &str, name: &str) -> Option<Vec<Ipv4Addr>> {
+/// The addresses, on the networks `nets`, of running containers answering to `name`: their
+/// name, their aliases there, hostname, or 12-hex id. None when no container does.
+fn lookup(root: &Path, nets: &[String], name: &str) -> Option<Vec<Ipv4Addr>> {
     let name = name.trim_end_matches('.');
     if name.is_empty() {
         return None;
@@ -233,27 +240,21 @@ fn lookup(root: &Path, network_id: &str, name: &str) -> Option<Vec<Ipv4Addr>> {
     let mut out = Vec::new();
     for e in rd.flatten() {
         let dir = e.path();
-        let Some(a) = super::read_attachment(&dir) else {
-            continue;
-        };
-        if a.network_id != network_id {
+        let list = super::read_attachments(&dir);
+        if !list.iter().any(|a| nets.contains(&a.network_id)) {
             continue;
         }
         let id = e.file_name().to_string_lossy().into_owned();
         let rec: Option<crate::container::ContainerRecord> =
             crate::store::read_json(&dir.join("container.json")).ok();
         let Some(rec) = rec else { continue };
-        if rec.name.eq_ignore_ascii_case(name)
+        let named = rec.name.eq_ignore_ascii_case(name)
             || rec.config.hostname.eq_ignore_ascii_case(name)
-            || (name.len() >= 12 && id.starts_with(name))
-            || rec
-                .host_config
-                .aliases
-                .iter()
-                .flatten()
-                .any(|x| x.eq_ignore_ascii_case(name))
-        {
-            out.push(a.ip);
+            || (name.len() >= 12 && id.starts_with(name));
+        for a in list.iter().filter(|a| nets.contains(&a.network_id)) {
+            if named || a.aliases.iter().any(|x| x.eq_ignore_ascii_case(name)) {
+                out.push(a.ip);
+            }
         }
     }
     (!out.is_empty()).then_some(out)

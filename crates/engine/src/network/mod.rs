@@ -611,9 +611,20 @@ pub struct PortMap {
     pub container_port: u16,
 }
 
-/// A container's place on its network while it runs (`containers/<id>/network.json`).
+fn eth0() -> String {
+    "eth0".into()
+}
+
+/// A container's place on one of its networks while it runs (`containers/<id>/network.json`
+/// holds the list; the first is the network of its network mode, with the default route).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Attachment {
+    /// The interface inside the container (`eth0`, `eth1`, …).
+    #[serde(default = "eth0")]
+    pub iface: String,
+    /// More names for the container on this network (`--network-alias`, compose's).
+    #[serde(default)]
+    pub aliases: Vec<String>,
     /// Network id.
     pub network_id: String,
     /// Network name.
@@ -640,21 +651,45 @@ pub struct Attachment {
     pub internal: bool,
 }
 
-/// The attachment recorded in a container directory, if any.
-pub fn read_attachment(dir: &std::path::Path) -> Option<Attachment> {
-    store::read_json(&dir.join("network.json")).ok()
+/// Every attachment recorded in a container directory, the primary one first (an older single
+/// record reads as a list of one).
+pub fn read_attachments(dir: &std::path::Path) -> Vec<Attachment> {
+    let v: serde_json::Value = match store::read_json(&dir.join("network.json")) {
+        Ok(v) => v,
+        Err(_) => return Vec::new(),
+    };
+    match v {
+        serde_json::Value::Array(_) => serde_json::from_value(v).unwrap_or_default(),
+        other => serde_json::from_value(other)
+            .map(|a| vec![a])
+            .unwrap_or_default(),
+    }
 }
 
-/// Takes a container off its network for good (it stopped, its shim died, or it is being
-/// removed): published ports, links, namespace, address lease, record. Idempotent.
+/// The primary attachment (the network of the network mode), if any.
+pub fn read_attachment(dir: &std::path::Path) -> Option<Attachment> {
+    read_attachments(dir).into_iter().next()
+}
+
+/// Records a container's attachments.
+pub fn write_attachments(dir: &std::path::Path, list: &[Attachment]) -> Result<()> {
+    store::write_json(&dir.join("network.json"), &list)
+}
+
+/// Takes a container off its networks for good (it stopped, its shim died, or it is being
+/// removed): published ports, namespace (with every interface in it), address leases, record.
+/// Idempotent.
 pub fn detach(root: &Root, dir: &std::path::Path, id: &str) {
-    let Some(a) = read_attachment(dir) else {
+    let list = read_attachments(dir);
+    let Some(primary) = list.first() else {
         return;
     };
-    attach::teardown(&a);
+    attach::teardown(primary);
     let nets = NetworkStore::new(root);
-    if let Ok(net) = nets.get(&a.network_id) {
-        nets.release(&net, a.ip, id);
+    for a in &list {
+        if let Ok(net) = nets.get(&a.network_id) {
+            nets.release(&net, a.ip, id);
+        }
     }
     let _ = std::fs::remove_file(dir.join("network.json"));
 }
