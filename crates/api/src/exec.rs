@@ -413,9 +413,15 @@ async fn start(
                     let mut buf = vec![0u8; 32 * 1024];
                     loop {
                         match cr.read(&mut buf).await {
-                            // The end of a terminal client's input ends the attach, not the process.
-                            Ok(0) | Err(_) => {
+                            // The end of a terminal client's input ends the attach, not the
+                            // process; without stdin the docker CLI half-closes at once, which
+                            // means nothing.
+                            Ok(0) | Err(_) if stdin => {
                                 d2.notify_one();
+                                return;
+                            }
+                            Ok(0) | Err(_) => {
+                                std::future::pending::<()>().await;
                                 return;
                             }
                             Ok(n) if stdin => {

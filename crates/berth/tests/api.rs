@@ -325,6 +325,16 @@ fn docker_cli_execs_copies_and_inspects() {
     b.wait_for(5, "detached exec", || {
         d.docker(&["exec", "box", "cat", "/tmp/bg"]).1 == "bg\n"
     });
+    // -t without -i: the CLI half-closes at once; the output and exit code still come.
+    let (code, out, _) = d.docker(&[
+        "exec",
+        "-t",
+        "box",
+        "sh",
+        "-c",
+        "sleep 0.3; echo tty-out; exit 3",
+    ]);
+    assert_eq!((code, out.as_str()), (3, "tty-out\r\n"));
     let mut t = Term::spawn_command(d.cmd(&["exec", "-it", "box", "sh"]), 24, 80);
     t.expect("# ", 10);
     t.send(b"tty; exit 6\r");

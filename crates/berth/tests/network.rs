@@ -124,6 +124,11 @@ fn default_bridge_publishes_ports_to_the_host() {
     };
     assert_ne!(code, 0);
     assert!(err.contains("port is already allocated"), "{err}");
+    // The refused start took nothing away from the container that has the port.
+    assert_eq!(
+        http_get(&format!("127.0.0.1:{port}")).unwrap(),
+        "hello-bridge\n"
+    );
     let id = b.ok(&[
         "run",
         "-d",
@@ -212,6 +217,18 @@ fn user_networks_connect_their_own_and_isolate_the_rest() {
         fetch_from(&b, &["--network", "sealed"], &format!("http://{gw}:1/")),
         "unreachable"
     );
+    // Not even by DNS: names outside the network are refused, not forwarded.
+    let o = b.ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "sealed",
+        "busybox",
+        "sh",
+        "-c",
+        "nslookup example.com 2>&1; true",
+    ]);
+    assert!(o.contains("REFUSED"), "{o}");
     let route = b.ok(&[
         "run",
         "--rm",

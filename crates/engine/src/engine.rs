@@ -1973,7 +1973,11 @@ impl Engine {
                 bindings.push((key.clone(), b.clone()));
             }
         }
-        if hc.publish_all_ports {
+        // An internal network has no way in either: no ports are published there (Docker's).
+        if net.internal {
+            bindings.clear();
+        }
+        if hc.publish_all_ports && !net.internal {
             for key in rec.config.exposed_ports.iter().flat_map(|m| m.keys()) {
                 if !bindings.iter().any(|(k, _)| k == key) {
                     bindings.push((key.clone(), Default::default()));

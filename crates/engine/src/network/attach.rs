@@ -183,7 +183,7 @@ fn teardown_links(a: &Attachment) {
 /// The veth pair goes with the namespace when the kernel frees it, in the background:
 /// deleting it here would wait for a network RCU grace period (tens of ms) on every stop.
 pub fn teardown(a: &Attachment) {
-    firewall::unpublish(&a.ports);
+    firewall::unpublish(&a.ports, a.ip);
     let _ = nix::mount::umount2(&a.netns, nix::mount::MntFlags::MNT_DETACH);
     let _ = std::fs::remove_file(&a.netns);
 }

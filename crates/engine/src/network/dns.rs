@@ -25,6 +25,9 @@ pub struct Dns {
     /// (id sent upstream, the client's id, the client, when).
     pending: Vec<(u16, u16, SocketAddr, Instant)>,
     next_id: u16,
+    /// False when all the container's user networks are internal: no way out, not even by DNS
+    /// (Docker's CVE-2024-29018).
+    forward: bool,
     root: PathBuf,
     /// The container's directory: its networks are read at each question, as `network
     /// connect` may add some while it runs.
@@ -86,6 +89,10 @@ impl Dns {
             upstream: upstream(root, a),
             pending: Vec::new(),
             next_id: 1,
+            forward: super::read_attachments(dir)
+                .iter()
+                .chain(std::iter::once(a))
+                .any(|x| !x.internal),
             root: root.to_path_buf(),
             dir: dir.to_path_buf(),
         })
@@ -128,8 +135,11 @@ impl Dns {
         let now = Instant::now();
         self.pending
             .retain(|p| now.duration_since(p.3) < Duration::from_secs(5));
-        let Some(server) = self.upstream.first().copied() else {
-            let _ = self.sock.send_to(&failure(q, 2), client);
+        let server = self.upstream.first().copied().filter(|_| self.forward);
+        let Some(server) = server else {
+            let _ = self
+                .sock
+                .send_to(&failure(q, if self.forward { 2 } else { 5 }), client);
             return;
         };
         let id = self.next_id;

@@ -249,19 +249,53 @@ pub fn publish(ports: &[PortMap], ip: std::net::Ipv4Addr) -> Result<()> {
     })
 }
 
-/// Takes a container's published ports away.
-pub fn unpublish(ports: &[PortMap]) {
+/// The published-port elements currently in the table that send to `ip`, as (map, key).
+fn elements_to(ip: std::net::Ipv4Addr) -> Vec<(String, String)> {
+    let out = Command::new("nft")
+        .args(["-j", "list", "table", "ip", "berth"])
+        .output();
+    let Ok(out) = out else { return Vec::new() };
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+    let want = ip.to_string();
+    let mut found = Vec::new();
+    for item in v["nftables"].as_array().into_iter().flatten() {
+        let Some(map) = item.get("map") else { continue };
+        let name = map["name"].as_str().unwrap_or("");
+        if !name.ends_with("_any") && !name.ends_with("_ip") {
+            continue;
+        }
+        for e in map["elem"].as_array().into_iter().flatten() {
+            // [key, value]; a concatenation is {"concat": [a, b]}.
+            let (Some(k), Some(val)) = (e.get(0), e.get(1)) else {
+                continue;
+            };
+            let addr = val["concat"][0].as_str().unwrap_or("");
+            if addr != want {
+                continue;
+            }
+            let key = match &k["concat"] {
+                serde_json::Value::Array(parts) => parts
+                    .iter()
+                    .map(|p| p.to_string().trim_matches('"').to_string())
+                    .collect::<Vec<_>>()
+                    .join(" . "),
+                _ => k.to_string().trim_matches('"').to_string(),
+            };
+            found.push((name.to_string(), key));
+        }
+    }
+    found
+}
+
+/// Takes a container's published ports away: only elements that still send to its address,
+/// so a port another container holds (say, after this one's publish was refused) stays.
+pub fn unpublish(ports: &[PortMap], ip: std::net::Ipv4Addr) {
     if ports.is_empty() {
         return;
     }
     if let Ok(_l) = lock() {
-        // One by one: an element already gone must not keep the others.
-        for p in ports {
-            let _ = nft(&port_elements(
-                std::slice::from_ref(p),
-                std::net::Ipv4Addr::UNSPECIFIED,
-                false,
-            ));
+        for (map, key) in elements_to(ip) {
+            let _ = nft(&format!("delete element ip berth {map} {{ {key} }}\n"));
         }
     }
 }
