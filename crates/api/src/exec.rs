@@ -296,6 +296,9 @@ fn finish(exec_id: &str, code: i32) {
     if let Some(x) = EXECS.lock().unwrap().get_mut(exec_id) {
         x.running = false;
         x.exit_code = Some(code);
+        // The terminal goes with the process: a long-lived container's execs must not pile
+        // up descriptors.
+        x.master = None;
     }
 }
 
@@ -506,6 +509,10 @@ async fn start(
                 drop(tx);
                 while let Some(f) = rx.recv().await {
                     if cw.write_all(&f).await.is_err() {
+                        // The client is gone: as dockerd, the process goes too, or it would
+                        // block on a full pipe forever.
+                        // SAFETY: kill(2) of our own child, not reaped yet (watch reaps it).
+                        unsafe { libc::kill(pid, libc::SIGKILL) };
                         break;
                     }
                 }

@@ -263,11 +263,13 @@ async fn progress_stream(
 async fn create(
     State(engine): State<Shared>,
     Query(q): Q,
+    RawQuery(raw): RawQuery,
     headers: HeaderMap,
     body: Body,
 ) -> ApiResult<Response> {
     if let Some(src) = q.get("fromSrc") {
-        return import(engine, &q, src, body).await;
+        let changes = changes(raw.as_deref().unwrap_or(""));
+        return import(engine, &q, &changes, src, body).await;
     }
     let Some(from) = q.get("fromImage").cloned() else {
         return Err(ApiError::new(400, "fromImage or fromSrc is required"));
@@ -295,6 +297,7 @@ async fn create(
 async fn import(
     engine: Shared,
     q: &HashMap<String, String>,
+    changes: &[String],
     src: &str,
     body: Body,
 ) -> ApiResult<Response> {
@@ -318,8 +321,8 @@ async fn import(
     };
     let message = q.get("message").filter(|m| !m.is_empty()).cloned();
     let mut cfg = berth_engine::image::ContainerConfig::default();
-    for c in changes(q) {
-        berth_engine::image::config::apply_change(&mut cfg, &c)
+    for c in changes {
+        berth_engine::image::config::apply_change(&mut cfg, c)
             .map_err(|e| ApiError::new(400, e.to_string()))?;
     }
     let id = piped_request(&engine, body, move |e, fd| {
@@ -336,11 +339,13 @@ async fn import(
         .into_response())
 }
 
-/// The `changes` query values (`CMD ["sh"]`, `ENV A=b`), which may repeat.
-fn changes(q: &HashMap<String, String>) -> Vec<String> {
-    q.get("changes")
-        .map(|c| vec![c.clone()])
-        .unwrap_or_default()
+/// The `changes` query values (`CMD ["sh"]`, `ENV A=b`), which repeat: a map of the query
+/// would keep only the last.
+fn changes(raw: &str) -> Vec<String> {
+    form_urlencoded::parse(raw.as_bytes())
+        .filter(|(k, _)| k == "changes")
+        .map(|(_, v)| v.into_owned())
+        .collect()
 }
 
 /// `POST /images/{name}/push?tag=`.

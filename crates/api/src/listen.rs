@@ -112,15 +112,22 @@ impl TlsListener {
         let local = tcp.local_addr()?;
         let acceptor = tokio_rustls::TlsAcceptor::from(config);
         let (tx, rx) = tokio::sync::mpsc::channel(16);
+        // Unauthenticated peers must not be able to hold every descriptor of the daemon.
+        let handshakes = std::sync::Arc::new(tokio::sync::Semaphore::new(64));
         tokio::spawn(async move {
             loop {
                 let Ok((sock, peer)) = tcp.accept().await else {
                     tokio::time::sleep(std::time::Duration::from_millis(50)).await;
                     continue;
                 };
+                let Ok(permit) = handshakes.clone().try_acquire_owned() else {
+                    drop(sock);
+                    continue;
+                };
                 let acceptor = acceptor.clone();
                 let tx = tx.clone();
                 tokio::spawn(async move {
+                    let _permit = permit;
                     let hs = tokio::time::timeout(
                         std::time::Duration::from_secs(10),
                         acceptor.accept(sock),

@@ -250,6 +250,16 @@ fn user_networks_connect_their_own_and_isolate_the_rest() {
         o.code != 0 && o.stderr.contains("has active endpoints"),
         "{o:?}"
     );
+    for bad in ["berth0", "a/../x", "waytoolongforaninterface"] {
+        let o = b.run(&[
+            "network",
+            "create",
+            "-o",
+            &format!("com.docker.network.bridge.name={bad}"),
+            "badbridge",
+        ]);
+        assert!(o.code != 0, "bridge name {bad} accepted");
+    }
     let o = b.run(&["network", "rm", "bridge"]);
     assert!(
         o.stderr

@@ -914,12 +914,22 @@ fn docker_cli_logs_in_pushes_and_pulls_through_the_api() {
         "import",
         "-c",
         "CMD [\"sh\"]",
+        "-c",
+        "ENV FROM_IMPORT=yes",
         crate::common::busybox_tar().to_str().unwrap(),
         "imp/bb:1",
     ]);
     assert!(id.starts_with("sha256:"), "{id}");
     assert_eq!(
-        d.ok(&["run", "--rm", "imp/bb:1", "echo", "imported"]),
-        "imported\n"
+        d.ok(&[
+            "run",
+            "--rm",
+            "imp/bb:1",
+            "sh",
+            "-c",
+            "echo imported $FROM_IMPORT"
+        ]),
+        "imported yes\n",
+        "every --change applied"
     );
 }

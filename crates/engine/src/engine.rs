@@ -1009,12 +1009,20 @@ impl Engine {
         if st.status.is_live() {
             return Ok(st.pid);
         }
-        self.prepare_bundle(&rec, console_size).map_err(|e| {
-            Error::new(
-                e.kind,
-                format!("failed to start container {}: {}", &id[..12], e.message),
-            )
-        })?;
+        let dir = self.containers.dir(id);
+        // A start that fails before the shim runs gives its network plan back (lease, record).
+        let give_back = |e: Error| {
+            crate::network::detach(&self.root, &dir, id);
+            e
+        };
+        self.prepare_bundle(&rec, console_size)
+            .map_err(give_back)
+            .map_err(|e| {
+                Error::new(
+                    e.kind,
+                    format!("failed to start container {}: {}", &id[..12], e.message),
+                )
+            })?;
 
         let (ready_r, ready_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
             .map_err(|e| Error::internal(format!("pipe: {e}")))?;
@@ -1049,9 +1057,10 @@ impl Engine {
                 Ok(())
             });
         }
-        let mut child = cmd.spawn().map_err(|e| {
-            Error::internal(format!("start shim {}: {e}", self.shim_binary.display()))
-        })?;
+        let mut child = cmd
+            .spawn()
+            .map_err(|e| Error::internal(format!("start shim {}: {e}", self.shim_binary.display())))
+            .map_err(give_back)?;
         drop(ready_w);
         drop(attach);
         let mut msg = String::new();

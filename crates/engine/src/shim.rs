@@ -647,9 +647,11 @@ fn supervise(
             let _ = cg.destroy();
         }
         drop(dns);
-        // Off the network after every run; a restart sets it up again with the same address.
+        // Off the network after every run; a restart sets it up again with the same address,
+        // whose lease is held meanwhile.
         if let Some(a) = crate::network::read_attachment(&dir) {
             crate::network::attach::teardown(&a);
+            crate::network::hold_leases(&root, &dir);
         }
         {
             let _lock = containers.lock(id).ok();

@@ -251,7 +251,8 @@ fn lookup(root: &Path, nets: &[String], name: &str) -> Option<Vec<Ipv4Addr>> {
     for e in rd.flatten() {
         let dir = e.path();
         let list = super::read_attachments(&dir);
-        if !list.iter().any(|a| nets.contains(&a.network_id)) {
+        // Running: its namespace exists (a plan left by a failed start does not count).
+        if !list.iter().any(|a| nets.contains(&a.network_id)) || !list[0].netns.exists() {
             continue;
         }
         let id = e.file_name().to_string_lossy().into_owned();

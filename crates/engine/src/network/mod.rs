@@ -234,6 +234,7 @@ impl NetworkStore {
             .iter()
             .all(|n| all.iter().any(|x| x.name == *n))
         {
+            self.rereserve(&all);
             return Ok(all);
         }
         let _l = self.root.lock("networks")?;
@@ -284,6 +285,35 @@ impl NetworkStore {
             store::write_json(&self.path(&rec.id), &rec)?;
         }
         Ok(self.all())
+    }
+
+    /// After a reboot /run is empty: this root's networks take their subnets back before
+    /// another root can pick them.
+    fn rereserve(&self, all: &[NetworkRecord]) {
+        let missing: Vec<&NetworkRecord> = all
+            .iter()
+            .filter(|n| n.driver == "bridge" && n.bridge() != DEFAULT_BRIDGE)
+            .filter(|n| reserved_subnet(&n.bridge()).is_none())
+            .collect();
+        if missing.is_empty() {
+            return;
+        }
+        if let Ok(_h) = host_lock() {
+            for n in missing {
+                if let Some(c) = n.ipam.config.first() {
+                    let (Ok((net, len)), false) = (
+                        parse_cidr(&c.subnet),
+                        reserved_subnet(&n.bridge()).is_some(),
+                    ) else {
+                        continue;
+                    };
+                    // Taken meanwhile by someone else: leave it (the clash shows at start).
+                    if !reserved_subnets().iter().any(|r| overlaps(*r, (net, len))) {
+                        let _ = reserve(&n.bridge(), &c.subnet);
+                    }
+                }
+            }
+        }
     }
 
     /// A network by name, id or id prefix.
@@ -353,6 +383,27 @@ impl NetworkStore {
                 "network with name {} already exists",
                 req.name
             )));
+        }
+        // The bridge is a host-wide name: a kernel interface name, never the default bridge's
+        // nor one another network (of any root) already has.
+        if let Some(b) = req.options.get("com.docker.network.bridge.name") {
+            let ok = !b.is_empty()
+                && b.len() <= 15
+                && b.bytes()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.' | b'-'))
+                && b != "."
+                && b != "..";
+            if !ok {
+                return Err(Error::invalid(format!("invalid bridge name {b:?}")));
+            }
+            if b == DEFAULT_BRIDGE
+                || reserved_subnet(b).is_some()
+                || existing.iter().any(|n| n.bridge() == *b)
+            {
+                return Err(Error::conflict(format!(
+                    "bridge name {b} is already used by another network"
+                )));
+            }
         }
         let cfg = match &req.subnet {
             Some(s) => {
@@ -506,10 +557,11 @@ impl NetworkStore {
                     }
                     Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
                         let holder = std::fs::read_to_string(&p).unwrap_or_default();
-                        // A lease taken moments ago belongs to a container still starting.
+                        // A lease touched lately belongs to a container starting, or waiting
+                        // out a restart back-off (at most 60 s; the shim touches it then).
                         let fresh = std::fs::metadata(&p)
                             .and_then(|m| m.modified())
-                            .is_ok_and(|t| t.elapsed().is_ok_and(|e| e.as_secs() < 60));
+                            .is_ok_and(|t| t.elapsed().is_ok_and(|e| e.as_secs() < 90));
                         if holder == owner || (!holder.is_empty() && !fresh && !live(&holder)) {
                             let _ = std::fs::remove_file(&p);
                             continue;
@@ -674,6 +726,20 @@ pub fn read_attachment(dir: &std::path::Path) -> Option<Attachment> {
 /// Records a container's attachments.
 pub fn write_attachments(dir: &std::path::Path, list: &[Attachment]) -> Result<()> {
     store::write_json(&dir.join("network.json"), &list)
+}
+
+/// Keeps a restarting container's leases: between its runs the namespace is gone, so only the
+/// lease files' age says they are held (see [`NetworkStore::lease`]).
+pub fn hold_leases(root: &Root, dir: &std::path::Path) {
+    let nets = NetworkStore::new(root);
+    for a in read_attachments(dir) {
+        if let Ok(net) = nets.get(&a.network_id) {
+            let p = nets.leases(&net).join(a.ip.to_string());
+            if let Ok(f) = std::fs::File::options().write(true).open(&p) {
+                let _ = f.set_modified(std::time::SystemTime::now());
+            }
+        }
+    }
 }
 
 /// Takes a container off its networks for good (it stopped, its shim died, or it is being
