@@ -45,7 +45,17 @@ PY
 gbps=$(read_gbps 127.0.0.1 "$port")
 sleep 0.3
 direct=$(read_gbps "$ip" 9000)
-python3 - "$work/net.json" "$gbps" "$direct" <<'PY'
+# The same through Docker's published port, when an engine answers.
+dgbps=none
+if docker -H unix:///var/run/docker.sock info >/dev/null 2>&1; then
+    dport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+    docker -H unix:///var/run/docker.sock import "$tarball" berth-bench-busybox >/dev/null
+    dcid=$(docker -H unix:///var/run/docker.sock run -d -p "$dport:9000" berth-bench-busybox sh -c 'while true; do nc -l -p 9000 < /dev/zero; done')
+    sleep 1
+    dgbps=$(read_gbps 127.0.0.1 "$dport")
+    docker -H unix:///var/run/docker.sock rm -f "$dcid" >/dev/null
+fi
+python3 - "$work/net.json" "$gbps" "$direct" "$dgbps" <<'PY'
 import json, sys
 none, bridge = json.load(open(sys.argv[1]))["results"]
 print("berth run --rm busybox true (release build, one hyperfine run):")
@@ -54,4 +64,7 @@ print(f"  default bridge  {bridge['mean']*1000:6.1f} ms (min {bridge['min']*1000
 print(f"  the bridge adds {(bridge['mean'] - none['mean'])*1000:.1f} ms (target <= 3 ms)")
 print(f"host <- container, 2 GiB: through the published port on 127.0.0.1 {sys.argv[2]} Gbit/s;"
       f" straight to the container's address {sys.argv[3]} Gbit/s (busybox nc is the sender)")
+if sys.argv[4] != "none":
+    print(f"  docker, the same through its published port (docker-proxy): {sys.argv[4]} Gbit/s"
+          f" -> berth/docker {float(sys.argv[2]) / float(sys.argv[4]):.2f}x")
 PY
