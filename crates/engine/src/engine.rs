@@ -954,7 +954,7 @@ impl Engine {
             .iter()
             .map(|m| (m.destination.clone(), m.source.clone()))
             .collect();
-        snapshot::in_private_rootfs(&self.images.layers, &rec.layers, &dir, move |rootfs| {
+        snapshot::in_private_rootfs(&self.images.layers, &rec.layers, &dir, &[], move |rootfs| {
             for (dest, target) in &jobs {
                 let src = snapshot::resolve_in_root(rootfs, dest)?;
                 if src.is_dir() {
@@ -1740,25 +1740,32 @@ impl Engine {
             .map(PathBuf::from)
             .collect();
         self.with_frozen(id, true, || {
-            snapshot::in_private_rootfs(&self.images.layers, &rec.layers, &dir, move |root| {
-                // SAFETY: the caller's descriptor, borrowed for the helper's lifetime.
-                let out = std::mem::ManuallyDrop::new(unsafe { std::fs::File::from_raw_fd(fd) });
-                let mut b = tar::Builder::new(std::io::BufWriter::new(&*out));
-                b.follow_symlinks(false);
-                let mut entries: Vec<_> = std::fs::read_dir(root)
-                    .map_err(|e| e.to_string())?
-                    .flatten()
-                    .collect();
-                entries.sort_by_key(|e| e.file_name());
-                for e in entries {
-                    let name = PathBuf::from(e.file_name());
-                    snapshot::changes::write_tree(&mut b, &e.path(), &name, &skip)
-                        .map_err(|e| format!("export: {e}"))?;
-                }
-                b.into_inner()
-                    .and_then(|mut w| std::io::Write::flush(&mut w))
-                    .map_err(|e| format!("export: {e}"))
-            })
+            snapshot::in_private_rootfs(
+                &self.images.layers,
+                &rec.layers,
+                &dir,
+                &[fd],
+                move |root| {
+                    // SAFETY: the caller's descriptor, borrowed for the helper's lifetime.
+                    let out =
+                        std::mem::ManuallyDrop::new(unsafe { std::fs::File::from_raw_fd(fd) });
+                    let mut b = tar::Builder::new(std::io::BufWriter::new(&*out));
+                    b.follow_symlinks(false);
+                    let mut entries: Vec<_> = std::fs::read_dir(root)
+                        .map_err(|e| e.to_string())?
+                        .flatten()
+                        .collect();
+                    entries.sort_by_key(|e| e.file_name());
+                    for e in entries {
+                        let name = PathBuf::from(e.file_name());
+                        snapshot::changes::write_tree(&mut b, &e.path(), &name, &skip)
+                            .map_err(|e| format!("export: {e}"))?;
+                    }
+                    b.into_inner()
+                        .and_then(|mut w| std::io::Write::flush(&mut w))
+                        .map_err(|e| format!("export: {e}"))
+                },
+            )
         })
     }
 
@@ -1867,6 +1874,7 @@ impl Engine {
     fn with_root(
         &self,
         id: &str,
+        keep: &[RawFd],
         f: impl FnOnce(&Path) -> std::result::Result<(), String>,
     ) -> Result<()> {
         let rec = self.record(id)?;
@@ -1879,6 +1887,7 @@ impl Engine {
             &self.images.layers,
             &rec.layers,
             &self.containers.dir(id),
+            keep,
             f,
         )
     }
@@ -1894,6 +1903,7 @@ impl Engine {
             &self.images.layers,
             &rec.layers,
             &self.containers.dir(id),
+            &[],
             f,
         )
     }
@@ -2095,7 +2105,7 @@ impl Engine {
         let wfd = w.as_raw_fd();
         // For a stopped container the closure runs in a helper process: the answer comes back
         // through the pipe.
-        let res = self.with_root(id, move |root| {
+        let res = self.with_root(id, &[wfd], move |root| {
             let st = (|| -> std::result::Result<PathStat, String> {
                 let r = snapshot::resolve_in_root_opt(root, &p, false)?;
                 // stat, not lstat: r.path is a /proc/self/fd link to the object itself (a
@@ -2132,7 +2142,7 @@ impl Engine {
             CopyEnd::Path(p) => (Some(p.to_path_buf()), -1),
             CopyEnd::Tar(fd) => (None, fd),
         };
-        self.with_root(id, move |root| {
+        self.with_root(id, &[tar_fd], move |root| {
             let r = snapshot::resolve_in_root_opt(root, &src, follow)?;
             let p = r.path;
             let base = Path::new(src.trim_end_matches('/'))
@@ -2199,7 +2209,7 @@ impl Engine {
         }
         let src = src.map(Path::to_path_buf);
         let dest = dest.to_string();
-        self.with_root(id, move |root| {
+        self.with_root(id, &[tar_fd], move |root| {
             let existing = snapshot::resolve_in_root(root, &dest).ok();
             match src {
                 None => {

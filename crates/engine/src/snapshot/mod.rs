@@ -279,14 +279,37 @@ pub fn resolve_in_root_opt(
     })
 }
 
+/// Closes every descriptor from 3 up except those in `keep` (close_range over the gaps).
+fn close_all_but(keep: &[std::os::fd::RawFd]) {
+    let mut keep: Vec<u32> = keep
+        .iter()
+        .filter(|f| **f >= 3)
+        .map(|f| *f as u32)
+        .collect();
+    keep.sort_unstable();
+    keep.dedup();
+    let mut from = 3u32;
+    for k in keep {
+        if k > from {
+            // SAFETY: closing descriptors of this (forked, single-threaded) child.
+            unsafe { libc::syscall(libc::SYS_close_range, from, k - 1, 0) };
+        }
+        from = k + 1;
+    }
+    // SAFETY: as above.
+    unsafe { libc::syscall(libc::SYS_close_range, from, u32::MAX, 0) };
+}
+
 /// Runs `f` on the container's merged root file system (its rw layer over the image's
 /// layers) in a child process with a mount namespace of its own, so the overlay mount exists
 /// only for that child and disappears with it. Only for stopped containers: a running one's
-/// root is `/proc/<pid>/root`.
+/// root is `/proc/<pid>/root`. The child keeps only the descriptors in `keep` (and stdio): in
+/// a multi-threaded daemon it would otherwise hold other requests' pipes open.
 pub fn in_private_rootfs(
     layers: &LayerStore,
     layer_ids: &[String],
     dir: &Path,
+    keep: &[std::os::fd::RawFd],
     f: impl FnOnce(&Path) -> std::result::Result<(), String>,
 ) -> Result<()> {
     let m = layers.overlay(layer_ids, dir)?;
@@ -304,6 +327,7 @@ pub fn in_private_rootfs(
     }
     if pid == 0 {
         drop(r);
+        close_all_but(&[keep, &[std::os::fd::AsRawFd::as_raw_fd(&w)]].concat());
         let res = (|| -> std::result::Result<(), String> {
             nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNS)
                 .map_err(|e| format!("unshare: {e}"))?;
