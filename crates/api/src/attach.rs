@@ -148,18 +148,24 @@ pub async fn attach(
         };
         bridge(TokioIo::new(up), shim, how, keys).await;
     });
+    Ok(switching_protocols(tty))
+}
+
+/// The `101 UPGRADED` answer of an attach or exec start: raw stream with a terminal, stdcopy
+/// frames without.
+pub(crate) fn switching_protocols(tty: bool) -> Response {
     let ctype = if tty {
         "application/vnd.docker.raw-stream"
     } else {
         "application/vnd.docker.multiplexed-stream"
     };
-    Ok(Response::builder()
+    Response::builder()
         .status(StatusCode::SWITCHING_PROTOCOLS)
         .header("Content-Type", ctype)
         .header("Connection", "Upgrade")
         .header("Upgrade", "tcp")
         .body(Body::empty())
-        .unwrap())
+        .unwrap()
 }
 
 /// Which streams an attach carries, and how its container's stdin behaves.

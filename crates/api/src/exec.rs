@@ -522,18 +522,7 @@ async fn start(
             }
         }
     });
-    let ctype = if tty {
-        "application/vnd.docker.raw-stream"
-    } else {
-        "application/vnd.docker.multiplexed-stream"
-    };
-    Ok(Response::builder()
-        .status(StatusCode::SWITCHING_PROTOCOLS)
-        .header("Content-Type", ctype)
-        .header("Connection", "Upgrade")
-        .header("Upgrade", "tcp")
-        .body(Body::empty())
-        .unwrap())
+    Ok(crate::attach::switching_protocols(tty))
 }
 
 /// dockerd's exit code for an exec that could not start: 127 for a missing command, else 126.

@@ -312,6 +312,23 @@ pub fn strip_nulls(v: &mut serde_json::Value) {
     }
 }
 
+/// Docker's rule for a `filters` query: every key must match, by any one of its values.
+pub fn filters_match(
+    filters: &std::collections::HashMap<String, Vec<String>>,
+    mut matches: impl FnMut(&str, &str) -> berth_engine::Result<bool>,
+) -> berth_engine::Result<bool> {
+    for (k, vals) in filters {
+        let mut any = false;
+        for v in vals {
+            any |= matches(k, v)?;
+        }
+        if !any {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
 /// Docker's boolean query values: "1", "true", "True".
 pub fn truthy(v: Option<&String>) -> bool {
     matches!(

@@ -1,12 +1,13 @@
 //! `/networks`: list, inspect, create, remove, prune (bridge networks; `host` and `none` are
 //! there as Docker's are).
 
-use crate::{blocking, ApiError, ApiResult, Shared};
+use crate::{blocking, ApiResult, Shared};
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use berth_engine::network::{CreateNetwork, NetworkRecord};
+use berth_engine::network;
+use berth_engine::network::CreateNetwork;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, HashMap};
@@ -23,60 +24,23 @@ pub fn routes() -> Router<Shared> {
         .route("/networks/{id}/disconnect", post(connect))
 }
 
-/// A network as the API shows it, with its running containers.
-fn network_json(e: &berth_engine::Engine, net: &NetworkRecord) -> Value {
-    let mut v = serde_json::to_value(net).unwrap_or_default();
-    let mut ctrs = serde_json::Map::new();
-    for (rec, a) in e.network_containers(net) {
-        ctrs.insert(
-            rec.id.clone(),
-            json!({"Name": rec.name, "EndpointID": a.veth, "MacAddress": a.mac,
-                   "IPv4Address": format!("{}/{}", a.ip, a.prefix), "IPv6Address": ""}),
-        );
-    }
-    v["Containers"] = Value::Object(ctrs);
-    v["ConfigFrom"] = json!({"Network": ""});
-    v["ConfigOnly"] = json!(false);
-    v
-}
-
-fn matches(net: &NetworkRecord, key: &str, val: &str) -> ApiResult<bool> {
-    Ok(match key {
-        "name" => net.name.contains(val),
-        "id" => net.id.starts_with(val),
-        "driver" => net.driver == val,
-        "scope" => net.scope == val,
-        "type" => (val == "builtin") == net.predefined(),
-        "label" => match val.split_once('=') {
-            Some((k, x)) => net.labels.get(k).map(String::as_str) == Some(x),
-            None => net.labels.contains_key(val),
-        },
-        "dangling" => true,
-        other => return Err(ApiError::new(400, format!("invalid filter '{other}'"))),
-    })
-}
-
 async fn list(State(engine): State<Shared>, Query(q): Q) -> ApiResult<Json<Value>> {
     let filters = crate::containers::filters(&q)?;
-    let nets = blocking(&engine, |e| e.networks.list()).await?;
-    let mut keep = Vec::new();
-    for n in nets {
-        let mut ok = true;
-        for (k, vals) in &filters {
-            let mut any = false;
-            for v in vals {
-                any |= matches(&n, k, v)?;
-            }
-            ok &= any;
-        }
-        if ok {
-            keep.push(n);
-        }
-    }
     blocking(&engine, move |e| {
-        Ok(Json(Value::Array(
-            keep.iter().map(|n| network_json(e, n)).collect(),
-        )))
+        let mut out = Vec::new();
+        for n in e.networks.list()? {
+            // Every network counts as dangling here: berth keeps no unused-network index.
+            let keep = crate::filters_match(&filters, |k, v| {
+                if k == "dangling" {
+                    return Ok(true);
+                }
+                network::matches(&n, k, v)
+            })?;
+            if keep {
+                out.push(e.inspect_network(&n));
+            }
+        }
+        Ok(Json(Value::Array(out)))
     })
     .await
 }
@@ -84,7 +48,7 @@ async fn list(State(engine): State<Shared>, Query(q): Q) -> ApiResult<Json<Value
 async fn inspect(State(engine): State<Shared>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
     blocking(&engine, move |e| {
         let net = e.networks.get(&id)?;
-        Ok(Json(network_json(e, &net)))
+        Ok(Json(e.inspect_network(&net)))
     })
     .await
 }

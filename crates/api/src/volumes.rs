@@ -25,15 +25,7 @@ async fn list(State(engine): State<Shared>, Query(q): Q) -> ApiResult<Json<Value
     blocking(&engine, move |e| {
         let mut out = Vec::new();
         for v in e.volumes.list() {
-            let mut ok = true;
-            for (k, vals) in &filters {
-                let mut any = false;
-                for x in vals {
-                    any |= volume::matches(&e.root, &v, k, x)?;
-                }
-                ok &= any;
-            }
-            if ok {
+            if crate::filters_match(&filters, |k, x| volume::matches(&e.root, &v, k, x))? {
                 out.push(serde_json::to_value(&v).unwrap_or_default());
             }
         }

@@ -176,6 +176,24 @@ impl Engine {
         })
     }
 
+    /// A network in Docker's inspect shape, with its running containers (`network inspect`,
+    /// `GET /networks`).
+    pub fn inspect_network(&self, net: &crate::network::NetworkRecord) -> Value {
+        let mut v = serde_json::to_value(net).unwrap_or_default();
+        let mut ctrs = serde_json::Map::new();
+        for (rec, a) in self.network_containers(net) {
+            ctrs.insert(
+                rec.id.clone(),
+                json!({"Name": rec.name, "EndpointID": a.veth, "MacAddress": a.mac,
+                       "IPv4Address": format!("{}/{}", a.ip, a.prefix), "IPv6Address": ""}),
+            );
+        }
+        v["Containers"] = Value::Object(ctrs);
+        v["ConfigFrom"] = json!({"Network": ""});
+        v["ConfigOnly"] = json!(false);
+        v
+    }
+
     /// An image's `RepoTags` and `RepoDigests`, as inspect and the image list show them.
     pub fn repo_tags_and_digests(&self, id: &str) -> (Vec<String>, Vec<String>) {
         let refs = self.images.refs_of(id);

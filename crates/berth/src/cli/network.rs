@@ -4,9 +4,9 @@ use super::{NetworkCmd, NetworkCreateArgs, PortArgs, VolumeLsArgs};
 use crate::format::{list_format, print_list};
 use crate::{CmdResult, Exit};
 use anyhow::anyhow;
-use berth_engine::network::{CreateNetwork, NetworkRecord};
+use berth_engine::network::CreateNetwork;
 use berth_engine::Engine;
-use serde_json::{json, Value};
+use serde_json::json;
 use std::collections::BTreeMap;
 
 fn key_values(items: &[String], what: &str) -> anyhow::Result<BTreeMap<String, String>> {
@@ -21,37 +21,6 @@ fn key_values(items: &[String], what: &str) -> anyhow::Result<BTreeMap<String, S
     Ok(m)
 }
 
-/// A network in Docker's inspect shape, with its running containers.
-pub fn inspect_json(engine: &Engine, net: &NetworkRecord) -> Value {
-    let mut v = serde_json::to_value(net).unwrap_or_default();
-    let mut ctrs = serde_json::Map::new();
-    for (rec, a) in engine.network_containers(net) {
-        ctrs.insert(
-            rec.id.clone(),
-            json!({"Name": rec.name, "EndpointID": a.veth, "MacAddress": a.mac,
-                   "IPv4Address": format!("{}/{}", a.ip, a.prefix), "IPv6Address": ""}),
-        );
-    }
-    v["Containers"] = Value::Object(ctrs);
-    v["ConfigFrom"] = json!({"Network": ""});
-    v["ConfigOnly"] = json!(false);
-    v
-}
-
-fn filter_ok(net: &NetworkRecord, key: &str, val: &str) -> anyhow::Result<bool> {
-    Ok(match key {
-        "name" => net.name.contains(val),
-        "id" => net.id.starts_with(val),
-        "driver" => net.driver == val,
-        "type" => (val == "builtin") == net.predefined(),
-        "label" => match val.split_once('=') {
-            Some((k, x)) => net.labels.get(k).map(String::as_str) == Some(x),
-            None => net.labels.contains_key(val),
-        },
-        other => return Err(anyhow!("invalid filter '{other}'")),
-    })
-}
-
 fn ls(engine: &Engine, a: VolumeLsArgs) -> CmdResult {
     let mut rows = Vec::new();
     for n in engine.networks.list()? {
@@ -60,7 +29,7 @@ fn ls(engine: &Engine, a: VolumeLsArgs) -> CmdResult {
             let (k, v) = f
                 .split_once('=')
                 .ok_or_else(|| anyhow!("bad format of filter (expected name=value)"))?;
-            ok &= filter_ok(&n, k, v)?;
+            ok &= berth_engine::network::matches(&n, k, v)?;
         }
         if ok {
             rows.push(json!({"ID": &n.id[..12], "Name": n.name, "Driver": n.driver, "Scope": n.scope,
@@ -103,24 +72,9 @@ pub fn run(engine: &Engine, cmd: NetworkCmd) -> CmdResult {
         NetworkCmd::Create(a) => create(engine, a),
         NetworkCmd::Ls(a) => ls(engine, a),
         NetworkCmd::Inspect(a) => {
-            let mut items = Vec::new();
-            let mut failed = false;
-            for n in &a.names {
-                match engine.networks.get(n) {
-                    Ok(net) => items.push(inspect_json(engine, &net)),
-                    Err(e) => {
-                        eprintln!("Error response from daemon: {}", e.message);
-                        failed = true;
-                    }
-                }
-            }
-            match &a.format {
-                Some(f) => {
-                    crate::cli::system::print_templated(f, &items)?;
-                }
-                None => println!("{}", crate::cli::system::pretty(&Value::Array(items))),
-            }
-            Ok(if failed { 1 } else { 0 })
+            crate::cli::system::inspect_each(&a.names, a.format.as_deref(), |n| {
+                Ok(engine.inspect_network(&engine.networks.get(n)?))
+            })
         }
         NetworkCmd::Rm(a) => {
             let mut failed = false;

@@ -33,6 +33,33 @@ pub fn print_templated(format: &str, items: &[Value]) -> CmdResult {
     Ok(0)
 }
 
+/// `volume inspect`, `network inspect`: each name's object as `get` finds it (an error is
+/// reported and the others still shown), as JSON or through `--format`; exit 1 if one failed.
+pub fn inspect_each(
+    names: &[String],
+    format: Option<&str>,
+    get: impl Fn(&str) -> berth_engine::Result<Value>,
+) -> CmdResult {
+    let mut items = Vec::new();
+    let mut failed = false;
+    for n in names {
+        match get(n) {
+            Ok(v) => items.push(v),
+            Err(e) => {
+                eprintln!("Error response from daemon: {}", e.message);
+                failed = true;
+            }
+        }
+    }
+    match format {
+        Some(f) => {
+            print_templated(f, &items)?;
+        }
+        None => println!("{}", pretty(&Value::Array(items))),
+    }
+    Ok(if failed { 1 } else { 0 })
+}
+
 /// `berth inspect`, `container inspect`, `image inspect`.
 pub fn inspect(engine: &Engine, a: InspectArgs, kind: Option<&str>) -> CmdResult {
     let kind = kind.or(a.typ.as_deref());

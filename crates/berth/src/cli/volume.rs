@@ -26,27 +26,9 @@ pub fn run(engine: &Engine, cmd: VolumeCmd) -> CmdResult {
         VolumeCmd::Create(a) => create(engine, a),
         VolumeCmd::Ls(a) => ls(engine, a),
         VolumeCmd::Inspect(a) => {
-            let mut items = Vec::new();
-            let mut failed = false;
-            for n in &a.names {
-                match engine.volumes.get(n) {
-                    Ok(v) => items.push(serde_json::to_value(&v)?),
-                    Err(e) => {
-                        eprintln!("Error response from daemon: {}", e.message);
-                        failed = true;
-                    }
-                }
-            }
-            match &a.format {
-                Some(f) => {
-                    crate::cli::system::print_templated(f, &items)?;
-                }
-                None => println!(
-                    "{}",
-                    crate::cli::system::pretty(&serde_json::Value::Array(items))
-                ),
-            }
-            Ok(if failed { 1 } else { 0 })
+            crate::cli::system::inspect_each(&a.names, a.format.as_deref(), |n| {
+                Ok(serde_json::to_value(engine.volumes.get(n)?).unwrap_or_default())
+            })
         }
         VolumeCmd::Rm(a) => {
             let mut failed = false;

@@ -169,9 +169,10 @@ pub fn remove_network(bridge: &str, subnet: &str) -> Result<()> {
     if !table_exists() {
         return Ok(());
     }
-    let all: Vec<String> = bridges().into_iter().filter(|b| b != bridge).collect();
+    let mut all = bridges();
+    let known = all.iter().any(|b| b == bridge);
+    all.retain(|b| b != bridge);
     let mut batch = isolation(&all);
-    let known = bridges().iter().any(|b| b == bridge);
     if known {
         batch.push_str(&format!(
             "delete element ip berth bridges {{ \"{bridge}\" }}\n"

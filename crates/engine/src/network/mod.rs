@@ -100,6 +100,23 @@ impl NetworkRecord {
     }
 }
 
+/// Docker's `network ls` filters on a record: name (substring), id (prefix), driver, scope,
+/// type (builtin/custom), label[=value].
+pub fn matches(net: &NetworkRecord, key: &str, val: &str) -> Result<bool> {
+    Ok(match key {
+        "name" => net.name.contains(val),
+        "id" => net.id.starts_with(val),
+        "driver" => net.driver == val,
+        "scope" => net.scope == val,
+        "type" => (val == "builtin") == net.predefined(),
+        "label" => match val.split_once('=') {
+            Some((k, x)) => net.labels.get(k).map(String::as_str) == Some(x),
+            None => net.labels.contains_key(val),
+        },
+        other => return Err(Error::invalid(format!("invalid filter '{other}'"))),
+    })
+}
+
 /// Parses `a.b.c.d/n`, returning the network address (host bits cleared).
 pub fn parse_cidr(s: &str) -> Result<(Ipv4Addr, u8)> {
     let bad = || Error::invalid(format!("invalid CIDR address: {s}"));
