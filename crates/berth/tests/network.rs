@@ -612,6 +612,27 @@ fn connect_and_disconnect_stopped_and_running_containers() {
         "10",
     ]);
     assert_eq!(o.code, 0);
+    // none is a network mode of its own, running or not (Docker's refusal).
     let o = b.run(&["network", "connect", "moved", "isolated"]);
-    assert!(o.code != 0 && o.stderr.contains("cannot join"), "{o:?}");
+    assert!(o.code != 0 && o.stderr.contains("private (none) mode"), "{o:?}");
+    b.ok(&["stop", "-t", "0", "isolated"]);
+    let o = b.run(&["network", "connect", "moved", "isolated"]);
+    assert!(o.code != 0 && o.stderr.contains("private (none) mode"), "{o:?}");
+    let o = b.run(&["network", "connect", "host", "mover"]);
+    assert!(o.code != 0 && o.stderr.contains("host"), "{o:?}");
+    // Leaving the last network: disconnected, not `none` — the mode stays, loopback only,
+    // and the next connect gives it a network again (compose's disconnect-and-connect).
+    b.ok(&["stop", "-t", "0", "mover"]);
+    b.ok(&["network", "disconnect", "moved", "mover"]);
+    assert_eq!(b.inspect("mover", "{{.HostConfig.NetworkMode}}"), "moved");
+    assert_eq!(b.inspect("mover", "{{len .NetworkSettings.Networks}}"), "0");
+    b.ok(&["start", "mover"]);
+    assert_eq!(b.ok(&["exec", "mover", "ls", "/sys/class/net"]), "lo\n");
+    let nets = b.ok(&["ps", "--filter", "name=mover", "--format", "[{{.Networks}}]"]);
+    assert_eq!(nets, "[]\n");
+    b.ok(&["stop", "-t", "0", "mover"]);
+    b.ok(&["network", "connect", "--alias", "back", "live", "mover"]);
+    b.ok(&["start", "mover"]);
+    assert!(ip_of(&b, "mover", "live").starts_with("10.234.0."));
+    assert_eq!(b.inspect("mover", "{{.HostConfig.NetworkMode}}"), "live");
 }

@@ -684,6 +684,8 @@ impl Engine {
             ("network", "net", &hc.network_mode),
         ] {
             let m = match mode.as_str() {
+                // Disconnected from every network: a namespace of its own with loopback only.
+                _ if kind == "network" && hc.disconnected => spec::NsMode::Private,
                 // On a bridge network: the namespace the starter prepares before the start.
                 _ if kind == "network" && network_mode_is_bridge(mode) => {
                     spec::NsMode::Join(PathBuf::from(format!("/run/berth/netns/{}", rec.id)))
@@ -1961,13 +1963,12 @@ impl Engine {
     fn plan_network(&self, rec: &ContainerRecord) -> Result<Option<crate::network::Attachment>> {
         let dir = self.containers.dir(&rec.id);
         let hc = &rec.host_config;
-        if !network_mode_is_bridge(&hc.network_mode) {
-            let _ = std::fs::remove_file(dir.join("network.json"));
-            return Ok(None);
-        }
-        let name = match hc.network_mode.as_str() {
-            "" | "default" => "bridge",
-            n => n,
+        let name = match hc.network_name() {
+            Some(name) if network_mode_is_bridge(name) => name,
+            _ => {
+                let _ = std::fs::remove_file(dir.join("network.json"));
+                return Ok(None);
+            }
         };
         let net = self.networks.get(name)?;
         if net.subnet().is_none() {
@@ -2330,12 +2331,9 @@ impl Engine {
         self.list()
             .into_iter()
             .filter(|(r, _)| {
-                let m = match r.host_config.network_mode.as_str() {
-                    "" | "default" => "bridge",
-                    m => m,
-                };
-                m == net.name
-                    || m == net.id
+                let m = r.host_config.network_name();
+                m == Some(net.name.as_str())
+                    || m == Some(net.id.as_str())
                     || r.host_config
                         .extra_networks
                         .iter()
@@ -2411,14 +2409,18 @@ impl Engine {
         let net = self.networks.get(network)?;
         let _l = self.containers.lock(&id)?;
         let mut rec = self.record(&id)?;
+        let live = self.state_unlocked_check(&id)?.status.is_live();
         let hc = &mut rec.host_config;
-        // A stopped container left with no network (docker-compose disconnects and connects
+        // A container disconnected from every network (docker-compose disconnects and connects
         // again to set aliases) takes this one as its network mode's.
-        if hc.network_mode == "none"
-            && net.driver == "bridge"
-            && hc.extra_networks.iter().flatten().next().is_none()
-            && !self.state_unlocked_check(&id)?.status.is_live()
-        {
+        if hc.disconnected {
+            if live {
+                return Err(Error::conflict(format!(
+                    "container {id} was started without a network: stop it to connect it to {}",
+                    net.name
+                )));
+            }
+            hc.disconnected = false;
             hc.network_mode = net.name.clone();
             hc.aliases = (!aliases.is_empty()).then(|| aliases.to_vec());
             hc.ipv4_address = ip.map(String::from);
@@ -2426,16 +2428,20 @@ impl Engine {
             self.networks.emit(&net, "connect", &id);
             return Ok(());
         }
-        if !network_mode_is_bridge(&hc.network_mode) || net.driver != "bridge" {
-            return Err(Error::invalid(format!(
-                "container cannot be connected to network {}: a container on the host's or another container's network, or none, cannot join bridge networks",
-                net.name
-            )));
+        // Docker's refusals, word for word: none, host and another container's stack are a
+        // network mode of their own, not a network beside others.
+        let shared = |m: &str| m == "host" || m.starts_with("container:");
+        if shared(&hc.network_mode) || net.driver == "host" {
+            return Err(Error::invalid(
+                "container sharing network namespace with another container or host cannot be connected to any other network",
+            ));
         }
-        let primary = match hc.network_mode.as_str() {
-            "" | "default" => "bridge",
-            m => m,
-        };
+        if hc.network_mode == "none" || net.driver == "null" {
+            return Err(Error::invalid(
+                "container cannot be connected to multiple networks with one of the networks in private (none) mode",
+            ));
+        }
+        let primary = hc.network_name().unwrap_or("bridge");
         let add_aliases = |mine: &mut Vec<String>| {
             for a in aliases {
                 if !mine.contains(a) {
@@ -2503,10 +2509,12 @@ impl Engine {
         let mut rec = self.record(&id)?;
         let running = self.state_unlocked_check(&id)?.status.is_live();
         let hc = &mut rec.host_config;
-        let primary = match hc.network_mode.as_str() {
-            "" | "default" => "bridge",
-            m => m,
-        };
+        let primary = hc.network_name().unwrap_or_default().to_string();
+        if net.driver == "host" || hc.network_mode == "host" {
+            return Err(Error::invalid(
+                "container cannot be disconnected from host network or connected to host network",
+            ));
+        }
         let extras = hc.extra_networks.get_or_insert_with(Vec::new);
         if let Some(pos) = extras
             .iter()
@@ -2536,7 +2544,7 @@ impl Engine {
                     hc.ipv4_address = next.ip;
                 }
                 None => {
-                    hc.network_mode = "none".into();
+                    hc.disconnected = true;
                     hc.aliases = None;
                     hc.ipv4_address = None;
                 }

@@ -110,10 +110,6 @@ impl Engine {
             ports.insert(k.clone(), Value::Null);
         }
         let mut networks = serde_json::Map::new();
-        let mode = match rec.host_config.network_mode.as_str() {
-            "" | "default" => "bridge",
-            m => m,
-        };
         if let Some(a) = &a {
             for p in &a.ports {
                 let key = format!("{}/{}", p.container_port, p.proto);
@@ -145,9 +141,11 @@ impl Engine {
                     "DNSNames": null,
                 })
             };
-        if !mode.starts_with("container:") {
-            let mut wanted: Vec<(String, Option<Vec<String>>)> =
-                vec![(mode.to_string(), rec.host_config.aliases.clone())];
+        {
+            let mut wanted: Vec<(String, Option<Vec<String>>)> = Vec::new();
+            if let Some(mode) = rec.host_config.network_name() {
+                wanted.push((mode.to_string(), rec.host_config.aliases.clone()));
+            }
             for x in rec.host_config.extra_networks.iter().flatten() {
                 wanted.push((x.name.clone(), Some(x.aliases.clone())));
             }

@@ -197,10 +197,7 @@ fn ps_row(engine: &Engine, rec: &ContainerRecord, st: &State, no_trunc: bool) ->
             }
         }
     }
-    let mut networks = vec![match rec.host_config.network_mode.as_str() {
-        "" | "default" => "bridge",
-        m => m,
-    }];
+    let mut networks: Vec<&str> = rec.host_config.network_name().into_iter().collect();
     networks.extend(
         rec.host_config
             .extra_networks

@@ -386,6 +386,7 @@ pub fn request(a: &RunArgs) -> anyhow::Result<CreateRequest> {
         dns_options: (!a.dns_option.is_empty()).then(|| a.dns_option.clone()),
         aliases: (!a.network_alias.is_empty()).then(|| a.network_alias.clone()),
         extra_networks: None,
+        disconnected: false,
         restart_policy: restart,
         shm_size: match &a.shm_size {
             Some(s) => crate::human::parse_ram(s)

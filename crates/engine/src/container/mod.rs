@@ -162,6 +162,10 @@ pub struct HostConfig {
         skip_serializing_if = "Option::is_none"
     )]
     pub extra_networks: Option<Vec<ExtraNetwork>>,
+    /// Disconnected from every network (`network disconnect` of the last one): the network mode
+    /// is kept, as Docker's, but the container starts with loopback only until a `connect`.
+    #[serde(default, rename = "BerthDisconnected", skip_serializing_if = "std::ops::Not::not")]
+    pub disconnected: bool,
     /// Restart policy.
     #[serde(default)]
     pub restart_policy: RestartPolicy,
@@ -228,6 +232,19 @@ pub struct HostConfig {
     /// `--device-cgroup-rule`.
     #[serde(default)]
     pub device_cgroup_rules: Option<Vec<String>>,
+}
+
+impl HostConfig {
+    /// The network its network mode joins (`bridge` for the default; `none` and `host` by
+    /// name, as inspect shows them); None for `container:` modes and a disconnected container.
+    pub fn network_name(&self) -> Option<&str> {
+        match self.network_mode.as_str() {
+            _ if self.disconnected => None,
+            m if m.starts_with("container:") => None,
+            "" | "default" => Some("bridge"),
+            m => Some(m),
+        }
+    }
 }
 
 /// One `--device HOST[:CONTAINER[:PERMISSIONS]]`.
