@@ -60,6 +60,8 @@ struct CreateBody {
     name: String,
     driver: String,
     internal: bool,
+    #[serde(rename = "EnableIPv6")]
+    enable_ipv6: Option<bool>,
     #[serde(rename = "IPAM")]
     ipam: Option<Value>,
     options: Option<BTreeMap<String, String>>,
@@ -72,11 +74,17 @@ async fn create(
     Json(b): Json<CreateBody>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     let _ = b.check_duplicate;
-    let cfg = b
+    let configs = b
         .ipam
         .as_ref()
         .and_then(|i| i["Config"].as_array())
-        .and_then(|c| c.first())
+        .cloned()
+        .unwrap_or_default();
+    // An IPv6 pool beside the IPv4 one is refused by the engine, not silently dropped.
+    let cfg = configs
+        .iter()
+        .find(|c| c["Subnet"].as_str().is_some_and(|s| s.contains(':')))
+        .or(configs.first())
         .cloned()
         .unwrap_or_default();
     let s = |k: &str| {
@@ -94,6 +102,7 @@ async fn create(
         internal: b.internal,
         options: b.options.unwrap_or_default(),
         labels: b.labels.unwrap_or_default(),
+        ipv6: b.enable_ipv6.unwrap_or(false),
     };
     let net = blocking(&engine, move |e| e.create_network(&req)).await?;
     Ok((

@@ -957,6 +957,15 @@ fn docker_cli_publishes_ports_and_uses_networks() {
         out.ends_with("via-api\n")
     });
     d.ok(&["network", "create", "--subnet", "10.233.0.0/24", "apinet"]);
+    let (code, _, err) = d.docker(&[
+        "network",
+        "create",
+        "--ipv6",
+        "--subnet",
+        "fd00:2::/64",
+        "six",
+    ]);
+    assert!(code != 0 && err.contains("IPv6"), "{err}");
     let ls = d.ok(&["network", "ls", "--format", "{{.Name}}"]);
     assert!(
         ls.contains("apinet") && ls.contains("bridge") && ls.contains("none"),

@@ -271,6 +271,15 @@ fn user_networks_connect_their_own_and_isolate_the_rest() {
         o.code == 125 && o.stderr.contains("network nope not found"),
         "{o:?}"
     );
+    // IPv6 is refused in words, and nothing is made.
+    for args in [
+        &["network", "create", "--ipv6", "six"][..],
+        &["network", "create", "--subnet", "fd00:1::/64", "six"][..],
+    ] {
+        let o = b.run(args);
+        assert!(o.code == 1 && o.stderr.contains("IPv6"), "{o:?}");
+    }
+    assert!(b.run(&["network", "inspect", "six"]).code != 0);
     b.ok(&["rm", "-f", "f1", "b1"]);
     assert_eq!(
         b.ok(&["network", "rm", "front", "back", "sealed"]),
@@ -614,10 +623,16 @@ fn connect_and_disconnect_stopped_and_running_containers() {
     assert_eq!(o.code, 0);
     // none is a network mode of its own, running or not (Docker's refusal).
     let o = b.run(&["network", "connect", "moved", "isolated"]);
-    assert!(o.code != 0 && o.stderr.contains("private (none) mode"), "{o:?}");
+    assert!(
+        o.code != 0 && o.stderr.contains("private (none) mode"),
+        "{o:?}"
+    );
     b.ok(&["stop", "-t", "0", "isolated"]);
     let o = b.run(&["network", "connect", "moved", "isolated"]);
-    assert!(o.code != 0 && o.stderr.contains("private (none) mode"), "{o:?}");
+    assert!(
+        o.code != 0 && o.stderr.contains("private (none) mode"),
+        "{o:?}"
+    );
     let o = b.run(&["network", "connect", "host", "mover"]);
     assert!(o.code != 0 && o.stderr.contains("host"), "{o:?}");
     // Leaving the last network: disconnected, not `none` — the mode stays, loopback only,
@@ -628,7 +643,13 @@ fn connect_and_disconnect_stopped_and_running_containers() {
     assert_eq!(b.inspect("mover", "{{len .NetworkSettings.Networks}}"), "0");
     b.ok(&["start", "mover"]);
     assert_eq!(b.ok(&["exec", "mover", "ls", "/sys/class/net"]), "lo\n");
-    let nets = b.ok(&["ps", "--filter", "name=mover", "--format", "[{{.Networks}}]"]);
+    let nets = b.ok(&[
+        "ps",
+        "--filter",
+        "name=mover",
+        "--format",
+        "[{{.Networks}}]",
+    ]);
     assert_eq!(nets, "[]\n");
     b.ok(&["stop", "-t", "0", "mover"]);
     b.ok(&["network", "connect", "--alias", "back", "live", "mover"]);

@@ -328,6 +328,9 @@ pub struct NetworkCreateArgs {
     /// Restrict external access to the network
     #[arg(long)]
     pub internal: bool,
+    /// Enable IPv6 networking (refused: berth's networks are IPv4 only)
+    #[arg(long)]
+    pub ipv6: bool,
     /// Set driver specific options
     #[arg(short = 'o', long = "opt")]
     pub opt: Vec<String>,

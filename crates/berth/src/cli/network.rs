@@ -61,6 +61,7 @@ fn create(engine: &Engine, a: NetworkCreateArgs) -> CmdResult {
         internal: a.internal,
         options: key_values(&a.opt, "option")?,
         labels: key_values(&a.label, "label")?,
+        ipv6: a.ipv6,
     })?;
     println!("{}", net.id);
     Ok(0)

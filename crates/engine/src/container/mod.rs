@@ -164,7 +164,11 @@ pub struct HostConfig {
     pub extra_networks: Option<Vec<ExtraNetwork>>,
     /// Disconnected from every network (`network disconnect` of the last one): the network mode
     /// is kept, as Docker's, but the container starts with loopback only until a `connect`.
-    #[serde(default, rename = "BerthDisconnected", skip_serializing_if = "std::ops::Not::not")]
+    #[serde(
+        default,
+        rename = "BerthDisconnected",
+        skip_serializing_if = "std::ops::Not::not"
+    )]
     pub disconnected: bool,
     /// Restart policy.
     #[serde(default)]

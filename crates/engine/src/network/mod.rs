@@ -117,10 +117,20 @@ pub fn matches(net: &NetworkRecord, key: &str, val: &str) -> Result<bool> {
     })
 }
 
+/// Why an IPv6 network is refused, said once for the flag, the API field and a v6 subnet.
+fn ipv6_refused() -> Error {
+    Error::invalid(
+        "IPv6 is not supported by berth's networks yet: create the network without --ipv6 or an IPv6 subnet (IPv4 only, as Docker's default)",
+    )
+}
+
 /// Parses `a.b.c.d/n`, returning the network address (host bits cleared).
 pub fn parse_cidr(s: &str) -> Result<(Ipv4Addr, u8)> {
     let bad = || Error::invalid(format!("invalid CIDR address: {s}"));
     let (a, n) = s.split_once('/').ok_or_else(bad)?;
+    if a.parse::<std::net::Ipv6Addr>().is_ok() {
+        return Err(ipv6_refused());
+    }
     let ip: Ipv4Addr = a.parse().map_err(|_| bad())?;
     let n: u8 = n.parse().map_err(|_| bad())?;
     if n > 30 {
@@ -381,6 +391,9 @@ impl NetworkStore {
     pub fn create(&self, req: &CreateNetwork) -> Result<NetworkRecord> {
         crate::container::names::validate(&req.name)
             .map_err(|_| Error::invalid(format!("invalid network name \"{}\"", req.name)))?;
+        if req.ipv6 {
+            return Err(ipv6_refused());
+        }
         if !matches!(req.driver.as_str(), "" | "bridge") {
             return Err(Error::not_found(format!(
                 "plugin \"{}\" not found: berth has the bridge driver",
@@ -665,6 +678,8 @@ pub struct CreateNetwork {
     pub options: BTreeMap<String, String>,
     /// `--label`.
     pub labels: BTreeMap<String, String>,
+    /// `--ipv6` (refused: berth's networks are IPv4 only, as Docker's default).
+    pub ipv6: bool,
 }
 
 /// A published port: `[ip:]host:container[/proto]`.
