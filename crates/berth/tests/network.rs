@@ -657,3 +657,110 @@ fn connect_and_disconnect_stopped_and_running_containers() {
     assert!(ip_of(&b, "mover", "live").starts_with("10.234.0."));
     assert_eq!(b.inspect("mover", "{{.HostConfig.NetworkMode}}"), "live");
 }
+
+#[test]
+fn legacy_links_name_and_describe_the_linked_container() {
+    let b = Berth::new();
+    web(
+        &b,
+        "db",
+        &["--expose", "80", "-e", "FLAVOUR=busy"],
+        "linked",
+    );
+    // Default bridge: a hosts line (alias, hostname, name) and Docker's variables.
+    let out = b.ok(&[
+        "run",
+        "--rm",
+        "--link",
+        "db:store",
+        "busybox",
+        "sh",
+        "-c",
+        "wget -O- http://store/ 2>/dev/null; env | grep ^STORE_ | sort",
+    ]);
+    let ip = ip_of(&b, "db", "bridge");
+    // The linking container's name is generated: STORE_NAME is /<that name>/store.
+    let want = format!(
+        "linked\nSTORE_ENV_FLAVOUR=busy\nSTORE_NAME=/*/store\nSTORE_PORT=tcp://{ip}:80\nSTORE_PORT_80_TCP=tcp://{ip}:80\nSTORE_PORT_80_TCP_ADDR={ip}\nSTORE_PORT_80_TCP_PORT=80\nSTORE_PORT_80_TCP_PROTO=tcp\n"
+    );
+    let got: String = out
+        .lines()
+        .map(|l| match l.strip_prefix("STORE_NAME=/") {
+            Some(rest) if rest.ends_with("/store") => "STORE_NAME=/*/store\n".to_string(),
+            _ => format!("{l}\n"),
+        })
+        .collect();
+    assert_eq!(got, want);
+    b.ok(&[
+        "create",
+        "--name",
+        "pinned",
+        "--link",
+        "db",
+        "busybox",
+        "cat",
+        "/etc/hosts",
+    ]);
+    assert_eq!(
+        b.inspect("pinned", "{{.HostConfig.Links}}"),
+        "[/db:/pinned/db]"
+    );
+    b.ok(&["start", "-a", "pinned"]);
+    let hosts = b.ok(&["logs", "pinned"]);
+    let id12 = &b.inspect("db", "{{.Id}}")[..12];
+    assert!(hosts.contains(&format!("{ip}\tdb {id12}\n")), "{hosts}");
+    let o = b.run(&["run", "--rm", "--link", "nope:x", "busybox", "true"]);
+    assert!(
+        o.code == 125 && o.stderr.contains("could not get container for nope"),
+        "{o:?}"
+    );
+    let o = b.run(&[
+        "run",
+        "--rm",
+        "--network",
+        "host",
+        "--link",
+        "db",
+        "busybox",
+        "true",
+    ]);
+    assert!(
+        o.code == 125 && o.stderr.contains("can't be used with links"),
+        "{o:?}"
+    );
+    b.ok(&["stop", "-t", "0", "db"]);
+    let o = b.run(&["start", "pinned"]);
+    assert!(
+        o.code != 0
+            && o.stderr
+                .contains("Cannot link to a non running container: /db AS /pinned/db"),
+        "{o:?}"
+    );
+    // A user network: the alias is a DNS name for the linking container only.
+    b.ok(&["network", "create", "--subnet", "10.236.0.0/24", "linknet"]);
+    web(&b, "db2", &["--network", "linknet"], "linked2");
+    let got = b.ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "linknet",
+        "--link",
+        "db2:cache",
+        "busybox",
+        "sh",
+        "-c",
+        "wget -O- http://cache/ 2>/dev/null",
+    ]);
+    assert_eq!(got, "linked2\n");
+    let o = b.run(&[
+        "run",
+        "--rm",
+        "--network",
+        "linknet",
+        "busybox",
+        "sh",
+        "-c",
+        "wget -O- http://cache/ 2>&1",
+    ]);
+    assert!(o.code != 0, "{o:?}");
+}

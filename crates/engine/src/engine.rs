@@ -375,8 +375,24 @@ impl Engine {
 
     /// Creates a container (Docker's `create`); returns its id.
     pub fn create(&self, req: CreateRequest) -> Result<String> {
-        let hc = req.host_config;
+        let mut hc = req.host_config;
         validate_host_config(&hc)?;
+        // Legacy links name containers that exist now (Docker checks at create too); the
+        // linked container's name is what is kept, in Docker's `/name:/container/alias` form.
+        let mut links = Vec::new();
+        for (target, alias) in hc.link_pairs() {
+            let mode = hc.network_mode.as_str();
+            if mode == "host" || mode.starts_with("container:") {
+                return Err(Error::invalid(format!(
+                    "conflicting options: {} type networking can't be used with links. This would result in undefined behavior",
+                    if mode == "host" { "host" } else { "container" }
+                )));
+            }
+            let child = self.resolve(target).map_err(|e| {
+                Error::not_found(format!("could not get container for {target}: {e}"))
+            })?;
+            links.push((self.record(&child)?.name, alias.to_string()));
+        }
         if network_mode_is_bridge(&hc.network_mode)
             && !matches!(hc.network_mode.as_str(), "" | "default" | "bridge")
         {
@@ -499,6 +515,14 @@ impl Engine {
             }
             None => names::generate(&self.root, &id)?,
         };
+        if !links.is_empty() {
+            hc.links = Some(
+                links
+                    .iter()
+                    .map(|(child, alias)| format!("/{child}:/{name}/{alias}"))
+                    .collect(),
+            );
+        }
         let rec = ContainerRecord {
             id: id.clone(),
             name: name.clone(),
@@ -672,6 +696,52 @@ impl Engine {
         self.state_unlocked_check(id)
     }
 
+    /// What the legacy links of a container on the default bridge give it at start: a hosts
+    /// line and Docker's `ALIAS_PORT_…`/`ALIAS_ENV_…` variables for each linked container,
+    /// which must be running there. On a user network links are names its DNS server answers
+    /// for this container alone, so nothing is written.
+    fn link_entries(&self, rec: &ContainerRecord) -> Result<Vec<LinkEntry>> {
+        let pairs = rec.host_config.link_pairs();
+        if pairs.is_empty() || rec.host_config.network_name() != Some("bridge") {
+            return Ok(Vec::new());
+        }
+        let mut out = Vec::new();
+        for (target, alias) in pairs {
+            let shown = format!("/{target} AS /{}/{alias}", rec.name);
+            let child = self.resolve(target).map_err(|_| {
+                Error::invalid(format!("Cannot link to a non running container: {shown}"))
+            })?;
+            if !self.state(&child)?.status.is_live() {
+                return Err(Error::invalid(format!(
+                    "Cannot link to a non running container: {shown}"
+                )));
+            }
+            let crec = self.record(&child)?;
+            let Some(a) = crate::network::read_attachments(&self.containers.dir(&child))
+                .into_iter()
+                .find(|a| a.network == "bridge")
+            else {
+                return Err(Error::invalid(format!(
+                    "Cannot link to /{target}, as it does not belong to the default network"
+                )));
+            };
+            let mut names = format!("{alias} {}", crec.config.hostname);
+            if alias != crec.name {
+                names = format!("{names} {}", crec.name);
+            }
+            out.push(LinkEntry {
+                hosts_line: format!("{}\t{names}\n", a.ip),
+                env: link_env(
+                    alias,
+                    &format!("/{}/{alias}", rec.name),
+                    &a.ip.to_string(),
+                    &crec.config,
+                ),
+            });
+        }
+        Ok(out)
+    }
+
     /// The pid, ipc, uts and network namespace modes of a container: private, the host's, or
     /// another running container's.
     fn namespace_modes(&self, rec: &ContainerRecord) -> Result<Vec<(&'static str, spec::NsMode)>> {
@@ -768,6 +838,7 @@ impl Engine {
                 user.additional_gids.push(gid);
             }
         }
+        let links = self.link_entries(rec)?;
         let attachment = self.plan_network(rec)?;
         let namespaces = self.namespace_modes(rec)?;
         let mut devices = Vec::new();
@@ -811,6 +882,12 @@ impl Engine {
         if !has(&env, "HOME") {
             env.push(format!("HOME={}", user.home));
         }
+        for e in links.iter().flat_map(|l| &l.env) {
+            // The container's own variables win over a link's (Docker's order).
+            if !has(&env, e.split_once('=').map_or(e.as_str(), |x| x.0)) {
+                env.push(e.clone());
+            }
+        }
         std::fs::write(dir.join("hostname"), format!("{}\n", rec.config.hostname))
             .ctx(|| "write hostname".into())?;
         let host_net = namespaces
@@ -823,6 +900,9 @@ impl Engine {
             let mut h = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::\tip6-localnet\nff00::\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n".to_string();
             if let Some(a) = &attachment {
                 h.push_str(&format!("{}\t{}\n", a.ip, rec.config.hostname));
+            }
+            for l in &links {
+                h.push_str(&l.hosts_line);
             }
             for extra in rec.host_config.extra_hosts.iter().flatten() {
                 if let Some((name, ip)) = extra.split_once(':') {
@@ -2871,6 +2951,54 @@ fn ephemeral_port(proto: &str) -> Result<u16> {
     };
     port.map(|a| a.port())
         .map_err(|e| Error::internal(format!("pick a host port: {e}")))
+}
+
+/// What one legacy link adds to a container at start.
+struct LinkEntry {
+    hosts_line: String,
+    env: Vec<String>,
+}
+
+/// Docker's link variables for `alias`: the lowest exposed port as `ALIAS_PORT`, each exposed
+/// port's `ALIAS_PORT_<n>_<PROTO>[_ADDR|_PORT|_PROTO]`, `ALIAS_NAME`, and the linked
+/// container's environment as `ALIAS_ENV_<k>` (HOME and PATH left out, as Docker does).
+fn link_env(
+    alias: &str,
+    link_name: &str,
+    ip: &str,
+    child: &crate::image::ContainerConfig,
+) -> Vec<String> {
+    let a = alias.to_uppercase().replace('-', "_");
+    let mut ports: Vec<(u16, String)> = child
+        .exposed_ports
+        .iter()
+        .flat_map(|m| m.keys())
+        .filter_map(|k| {
+            let (p, proto) = k.split_once('/').unwrap_or((k, "tcp"));
+            Some((p.parse().ok()?, proto.to_string()))
+        })
+        .collect();
+    ports.sort();
+    let mut env = Vec::new();
+    if let Some((p, proto)) = ports.first() {
+        env.push(format!("{a}_PORT={proto}://{ip}:{p}"));
+    }
+    for (p, proto) in &ports {
+        let k = format!("{a}_PORT_{p}_{}", proto.to_uppercase());
+        env.push(format!("{k}={proto}://{ip}:{p}"));
+        env.push(format!("{k}_ADDR={ip}"));
+        env.push(format!("{k}_PORT={p}"));
+        env.push(format!("{k}_PROTO={proto}"));
+    }
+    env.push(format!("{a}_NAME={link_name}"));
+    for e in child.env.iter().flatten() {
+        if let Some((k, v)) = e.split_once('=') {
+            if k != "HOME" && k != "PATH" {
+                env.push(format!("{a}_ENV_{k}={v}"));
+            }
+        }
+    }
+    env
 }
 
 /// True when a network mode puts the container on a bridge network (the default one or a user

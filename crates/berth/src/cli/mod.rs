@@ -560,6 +560,9 @@ pub struct RunArgs {
     /// Add a custom host-to-IP mapping (host:ip)
     #[arg(long = "add-host")]
     pub add_host: Vec<String>,
+    /// Add link to another container
+    #[arg(long)]
+    pub link: Vec<String>,
     /// Restart policy to apply when a container exits
     #[arg(long)]
     pub restart: Option<String>,

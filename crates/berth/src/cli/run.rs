@@ -380,6 +380,7 @@ pub fn request(a: &RunArgs) -> anyhow::Result<CreateRequest> {
         port_bindings: (!port_bindings.is_empty()).then_some(port_bindings),
         publish_all_ports: a.publish_all,
         extra_hosts: (!a.add_host.is_empty()).then(|| a.add_host.clone()),
+        links: (!a.link.is_empty()).then(|| a.link.clone()),
         ipv4_address: a.ip.clone(),
         dns: (!a.dns.is_empty()).then(|| a.dns.clone()),
         dns_search: (!a.dns_search.is_empty()).then(|| a.dns_search.clone()),

@@ -141,6 +141,9 @@ pub struct HostConfig {
     /// `--add-host name:ip`.
     #[serde(default)]
     pub extra_hosts: Option<Vec<String>>,
+    /// `--link name[:alias]`, kept in Docker's form `/name:/container/alias`.
+    #[serde(default)]
+    pub links: Option<Vec<String>>,
     /// `--ip` (kept here; Docker keeps it in the endpoint settings).
     #[serde(
         default,
@@ -239,6 +242,20 @@ pub struct HostConfig {
 }
 
 impl HostConfig {
+    /// The legacy links as (linked container's name, alias), from Docker's stored form.
+    pub fn link_pairs(&self) -> Vec<(&str, &str)> {
+        self.links
+            .iter()
+            .flatten()
+            .filter_map(|l| {
+                let (target, alias) = l.split_once(':').unwrap_or((l, l));
+                let alias = alias.rsplit('/').next().unwrap_or(alias);
+                Some((target.trim_start_matches('/'), alias))
+                    .filter(|(t, a)| !t.is_empty() && !a.is_empty())
+            })
+            .collect()
+    }
+
     /// The network its network mode joins (`bridge` for the default; `none` and `host` by
     /// name, as inspect shows them); None for `container:` modes and a disconnected container.
     pub fn network_name(&self) -> Option<&str> {

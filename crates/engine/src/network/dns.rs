@@ -117,7 +117,21 @@ impl Dns {
                     .filter(|a| a.network != "bridge")
                     .map(|a| a.network_id)
                     .collect();
-                lookup(&self.root, &nets, &question.name)
+                // A legacy link's alias is a name for this container alone (Docker's).
+                let rec: Option<crate::container::ContainerRecord> =
+                    crate::store::read_json(&self.dir.join("container.json")).ok();
+                let asked = question.name.trim_end_matches('.');
+                let name = rec
+                    .as_ref()
+                    .and_then(|r| {
+                        r.host_config
+                            .link_pairs()
+                            .into_iter()
+                            .find(|(_, alias)| alias.eq_ignore_ascii_case(asked))
+                            .map(|(target, _)| target.to_string())
+                    })
+                    .unwrap_or_else(|| question.name.clone());
+                lookup(&self.root, &nets, &name)
             } else {
                 None
             };
