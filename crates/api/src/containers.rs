@@ -182,6 +182,13 @@ async fn create(State(engine): State<Shared>, Query(q): Q, body: Bytes) -> ApiRe
         {
             host_config.ipv4_address = Some(ip.to_string());
         }
+        if let Some(mac) = eps
+            .values()
+            .find_map(|ep| ep["MacAddress"].as_str())
+            .filter(|m| !m.is_empty())
+        {
+            host_config.mac_address = Some(mac.to_string());
+        }
         let aliases: Vec<String> = eps
             .values()
             .flat_map(|ep| berth_engine::store::json_strings(&ep["Aliases"]))
@@ -189,6 +196,12 @@ async fn create(State(engine): State<Shared>, Query(q): Q, body: Bytes) -> ApiRe
         if !aliases.is_empty() {
             host_config.aliases = Some(aliases);
         }
+    }
+    // API versions before 1.44 send --mac-address in the container's config.
+    if let Some(mac) = v["MacAddress"].as_str().filter(|m| !m.is_empty()) {
+        host_config
+            .mac_address
+            .get_or_insert_with(|| mac.to_string());
     }
     if let Some(o) = v.as_object_mut() {
         o.remove("HostConfig");

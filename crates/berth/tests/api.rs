@@ -147,6 +147,16 @@ fn docker_cli_drives_containers() {
     b.ok(&["create", "--name", "made-by-cli", "busybox", "true"]);
     d.ok(&["rm", "made-by-cli"]);
     // Docker's errors and codes.
+    let mac = d.ok(&[
+        "run",
+        "--rm",
+        "--mac-address",
+        "92:d0:c6:0a:29:34",
+        "busybox",
+        "cat",
+        "/sys/class/net/eth0/address",
+    ]);
+    assert_eq!(mac, "92:d0:c6:0a:29:34\n");
     let (code, _, err) = d.docker(&["inspect", "nope"]);
     assert_eq!(code, 1);
     assert!(

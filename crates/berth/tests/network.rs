@@ -764,3 +764,25 @@ fn legacy_links_name_and_describe_the_linked_container() {
     ]);
     assert!(o.code != 0, "{o:?}");
 }
+
+#[test]
+fn mac_address_is_the_interfaces() {
+    let b = Berth::new();
+    let mac = b.ok(&[
+        "run",
+        "--rm",
+        "--mac-address",
+        "92:D0:C6:0A:29:33",
+        "busybox",
+        "cat",
+        "/sys/class/net/eth0/address",
+    ]);
+    assert_eq!(mac, "92:d0:c6:0a:29:33\n");
+    for bad in ["92:d0:c6:0a:29", "01:00:5e:00:00:01", "zz:d0:c6:0a:29:33"] {
+        let o = b.run(&["run", "--rm", "--mac-address", bad, "busybox", "true"]);
+        assert!(
+            o.code == 125 && o.stderr.contains("invalid MAC address"),
+            "{o:?}"
+        );
+    }
+}

@@ -2109,6 +2109,9 @@ impl Engine {
         let mut primary = self.attachment_for(&rec.id, &net, ip, 0)?;
         primary.ports = ports;
         primary.aliases = hc.aliases.clone().unwrap_or_default();
+        if let Some(mac) = &hc.mac_address {
+            primary.mac = mac.to_lowercase();
+        }
         let mut list = vec![primary.clone()];
         // Networks joined with `network connect`: eth1, eth2, … (a network that is gone is
         // skipped, as Docker starts the container without it… after saying so in its log).
@@ -2889,6 +2892,17 @@ fn validate_host_config(hc: &HostConfig) -> Result<()> {
                 "ulimit soft limit must be less than or equal to hard limit: {} > {}",
                 u.soft, u.hard
             )));
+        }
+    }
+    if let Some(mac) = &hc.mac_address {
+        let ok = mac.split(':').count() == 6
+            && mac
+                .split(':')
+                .all(|b| b.len() == 2 && b.bytes().all(|c| c.is_ascii_hexdigit()));
+        // A multicast address (low bit of the first byte) cannot be an interface's.
+        let unicast = u8::from_str_radix(&mac[..2.min(mac.len())], 16).is_ok_and(|b| b & 1 == 0);
+        if !ok || !unicast {
+            return Err(Error::invalid(format!("invalid MAC address: {mac}")));
         }
     }
     if !network_mode_is_bridge(&hc.network_mode)

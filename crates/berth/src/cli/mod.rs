@@ -563,6 +563,9 @@ pub struct RunArgs {
     /// Add link to another container
     #[arg(long)]
     pub link: Vec<String>,
+    /// Container MAC address (e.g., 92:d0:c6:0a:29:33)
+    #[arg(long = "mac-address")]
+    pub mac_address: Option<String>,
     /// Restart policy to apply when a container exits
     #[arg(long)]
     pub restart: Option<String>,

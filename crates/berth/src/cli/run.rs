@@ -381,6 +381,7 @@ pub fn request(a: &RunArgs) -> anyhow::Result<CreateRequest> {
         publish_all_ports: a.publish_all,
         extra_hosts: (!a.add_host.is_empty()).then(|| a.add_host.clone()),
         links: (!a.link.is_empty()).then(|| a.link.clone()),
+        mac_address: a.mac_address.clone(),
         ipv4_address: a.ip.clone(),
         dns: (!a.dns.is_empty()).then(|| a.dns.clone()),
         dns_search: (!a.dns_search.is_empty()).then(|| a.dns_search.clone()),

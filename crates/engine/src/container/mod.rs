@@ -151,6 +151,13 @@ pub struct HostConfig {
         skip_serializing_if = "Option::is_none"
     )]
     pub ipv4_address: Option<String>,
+    /// `--mac-address` of the interface on its network (else 02:42 and the address, as Docker).
+    #[serde(
+        default,
+        rename = "BerthMacAddress",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub mac_address: Option<String>,
     /// `--network-alias`: more names on its network (Docker keeps them in the endpoint).
     #[serde(
         default,
