@@ -736,6 +736,12 @@ fn legacy_links_name_and_describe_the_linked_container() {
                 .contains("Cannot link to a non running container: /db AS /pinned/db"),
         "{o:?}"
     );
+    // Renames follow, on both ends.
+    b.ok(&["rename", "db", "dbx"]);
+    b.ok(&["rename", "pinned", "pin2"]);
+    assert_eq!(b.inspect("pin2", "{{.HostConfig.Links}}"), "[/dbx:/pin2/db]");
+    b.ok(&["start", "dbx"]);
+    b.ok(&["start", "pin2"]);
     // A user network: the alias is a DNS name for the linking container only.
     b.ok(&["network", "create", "--subnet", "10.236.0.0/24", "linknet"]);
     web(&b, "db2", &["--network", "linknet"], "linked2");

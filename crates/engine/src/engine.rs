@@ -1349,11 +1349,26 @@ impl Engine {
         }
         names::reserve(&self.root, new, id)?;
         let old = std::mem::replace(&mut rec.name, new.to_string());
+        relink(&mut rec.host_config, &old, new);
         if let Err(e) = self.containers.write_record(&rec) {
             names::release(&self.root, new, id);
             return Err(e);
         }
         names::release(&self.root, &old, id);
+        // Links name their containers: those pointing at the old name follow, as Docker's.
+        for other in self.containers.ids() {
+            if other == id {
+                continue;
+            }
+            let Ok(_o) = self.containers.lock(&other) else {
+                continue;
+            };
+            if let Ok(mut r) = self.record(&other) {
+                if relink(&mut r.host_config, &old, new) {
+                    let _ = self.containers.write_record(&r);
+                }
+            }
+        }
         self.emit(&rec, "rename", &[("oldName", &format!("/{old}"))]);
         Ok(())
     }
@@ -2965,6 +2980,31 @@ fn ephemeral_port(proto: &str) -> Result<u16> {
     };
     port.map(|a| a.port())
         .map_err(|e| Error::internal(format!("pick a host port: {e}")))
+}
+
+/// Renames container `old` to `new` in the stored links (`/child:/parent/alias`); true when
+/// one changed.
+fn relink(hc: &mut HostConfig, old: &str, new: &str) -> bool {
+    let mut changed = false;
+    for l in hc.links.iter_mut().flatten() {
+        let Some((child, rest)) = l.split_once(':') else {
+            continue;
+        };
+        let Some((parent, alias)) = rest.trim_start_matches('/').rsplit_once('/') else {
+            continue;
+        };
+        let swap = |n: &str| if n == old { new.to_string() } else { n.to_string() };
+        let fresh = format!(
+            "/{}:/{}/{alias}",
+            swap(child.trim_start_matches('/')),
+            swap(parent)
+        );
+        if *l != fresh {
+            *l = fresh;
+            changed = true;
+        }
+    }
+    changed
 }
 
 /// What one legacy link adds to a container at start.
