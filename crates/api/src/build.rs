@@ -15,7 +15,15 @@ use std::collections::BTreeMap;
 use std::os::fd::FromRawFd;
 
 pub fn routes() -> Router<Shared> {
-    Router::new().route("/build", post(build))
+    Router::new()
+        .route("/build", post(build))
+        .route("/build/prune", post(prune))
+}
+
+/// `POST /build/prune` (`docker builder prune`, `system prune`): the classic builder's cache is
+/// its untagged step images, which `image prune` takes; there is no other cache to free.
+async fn prune() -> axum::Json<Value> {
+    axum::Json(json!({"CachesDeleted": [], "SpaceReclaimed": 0}))
 }
 
 /// Removes the unpacked context when the build is over, however it ends.
@@ -123,7 +131,18 @@ async fn build(
             // As dockerd: quiet builds answer with the id alone, as a stream line.
             Ok(id) if quiet => json!({ "stream": format!("{id}\n") }),
             Ok(id) => json!({"aux": {"ID": id}}),
-            Err(err) => json!({"errorDetail": {"message": err.message}, "error": err.message}),
+            Err(err) => {
+                // A failed RUN's exit code goes to the client, which exits with it (dockerd's).
+                let code = err
+                    .message
+                    .rsplit_once("returned a non-zero code: ")
+                    .and_then(|(_, c)| c.trim().parse::<i64>().ok());
+                let mut detail = json!({ "message": err.message });
+                if let Some(c) = code {
+                    detail["code"] = json!(c);
+                }
+                json!({"errorDetail": detail, "error": err.message})
+            }
         };
         let _ = tx.blocking_send(line(last));
     });

@@ -265,7 +265,8 @@ async fn stop(
 ) -> ApiResult<StatusCode> {
     let t = timeout(&q);
     on_container(&engine, id, move |e, id| {
-        if e.state(&id)?.status != Status::Running {
+        // Paused and restarting containers are stopped too (their restart loop ends).
+        if !e.state(&id)?.status.is_live() {
             return Ok(StatusCode::NOT_MODIFIED);
         }
         e.stop(&id, t)?;

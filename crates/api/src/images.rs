@@ -9,6 +9,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use berth_engine::image::filter::{created_of, ImageFilters};
 use berth_engine::reference::Reference;
 use berth_engine::registry::auth::Credentials;
 use berth_engine::registry::pull::PullEvent;
@@ -27,6 +28,7 @@ pub fn routes() -> Router<Shared> {
         .route("/images/load", post(load))
         .route("/images/prune", post(prune))
         .route("/images/search", get(search))
+        .route("/commit", post(commit))
         .route(
             "/images/{*rest}",
             get(by_name).delete(remove).post(by_name_post),
@@ -35,18 +37,97 @@ pub fn routes() -> Router<Shared> {
 
 async fn list(State(engine): State<Shared>, Query(q): Q) -> ApiResult<Json<Value>> {
     let all = truthy(q.get("all"));
+    let pairs: Vec<(String, String)> = crate::containers::filters(&q)?
+        .into_iter()
+        .flat_map(|(k, vals)| vals.into_iter().map(move |v| (k.clone(), v)))
+        .collect();
     blocking(&engine, move |e| {
+        let filters = ImageFilters::parse(&pairs, |name| created_of(&e.images, name))?;
         let mut out = Vec::new();
         for img in e.images.list() {
             if img.intermediate && !all {
                 continue;
             }
-            out.push(summary(e, &img)?);
+            let cfg = e.images.config(&img.id)?;
+            let mut s = summary(e, &img)?;
+            let tags = s["RepoTags"].as_array().cloned().unwrap_or_default();
+            let labels = cfg.config.labels.clone().unwrap_or_default();
+            let created = cfg.created.clone().unwrap_or_default();
+            if !filters.keep_image(tags.is_empty(), &created, &labels) {
+                continue;
+            }
+            if filters.by_reference() {
+                // Only the names that match are listed, as dockerd does.
+                let kept: Vec<Value> = tags
+                    .into_iter()
+                    .filter(|t| {
+                        let t = t.as_str().unwrap_or("");
+                        let (repo, tag) = t.rsplit_once(':').unwrap_or((t, ""));
+                        filters.keep_name(repo, tag)
+                    })
+                    .collect();
+                if kept.is_empty() {
+                    continue;
+                }
+                s["RepoTags"] = Value::Array(kept);
+            }
+            out.push(s);
         }
         out.sort_by(|a, b| b["Created"].as_i64().cmp(&a["Created"].as_i64()));
         Ok(Json(Value::Array(out)))
     })
     .await
+}
+
+/// `POST /commit?container=&repo=&tag=&comment=&author=&pause=&changes=`: a container's
+/// changes as a new image (`docker commit`).
+async fn commit(
+    State(engine): State<Shared>,
+    RawQuery(raw): RawQuery,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    // `changes` may repeat (one per `-c`), and a value may hold several lines.
+    let pairs: Vec<(String, String)> = form_urlencoded::parse(raw.unwrap_or_default().as_bytes())
+        .into_owned()
+        .collect();
+    let one = |k: &str| {
+        pairs
+            .iter()
+            .rev()
+            .find(|(x, _)| x == k)
+            .map(|(_, v)| v.clone())
+            .filter(|v| !v.is_empty())
+    };
+    let container =
+        one("container").ok_or_else(|| ApiError::new(400, "a container is needed to commit"))?;
+    let reference = match one("repo") {
+        Some(repo) => {
+            let full = match one("tag") {
+                Some(t) => format!("{repo}:{t}"),
+                None => repo,
+            };
+            Some(Reference::parse(&full).map_err(|e| ApiError::new(400, e.to_string()))?)
+        }
+        None => None,
+    };
+    let changes: Vec<String> = pairs
+        .iter()
+        .filter(|(k, _)| k == "changes")
+        .flat_map(|(_, v)| v.lines().map(String::from).collect::<Vec<_>>())
+        .filter(|c| !c.trim().is_empty())
+        .collect();
+    let req = berth_engine::CommitRequest {
+        reference,
+        message: one("comment"),
+        author: one("author"),
+        changes,
+        pause: one("pause").is_none_or(|p| p != "0" && p != "false"),
+    };
+    let id = blocking(&engine, move |e| {
+        let id = e.resolve(&container)?;
+        e.commit(&id, &req)
+    })
+    .await?;
+    Ok((StatusCode::CREATED, Json(json!({ "Id": id }))))
 }
 
 /// An image as `GET /images/json` (and `/system/df`) lists it.

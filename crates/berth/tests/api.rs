@@ -1010,3 +1010,149 @@ fn docker_cli_publishes_ports_and_uses_networks() {
     d.ok(&["rm", "-f", "aliased", "pweb"]);
     d.ok(&["network", "rm", "apinet"]);
 }
+
+/// What a review through the docker CLI found different from dockerd, each case as dockerd
+/// answers it.
+#[test]
+fn docker_cli_edge_cases_answer_as_dockerd() {
+    let b = Berth::new();
+    let d = Daemon::start(&b);
+    let status = |n: &str| {
+        d.ok(&["inspect", "-f", "{{.State.Status}}", n])
+            .trim()
+            .to_string()
+    };
+    // Restart loops: rm -f, stop and kill end them (a restarting container has no pid: the
+    // daemon once signalled pid 0, its own process group); `update --restart` applies at once.
+    for (name, how) in [("ra", "rm"), ("rb", "stop"), ("rc", "kill")] {
+        d.ok(&[
+            "run",
+            "-d",
+            "--name",
+            name,
+            "--restart",
+            "always",
+            "busybox",
+            "true",
+        ]);
+        b.wait_for(10, "restarting", || status(name) == "restarting");
+        match how {
+            "rm" => d.ok(&["rm", "-f", name]),
+            "stop" => d.ok(&["stop", name]),
+            _ => d.ok(&["kill", name]),
+        };
+    }
+    assert_eq!(
+        d.ok(&[
+            "ps",
+            "-a",
+            "--format",
+            "{{.Names}} {{.Status}}",
+            "-f",
+            "name=ra"
+        ]),
+        ""
+    );
+    for name in ["rb", "rc"] {
+        std::thread::sleep(Duration::from_millis(300));
+        assert_eq!(status(name), "exited", "{name}");
+    }
+    d.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "rd",
+        "--restart",
+        "always",
+        "busybox",
+        "sleep",
+        "0.2",
+    ]);
+    d.ok(&["update", "--restart", "no", "rd"]);
+    b.wait_for(10, "rd exited", || status("rd") == "exited");
+    std::thread::sleep(Duration::from_millis(600));
+    assert_eq!(status("rd"), "exited");
+    // Paused containers are stopped and killed (thawed for SIGKILL).
+    d.ok(&["run", "-d", "--name", "p1", "busybox", "sleep", "100"]);
+    d.ok(&["run", "-d", "--name", "p2", "busybox", "sleep", "100"]);
+    d.ok(&["pause", "p1"]);
+    d.ok(&["pause", "p2"]);
+    d.ok(&["stop", "-t", "1", "p1"]);
+    d.ok(&["kill", "p2"]);
+    b.wait_for(10, "p1 exited", || status("p1") == "exited");
+    b.wait_for(10, "p2 exited", || status("p2") == "exited");
+    // --rm with a start that fails: an error, and the container is gone (no hang).
+    let (code, _, err) = d.docker(&["run", "--rm", "-u", "nosuchuser", "busybox", "id"]);
+    assert!(code == 125 && err.contains("nosuchuser"), "{code} {err}");
+    assert_eq!(d.ok(&["ps", "-aq", "-f", "status=created"]), "");
+    assert_eq!(
+        d.ok(&["run", "--rm", "--entrypoint", "", "busybox", "echo", "x"]),
+        "x\n"
+    );
+    let (code, _, err) = d.docker(&["run", "-d", "--restart", "bogus", "busybox", "true"]);
+    assert!(
+        code == 125 && err.contains("invalid restart policy"),
+        "{err}"
+    );
+    let (code, _, err) = d.docker(&["run", "--rm", "--network", "nosuchnet", "busybox", "true"]);
+    assert!(
+        code == 125
+            && err.contains("network nosuchnet not found")
+            && !err.contains("Unable to find image"),
+        "{err}"
+    );
+    let gw = d.ok(&[
+        "run",
+        "--rm",
+        "--add-host",
+        "gw:host-gateway",
+        "busybox",
+        "grep",
+        "gw",
+        "/etc/hosts",
+    ]);
+    assert!(
+        !gw.contains("host-gateway") && gw.ends_with("\tgw\n"),
+        "{gw}"
+    );
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
+    assert_eq!(
+        d.ok(&["run", "--rm", "--network", "host", "busybox", "hostname"]),
+        host
+    );
+    // commit, image filters, prune, info.
+    let id = d.ok(&["commit", "-c", "ENV A=1", "-m", "msg", "p1", "committed:1"]);
+    assert!(id.starts_with("sha256:"), "{id}");
+    assert_eq!(
+        d.ok(&["run", "--rm", "committed:1", "sh", "-c", "echo $A"]),
+        "1\n"
+    );
+    let repos = d.ok(&[
+        "images",
+        "--format",
+        "{{.Repository}}:{{.Tag}}",
+        "committed",
+    ]);
+    assert_eq!(repos, "committed:1\n");
+    let repos = d.ok(&[
+        "images",
+        "--format",
+        "{{.Repository}}",
+        "-f",
+        "reference=busy*",
+    ]);
+    assert_eq!(repos, "busybox\n");
+    let (code, _, err) = d.docker(&["images", "-f", "bogus=1"]);
+    assert!(code != 0 && err.contains("invalid filter 'bogus'"), "{err}");
+    d.ok(&["system", "prune", "-f"]);
+    assert_eq!(
+        d.ok(&["info", "--format", "{{.Swarm.LocalNodeState}}"]),
+        "inactive\n"
+    );
+    // A failed RUN's code is the client's exit code.
+    let ctx = tempfile::tempdir().unwrap();
+    std::fs::write(ctx.path().join("Dockerfile"), "FROM busybox\nRUN exit 3\n").unwrap();
+    let mut cmd = d.cmd(&["build", "-q", ctx.path().to_str().unwrap()]);
+    let o = cmd.env("DOCKER_BUILDKIT", "0").output().unwrap();
+    assert_eq!(o.status.code(), Some(3), "{o:?}");
+}

@@ -739,7 +739,10 @@ fn legacy_links_name_and_describe_the_linked_container() {
     // Renames follow, on both ends.
     b.ok(&["rename", "db", "dbx"]);
     b.ok(&["rename", "pinned", "pin2"]);
-    assert_eq!(b.inspect("pin2", "{{.HostConfig.Links}}"), "[/dbx:/pin2/db]");
+    assert_eq!(
+        b.inspect("pin2", "{{.HostConfig.Links}}"),
+        "[/dbx:/pin2/db]"
+    );
     b.ok(&["start", "dbx"]);
     b.ok(&["start", "pin2"]);
     // A user network: the alias is a DNS name for the linking container only.

@@ -396,8 +396,11 @@ impl Engine {
         if network_mode_is_bridge(&hc.network_mode)
             && !matches!(hc.network_mode.as_str(), "" | "default" | "bridge")
         {
-            // Docker's message for a user network that does not exist.
-            self.networks.get(&hc.network_mode)?;
+            // Docker's message for a user network that does not exist — not a 404, which
+            // clients read as a missing image and try to pull.
+            self.networks
+                .get(&hc.network_mode)
+                .map_err(|e| Error::invalid(e.message))?;
         }
         let img = self.images.resolve(&req.image).map_err(|e| match e.kind {
             ErrorKind::NotFound => {
@@ -414,7 +417,11 @@ impl Engine {
         let mut cfg = icfg.clone();
         cfg.image = req.image.clone();
         if u.entrypoint.is_some() {
-            cfg.entrypoint = u.entrypoint.clone().filter(|e| !e.is_empty());
+            // `--entrypoint ''` arrives as [""]: no entrypoint, as Docker reads it.
+            cfg.entrypoint = u
+                .entrypoint
+                .clone()
+                .filter(|e| !e.is_empty() && e != &[String::new()]);
             // A new entrypoint drops the image's command (Docker's rule).
             cfg.cmd = None;
         }
@@ -499,10 +506,22 @@ impl Engine {
                 }
             };
         let id = store::random_hex(32);
-        cfg.hostname = if u.hostname.is_empty() {
-            id[..12].to_string()
-        } else {
+        cfg.hostname = if !u.hostname.is_empty() {
             u.hostname.clone()
+        } else if hc.network_mode == "host" {
+            // On the host's network the host's name, as Docker's.
+            nix::unistd::gethostname()
+                .ok()
+                .and_then(|h| h.into_string().ok())
+                .unwrap_or_else(|| id[..12].to_string())
+        } else if let Some(other) = hc.network_mode.strip_prefix("container:") {
+            // Sharing another container's network: its name too.
+            self.resolve(other)
+                .and_then(|o| self.record(&o))
+                .map(|r| r.config.hostname)
+                .unwrap_or_else(|_| id[..12].to_string())
+        } else {
+            id[..12].to_string()
         };
         if !u.hostname.is_empty() {
             validate_hostname(&u.hostname)?;
@@ -906,6 +925,20 @@ impl Engine {
             }
             for extra in rec.host_config.extra_hosts.iter().flatten() {
                 if let Some((name, ip)) = extra.split_once(':') {
+                    // `host-gateway`: the host as the container reaches it — its network's
+                    // gateway, else the default bridge's (Docker uses docker0's address).
+                    let ip = if ip == "host-gateway" {
+                        attachment
+                            .as_ref()
+                            .map(|a| a.gateway.to_string())
+                            .or_else(|| {
+                                let net = self.networks.get("bridge").ok()?;
+                                net.subnet().map(|(_, _, g)| g.to_string())
+                            })
+                            .unwrap_or_else(|| "127.0.0.1".into())
+                    } else {
+                        ip.to_string()
+                    };
                     h.push_str(&format!("{ip}\t{name}\n"));
                 }
             }
@@ -1085,6 +1118,21 @@ impl Engine {
         attach: Option<UnixStream>,
         console_size: Option<(u16, u16)>,
     ) -> Result<i32> {
+        let out = self.start_once(id, attach, console_size);
+        if out.is_err() && self.record(id).is_ok_and(|r| r.host_config.auto_remove) {
+            // Docker's --rm: a container that could not start is removed too (a client
+            // waiting for its removal would wait forever otherwise).
+            let _ = self.remove(id, true, true);
+        }
+        out
+    }
+
+    fn start_once(
+        &self,
+        id: &str,
+        attach: Option<UnixStream>,
+        console_size: Option<(u16, u16)>,
+    ) -> Result<i32> {
         let rec = self.record(id)?;
         let _lock = self.containers.lock(id)?;
         let st = self.state_unlocked_check(id)?;
@@ -1207,13 +1255,14 @@ impl Engine {
     /// Sends a signal to a running container's init.
     pub fn kill(&self, id: &str, signal: i32) -> Result<()> {
         let st = self.state(id)?;
-        if st.status == Status::Paused {
-            return Err(Error::conflict(format!(
-                "cannot kill container: {}: container {id} is paused. Unpause the container before stopping or killing",
-                &id[..12]
-            )));
+        if st.status == Status::Restarting {
+            // Between two runs there is no process: ending the restart loop is the kill
+            // (Docker's).
+            self.mark_stopping(id)?;
+            self.wait_shim(&st, Some(Duration::from_secs(30)));
+            return Ok(());
         }
-        if st.status != Status::Running {
+        if !matches!(st.status, Status::Running | Status::Paused) {
             return Err(Error::conflict(format!(
                 "cannot kill container: {}: container {id} is not running",
                 &id[..12]
@@ -1224,12 +1273,11 @@ impl Engine {
         if let Ok(rec) = self.record(id) {
             self.emit(&rec, "kill", &[("signal", &signal.to_string())]);
         }
-        // SAFETY: kill(2).
-        if unsafe { libc::kill(st.pid, signal) } < 0 {
-            return Err(Error::internal(format!(
-                "kill container {id}: {}",
-                std::io::Error::last_os_error()
-            )));
+        signal_pid(st.pid, signal)
+            .map_err(|e| Error::internal(format!("kill container {id}: {e}")))?;
+        if signal == libc::SIGKILL && st.status == Status::Paused {
+            // A frozen process dies only once thawed (Docker unpauses after SIGKILL too).
+            let _ = self.cgroup(id).set_frozen(false);
         }
         // As dockerd: after SIGKILL the container is gone when kill returns, so a `rm` that
         // follows does not find it running.
@@ -1244,19 +1292,13 @@ impl Engine {
     pub fn stop(&self, id: &str, timeout: Option<i64>) -> Result<()> {
         let rec = self.record(id)?;
         let st = self.state(id)?;
-        if st.status == Status::Paused {
-            return Err(Error::conflict(format!(
-                "cannot stop container: {}: container is paused, unpause the container before stopping",
-                &id[..12]
-            )));
-        }
         if st.status == Status::Restarting {
             // Between two runs: the shim sees the flag and ends instead of restarting.
             self.mark_stopping(id)?;
             self.wait_shim(&st, Some(Duration::from_secs(30)));
             return Ok(());
         }
-        if st.status != Status::Running {
+        if !matches!(st.status, Status::Running | Status::Paused) {
             return Ok(());
         }
         self.mark_stopping(id)?;
@@ -1266,16 +1308,19 @@ impl Engine {
         };
         let t = timeout.or(rec.config.stop_timeout).unwrap_or(10);
         let cfd = pidfd_open(st.pid);
-        // SAFETY: kill(2).
-        unsafe { libc::kill(st.pid, sig) };
+        let _ = signal_pid(st.pid, sig);
+        // A paused container cannot act on its stop signal: it waits out the timeout, as
+        // Docker's does, and is thawed with SIGKILL.
         let exited = match (&cfd, t) {
             (Some(fd), t) if t >= 0 => wait_pidfd(fd, Some(Duration::from_secs(t as u64))),
             (Some(fd), _) => wait_pidfd(fd, None),
             (None, _) => true,
         };
         if !exited {
-            // SAFETY: kill(2).
-            unsafe { libc::kill(st.pid, libc::SIGKILL) };
+            let _ = signal_pid(st.pid, libc::SIGKILL);
+            if st.status == Status::Paused {
+                let _ = self.cgroup(id).set_frozen(false);
+            }
         }
         self.emit(&rec, "kill", &[("signal", &sig.to_string())]);
         self.wait_shim(&st, Some(Duration::from_secs(30)));
@@ -1317,8 +1362,8 @@ impl Engine {
             if st.status == Status::Paused {
                 let _ = self.cgroup(id).set_frozen(false);
             }
-            // SAFETY: kill(2).
-            unsafe { libc::kill(st.pid, libc::SIGKILL) };
+            // A restarting container has no process (pid 0): the flag alone ends its loop.
+            let _ = signal_pid(st.pid, libc::SIGKILL);
             self.wait_shim(&st, Some(Duration::from_secs(30)));
         }
         let _l = self.containers.lock(id)?;
@@ -2861,6 +2906,26 @@ impl Engine {
 
 /// Docker's checks on host settings that would otherwise fail at start.
 fn validate_host_config(hc: &HostConfig) -> Result<()> {
+    let policy = &hc.restart_policy;
+    if !matches!(
+        policy.name.as_str(),
+        "" | "no" | "always" | "unless-stopped" | "on-failure"
+    ) {
+        return Err(Error::invalid(format!(
+            "invalid restart policy: unknown policy '{}'; use one of 'no', 'always', 'on-failure', or 'unless-stopped'",
+            policy.name
+        )));
+    }
+    if policy.maximum_retry_count != 0 && policy.name != "on-failure" {
+        return Err(Error::invalid(
+            "invalid restart policy: maximum retry count can only be used with 'on-failure'",
+        ));
+    }
+    if policy.maximum_retry_count < 0 {
+        return Err(Error::invalid(
+            "invalid restart policy: maximum retry count cannot be negative",
+        ));
+    }
     if hc.memory != 0 && hc.memory < 6 * 1024 * 1024 {
         return Err(Error::invalid("Minimum memory limit allowed is 6MB"));
     }
@@ -2982,6 +3047,22 @@ fn ephemeral_port(proto: &str) -> Result<u16> {
         .map_err(|e| Error::internal(format!("pick a host port: {e}")))
 }
 
+/// kill(2) of one container process. Never of pid 0 or below (a restarting container's
+/// recorded pid is 0, and kill(0) would signal the caller's own process group).
+fn signal_pid(pid: i32, sig: i32) -> std::io::Result<()> {
+    if pid <= 0 {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "the container has no process",
+        ));
+    }
+    // SAFETY: kill(2) of a positive pid.
+    if unsafe { libc::kill(pid, sig) } < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(())
+}
+
 /// Renames container `old` to `new` in the stored links (`/child:/parent/alias`); true when
 /// one changed.
 fn relink(hc: &mut HostConfig, old: &str, new: &str) -> bool {
@@ -2993,7 +3074,13 @@ fn relink(hc: &mut HostConfig, old: &str, new: &str) -> bool {
         let Some((parent, alias)) = rest.trim_start_matches('/').rsplit_once('/') else {
             continue;
         };
-        let swap = |n: &str| if n == old { new.to_string() } else { n.to_string() };
+        let swap = |n: &str| {
+            if n == old {
+                new.to_string()
+            } else {
+                n.to_string()
+            }
+        };
         let fresh = format!(
             "/{}:/{}/{alias}",
             swap(child.trim_start_matches('/')),

@@ -38,6 +38,10 @@ impl Engine {
         if rec.host_config.network_mode.is_empty() {
             hc["NetworkMode"] = json!("bridge");
         }
+        if rec.host_config.shm_size == 0 {
+            // The /dev/shm every container gets, as Docker reports its default.
+            hc["ShmSize"] = json!(64 * 1024 * 1024);
+        }
         json!({
             "Id": rec.id,
             "Created": rec.created,
@@ -337,6 +341,7 @@ impl Engine {
             "Isolation": "",
             "InitBinary": "berth",
             "SecurityOptions": ["name=seccomp,profile=builtin"],
+            "Swarm": {"LocalNodeState": "inactive", "NodeID": "", "NodeAddr": "", "ControlAvailable": false, "Error": "", "RemoteManagers": null},
             "Warnings": [],
         })
     }

@@ -344,8 +344,9 @@ fn supervise(
             finished_at: st.finished_at,
             oom_killed: false,
             restart_count: st.restart_count,
-            stopping: false,
-            manual_stop: false,
+            // A stop that came while this restart was made holds: no further restart.
+            stopping: !first && st.stopping,
+            manual_stop: !first && st.manual_stop,
             health: check.as_ref().map(|_| crate::health::Health::starting()),
         };
         // At the first start the engine holds the container's lock until we report, so this write
@@ -656,6 +657,12 @@ fn supervise(
         {
             let _lock = containers.lock(id).ok();
             let mut st = containers.state_raw(id).unwrap_or_default();
+            // `update --restart` applies to a container already running, as Docker's.
+            let policy = crate::store::read_json::<crate::container::ContainerRecord>(
+                &dir.join("container.json"),
+            )
+            .map(|r| r.host_config.restart_policy)
+            .unwrap_or_else(|_| policy.clone());
             if should_restart(&policy, code, &st) {
                 // Attached clients see this run's end, as Docker's CLI does when a policy
                 // restarts the container.

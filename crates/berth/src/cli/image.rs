@@ -5,6 +5,7 @@ use crate::format::{list_format, print_list};
 use crate::{human, CmdResult};
 use anyhow::{anyhow, bail, Context};
 use berth_engine::image::config::apply_change;
+use berth_engine::image::filter::{created_of, ImageFilters};
 use berth_engine::image::ContainerConfig;
 use berth_engine::reference::Reference;
 use berth_engine::Engine;
@@ -25,20 +26,16 @@ pub fn images(engine: &Engine, a: ImagesArgs) -> CmdResult {
         .as_deref()
         .map(Reference::parse_named)
         .transpose()?;
-    let mut dangling: Option<bool> = None;
-    let mut ref_filters = Vec::new();
-    let mut label_filters = Vec::new();
-    for f in &a.filter {
-        let (k, v) = f
-            .split_once('=')
-            .ok_or_else(|| anyhow!("bad format of filter (expected name=value)"))?;
-        match k {
-            "dangling" => dangling = Some(matches!(v, "true" | "1")),
-            "reference" => ref_filters.push(v.to_string()),
-            "label" => label_filters.push(v.to_string()),
-            _ => bail!("invalid filter '{k}'"),
-        }
-    }
+    let pairs: Vec<(String, String)> = a
+        .filter
+        .iter()
+        .map(|f| {
+            f.split_once('=')
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .ok_or_else(|| anyhow!("bad format of filter (expected name=value)"))
+        })
+        .collect::<Result<_, _>>()?;
+    let filters = ImageFilters::parse(&pairs, |name| created_of(&engine.images, name))?;
     let mut imgs: Vec<_> = engine
         .images
         .list()
@@ -53,22 +50,11 @@ pub fn images(engine: &Engine, a: ImagesArgs) -> CmdResult {
         if img.intermediate && refs.is_empty() && !a.all {
             continue;
         }
-        if let Some(d) = dangling {
-            if d != refs.is_empty() {
-                continue;
-            }
-        }
-        if !label_filters.is_empty() {
-            let labels = cfg.config.labels.clone().unwrap_or_default();
-            let ok = label_filters.iter().all(|l| match l.split_once('=') {
-                Some((k, v)) => labels.get(k).map(String::as_str) == Some(v),
-                None => labels.contains_key(l.as_str()),
-            });
-            if !ok {
-                continue;
-            }
-        }
         let created = cfg.created.clone().unwrap_or_default();
+        let labels = cfg.config.labels.clone().unwrap_or_default();
+        if !filters.keep_image(refs.is_empty(), &created, &labels) {
+            continue;
+        }
         let size = engine.images.size(img);
         let digest = refs
             .iter()
@@ -87,12 +73,8 @@ pub fn images(engine: &Engine, a: ImagesArgs) -> CmdResult {
                 continue;
             }
         }
-        if !ref_filters.is_empty() {
-            pairs.retain(|(repo, tag)| {
-                ref_filters
-                    .iter()
-                    .any(|f| glob_match(f, repo) || glob_match(f, &format!("{repo}:{tag}")))
-            });
+        if filters.by_reference() {
+            pairs.retain(|(repo, tag)| filters.keep_name(repo, tag));
             if pairs.is_empty() {
                 continue;
             }
@@ -131,30 +113,6 @@ pub fn images(engine: &Engine, a: ImagesArgs) -> CmdResult {
         "UniqueSize": "UNIQUE SIZE", "Containers": "CONTAINERS",
     });
     print_list(&fmt, &headers, &rows)
-}
-
-/// Shell-style `*` matching for `reference=` filters.
-fn glob_match(pat: &str, s: &str) -> bool {
-    let parts: Vec<&str> = pat.split('*').collect();
-    if parts.len() == 1 {
-        return pat == s;
-    }
-    let mut rest = s;
-    for (i, p) in parts.iter().enumerate() {
-        if i == 0 {
-            if !rest.starts_with(p) {
-                return false;
-            }
-            rest = &rest[p.len()..];
-        } else if i == parts.len() - 1 {
-            return rest.ends_with(p);
-        } else if let Some(pos) = rest.find(p) {
-            rest = &rest[pos + p.len()..];
-        } else {
-            return false;
-        }
-    }
-    true
 }
 
 /// `berth import`.

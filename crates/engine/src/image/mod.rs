@@ -7,6 +7,7 @@
 
 pub mod archive;
 pub mod config;
+pub mod filter;
 
 use crate::content::{digest_hex, ContentStore};
 use crate::error::{Error, Result};
