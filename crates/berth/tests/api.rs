@@ -755,10 +755,10 @@ fn docker_cli_builds_through_the_classic_builder_api() {
     let id = std::fs::read_to_string(&iid).unwrap().trim().to_string();
     assert_eq!(out.trim(), id);
     assert_eq!(id, b.inspect("api/built:1", "{{.Id}}"));
-    // A failing RUN: Docker's message, exit 1, nothing left behind.
+    // A failing RUN: Docker's message, its exit code as the client's, nothing left behind.
     std::fs::write(ctx.join("Dockerfile.bad"), "FROM busybox\nRUN exit 3\n").unwrap();
     let (code, _, err) = build(&["-f", "Dockerfile.bad", "."]);
-    assert_eq!(code, 1);
+    assert_eq!(code, 3);
     assert!(
         err.contains("The command '/bin/sh -c exit 3' returned a non-zero code: 3"),
         "{err}"
