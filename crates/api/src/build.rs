@@ -2,7 +2,7 @@
 //! context arrives as a tar (plain, gzip or zstd), the progress leaves as JSON lines.
 
 use crate::fdio::piped_request;
-use crate::{truthy, ApiError, ApiResult, Shared};
+use crate::{truthy, ApiError, ApiResult, QueryPairs, Shared};
 use axum::body::Bytes;
 use axum::extract::{RawQuery, Request, State};
 use axum::response::{IntoResponse, Response};
@@ -52,21 +52,14 @@ async fn build(
     RawQuery(raw): RawQuery,
     req: Request,
 ) -> ApiResult<Response> {
-    // `t` may repeat: a plain map would keep only the last tag.
-    let pairs: Vec<(String, String)> = form_urlencoded::parse(raw.unwrap_or_default().as_bytes())
-        .into_owned()
-        .collect();
-    let one = |k: &str| {
-        pairs
-            .iter()
-            .rev()
-            .find(|(x, _)| x == k)
-            .map(|(_, v)| v.clone())
-    };
-    let tags = pairs
+    // `t` may repeat.
+    let q = QueryPairs::parse(raw.as_deref());
+    let one = |k: &str| q.one(k);
+    let tags = q
+        .all("t")
         .iter()
-        .filter(|(k, v)| k == "t" && !v.is_empty())
-        .map(|(_, v)| Reference::parse(v).map_err(|e| ApiError::new(400, e.to_string())))
+        .filter(|v| !v.is_empty())
+        .map(|v| Reference::parse(v).map_err(|e| ApiError::new(400, e.to_string())))
         .collect::<ApiResult<Vec<_>>>()?;
     if let Some(p) = one("platform").filter(|p| !p.is_empty()) {
         let host = format!("linux/{}", berth_engine::image::config::host_arch());

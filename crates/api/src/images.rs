@@ -2,7 +2,7 @@
 //! load, prune.
 
 use crate::fdio::{piped_body, piped_request};
-use crate::{blocking, truthy, unix_time, ApiError, ApiResult, Shared};
+use crate::{blocking, truthy, unix_time, ApiError, ApiResult, QueryPairs, Shared};
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, Query, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -49,7 +49,7 @@ async fn list(State(engine): State<Shared>, Query(q): Q) -> ApiResult<Json<Value
                 continue;
             }
             let cfg = e.images.config(&img.id)?;
-            let mut s = summary(e, &img)?;
+            let mut s = summary(e, &img, &cfg);
             let tags = s["RepoTags"].as_array().cloned().unwrap_or_default();
             let labels = cfg.config.labels.clone().unwrap_or_default();
             let created = cfg.created.clone().unwrap_or_default();
@@ -85,18 +85,8 @@ async fn commit(
     State(engine): State<Shared>,
     RawQuery(raw): RawQuery,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
-    // `changes` may repeat (one per `-c`), and a value may hold several lines.
-    let pairs: Vec<(String, String)> = form_urlencoded::parse(raw.unwrap_or_default().as_bytes())
-        .into_owned()
-        .collect();
-    let one = |k: &str| {
-        pairs
-            .iter()
-            .rev()
-            .find(|(x, _)| x == k)
-            .map(|(_, v)| v.clone())
-            .filter(|v| !v.is_empty())
-    };
+    let q = QueryPairs::parse(raw.as_deref());
+    let one = |k: &str| q.one(k).filter(|v| !v.is_empty());
     let container =
         one("container").ok_or_else(|| ApiError::new(400, "a container is needed to commit"))?;
     let reference = match one("repo") {
@@ -109,12 +99,7 @@ async fn commit(
         }
         None => None,
     };
-    let changes: Vec<String> = pairs
-        .iter()
-        .filter(|(k, _)| k == "changes")
-        .flat_map(|(_, v)| v.lines().map(String::from).collect::<Vec<_>>())
-        .filter(|c| !c.trim().is_empty())
-        .collect();
+    let changes = q.changes();
     let req = berth_engine::CommitRequest {
         reference,
         message: one("comment"),
@@ -134,11 +119,11 @@ async fn commit(
 pub(crate) fn summary(
     e: &berth_engine::Engine,
     img: &berth_engine::image::ImageRecord,
-) -> berth_engine::Result<Value> {
-    let cfg = e.images.config(&img.id)?;
+    cfg: &berth_engine::image::ImageConfig,
+) -> Value {
     let (tags, digests) = e.repo_tags_and_digests(&img.id);
     let size = e.images.size(img);
-    Ok(json!({
+    json!({
         "Id": img.id,
         "ParentId": "",
         "RepoTags": tags,
@@ -149,7 +134,7 @@ pub(crate) fn summary(
         "VirtualSize": size,
         "Labels": cfg.config.labels.clone().unwrap_or_default(),
         "Containers": -1,
-    }))
+    })
 }
 
 /// `GET /images/{name}/json`, `/history`, `/get`: names may contain slashes.
@@ -349,7 +334,7 @@ async fn create(
     body: Body,
 ) -> ApiResult<Response> {
     if let Some(src) = q.get("fromSrc") {
-        let changes = changes(raw.as_deref().unwrap_or(""));
+        let changes = QueryPairs::parse(raw.as_deref()).changes();
         return import(engine, &q, &changes, src, body).await;
     }
     let Some(from) = q.get("fromImage").cloned() else {
@@ -420,15 +405,6 @@ async fn import(
         .into_response())
 }
 
-/// The `changes` query values (`CMD ["sh"]`, `ENV A=b`), which repeat: a map of the query
-/// would keep only the last.
-fn changes(raw: &str) -> Vec<String> {
-    form_urlencoded::parse(raw.as_bytes())
-        .filter(|(k, _)| k == "changes")
-        .map(|(_, v)| v.into_owned())
-        .collect()
-}
-
 /// `POST /images/{name}/push?tag=`.
 async fn push(
     engine: Shared,
@@ -488,11 +464,7 @@ async fn save(engine: Shared, names: Vec<String>) -> ApiResult<Response> {
 }
 
 async fn save_many(State(engine): State<Shared>, RawQuery(raw): RawQuery) -> ApiResult<Response> {
-    let names: Vec<String> = form_urlencoded::parse(raw.unwrap_or_default().as_bytes())
-        .filter(|(k, _)| k == "names")
-        .map(|(_, v)| v.into_owned())
-        .collect();
-    save(engine, names).await
+    save(engine, QueryPairs::parse(raw.as_deref()).all("names")).await
 }
 
 /// `POST /images/load`: a `docker save` tar (docker or OCI layout) in the body.

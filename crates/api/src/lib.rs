@@ -330,6 +330,49 @@ pub fn filters_match(
 }
 
 /// Docker's boolean query values: "1", "true", "True".
+/// A query string as its pairs in order: parameters that repeat (`t`, `changes`, `names`)
+/// would keep only their last value in a map.
+pub(crate) struct QueryPairs(Vec<(String, String)>);
+
+impl QueryPairs {
+    /// Reads a raw query string (none: no pairs).
+    pub(crate) fn parse(raw: Option<&str>) -> QueryPairs {
+        QueryPairs(
+            form_urlencoded::parse(raw.unwrap_or_default().as_bytes())
+                .into_owned()
+                .collect(),
+        )
+    }
+
+    /// The last value of `k`.
+    pub(crate) fn one(&self, k: &str) -> Option<String> {
+        self.0
+            .iter()
+            .rev()
+            .find(|(x, _)| x == k)
+            .map(|(_, v)| v.clone())
+    }
+
+    /// Every value of `k`, in order.
+    pub(crate) fn all(&self, k: &str) -> Vec<String> {
+        self.0
+            .iter()
+            .filter(|(x, _)| x == k)
+            .map(|(_, v)| v.clone())
+            .collect()
+    }
+
+    /// The Dockerfile instructions of the repeated `changes` parameter (commit, import); a
+    /// value may hold several lines, as dockerd reads them as one Dockerfile.
+    pub(crate) fn changes(&self) -> Vec<String> {
+        self.all("changes")
+            .iter()
+            .flat_map(|v| v.lines().map(String::from).collect::<Vec<_>>())
+            .filter(|c| !c.trim().is_empty())
+            .collect()
+    }
+}
+
 pub fn truthy(v: Option<&String>) -> bool {
     matches!(
         v.map(|s| s.to_ascii_lowercase()).as_deref(),

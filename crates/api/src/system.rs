@@ -154,7 +154,7 @@ async fn df(State(engine): State<Shared>) -> ApiResult<Json<Value>> {
         let mut images = Vec::new();
         for (id, size, shared, users) in &du.images {
             if let Ok(img) = e.images.get(id) {
-                let mut v = crate::images::summary(e, &img)?;
+                let mut v = crate::images::summary(e, &img, &e.images.config(&img.id)?);
                 v["Size"] = json!(size);
                 v["SharedSize"] = json!(shared);
                 v["Containers"] = json!(users);

@@ -378,20 +378,23 @@ impl Engine {
         let mut hc = req.host_config;
         validate_host_config(&hc)?;
         // Legacy links name containers that exist now (Docker checks at create too); the
-        // linked container's name is what is kept, in Docker's `/name:/container/alias` form.
+        // linked container's name is what is kept.
+        let mode = hc.network_mode.as_str();
+        if !hc.link_pairs().is_empty() && (mode == "host" || mode.starts_with("container:")) {
+            return Err(Error::invalid(format!(
+                "conflicting options: {} type networking can't be used with links. This would result in undefined behavior",
+                if mode == "host" { "host" } else { "container" }
+            )));
+        }
         let mut links = Vec::new();
         for (target, alias) in hc.link_pairs() {
-            let mode = hc.network_mode.as_str();
-            if mode == "host" || mode.starts_with("container:") {
-                return Err(Error::invalid(format!(
-                    "conflicting options: {} type networking can't be used with links. This would result in undefined behavior",
-                    if mode == "host" { "host" } else { "container" }
-                )));
-            }
             let child = self.resolve(target).map_err(|e| {
                 Error::not_found(format!("could not get container for {target}: {e}"))
             })?;
-            links.push((self.record(&child)?.name, alias.to_string()));
+            links.push(format!("{}:{alias}", self.record(&child)?.name));
+        }
+        if !links.is_empty() {
+            hc.links = Some(links);
         }
         if network_mode_is_bridge(&hc.network_mode)
             && !matches!(hc.network_mode.as_str(), "" | "default" | "bridge")
@@ -534,14 +537,6 @@ impl Engine {
             }
             None => names::generate(&self.root, &id)?,
         };
-        if !links.is_empty() {
-            hc.links = Some(
-                links
-                    .iter()
-                    .map(|(child, alias)| format!("/{child}:/{name}/{alias}"))
-                    .collect(),
-            );
-        }
         let rec = ContainerRecord {
             id: id.clone(),
             name: name.clone(),
@@ -726,15 +721,16 @@ impl Engine {
         }
         let mut out = Vec::new();
         for (target, alias) in pairs {
-            let shown = format!("/{target} AS /{}/{alias}", rec.name);
-            let child = self.resolve(target).map_err(|_| {
-                Error::invalid(format!("Cannot link to a non running container: {shown}"))
-            })?;
-            if !self.state(&child)?.status.is_live() {
-                return Err(Error::invalid(format!(
-                    "Cannot link to a non running container: {shown}"
-                )));
-            }
+            let child = self
+                .resolve(target)
+                .ok()
+                .filter(|c| self.state(c).is_ok_and(|st| st.status.is_live()))
+                .ok_or_else(|| {
+                    Error::invalid(format!(
+                        "Cannot link to a non running container: /{target} AS /{}/{alias}",
+                        rec.name
+                    ))
+                })?;
             let crec = self.record(&child)?;
             let Some(a) = crate::network::read_attachments(&self.containers.dir(&child))
                 .into_iter()
@@ -1394,7 +1390,6 @@ impl Engine {
         }
         names::reserve(&self.root, new, id)?;
         let old = std::mem::replace(&mut rec.name, new.to_string());
-        relink(&mut rec.host_config, &old, new);
         if let Err(e) = self.containers.write_record(&rec) {
             names::release(&self.root, new, id);
             return Err(e);
@@ -2613,7 +2608,7 @@ impl Engine {
         });
         let n = extras.len();
         let dir = self.containers.dir(&id);
-        if self.state_unlocked_check(&id)?.status.is_live() {
+        if live {
             let mut list = crate::network::read_attachments(&dir);
             if list.is_empty() {
                 return Err(Error::conflict(format!(
@@ -3063,35 +3058,18 @@ fn signal_pid(pid: i32, sig: i32) -> std::io::Result<()> {
     Ok(())
 }
 
-/// Renames container `old` to `new` in the stored links (`/child:/parent/alias`); true when
-/// one changed.
+/// Renames linked container `old` to `new` in the stored links; true when one changed.
 fn relink(hc: &mut HostConfig, old: &str, new: &str) -> bool {
-    let mut changed = false;
-    for l in hc.links.iter_mut().flatten() {
-        let Some((child, rest)) = l.split_once(':') else {
-            continue;
-        };
-        let Some((parent, alias)) = rest.trim_start_matches('/').rsplit_once('/') else {
-            continue;
-        };
-        let swap = |n: &str| {
-            if n == old {
-                new.to_string()
-            } else {
-                n.to_string()
-            }
-        };
-        let fresh = format!(
-            "/{}:/{}/{alias}",
-            swap(child.trim_start_matches('/')),
-            swap(parent)
-        );
-        if *l != fresh {
-            *l = fresh;
-            changed = true;
-        }
+    let pairs = hc.link_pairs();
+    if !pairs.iter().any(|(target, _)| *target == old) {
+        return false;
     }
-    changed
+    let fresh = pairs
+        .iter()
+        .map(|(target, alias)| format!("{}:{alias}", if *target == old { new } else { target }))
+        .collect();
+    hc.links = Some(fresh);
+    true
 }
 
 /// What one legacy link adds to a container at start.

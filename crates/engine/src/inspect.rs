@@ -38,6 +38,15 @@ impl Engine {
         if rec.host_config.network_mode.is_empty() {
             hc["NetworkMode"] = json!("bridge");
         }
+        if rec.host_config.links.is_some() {
+            let shown: Vec<String> = rec
+                .host_config
+                .link_pairs()
+                .iter()
+                .map(|(target, alias)| format!("/{target}:/{}/{alias}", rec.name))
+                .collect();
+            hc["Links"] = json!(shown);
+        }
         if rec.host_config.shm_size == 0 {
             // The /dev/shm every container gets, as Docker reports its default.
             hc["ShmSize"] = json!(64 * 1024 * 1024);

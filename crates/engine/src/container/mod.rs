@@ -141,7 +141,8 @@ pub struct HostConfig {
     /// `--add-host name:ip`.
     #[serde(default)]
     pub extra_hosts: Option<Vec<String>>,
-    /// `--link name[:alias]`, kept in Docker's form `/name:/container/alias`.
+    /// `--link name[:alias]`, kept as `name:alias` with the linked container's name (inspect
+    /// shows Docker's `/name:/container/alias`).
     #[serde(default)]
     pub links: Option<Vec<String>>,
     /// `--ip` (kept here; Docker keeps it in the endpoint settings).
@@ -249,7 +250,8 @@ pub struct HostConfig {
 }
 
 impl HostConfig {
-    /// The legacy links as (linked container's name, alias), from Docker's stored form.
+    /// The legacy links as (linked container's name, alias), from `name[:alias]` or Docker's
+    /// `/name:/container/alias`.
     pub fn link_pairs(&self) -> Vec<(&str, &str)> {
         self.links
             .iter()
