@@ -8,7 +8,7 @@ use axum::extract::{RawQuery, Request, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::Router;
-use berth_engine::build::BuildRequest;
+use berth_engine::build::{BuildRequest, DockerfileAt};
 use berth_engine::reference::Reference;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
@@ -101,7 +101,7 @@ async fn build(
     .await?;
     let request = BuildRequest {
         context: dir.clone(),
-        dockerfile: dockerfile.map(|f| dir.join(f.trim_start_matches('/'))),
+        dockerfile: dockerfile.map(DockerfileAt::Context),
         tags,
         build_args,
         target,

@@ -215,7 +215,14 @@ pub fn serve(
                         std::fs::create_dir_all(dir)?;
                     }
                     let _ = std::fs::remove_file(socket);
-                    let listener = tokio::net::UnixListener::bind(socket)?;
+                    // Born 0600 (the umask around bind), so no one else can connect in the
+                    // moment before its group and mode are set.
+                    // SAFETY: umask(2) cannot fail; the daemon is starting, no thread makes files.
+                    let old = unsafe { libc::umask(0o177) };
+                    let bound = tokio::net::UnixListener::bind(socket);
+                    // SAFETY: as above.
+                    unsafe { libc::umask(old) };
+                    let listener = bound?;
                     set_socket_mode(socket);
                     sockets.push(socket.clone());
                     let s = axum::serve(listener, app.clone()).with_graceful_shutdown(shutdown);

@@ -14,4 +14,5 @@ mod logs;
 mod network;
 mod registry;
 mod robustness;
+mod security;
 mod terminal;

@@ -108,6 +108,9 @@ pub enum CopyEnd<'a> {
     Tar(RawFd),
 }
 
+/// Go's `os.ModeDir`, as the API's path stat carries it.
+const GO_MODE_DIR: u32 = 1 << 31;
+
 /// A path's stat in a container, with Go's `os.FileMode` bits as Docker's API reports them.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize, PartialEq)]
 pub struct PathStat {
@@ -131,7 +134,7 @@ impl PathStat {
         let raw = m.mode();
         let mut mode = raw & 0o777;
         let flags: [(bool, u32); 9] = [
-            (t.is_dir() && link.is_none(), 1 << 31),
+            (t.is_dir() && link.is_none(), GO_MODE_DIR),
             (t.is_symlink() || link.is_some(), 1 << 27),
             (t.is_block_device() || t.is_char_device(), 1 << 26),
             (t.is_char_device(), 1 << 21),
@@ -1271,8 +1274,9 @@ impl Engine {
         }
         signal_pid(st.pid, signal)
             .map_err(|e| Error::internal(format!("kill container {id}: {e}")))?;
-        if signal == libc::SIGKILL && st.status == Status::Paused {
-            // A frozen process dies only once thawed (Docker unpauses after SIGKILL too).
+        if signal == libc::SIGKILL {
+            // A frozen process dies only once thawed (Docker unpauses after SIGKILL too),
+            // whether `pause` or a copy in progress froze it.
             let _ = self.cgroup(id).set_frozen(false);
         }
         // As dockerd: after SIGKILL the container is gone when kill returns, so a `rm` that
@@ -1314,9 +1318,8 @@ impl Engine {
         };
         if !exited {
             let _ = signal_pid(st.pid, libc::SIGKILL);
-            if st.status == Status::Paused {
-                let _ = self.cgroup(id).set_frozen(false);
-            }
+            // Frozen by `pause` or by a copy whatever the state says: SIGKILL needs a thaw.
+            let _ = self.cgroup(id).set_frozen(false);
         }
         self.emit(&rec, "kill", &[("signal", &sig.to_string())]);
         self.wait_shim(&st, Some(Duration::from_secs(30)));
@@ -1355,9 +1358,8 @@ impl Engine {
                 )));
             }
             self.mark_stopping(id)?;
-            if st.status == Status::Paused {
-                let _ = self.cgroup(id).set_frozen(false);
-            }
+            // Frozen by `pause` or by a copy whatever the state says: SIGKILL needs a thaw.
+            let _ = self.cgroup(id).set_frozen(false);
             // A restarting container has no process (pid 0): the flag alone ends its loop.
             let _ = signal_pid(st.pid, libc::SIGKILL);
             self.wait_shim(&st, Some(Duration::from_secs(30)));
@@ -1843,12 +1845,16 @@ impl Engine {
             return f();
         }
         let cg = self.cgroup(id);
-        cg.set_frozen(true)?;
+        let frozen = match crate::container::freeze::freeze(&cg) {
+            Ok(g) => Some(g),
+            // A container that stopped meanwhile has nothing left to freeze: its files are
+            // still, so the work goes on as for a stopped one.
+            Err(_) if self.state(id).is_ok_and(|s| !s.status.is_live()) => None,
+            Err(e) => return Err(e),
+        };
         let r = f();
-        let thawed = cg.set_frozen(false);
-        let v = r?;
-        thawed?;
-        Ok(v)
+        drop(frozen);
+        r
     }
 
     fn mount_destinations(rec: &ContainerRecord) -> Vec<String> {
@@ -2275,123 +2281,162 @@ impl Engine {
     }
 
     /// `docker cp CONTAINER:SRC DEST`: to a host path, or as a tar written to a descriptor.
+    /// The container's files reach a host path only through the layer unpacker, inside the
+    /// destination directory: a symlink the container made never leads a write elsewhere.
     pub fn copy_from(&self, id: &str, src: &str, dest: CopyEnd, follow: bool) -> Result<()> {
-        let src = src.to_string();
-        let (dest, tar_fd) = match dest {
-            CopyEnd::Path(p) => (Some(p.to_path_buf()), -1),
-            CopyEnd::Tar(fd) => (None, fd),
+        let d = match dest {
+            CopyEnd::Tar(fd) => return self.copy_out(id, src, fd, follow, None),
+            CopyEnd::Path(d) => d,
         };
-        self.with_root(id, &[tar_fd], move |root| {
-            let r = snapshot::resolve_in_root_opt(root, &src, follow)?;
-            let p = r.path;
-            let base = Path::new(src.trim_end_matches('/'))
+        let (dir, name) = if d.is_dir() {
+            (d.to_path_buf(), None)
+        } else {
+            let parent = match d.parent() {
+                Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+                _ => PathBuf::from("."),
+            };
+            if !parent.is_dir() {
+                return Err(Error::not_found(format!(
+                    "destination directory {} does not exist",
+                    parent.display()
+                )));
+            }
+            let name = d
+                .file_name()
+                .ok_or_else(|| Error::invalid(format!("invalid destination {}", d.display())))?;
+            (parent, Some(name.to_string_lossy().into_owned()))
+        };
+        let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
+            .map_err(|e| Error::internal(format!("pipe: {e}")))?;
+        // The files belong to whoever runs the copy, as with Docker's.
+        let me = (
+            rustix::process::geteuid().as_raw(),
+            rustix::process::getegid().as_raw(),
+        );
+        let shown = d.display().to_string();
+        let reader = std::thread::spawn(move || {
+            snapshot::unpack::unpack_owned(std::fs::File::from(r), &dir, Some(me))
+                .map_err(|e| Error::invalid(format!("copy to {shown}: {e}")))
+        });
+        let sent = self.copy_out(id, src, w.as_raw_fd(), follow, name.as_deref());
+        drop(w);
+        let got = reader
+            .join()
+            .map_err(|_| Error::internal("the copy's reader panicked"))?;
+        sent.and(got.map(|_| ()))
+    }
+
+    /// The tar of `src` in the container written to `fd`, its top entry named `name` (default:
+    /// `src`'s own last component).
+    fn copy_out(
+        &self,
+        id: &str,
+        src: &str,
+        fd: RawFd,
+        follow: bool,
+        name: Option<&str>,
+    ) -> Result<()> {
+        let src = src.to_string();
+        let base = match name {
+            Some(n) => PathBuf::from(n),
+            None => Path::new(src.trim_end_matches('/'))
                 .file_name()
                 .map(PathBuf::from)
-                .unwrap_or_else(|| PathBuf::from("."));
-            match dest {
-                None => {
-                    // SAFETY: the caller's descriptor, open for this call; never closed here.
-                    let out =
-                        std::mem::ManuallyDrop::new(unsafe { std::fs::File::from_raw_fd(tar_fd) });
-                    let mut b = tar::Builder::new(std::io::BufWriter::new(&*out));
-                    b.follow_symlinks(false);
-                    match &r.link {
-                        Some(t) => {
-                            let mut h = tar::Header::new_gnu();
-                            h.set_entry_type(tar::EntryType::Symlink);
-                            h.set_size(0);
-                            h.set_mode(0o777);
-                            b.append_link(&mut h, &base, t).map_err(|e| e.to_string())?;
-                        }
-                        None => snapshot::changes::write_tree(&mut b, &p, &base, &[])
-                            .map_err(|e| format!("copy {src}: {e}"))?,
-                    }
-                    b.into_inner()
-                        .and_then(|mut w| std::io::Write::flush(&mut w))
-                        .map_err(|e| e.to_string())
+                .unwrap_or_else(|| PathBuf::from(".")),
+        };
+        self.with_root(id, &[fd], move |root| {
+            let r = snapshot::resolve_in_root_opt(root, &src, follow)?;
+            // SAFETY: the caller's descriptor, open for this call; never closed here.
+            let out = std::mem::ManuallyDrop::new(unsafe { std::fs::File::from_raw_fd(fd) });
+            let mut b = tar::Builder::new(std::io::BufWriter::new(&*out));
+            b.follow_symlinks(false);
+            match &r.link {
+                Some(t) => {
+                    let mut h = tar::Header::new_gnu();
+                    h.set_entry_type(tar::EntryType::Symlink);
+                    h.set_size(0);
+                    h.set_mode(0o777);
+                    b.append_link(&mut h, &base, t).map_err(|e| e.to_string())?;
                 }
-                Some(d) => {
-                    let target = if d.is_dir() { d.join(&base) } else { d.clone() };
-                    if let Some(parent) = target.parent().filter(|p| !p.as_os_str().is_empty()) {
-                        if !parent.is_dir() {
-                            return Err(format!(
-                                "destination directory {} does not exist",
-                                parent.display()
-                            ));
-                        }
-                    }
-                    match &r.link {
-                        Some(t) => std::os::unix::fs::symlink(t, &target),
-                        None => copy_any(&p, &target),
-                    }
-                    .map_err(|e| format!("copy {src} to {}: {e}", target.display()))
-                }
+                None => snapshot::changes::write_tree(&mut b, &r.path, &base, &[])
+                    .map_err(|e| format!("copy {src}: {e}"))?,
             }
+            b.into_inner()
+                .and_then(|mut w| std::io::Write::flush(&mut w))
+                .map_err(|e| e.to_string())
         })
     }
 
     /// `docker cp SRC CONTAINER:DEST`: from a host path, or a tar read from a descriptor and
     /// unpacked into the directory DEST. Without `archive` the copies belong to the container's
-    /// root user.
+    /// root user. Everything lands through the layer unpacker, resolved inside the container's
+    /// root, so a symlink the container planted cannot lead the copy onto the host.
     pub fn copy_to(&self, id: &str, src: CopyEnd, dest: &str, archive: bool) -> Result<()> {
-        let (src, tar_fd) = match src {
-            CopyEnd::Path(p) => (Some(p), -1),
-            CopyEnd::Tar(fd) => (None, fd),
+        let s = match src {
+            CopyEnd::Tar(fd) => return self.copy_in(id, fd, dest, archive),
+            CopyEnd::Path(s) => s.to_path_buf(),
         };
-        if let Some(s) = src {
-            if std::fs::symlink_metadata(s).is_err() {
-                return Err(Error::not_found(format!(
-                    "could not find the file {} on the host",
-                    s.display()
-                )));
-            }
+        if std::fs::symlink_metadata(&s).is_err() {
+            return Err(Error::not_found(format!(
+                "could not find the file {} on the host",
+                s.display()
+            )));
         }
-        let src = src.map(Path::to_path_buf);
+        // As the docker CLI does: into DEST when it is a directory, else as DEST in its parent.
+        let into_dir = self
+            .path_stat(id, dest)
+            .is_ok_and(|st| st.mode & GO_MODE_DIR != 0);
+        let (dir, name) = if into_dir {
+            let base = s
+                .file_name()
+                .map(PathBuf::from)
+                .unwrap_or_else(|| ".".into());
+            (dest.to_string(), base)
+        } else {
+            let dp = Path::new(dest);
+            let name = dp
+                .file_name()
+                .ok_or_else(|| Error::invalid(format!("invalid destination {dest}")))?;
+            let parent = dp
+                .parent()
+                .map(|p| p.display().to_string())
+                .unwrap_or_else(|| "/".into());
+            (parent, PathBuf::from(name))
+        };
+        let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
+            .map_err(|e| Error::internal(format!("pipe: {e}")))?;
+        let writer = std::thread::spawn(move || -> std::io::Result<()> {
+            let mut b = tar::Builder::new(std::io::BufWriter::new(std::fs::File::from(w)));
+            b.follow_symlinks(false);
+            snapshot::changes::write_tree(&mut b, &s, &name, &[])?;
+            b.into_inner()
+                .and_then(|mut w| std::io::Write::flush(&mut w))
+        });
+        let got = self.copy_in(id, r.as_raw_fd(), &dir, archive);
+        drop(r);
+        let sent = writer
+            .join()
+            .map_err(|_| Error::internal("the copy's writer panicked"))?;
+        // A reader that stopped early makes the writer's error (a broken pipe): report the
+        // reader's.
+        got.and(sent.ctx(|| "read the copy's source".into()))
+    }
+
+    /// The tar on `fd` unpacked into the directory `dest` inside the container.
+    fn copy_in(&self, id: &str, fd: RawFd, dest: &str, archive: bool) -> Result<()> {
         let dest = dest.to_string();
-        self.with_root(id, &[tar_fd], move |root| {
-            let existing = snapshot::resolve_in_root(root, &dest).ok();
-            match src {
-                None => {
-                    let d = existing
-                        .ok_or_else(|| format!("no such directory in the container: {dest}"))?;
-                    if !d.is_dir() {
-                        return Err(format!("extraction point is not a directory: {dest}"));
-                    }
-                    // SAFETY: the caller's descriptor, open for this call; never closed here.
-                    let input =
-                        std::mem::ManuallyDrop::new(unsafe { std::fs::File::from_raw_fd(tar_fd) });
-                    let owner = (!archive).then_some((0, 0));
-                    snapshot::unpack::unpack_owned(&*input, &d, owner)
-                        .map_err(|e| format!("extract into {dest}: {e}"))?;
-                    Ok(())
-                }
-                Some(s) => {
-                    let base = s.file_name().map(PathBuf::from).unwrap_or_default();
-                    let target = match existing {
-                        Some(d) if d.is_dir() => d.join(base),
-                        Some(d) => d,
-                        None => {
-                            let dp = Path::new(&dest);
-                            let parent = dp
-                                .parent()
-                                .map(|p| p.display().to_string())
-                                .unwrap_or_else(|| "/".into());
-                            let pd = snapshot::resolve_in_root(root, &parent).map_err(|_| {
-                                format!("no such directory in the container: {parent}")
-                            })?;
-                            pd.join(
-                                dp.file_name()
-                                    .ok_or_else(|| format!("invalid destination {dest}"))?,
-                            )
-                        }
-                    };
-                    copy_any(&s, &target).map_err(|e| format!("copy to {dest}: {e}"))?;
-                    if !archive {
-                        chown_tree(&target, 0, 0).map_err(|e| e.to_string())?;
-                    }
-                    Ok(())
-                }
+        self.with_root(id, &[fd], move |root| {
+            let d = snapshot::resolve_in_root(root, &dest)
+                .map_err(|_| format!("no such directory in the container: {dest}"))?;
+            if !d.is_dir() {
+                return Err(format!("extraction point is not a directory: {dest}"));
             }
+            // SAFETY: the caller's descriptor, open for this call; never closed here.
+            let input = std::mem::ManuallyDrop::new(unsafe { std::fs::File::from_raw_fd(fd) });
+            let owner = (!archive).then_some((0, 0));
+            snapshot::unpack::unpack_owned(&*input, &d, owner)
+                .map_err(|e| format!("extract into {dest}: {e}"))?;
+            Ok(())
         })
     }
 
@@ -2961,6 +3006,7 @@ fn validate_host_config(hc: &HostConfig) -> Result<()> {
         }
     }
     spec::capabilities(hc)?;
+    crate::container::sysctl::validate(hc)?;
     for u in hc.ulimits.iter().flatten() {
         if u.soft > u.hard {
             return Err(Error::invalid(format!(
@@ -3145,67 +3191,4 @@ pub fn dir_size(p: &Path) -> u64 {
         }
     }
     total
-}
-
-/// Copies a file, symlink or directory tree with its metadata.
-fn copy_any(src: &Path, dst: &Path) -> std::io::Result<()> {
-    // A /proc/self/fd magic link stands for the object it names; a host path's own symlink is
-    // copied as a symlink.
-    let md = if src.starts_with("/proc/self/fd") {
-        std::fs::metadata(src)?
-    } else {
-        std::fs::symlink_metadata(src)?
-    };
-    if md.is_dir() {
-        snapshot::copy_tree(src, dst)
-    } else {
-        let tmp = tempdir_beside(dst)?;
-        let r = (|| {
-            std::fs::create_dir_all(&tmp)?;
-            // copy_tree copies a directory's entries: stage the single item in a directory.
-            let name = dst.file_name().unwrap_or_default();
-            let staged = tmp.join("in");
-            std::fs::create_dir_all(&staged)?;
-            if md.file_type().is_symlink() {
-                std::os::unix::fs::symlink(std::fs::read_link(src)?, staged.join(name))?;
-            } else {
-                std::fs::copy(src, staged.join(name))?;
-                use std::os::unix::fs::{MetadataExt, PermissionsExt};
-                std::os::unix::fs::lchown(staged.join(name), Some(md.uid()), Some(md.gid()))?;
-                std::fs::set_permissions(
-                    staged.join(name),
-                    std::fs::Permissions::from_mode(md.mode() & 0o7777),
-                )?;
-                let f = std::fs::File::options()
-                    .write(true)
-                    .open(staged.join(name))?;
-                f.set_modified(md.modified()?)?;
-            }
-            std::fs::rename(staged.join(name), dst)
-        })();
-        let _ = std::fs::remove_dir_all(&tmp);
-        r
-    }
-}
-
-fn tempdir_beside(p: &Path) -> std::io::Result<PathBuf> {
-    let parent = p
-        .parent()
-        .filter(|x| !x.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    Ok(parent.join(format!(
-        ".berth-cp-{}-{}",
-        std::process::id(),
-        store::random_hex(4)
-    )))
-}
-
-fn chown_tree(p: &Path, uid: u32, gid: u32) -> std::io::Result<()> {
-    std::os::unix::fs::lchown(p, Some(uid), Some(gid))?;
-    if std::fs::symlink_metadata(p)?.is_dir() {
-        for e in std::fs::read_dir(p)? {
-            chown_tree(&e?.path(), uid, gid)?;
-        }
-    }
-    Ok(())
 }

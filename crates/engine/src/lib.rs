@@ -19,6 +19,7 @@ pub mod logs;
 pub mod network;
 pub mod reference;
 pub mod registry;
+pub mod rooted;
 pub mod shim;
 pub mod signal;
 pub mod snapshot;

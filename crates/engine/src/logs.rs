@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fs::{self, File, OpenOptions};
 use std::io::{BufRead, BufReader, Seek, SeekFrom, Write};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 /// One log line.
@@ -85,9 +86,11 @@ pub struct LogWriter {
 impl LogWriter {
     /// Opens (appending) the log at `path` with the json-file options `opts`.
     pub fn open(path: &Path, opts: &BTreeMap<String, String>) -> Result<LogWriter> {
+        // Logs carry what containers print (secrets too): owner and group only, as Docker's.
         let file = OpenOptions::new()
             .create(true)
             .append(true)
+            .mode(0o640)
             .open(path)
             .ctx(|| format!("open log {}", path.display()))?;
         let size = file.metadata().map(|m| m.len()).unwrap_or(0);

@@ -19,6 +19,7 @@ use serde::{de::DeserializeOwned, Serialize};
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
 use std::os::fd::AsFd;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 /// The default state root.
@@ -45,6 +46,7 @@ impl Root {
             "layers",
             "images",
             "containers",
+            "volumes",
             "names",
             "tmp",
             "locks",
@@ -52,6 +54,7 @@ impl Root {
             fs::create_dir_all(path.join(sub))
                 .ctx(|| format!("create {}", path.join(sub).display()))?;
         }
+        tighten(&path)?;
         Ok(Root { path })
     }
 
@@ -106,6 +109,35 @@ impl Root {
     pub fn lock(&self, name: &str) -> Result<Lock> {
         Lock::exclusive(&self.path.join("locks").join(name))
     }
+}
+
+/// The root's own mode: others may pass through (to reach nothing), never list or read.
+const ROOT_MODE: u32 = 0o711;
+/// Directories under the root that hold containers' files, layers (setuid files from images
+/// among them: CVE-2021-41091), volumes and records: root's alone.
+const PRIVATE_DIRS: &[&str] = &[
+    "blobs",
+    "layers",
+    "images",
+    "containers",
+    "volumes",
+    "names",
+    "tmp",
+    "locks",
+];
+
+/// Sets the root's modes, also on a root made by an older berth with 0755 everywhere.
+fn tighten(path: &Path) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let set = |p: &Path, mode: u32| {
+        fs::set_permissions(p, fs::Permissions::from_mode(mode))
+            .ctx(|| format!("chmod {}", p.display()))
+    };
+    set(path, ROOT_MODE)?;
+    for d in PRIVATE_DIRS {
+        set(&path.join(d), 0o700)?;
+    }
+    Ok(())
 }
 
 /// True if a process with this pid exists.
@@ -171,7 +203,12 @@ fn write_via_temp(path: &Path, data: &[u8], sync: bool) -> Result<()> {
         random_hex(4)
     ));
     let res = (|| -> std::io::Result<()> {
-        let mut f = File::create(&tmp)?;
+        // Records hold containers' environment (secrets): root's alone.
+        let mut f = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&tmp)?;
         f.write_all(data)?;
         if sync {
             f.sync_data()?;

@@ -245,7 +245,7 @@ fn process_steps(
     // SAFETY: umask cannot fail.
     unsafe { libc::umask(user.umask().unwrap_or(0o022) as libc::mode_t) };
     let cwd = o.process.cwd();
-    nix::unistd::chdir(cwd.as_path()).map_err(|e| format!("chdir to {}: {e}", cwd.display()))?;
+    crate::init::chdir_inside(cwd)?;
     let env: Vec<String> = o.process.env().clone().unwrap_or_default();
     let exe = find_executable(&args[0], &env)?;
     let c_args: Vec<CString> = args

@@ -199,12 +199,7 @@ fn steps(ctx: &InitContext) -> Result<Infallible, Fail> {
         std::fs::create_dir_all(cwd)
             .map_err(|e| format!("mkdir working directory {}: {e}", cwd.display()))?;
     }
-    nix::unistd::chdir(cwd.as_path()).map_err(|e| {
-        format!(
-            "chdir to cwd ({}) set in config.json failed: {e}",
-            cwd.display()
-        )
-    })?;
+    chdir_inside(cwd)?;
 
     let args = process
         .args()
@@ -244,6 +239,30 @@ fn steps(ctx: &InitContext) -> Result<Infallible, Fail> {
         &c_env,
         init.then_some(ctx.err_write),
     ))
+}
+
+/// Changes to the process's working directory and makes sure it lies inside the container's
+/// root: a working directory such as `/proc/self/fd/N` naming a descriptor still open from the
+/// host would otherwise leave the program in the host's file system (CVE-2024-21626).
+pub(crate) fn chdir_inside(cwd: &std::path::Path) -> Result<(), String> {
+    nix::unistd::chdir(cwd).map_err(|e| {
+        format!(
+            "chdir to cwd ({}) set in config.json failed: {e}",
+            cwd.display()
+        )
+    })?;
+    // The raw syscall, not libc's wrapper: the kernel answers "(unreachable)/…" for a directory
+    // outside the root, which some libc versions pass on as if it were a path.
+    let mut buf = vec![0u8; libc::PATH_MAX as usize + 1];
+    // SAFETY: getcwd(2) writes at most buf.len() bytes into our buffer.
+    let n = unsafe { libc::syscall(libc::SYS_getcwd, buf.as_mut_ptr(), buf.len()) };
+    if n <= 0 || buf[0] != b'/' {
+        return Err(format!(
+            "working directory {} is outside the container's root file system",
+            cwd.display()
+        ));
+    }
+    Ok(())
 }
 
 /// Spec annotation asking for berth's init as pid 1 (`--init`).

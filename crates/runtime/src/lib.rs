@@ -319,6 +319,9 @@ fn spawn_in(
     };
     if pid == 0 {
         close(err_r);
+        // The cgroup directory's descriptor is the parent's: a working directory of
+        // /proc/self/fd/N must find nothing of the host open here (CVE-2024-21626).
+        drop(into);
         init::run(&ctx);
     }
     close(sync_r);

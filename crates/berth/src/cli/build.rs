@@ -3,7 +3,7 @@
 use super::BuildArgs;
 use crate::{CmdResult, Exit};
 use anyhow::{anyhow, bail, Context};
-use berth_engine::build::BuildRequest;
+use berth_engine::build::{BuildRequest, DockerfileAt};
 use berth_engine::reference::Reference;
 use berth_engine::Engine;
 use std::collections::BTreeMap;
@@ -66,10 +66,12 @@ pub fn build(engine: &Engine, a: BuildArgs) -> CmdResult {
         (p.canonicalize()?, None)
     };
     if let Some(f) = &a.file {
+        // A file the user names on this host is read as it is; any other name is the
+        // context's, resolved inside it.
         dockerfile = Some(if f.is_absolute() || f.exists() {
-            f.clone()
+            DockerfileAt::Host(f.clone())
         } else {
-            context.join(f)
+            DockerfileAt::Context(f.display().to_string())
         });
     }
     let req = BuildRequest {

@@ -278,17 +278,6 @@ pub fn request(a: &RunArgs) -> anyhow::Result<CreateRequest> {
         let (k, v) = x.split_once('=').ok_or_else(|| {
             anyhow!("invalid argument \"{x}\" for \"--sysctl\" flag: expected key=value")
         })?;
-        // Docker allows only namespaced sysctls (they cannot touch the host).
-        if !(k.starts_with("net.")
-            || k.starts_with("kernel.msg")
-            || k.starts_with("kernel.sem")
-            || k.starts_with("kernel.shm")
-            || k.starts_with("fs.mqueue.")
-            || k == "kernel.domainname"
-            || k == "kernel.hostname")
-        {
-            bail!("sysctl '{k}' is not allowed: only namespaced sysctls (net.*, kernel.shm*, kernel.msg*, kernel.sem, fs.mqueue.*) can be set");
-        }
         sysctls.insert(k.to_string(), v.to_string());
     }
     let mut devices = Vec::new();

@@ -1,7 +1,7 @@
 //! `.dockerignore`: Docker's pattern rules (`*`, `?`, `**`, `!` exceptions, last match wins).
 
 use crate::error::Result;
-use std::path::Path;
+use crate::rooted::Rooted;
 
 /// The patterns of a context's `.dockerignore`.
 pub struct Patterns {
@@ -10,8 +10,11 @@ pub struct Patterns {
 
 impl Patterns {
     /// Reads `<context>/.dockerignore` (none: nothing ignored).
-    pub fn load(context: &Path) -> Result<Patterns> {
-        let text = std::fs::read_to_string(context.join(".dockerignore")).unwrap_or_default();
+    pub fn load(context: &Rooted) -> Result<Patterns> {
+        let text = context
+            .read(".dockerignore")
+            .map(|b| String::from_utf8_lossy(&b).into_owned())
+            .unwrap_or_default();
         let rules = text
             .lines()
             .map(str::trim)
@@ -87,7 +90,7 @@ mod tests {
             "# comment\n*.log\nbuild/\n**/secret\n!keep.log\ntmp*\n",
         )
         .unwrap();
-        let p = Patterns::load(d.path()).unwrap();
+        let p = Patterns::load(&Rooted::open(d.path()).unwrap()).unwrap();
         assert!(p.ignored("a.log"));
         assert!(!p.ignored("keep.log"));
         assert!(p.ignored("build/x/y"));

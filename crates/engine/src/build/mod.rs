@@ -12,6 +12,7 @@ use crate::content::sha256_digest;
 use crate::error::{Error, IoContext, Result};
 use crate::image::{ContainerConfig, History, ImageConfig};
 use crate::reference::Reference;
+use crate::rooted::{self, Rooted};
 use crate::shim::{read_frame, FRAME_EXIT, FRAME_STDERR, FRAME_STDOUT};
 use crate::{store, CreateRequest, Engine};
 use dockerfile::{key_values, shell_words, substitute, Instruction};
@@ -25,8 +26,8 @@ use std::path::{Path, PathBuf};
 pub struct BuildRequest {
     /// The context directory.
     pub context: PathBuf,
-    /// The Dockerfile (default `<context>/Dockerfile`).
-    pub dockerfile: Option<PathBuf>,
+    /// The Dockerfile (default `Dockerfile` in the context).
+    pub dockerfile: Option<DockerfileAt>,
     /// Names for the result.
     pub tags: Vec<Reference>,
     /// `--build-arg`.
@@ -39,6 +40,22 @@ pub struct BuildRequest {
     pub pull: bool,
     /// `--label`.
     pub labels: BTreeMap<String, String>,
+}
+
+/// Where the Dockerfile is.
+#[derive(Debug, Clone)]
+pub enum DockerfileAt {
+    /// A name inside the context, resolved inside it (the API's `dockerfile`, a relative `-f`).
+    Context(String),
+    /// A file the caller names on its own host (`-f /elsewhere/Dockerfile`).
+    Host(PathBuf),
+}
+
+/// Docker's refusal of a context path that `..` leads out of.
+fn outside_context(name: &str) -> Error {
+    Error::invalid(format!(
+        "forbidden path outside the build context: {name} ()"
+    ))
 }
 
 /// Docker's predefined build arguments, usable without an ARG line.
@@ -95,18 +112,20 @@ impl Engine {
     /// Builds an image from a Dockerfile, reporting progress lines through `out`; returns the
     /// image id.
     pub fn build(&self, req: &BuildRequest, out: &mut dyn FnMut(&str)) -> Result<String> {
-        let df_path = req
-            .dockerfile
-            .clone()
-            .unwrap_or_else(|| req.context.join("Dockerfile"));
-        let text = std::fs::read_to_string(&df_path).map_err(|e| {
-            Error::invalid(format!(
-                "failed to read Dockerfile {}: {e}",
-                df_path.display()
-            ))
-        })?;
+        let context = Rooted::open(&req.context).ctx(|| "open the build context".into())?;
+        let (shown, bytes) = match &req.dockerfile {
+            Some(DockerfileAt::Host(p)) => (p.display().to_string(), std::fs::read(p)),
+            Some(DockerfileAt::Context(name)) => {
+                let rel = rooted::clean_inside(name).ok_or_else(|| outside_context(name))?;
+                (name.clone(), context.read(&rel))
+            }
+            None => ("Dockerfile".to_string(), context.read("Dockerfile")),
+        };
+        let text = bytes
+            .and_then(|b| String::from_utf8(b).map_err(std::io::Error::other))
+            .map_err(|e| Error::invalid(format!("failed to read Dockerfile {shown}: {e}")))?;
         let ins = dockerfile::parse(&text)?;
-        let ignore = ignore::Patterns::load(&req.context)?;
+        let ignore = ignore::Patterns::load(&context)?;
 
         // Stages: global ARGs, then one list of instructions per FROM.
         let mut global: BTreeMap<String, String> = BTreeMap::new();
@@ -665,17 +684,23 @@ impl Engine {
         } else {
             st.cfg.config.working_dir.clone()
         };
-        let dest = if dest_raw.starts_with('/') {
-            dest_raw.clone()
-        } else {
-            Path::new(&workdir).join(&dest_raw).display().to_string()
-        };
+        // Inside the image `..` stops at its root, as Docker cleans the destination.
+        let dest = format!(
+            "/{}",
+            rooted::clean_clamped(&if dest_raw.starts_with('/') {
+                dest_raw.clone()
+            } else {
+                format!("{workdir}/{dest_raw}")
+            })
+        );
         let dest_is_dir = dest_raw.ends_with('/') || words.len() > 1 || dest_raw == ".";
         let is_add = i.cmd == "ADD";
-        // Where sources come from: the context, or another stage's or image's root file system.
+        // Where sources come from: the context (a `..` out of it refused), or another stage's
+        // or image's root file system (copied out first; there `..` stops at its root). Both
+        // are read only through a root directory fd, so no symlink leads to the host.
         let tmp = self.root.temp_path("build-src");
         let _cleanup = TempDir(tmp.clone());
-        let (src_root, filter) = match i.flags.get("from") {
+        let (src, filter, sources) = match i.flags.get("from") {
             Some(f) => {
                 let image = match find_stage(f) {
                     Some(j) => built[j]
@@ -684,6 +709,7 @@ impl Engine {
                     None => self.images.resolve(f)?.id,
                 };
                 std::fs::create_dir_all(&tmp).ctx(|| "temp dir".into())?;
+                let src = Rooted::open(&tmp).ctx(|| "temp dir".into())?;
                 let cid = self.create(CreateRequest {
                     image,
                     config: ContainerConfig {
@@ -696,17 +722,33 @@ impl Engine {
                     engine: self,
                     id: cid.clone(),
                 };
+                let mut sources = Vec::new();
                 for w in &words {
-                    let target = tmp.join(w.trim_start_matches('/'));
-                    if let Some(p) = target.parent() {
-                        std::fs::create_dir_all(p).ctx(|| "temp dir".into())?;
-                    }
-                    self.copy_from(&cid, w, crate::CopyEnd::Path(&target), true)?;
+                    let clean = rooted::clean_clamped(w);
+                    let parent = Path::new(&clean)
+                        .parent()
+                        .map(|p| p.display().to_string())
+                        .unwrap_or_default();
+                    let at = src.create_dirs(&parent, 0o755).ctx(|| "temp dir".into())?;
+                    self.copy_from(
+                        &cid,
+                        &format!("/{clean}"),
+                        crate::CopyEnd::Path(&at.path()),
+                        true,
+                    )?;
+                    sources.push(clean);
                 }
                 drop(scratch);
-                (tmp.clone(), None)
+                (src, None, sources)
             }
-            None => (req.context.clone(), Some(ignore)),
+            None => {
+                let src = Rooted::open(&req.context).ctx(|| "open the build context".into())?;
+                let sources = words
+                    .iter()
+                    .map(|w| rooted::clean_inside(w).ok_or_else(|| outside_context(w)))
+                    .collect::<Result<Vec<_>>>()?;
+                (src, Some(ignore), sources)
+            }
         };
         let chown = match i.flags.get("chown") {
             Some(c) => {
@@ -750,42 +792,47 @@ impl Engine {
             )?;
             count += 1;
         }
-        for w in &words {
+        for (w, clean) in words.iter().zip(&sources) {
             if is_add && (w.starts_with("http://") || w.starts_with("https://")) {
                 return Err(Error::invalid(format!("ADD {w}: downloading from a URL needs a network, which this build cannot reach")));
             }
-            let matches = expand(&src_root, w.trim_start_matches('/'), filter)?;
+            let matches = expand(&src, clean, filter)?;
             if matches.is_empty() {
                 return Err(Error::invalid(format!("COPY failed: file not found in build context or excluded by .dockerignore: stat {w}: file does not exist")));
             }
             for m in matches {
-                let abs = src_root.join(&m);
-                let md = std::fs::symlink_metadata(&abs).ctx(|| format!("stat {m}"))?;
+                // The source itself is followed (inside the root), as Docker's builder does.
+                let md = src.metadata(&m, true).ctx(|| format!("stat {m}"))?;
                 if md.is_dir() {
                     add_tree(
                         &mut b,
-                        &abs,
+                        &src,
+                        &m,
                         &dest,
-                        &src_root,
                         filter,
                         chown,
                         chmod,
                         &mut digest,
                         &mut count,
                     )?;
-                } else if is_add && is_archive(&abs) {
-                    add_archive(&mut b, &abs, &dest, &mut digest, &mut count)?;
+                } else if is_add && is_archive(&src, &m) {
+                    add_archive(&mut b, &src, &m, &dest, &mut digest, &mut count)?;
                 } else {
                     let base = Path::new(&m)
                         .file_name()
                         .map(|x| x.to_string_lossy().into_owned())
                         .unwrap_or_default();
-                    let target = if dest_is_dir || dest.ends_with('/') {
+                    let target = if dest_is_dir || dest_raw.ends_with('/') {
                         format!("{}/{base}", dest.trim_end_matches('/'))
                     } else {
                         dest.clone()
                     };
-                    add_file(&mut b, &abs, &target, &md, chown, chmod, &mut digest)?;
+                    let file = Source {
+                        root: &src,
+                        rel: &m,
+                        follow: true,
+                    };
+                    add_file(&mut b, file, &target, &md, chown, chmod, &mut digest)?;
                     count += 1;
                 }
             }
@@ -928,17 +975,11 @@ fn healthcheck(i: &Instruction) -> Result<Value> {
     Ok(h)
 }
 
-/// The context paths (relative) a COPY source names: one path, or every match of a pattern.
-fn expand(root: &Path, pattern: &str, ignore: Option<&ignore::Patterns>) -> Result<Vec<String>> {
-    let pattern = pattern.trim_end_matches('/');
-    let pattern = if pattern.is_empty() || pattern == "." {
-        "."
-    } else {
-        pattern.trim_start_matches("./")
-    };
+/// The paths (relative, clean) a COPY source names: one path, or every match of a pattern.
+fn expand(root: &Rooted, pattern: &str, ignore: Option<&ignore::Patterns>) -> Result<Vec<String>> {
+    let pattern = if pattern.is_empty() { "." } else { pattern };
     if !pattern.contains(['*', '?', '[']) {
-        let p = root.join(pattern);
-        if std::fs::symlink_metadata(&p).is_err()
+        if root.metadata(pattern, true).is_err()
             || ignore.is_some_and(|i| pattern != "." && i.ignored(pattern))
         {
             return Ok(vec![]);
@@ -948,14 +989,14 @@ fn expand(root: &Path, pattern: &str, ignore: Option<&ignore::Patterns>) -> Resu
     let mut out = Vec::new();
     let mut stack = vec![String::new()];
     while let Some(dir) = stack.pop() {
-        let Ok(rd) = std::fs::read_dir(root.join(&dir)) else {
+        let Ok(names) = root.read_dir(if dir.is_empty() { "." } else { &dir }) else {
             continue;
         };
-        for e in rd.flatten() {
+        for n in names {
             let rel = if dir.is_empty() {
-                e.file_name().to_string_lossy().into_owned()
+                n.to_string_lossy().into_owned()
             } else {
-                format!("{dir}/{}", e.file_name().to_string_lossy())
+                format!("{dir}/{}", n.to_string_lossy())
             };
             if ignore.is_some_and(|i| i.ignored(&rel)) {
                 continue;
@@ -963,7 +1004,7 @@ fn expand(root: &Path, pattern: &str, ignore: Option<&ignore::Patterns>) -> Resu
             if ignore::glob(pattern, &rel) {
                 out.push(rel.clone());
             }
-            if e.file_type().map(|t| t.is_dir()).unwrap_or(false)
+            if root.metadata(&rel, false).is_ok_and(|m| m.is_dir())
                 && rel.matches('/').count() < pattern.matches('/').count()
             {
                 stack.push(rel);
@@ -972,6 +1013,14 @@ fn expand(root: &Path, pattern: &str, ignore: Option<&ignore::Patterns>) -> Resu
     }
     out.sort();
     Ok(out)
+}
+
+/// One file to copy: a name inside a root, its last component followed or not.
+#[derive(Clone, Copy)]
+struct Source<'a> {
+    root: &'a Rooted,
+    rel: &'a str,
+    follow: bool,
 }
 
 fn header_for(
@@ -1031,7 +1080,7 @@ fn add_bytes(
 
 fn add_file(
     b: &mut tar::Builder<std::fs::File>,
-    abs: &Path,
+    src: Source<'_>,
     target: &str,
     md: &std::fs::Metadata,
     chown: Option<(u32, u32)>,
@@ -1041,69 +1090,83 @@ fn add_file(
     use sha2::Digest;
     let mut h = header_for(md, chown, chmod);
     let name = target.trim_start_matches('/');
-    feed(d, name, &h);
     if md.file_type().is_symlink() {
-        let t = std::fs::read_link(abs).ctx(|| format!("read link {}", abs.display()))?;
+        feed(d, name, &h);
+        let t = src
+            .root
+            .read_link(src.rel)
+            .ctx(|| format!("read link {}", src.rel))?;
         d.update(t.as_os_str().as_encoded_bytes());
         b.append_link(&mut h, name, t).ctx(|| "write tar".into())
-    } else {
-        let data = std::fs::read(abs).ctx(|| format!("read {}", abs.display()))?;
+    } else if md.is_file() {
+        feed(d, name, &h);
+        let f = src
+            .root
+            .open_read(src.rel, src.follow)
+            .ctx(|| format!("read {}", src.rel))?;
+        // The size was read before opening: a file that changed meanwhile must not make a
+        // header that lies about its body.
+        let mut data = Vec::with_capacity(md.len() as usize);
+        f.take(md.len())
+            .read_to_end(&mut data)
+            .ctx(|| format!("read {}", src.rel))?;
+        h.set_size(data.len() as u64);
         d.update(&data);
         b.append_data(&mut h, name, &data[..])
             .ctx(|| "write tar".into())
+    } else {
+        // Sockets, fifos and devices of a context are not copied: reading a fifo would block.
+        Ok(())
     }
 }
 
 #[allow(clippy::too_many_arguments)]
 fn add_tree(
     b: &mut tar::Builder<std::fs::File>,
-    dir: &Path,
+    root: &Rooted,
+    dir: &str,
     dest: &str,
-    root: &Path,
     ignore: Option<&ignore::Patterns>,
     chown: Option<(u32, u32)>,
     chmod: Option<u32>,
     d: &mut sha2::Sha256,
     count: &mut usize,
 ) -> Result<()> {
-    let mut entries: Vec<_> = std::fs::read_dir(dir)
-        .ctx(|| format!("read {}", dir.display()))?
-        .flatten()
-        .collect();
-    entries.sort_by_key(|e| e.file_name());
-    for e in entries {
-        let abs = e.path();
-        let rel = abs
-            .strip_prefix(root)
-            .map(|p| p.display().to_string())
-            .unwrap_or_default();
+    for n in root.read_dir(dir).ctx(|| format!("read {dir}"))? {
+        let name = n.to_string_lossy();
+        let rel = if dir.is_empty() || dir == "." {
+            name.to_string()
+        } else {
+            format!("{dir}/{name}")
+        };
         if ignore.is_some_and(|i| i.ignored(&rel)) {
             continue;
         }
-        let target = format!(
-            "{}/{}",
-            dest.trim_end_matches('/'),
-            e.file_name().to_string_lossy()
-        );
-        let md = std::fs::symlink_metadata(&abs).ctx(|| format!("stat {}", abs.display()))?;
+        let target = format!("{}/{name}", dest.trim_end_matches('/'));
+        let md = root.metadata(&rel, false).ctx(|| format!("stat {rel}"))?;
         if md.is_dir() {
             let mut h = header_for(&md, chown, chmod);
             h.set_size(0);
             feed(d, &target, &h);
             b.append_data(&mut h, target.trim_start_matches('/'), std::io::empty())
                 .ctx(|| "write tar".into())?;
-            add_tree(b, &abs, &target, root, ignore, chown, chmod, d, count)?;
+            add_tree(b, root, &rel, &target, ignore, chown, chmod, d, count)?;
         } else {
-            add_file(b, &abs, &target, &md, chown, chmod, d)?;
+            let file = Source {
+                root,
+                rel: &rel,
+                follow: false,
+            };
+            add_file(b, file, &target, &md, chown, chmod, d)?;
             *count += 1;
         }
     }
     Ok(())
 }
 
-fn is_archive(p: &Path) -> bool {
+fn is_archive(root: &Rooted, rel: &str) -> bool {
     let mut head = [0u8; 262];
-    let Ok(mut f) = std::fs::File::open(p) else {
+    let Ok(mut f) = root.open_read(rel, true) else {
         return false;
     };
     let n = f.read(&mut head).unwrap_or(0);
@@ -1116,15 +1179,14 @@ fn is_archive(p: &Path) -> bool {
 /// ADD of a local archive: its entries land under `dest`.
 fn add_archive(
     b: &mut tar::Builder<std::fs::File>,
-    abs: &Path,
+    root: &Rooted,
+    rel: &str,
     dest: &str,
     d: &mut sha2::Sha256,
     count: &mut usize,
 ) -> Result<()> {
     use sha2::Digest;
-    let f = std::io::BufReader::new(
-        std::fs::File::open(abs).ctx(|| format!("open {}", abs.display()))?,
-    );
+    let f = std::io::BufReader::new(root.open_read(rel, true).ctx(|| format!("open {rel}"))?);
     let plain = crate::snapshot::unpack::decompress(f).ctx(|| "read archive".into())?;
     let mut ar = tar::Archive::new(plain);
     for e in ar.entries().ctx(|| "read archive".into())? {

@@ -5,10 +5,12 @@
 //! engine and the shim under the container's lock), the OCI bundle (`config.json`, `rootfs/`),
 //! the rw layer (`upper/`, `work/`), `hostname`, `hosts`, `resolv.conf` and the json-file log.
 
+pub mod freeze;
 pub mod mounts;
 pub mod names;
 pub mod seccomp_profile;
 pub mod spec;
+pub mod sysctl;
 
 use crate::error::{Error, Result};
 use crate::image::ContainerConfig;

@@ -31,6 +31,10 @@ pub const MASKED_PATHS: &[&str] = &[
     "/proc/acpi",
     "/proc/interrupts",
     "/proc/kcore",
+    // Physical page data of the whole host (what Docker still leaves readable).
+    "/proc/kpagecount",
+    "/proc/kpageflags",
+    "/proc/kpagecgroup",
     "/proc/keys",
     "/proc/latency_stats",
     "/proc/timer_list",

@@ -6,6 +6,7 @@ use super::{ImageConfig, ImageStore, LayerRef, RootFs};
 use crate::content::digest_hex;
 use crate::error::{Error, IoContext, Result};
 use crate::reference::Reference;
+use crate::rooted::{Opened, Rooted};
 use crate::store;
 use serde_json::{json, Value};
 use std::fs::{self, File};
@@ -121,14 +122,15 @@ impl ImageStore {
             fs::create_dir_all(&dir).ctx(|| format!("create {}", dir.display()))?;
             let plain = crate::snapshot::unpack::decompress(BufReader::new(reader))
                 .ctx(|| "read archive".into())?;
-            let mut ar = tar::Archive::new(plain);
-            // Our own scratch directory; the tar crate refuses entries that would land outside it.
-            ar.unpack(&dir)
+            // Unpacked and then read only inside the scratch directory: a symlink in the archive
+            // (`l -> /etc`) resolves inside it, never to the host's files.
+            crate::snapshot::unpack::unpack_layer(plain, &dir)
                 .map_err(|e| Error::invalid(format!("invalid archive: {e}")))?;
-            if dir.join("manifest.json").exists() {
-                self.load_docker_archive(&dir)
-            } else if dir.join("index.json").exists() {
-                self.load_oci_layout(&dir)
+            let root = Rooted::open(&dir).ctx(|| format!("open {}", dir.display()))?;
+            if root.metadata("manifest.json", true).is_ok() {
+                self.load_docker_archive(&root)
+            } else if root.metadata("index.json", true).is_ok() {
+                self.load_oci_layout(&root)
             } else {
                 Err(Error::invalid("invalid archive: neither manifest.json nor index.json found (not a docker-archive or OCI layout)"))
             }
@@ -140,22 +142,28 @@ impl ImageStore {
         result
     }
 
-    fn safe_join(dir: &Path, rel: &str) -> Result<PathBuf> {
-        let p = Path::new(rel);
-        if p.is_absolute()
-            || p.components()
-                .any(|c| matches!(c, std::path::Component::ParentDir))
-        {
-            return Err(Error::invalid(format!(
-                "invalid archive: path {rel:?} escapes the archive"
-            )));
-        }
-        Ok(dir.join(p))
+    /// The archive's member `rel`, opened inside it; names that climb out are refused.
+    fn member(dir: &Rooted, rel: &str) -> Result<Opened> {
+        let clean = crate::rooted::clean_inside(rel)
+            .filter(|c| !c.is_empty() && !rel.starts_with('/'))
+            .ok_or_else(|| {
+                Error::invalid(format!("invalid archive: path {rel:?} escapes the archive"))
+            })?;
+        dir.opened(&clean)
+            .map_err(|e| Error::invalid(format!("invalid archive: {rel}: {e}")))
     }
 
-    fn load_docker_archive(&self, dir: &Path) -> Result<Vec<(Vec<Reference>, String)>> {
-        let manifest: Vec<Value> = store::read_json(&dir.join("manifest.json"))
-            .map_err(|e| Error::invalid(format!("invalid archive: manifest.json: {e}")))?;
+    /// The archive's JSON member `rel`.
+    fn member_json<T: serde::de::DeserializeOwned>(dir: &Rooted, rel: &str) -> Result<T> {
+        let data = dir
+            .read(rel)
+            .map_err(|e| Error::invalid(format!("invalid archive: {rel}: {e}")))?;
+        serde_json::from_slice(&data)
+            .map_err(|e| Error::invalid(format!("invalid archive: {rel}: {e}")))
+    }
+
+    fn load_docker_archive(&self, dir: &Rooted) -> Result<Vec<(Vec<Reference>, String)>> {
+        let manifest: Vec<Value> = Self::member_json(dir, "manifest.json")?;
         let mut out = Vec::new();
         for entry in manifest {
             let cfg_path = entry["Config"]
@@ -164,11 +172,12 @@ impl ImageStore {
             let layers = store::json_strings(&entry["Layers"]);
             let tags = store::json_strings(&entry["RepoTags"]);
             let cfg_bytes =
-                fs::read(Self::safe_join(dir, cfg_path)?).ctx(|| format!("read {cfg_path}"))?;
-            let paths: Vec<PathBuf> = layers
+                fs::read(Self::member(dir, cfg_path)?.path()).ctx(|| format!("read {cfg_path}"))?;
+            let held: Vec<Opened> = layers
                 .iter()
-                .map(|l| Self::safe_join(dir, l))
+                .map(|l| Self::member(dir, l))
                 .collect::<Result<_>>()?;
+            let paths: Vec<PathBuf> = held.iter().map(Opened::path).collect();
             let id = self.store_image(&cfg_bytes, &paths)?;
             let refs = self.apply_tags(&id, &tags)?;
             out.push((refs, id));
@@ -176,9 +185,8 @@ impl ImageStore {
         Ok(out)
     }
 
-    fn load_oci_layout(&self, dir: &Path) -> Result<Vec<(Vec<Reference>, String)>> {
-        let index: Value = store::read_json(&dir.join("index.json"))
-            .map_err(|e| Error::invalid(format!("invalid archive: index.json: {e}")))?;
+    fn load_oci_layout(&self, dir: &Rooted) -> Result<Vec<(Vec<Reference>, String)>> {
+        let index: Value = Self::member_json(dir, "index.json")?;
         let mut out = Vec::new();
         for desc in index["manifests"].as_array().cloned().unwrap_or_default() {
             let (manifest, _) = self.resolve_oci_manifest(dir, &desc)?;
@@ -186,13 +194,17 @@ impl ImageStore {
                 .as_str()
                 .ok_or_else(|| Error::invalid("invalid archive: manifest without config"))?;
             let cfg_bytes = self.read_oci_blob(dir, cfg_digest)?;
-            let mut paths = Vec::new();
+            let mut held = Vec::new();
             for l in manifest["layers"].as_array().cloned().unwrap_or_default() {
                 let d = l["digest"]
                     .as_str()
                     .ok_or_else(|| Error::invalid("invalid archive: layer without digest"))?;
-                paths.push(dir.join("blobs/sha256").join(digest_hex(d)?));
+                held.push(Self::member(
+                    dir,
+                    &format!("blobs/sha256/{}", digest_hex(d)?),
+                )?);
             }
+            let paths: Vec<PathBuf> = held.iter().map(Opened::path).collect();
             let id = self.store_image(&cfg_bytes, &paths)?;
             let ann = &desc["annotations"];
             let mut tags = Vec::new();
@@ -210,8 +222,9 @@ impl ImageStore {
         Ok(out)
     }
 
-    fn read_oci_blob(&self, dir: &Path, digest: &str) -> Result<Vec<u8>> {
-        let data = fs::read(dir.join("blobs/sha256").join(digest_hex(digest)?))
+    fn read_oci_blob(&self, dir: &Rooted, digest: &str) -> Result<Vec<u8>> {
+        let data = dir
+            .read(&format!("blobs/sha256/{}", digest_hex(digest)?))
             .ctx(|| format!("invalid archive: blob {digest}"))?;
         let got = crate::content::sha256_digest(&data);
         if got != digest {
@@ -223,7 +236,7 @@ impl ImageStore {
     }
 
     /// Follows an index to this host's platform until it reaches an image manifest.
-    fn resolve_oci_manifest(&self, dir: &Path, desc: &Value) -> Result<(Value, String)> {
+    fn resolve_oci_manifest(&self, dir: &Rooted, desc: &Value) -> Result<(Value, String)> {
         let digest = desc["digest"]
             .as_str()
             .ok_or_else(|| Error::invalid("invalid archive: descriptor without digest"))?;

@@ -26,10 +26,14 @@ fn mac_bytes(mac: &str) -> [u8; 6] {
     out
 }
 
+/// Where the once-per-bridge markers live, named for the firewall's version: a newer berth
+/// brings the table of a running host up to date at its first start on each bridge.
+const FIREWALL_MARKERS: &str = "/run/berth/firewall.2";
+
 /// The bridge with its gateway address, up, allowed to carry 127.0.0.1 traffic for published
 /// ports, and known to the firewall (done once per bridge: a marker in /run/berth says so).
 fn ensure_bridge(h: &mut Netlink, a: &Attachment) -> Result<u32> {
-    let marker = Path::new("/run/berth/firewall").join(&a.bridge);
+    let marker = Path::new(FIREWALL_MARKERS).join(&a.bridge);
     let existed = index(&a.bridge).is_some();
     let br = h.ensure_bridge(&a.bridge, MTU).map_err(io("bridge"))?;
     if existed && marker.exists() {
@@ -43,7 +47,7 @@ fn ensure_bridge(h: &mut Netlink, a: &Attachment) -> Result<u32> {
         "1",
     );
     firewall::add_network(&a.bridge, &a.subnet, a.internal)?;
-    let _ = std::fs::create_dir_all("/run/berth/firewall");
+    let _ = std::fs::create_dir_all(FIREWALL_MARKERS);
     let _ = std::fs::write(&marker, &a.subnet);
     Ok(br)
 }
@@ -194,6 +198,6 @@ pub fn remove_bridge(bridge: &str, subnet: &str) -> Result<()> {
         let mut h = Netlink::open().map_err(io("netlink"))?;
         h.del_link(i).map_err(io("delete bridge"))?;
     }
-    let _ = std::fs::remove_file(Path::new("/run/berth/firewall").join(bridge));
+    let _ = std::fs::remove_file(Path::new(FIREWALL_MARKERS).join(bridge));
     firewall::remove_network(bridge, subnet)
 }

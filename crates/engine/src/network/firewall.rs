@@ -12,6 +12,17 @@
 //! - `tcp_any`/`udp_any` (host port → address . port) and `tcp_ip`/`udp_ip` (host address .
 //!   port → …): published ports, looked up for packets to a local address, from outside
 //!   (prerouting) and from the host itself (output).
+//!
+//! Two guards keep the host's own traffic out of reach:
+//! - `localnet`: published ports work from 127.0.0.1 because the bridges have `route_localnet`,
+//!   which also lets a container (or anything routed in) send to the host's loopback services.
+//!   Nothing that arrives on an interface other than `lo` may be addressed to 127.0.0.0/8 (the
+//!   class of CVE-2020-8558; Docker 28 drops it per published port, this drops it all). The
+//!   chain runs before conntrack's NAT, so replies to the host's own hairpin connections, still
+//!   addressed to the bridge then, pass.
+//! - `not_ours`: when berth is what turned IPv4 forwarding on, the host does not become a router
+//!   for traffic that is neither from nor to a berth bridge (Docker sets FORWARD's policy to
+//!   drop instead, which also cuts other software's forwarding).
 
 use crate::error::{Error, Result};
 use crate::network::PortMap;
@@ -56,6 +67,20 @@ table ip berth {
 }
 ";
 
+/// What a table made by an older berth lacks: the two guards of the module's doc. Its presence
+/// is known by the `localnet` chain.
+const GUARDS: &str = "
+add chain ip berth localnet { type filter hook prerouting priority raw; policy accept; }
+add rule ip berth localnet iifname != \"lo\" ip daddr 127.0.0.0/8 drop
+add chain ip berth not_ours
+add rule ip berth forward jump not_ours
+";
+
+/// The `not_ours` rule, for when berth turned forwarding on.
+const NOT_OURS: &str = "flush chain ip berth not_ours
+add rule ip berth not_ours iifname != @bridges oifname != @bridges drop
+";
+
 /// Runs one `nft -f -` batch.
 fn nft(batch: &str) -> Result<()> {
     let mut child = Command::new("nft")
@@ -90,13 +115,37 @@ fn lock() -> Result<crate::store::Lock> {
     crate::store::Lock::exclusive(std::path::Path::new("/run/berth/firewall.lock"))
 }
 
-fn table_exists() -> bool {
+fn nft_lists(what: &[&str]) -> bool {
     Command::new("nft")
-        .args(["list", "table", "ip", "berth"])
+        .arg("list")
+        .args(what)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .status()
         .is_ok_and(|s| s.success())
+}
+
+fn table_exists() -> bool {
+    nft_lists(&["table", "ip", "berth"])
+}
+
+/// The batch that brings the table up to date: made whole, or given the guards it lacks.
+fn table_batch() -> String {
+    if !table_exists() {
+        format!("{TABLE}{GUARDS}")
+    } else if !nft_lists(&["chain", "ip", "berth", "localnet"]) {
+        GUARDS.to_string()
+    } else {
+        String::new()
+    }
+}
+
+/// The host's IPv4 forwarding switch.
+const IP_FORWARD: &str = "/proc/sys/net/ipv4/ip_forward";
+
+/// True while IPv4 forwarding is off: then berth is what makes the host a router.
+fn forwarding_off() -> bool {
+    std::fs::read_to_string(IP_FORWARD).is_ok_and(|v| v.trim() == "0")
 }
 
 /// The berth bridges the table knows.
@@ -141,10 +190,11 @@ fn isolation(bridges: &[String]) -> String {
 /// from the other berth bridges, and whether it is internal. Also turns on IP forwarding.
 pub fn add_network(bridge: &str, subnet: &str, internal: bool) -> Result<()> {
     let _l = lock()?;
-    let _ = std::fs::write("/proc/sys/net/ipv4/ip_forward", "1");
-    let mut batch = String::new();
-    if !table_exists() {
-        batch.push_str(TABLE);
+    let mut batch = table_batch();
+    // The guard goes in before forwarding is on, so there is no moment without it.
+    let turn_on = forwarding_off();
+    if turn_on {
+        batch.push_str(NOT_OURS);
     }
     let mut all = bridges();
     if all.iter().any(|b| b == bridge) && batch.is_empty() {
@@ -160,7 +210,12 @@ pub fn add_network(bridge: &str, subnet: &str, internal: bool) -> Result<()> {
         ));
     }
     batch.push_str(&isolation(&all));
-    nft(&batch)
+    nft(&batch)?;
+    if turn_on {
+        std::fs::write(IP_FORWARD, "1")
+            .map_err(|e| Error::internal(format!("turn on IPv4 forwarding: {e}")))?;
+    }
+    Ok(())
 }
 
 /// Takes a network out of the table.
