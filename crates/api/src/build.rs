@@ -111,7 +111,7 @@ async fn build(
     };
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Bytes>(64);
     let e = engine.clone();
-    tokio::task::spawn_blocking(move || {
+    let _builder = crate::long_lived(move || {
         let _cleanup = cleanup;
         let line = |v: Value| Bytes::from(v.to_string() + "\r\n");
         let progress = tx.clone();

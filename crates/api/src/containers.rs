@@ -321,7 +321,7 @@ async fn wait(
     // The headers go out at once, as dockerd's do: the docker CLI starts the container only
     // after it has them, and the status follows in the body when the container stops.
     let e = engine.clone();
-    let rx = tokio::task::spawn_blocking(move || -> Value {
+    let rx = crate::long_lived(move || -> Value {
         let r = (|| -> berth_engine::Result<i32> {
             let st = e.state(&id)?;
             Ok(match condition.as_str() {
@@ -368,7 +368,7 @@ async fn wait(
     let body = futures_util::stream::once(async move {
         let v = rx
             .await
-            .unwrap_or_else(|e| json!({"StatusCode": -1, "Error": {"Message": e.to_string()}}));
+            .unwrap_or_else(|e| json!({"StatusCode": -1, "Error": {"Message": e.message}}));
         Ok::<_, std::convert::Infallible>(Bytes::from(v.to_string() + "\n"))
     });
     Ok((
@@ -444,12 +444,12 @@ async fn logs(
         Ok((id, tty))
     })
     .await?;
-    // The engine reads (and follows) on the blocking pool; the entries come through a channel
+    // The engine reads (and follows) on a thread of its own; the entries come through a channel
     // whose closing (the client went away) stops it.
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Bytes>(64);
     let (err_tx, err_rx) = tokio::sync::oneshot::channel();
     let e = engine.clone();
-    tokio::task::spawn_blocking(move || {
+    let _reader = crate::long_lived(move || {
         let r = e.logs(&id, &query, |l| {
             if !((l.stream == "stdout" && want_out) || (l.stream == "stderr" && want_err)) {
                 return true;

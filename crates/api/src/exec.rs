@@ -255,28 +255,14 @@ fn launch(
     ))
 }
 
-/// Reaps the process on the blocking pool, then records its exit code and the `exec_die` event.
+/// Waits for the process without holding a thread (its pidfd becomes readable when it exits),
+/// reaps it, then records its exit code and the `exec_die` event.
 fn watch(engine: Shared, exec_id: String, pid: i32) -> tokio::task::JoinHandle<i32> {
     tokio::spawn(async move {
+        let code = reap(pid).await;
         let e = engine.clone();
         let x = exec_id.clone();
-        tokio::task::spawn_blocking(move || {
-            let mut status = 0;
-            loop {
-                // SAFETY: waiting for our own child.
-                let r = unsafe { libc::waitpid(pid, &mut status, 0) };
-                if r == pid {
-                    break;
-                }
-                if r < 0 && std::io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
-                    return 137;
-                }
-            }
-            let code = if libc::WIFEXITED(status) {
-                libc::WEXITSTATUS(status)
-            } else {
-                128 + libc::WTERMSIG(status)
-            };
+        let _ = tokio::task::spawn_blocking(move || {
             let container = EXECS.lock().unwrap().get(&x).map(|x| x.container.clone());
             if let Some(rec) = container.and_then(|c| e.record(&c).ok()) {
                 e.emit(
@@ -285,11 +271,46 @@ fn watch(engine: Shared, exec_id: String, pid: i32) -> tokio::task::JoinHandle<i
                     &[("execID", &x), ("exitCode", &code.to_string())],
                 );
             }
-            code
         })
-        .await
-        .unwrap_or(137)
+        .await;
+        code
     })
+}
+
+/// The exit code of our child `pid`, Docker style (128 + signal); 137 when it cannot be had.
+async fn reap(pid: i32) -> i32 {
+    // SAFETY: pidfd_open(2) of our own child; the descriptor is owned from here on.
+    let raw = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+    if raw < 0 {
+        return 137;
+    }
+    // SAFETY: a fresh descriptor nobody else owns.
+    let fd = unsafe { <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(raw as i32) };
+    // SAFETY: the OwnedFd moves into the AsyncFd and stays open for as long as it lives.
+    let Ok(fd) = (unsafe {
+        tokio::io::unix::AsyncFd::register_with_interest(fd, tokio::io::Interest::READABLE)
+    }) else {
+        return 137;
+    };
+    loop {
+        let mut status = 0;
+        // SAFETY: a non-blocking wait for our own child.
+        let r = unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) };
+        if r == pid {
+            return if libc::WIFEXITED(status) {
+                libc::WEXITSTATUS(status)
+            } else {
+                128 + libc::WTERMSIG(status)
+            };
+        }
+        if r < 0 && std::io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
+            return 137;
+        }
+        match fd.readable().await {
+            Ok(mut g) => g.clear_ready(),
+            Err(_) => return 137,
+        }
+    }
 }
 
 fn finish(exec_id: &str, code: i32) {

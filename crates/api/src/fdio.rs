@@ -87,12 +87,13 @@ pub fn piped_body(
 ) -> ApiResult<Body> {
     let (r, w) = pipe()?;
     let e = engine.clone();
-    tokio::task::spawn_blocking(move || {
+    // Paced by the client: a thread of its own (see [`crate::long_lived`]).
+    drop(crate::long_lived(move || {
         if let Err(err) = f(&e, w.as_raw_fd()) {
             eprintln!("berth daemon: stream failed: {err}");
         }
         drop(w);
-    });
+    }));
     let r = Fd::new(r).map_err(|e| ApiError::new(500, e.to_string()))?;
     let stream = futures_util::stream::unfold(r, |r| async move {
         let mut buf = vec![0u8; 64 * 1024];
@@ -117,7 +118,7 @@ pub async fn piped_request<T: Send + 'static>(
     use futures_util::StreamExt;
     let (r, w) = pipe()?;
     let e = engine.clone();
-    let job = tokio::task::spawn_blocking(move || {
+    let job = crate::long_lived(move || {
         let out = f(&e, r.as_raw_fd());
         drop(r);
         out
@@ -132,7 +133,5 @@ pub async fn piped_request<T: Send + 'static>(
         }
     }
     drop(w);
-    job.await
-        .map_err(|e| ApiError::new(500, format!("handler failed: {e}")))?
-        .map_err(ApiError::from)
+    job.await?.map_err(ApiError::from)
 }

@@ -281,7 +281,7 @@ async fn progress_stream(
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Value>();
     let (done_tx, done_rx) = tokio::sync::oneshot::channel::<berth_engine::Result<()>>();
     let e = engine.clone();
-    tokio::task::spawn_blocking(move || {
+    let _worker = crate::long_lived(move || {
         let sent = std::sync::atomic::AtomicBool::new(false);
         let sender = std::sync::Mutex::new(tx);
         let r = f(&e, &|ev| {

@@ -36,7 +36,8 @@ pub type Shared = Arc<Engine>;
 #[derive(Debug)]
 pub struct ApiError {
     status: StatusCode,
-    message: String,
+    /// What the client is told.
+    pub message: String,
 }
 
 impl ApiError {
@@ -85,6 +86,48 @@ pub async fn blocking<T: Send + 'static>(
         .map_err(|e| ApiError::new(500, format!("handler failed: {e}")))?
         .map_err(ApiError::from)
 }
+
+/// Runs `f` on a thread of its own: for work that lasts as long as a client or a container
+/// wants (wait, logs and events that follow, streamed bodies, builds, pulls). On the bounded
+/// blocking pool such work would starve every other request once enough clients wait; its
+/// threads are bounded instead by the daemon's connection limit.
+/// The thread starts at once; the returned future only collects its answer.
+pub fn long_lived<T: Send + 'static>(
+    f: impl FnOnce() -> T + Send + 'static,
+) -> impl std::future::Future<Output = ApiResult<T>> {
+    use std::sync::atomic::Ordering;
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    // A client that leaves a wait behind leaves its thread until the container stops: the
+    // count is bounded so that repeating it cannot exhaust the host.
+    let started = if LONG_LIVED.fetch_add(1, Ordering::Relaxed) >= MAX_LONG_LIVED {
+        LONG_LIVED.fetch_sub(1, Ordering::Relaxed);
+        Err(ApiError::new(
+            503,
+            "too many long-running requests at once: try again later",
+        ))
+    } else {
+        std::thread::Builder::new()
+            .name("berth-long".into())
+            .spawn(move || {
+                let _ = tx.send(f());
+                LONG_LIVED.fetch_sub(1, Ordering::Relaxed);
+            })
+            .map_err(|e| {
+                LONG_LIVED.fetch_sub(1, Ordering::Relaxed);
+                ApiError::new(500, format!("start a thread: {e}"))
+            })
+    };
+    async move {
+        started?;
+        rx.await.map_err(|_| ApiError::new(500, "handler failed"))
+    }
+}
+
+/// Threads of [`long_lived`] work running now.
+static LONG_LIVED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+/// At most this many at once: each holds a small stack, a few descriptors, maybe a container's
+/// files; far above what real clients keep open.
+const MAX_LONG_LIVED: usize = 4096;
 
 /// [`blocking`] for a container route: resolves the name or id prefix first, so every
 /// handler answers "No such container" the same way.
@@ -199,10 +242,7 @@ pub fn serve(
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         let mut servers: Vec<std::pin::Pin<Box<dyn std::future::Future<Output = std::io::Result<()>>>>> = Vec::new();
         for ep in endpoints {
-            let mut stop = stop_rx.clone();
-            let shutdown = async move {
-                let _ = stop.changed().await;
-            };
+            let stop = stop_rx.clone();
             match ep {
                 Endpoint::Unix(socket) => {
                     if std::os::unix::net::UnixStream::connect(socket).is_ok() {
@@ -225,8 +265,7 @@ pub fn serve(
                     let listener = bound?;
                     set_socket_mode(socket);
                     sockets.push(socket.clone());
-                    let s = axum::serve(listener, app.clone()).with_graceful_shutdown(shutdown);
-                    servers.push(Box::pin(std::future::IntoFuture::into_future(s)));
+                    servers.push(Box::pin(listen::serve_connections(listener, app.clone(), stop)));
                 }
                 Endpoint::Tcp(addr) => {
                     let Some(files) = tls else {
@@ -236,8 +275,7 @@ pub fn serve(
                         ));
                     };
                     let listener = listen::TlsListener::bind(addr, listen::server_config(files)?).await?;
-                    let s = axum::serve(listener, app.clone()).with_graceful_shutdown(shutdown);
-                    servers.push(Box::pin(std::future::IntoFuture::into_future(s)));
+                    servers.push(Box::pin(listen::serve_connections(listener, app.clone(), stop)));
                 }
             }
         }

@@ -181,3 +181,41 @@ mod tests {
         assert!(Endpoint::parse("fd://").is_err());
     }
 }
+
+/// Most connections served at once; more wait in the kernel's backlog until one ends.
+const MAX_CONNECTIONS: usize = 1024;
+/// A client must have sent a request's headers within this, or its connection is closed: a
+/// client that trickles bytes (slowloris) holds no slot for long.
+const HEADER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Serves `app` on every connection `listener` accepts, at most [`MAX_CONNECTIONS`] at once,
+/// with hijacking (attach, exec) allowed, until `stop` changes.
+pub async fn serve_connections<L>(
+    mut listener: L,
+    app: axum::Router,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) -> io::Result<()>
+where
+    L: axum::serve::Listener,
+{
+    let slots = std::sync::Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
+    loop {
+        let slot = tokio::select! {
+            s = slots.clone().acquire_owned() => s.expect("the semaphore is never closed"),
+            _ = stop.changed() => return Ok(()),
+        };
+        let (io, _) = tokio::select! {
+            c = listener.accept() => c,
+            _ = stop.changed() => return Ok(()),
+        };
+        let service = hyper_util::service::TowerToHyperService::new(app.clone());
+        tokio::spawn(async move {
+            let _slot = slot;
+            let mut http = hyper::server::conn::http1::Builder::new();
+            http.timer(hyper_util::rt::TokioTimer::new())
+                .header_read_timeout(HEADER_TIMEOUT);
+            let conn = http.serve_connection(hyper_util::rt::TokioIo::new(io), service);
+            let _ = conn.with_upgrades().await;
+        });
+    }
+}

@@ -669,3 +669,64 @@ if ip netns exec {na} busybox ping -c 1 -W 1 10.214.2.2 >/dev/null; then echo ro
     assert!(out.contains("routed-without-guard"), "{out} {err}");
     drop(hosts);
 }
+
+#[test]
+fn long_lived_and_slow_clients_do_not_stall_the_daemon() {
+    use std::io::Write;
+    let b = Berth::new();
+    let d = Daemon::start(&b);
+    let id = d
+        .ok(&["run", "-d", "busybox", "sleep", "1000"])
+        .trim()
+        .to_string();
+    let mut held = Vec::new();
+    let connect = || std::os::unix::net::UnixStream::connect(&d.socket).unwrap();
+    // More waits and followed logs than the blocking pool has threads, and clients that never
+    // finish their headers.
+    for _ in 0..60 {
+        let mut s = connect();
+        write!(
+            s,
+            "POST /v1.45/containers/{id}/wait HTTP/1.1\r\nHost: b\r\nContent-Length: 0\r\n\r\n"
+        )
+        .unwrap();
+        held.push(s);
+        let mut s = connect();
+        write!(
+            s,
+            "GET /v1.45/containers/{id}/logs?follow=1&stdout=1 HTTP/1.1\r\nHost: b\r\n\r\n"
+        )
+        .unwrap();
+        held.push(s);
+        let mut s = connect();
+        write!(s, "GET /_ping HTTP/1.1\r\nHost:").unwrap();
+        held.push(s);
+    }
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    // Bounded by timeout(1): a stalled daemon would hang the client for good.
+    let docker = |args: &[&str]| {
+        let o = std::process::Command::new("timeout")
+            .arg("20")
+            .arg("docker")
+            .args(args)
+            .env("DOCKER_HOST", format!("unix://{}", d.socket.display()))
+            .env("DOCKER_CONFIG", b.path().join("docker-config"))
+            .output()
+            .unwrap();
+        assert!(
+            o.status.success(),
+            "docker {args:?} with 180 long-lived connections open: {o:?}"
+        );
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    assert!(docker(&["ps", "-q"]).contains(&id[..12]));
+    assert_eq!(
+        docker(&["exec", &id, "echo", "answered"]).trim(),
+        "answered"
+    );
+    assert_eq!(
+        docker(&["run", "--rm", "busybox", "echo", "ran"]).trim(),
+        "ran"
+    );
+    drop(held);
+}
