@@ -160,28 +160,6 @@ impl axum::serve::Listener for TlsListener {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn hosts_parse_as_dockerd_does() {
-        assert_eq!(
-            Endpoint::parse("unix:///run/x.sock").unwrap(),
-            Endpoint::Unix("/run/x.sock".into())
-        );
-        assert_eq!(
-            Endpoint::parse("tcp://127.0.0.1:2376").unwrap(),
-            Endpoint::Tcp("127.0.0.1:2376".into())
-        );
-        assert_eq!(
-            Endpoint::parse("tcp://0.0.0.0").unwrap(),
-            Endpoint::Tcp("0.0.0.0:2376".into())
-        );
-        assert!(Endpoint::parse("fd://").is_err());
-    }
-}
-
 /// Most connections served at once; more wait in the kernel's backlog until one ends.
 const MAX_CONNECTIONS: usize = 1024;
 /// A client must have sent a request's headers within this, or its connection is closed: a
@@ -217,5 +195,27 @@ where
             let conn = http.serve_connection(hyper_util::rt::TokioIo::new(io), service);
             let _ = conn.with_upgrades().await;
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hosts_parse_as_dockerd_does() {
+        assert_eq!(
+            Endpoint::parse("unix:///run/x.sock").unwrap(),
+            Endpoint::Unix("/run/x.sock".into())
+        );
+        assert_eq!(
+            Endpoint::parse("tcp://127.0.0.1:2376").unwrap(),
+            Endpoint::Tcp("127.0.0.1:2376".into())
+        );
+        assert_eq!(
+            Endpoint::parse("tcp://0.0.0.0").unwrap(),
+            Endpoint::Tcp("0.0.0.0:2376".into())
+        );
+        assert!(Endpoint::parse("fd://").is_err());
     }
 }
