@@ -120,10 +120,17 @@ async fn build(
                 let _ = progress.blocking_send(line(json!({ "stream": s })));
             }
         };
-        let last = match e.build(&request, &mut out) {
+        // As dockerd: the id goes out (as `aux`) before the closing "Successfully" lines.
+        let aux = tx.clone();
+        let mut built = |id: &str| {
+            if !quiet {
+                let _ = aux.blocking_send(line(json!({"aux": {"ID": id}})));
+            }
+        };
+        let last = match e.build_reporting(&request, &mut out, &mut built) {
             // As dockerd: quiet builds answer with the id alone, as a stream line.
             Ok(id) if quiet => json!({ "stream": format!("{id}\n") }),
-            Ok(id) => json!({"aux": {"ID": id}}),
+            Ok(_) => return,
             Err(err) => {
                 // A failed RUN's exit code goes to the client, which exits with it (dockerd's).
                 let code = err

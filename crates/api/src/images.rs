@@ -398,11 +398,7 @@ async fn import(
             .import(&*f, cfg, "-", message.as_deref(), reference.as_ref())
     })
     .await?;
-    Ok((
-        [("Content-Type", "application/json")],
-        json!({ "status": id }).to_string() + "\r\n",
-    )
-        .into_response())
+    Ok(crate::json_lines(vec![json!({ "status": id })]))
 }
 
 /// `POST /images/{name}/push?tag=`.
@@ -477,7 +473,7 @@ async fn load(State(engine): State<Shared>, body: Body) -> ApiResult<Response> {
         e.images.load(&*f)
     })
     .await?;
-    let mut out = String::new();
+    let mut out = Vec::new();
     for (refs, id) in loaded {
         let mut lines = refs
             .iter()
@@ -486,12 +482,9 @@ async fn load(State(engine): State<Shared>, body: Body) -> ApiResult<Response> {
         if lines.is_empty() {
             lines.push(format!("Loaded image ID: {id}\n"));
         }
-        for l in lines {
-            out.push_str(&json!({ "stream": l }).to_string());
-            out.push_str("\r\n");
-        }
+        out.extend(lines.into_iter().map(|l| json!({ "stream": l })));
     }
-    Ok(([("Content-Type", "application/json")], out).into_response())
+    Ok(crate::json_lines(out))
 }
 
 /// `POST /images/prune`: dangling images, or every unused one with `dangling=false`.

@@ -12,6 +12,7 @@ mod images;
 pub mod listen;
 mod networks;
 mod resources;
+mod swarm;
 mod system;
 mod volumes;
 
@@ -74,6 +75,19 @@ impl IntoResponse for ApiError {
 
 /// What handlers return.
 pub type ApiResult<T> = std::result::Result<T, ApiError>;
+
+/// A stream of JSON lines as dockerd sends progress: chunked, never with a length, since
+/// clients (docker-py) read a body with a length as one JSON document.
+pub fn json_lines(lines: Vec<serde_json::Value>) -> Response {
+    let chunks = lines.into_iter().map(|v| {
+        Ok::<_, std::convert::Infallible>(axum::body::Bytes::from(v.to_string() + "\r\n"))
+    });
+    (
+        [("Content-Type", "application/json")],
+        Body::from_stream(futures_util::stream::iter(chunks)),
+    )
+        .into_response()
+}
 
 /// Runs `f` with the engine on the blocking pool (the engine does file and process work).
 pub async fn blocking<T: Send + 'static>(
@@ -206,6 +220,7 @@ pub fn router(engine: Shared) -> Router {
         .merge(networks::routes())
         .merge(build::routes())
         .merge(images::routes())
+        .merge(swarm::routes())
         .fallback(|req: Request<Body>| async move {
             ApiError::new(
                 404,

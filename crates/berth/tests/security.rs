@@ -730,3 +730,203 @@ fn long_lived_and_slow_clients_do_not_stall_the_daemon() {
     );
     drop(held);
 }
+
+/// A docker-archive of `layers` (plain tars) tagged `tag`, with `config` merged into the
+/// image's `config` object.
+fn docker_archive(tag: &str, layers: &[Vec<u8>], config: serde_json::Value) -> Vec<u8> {
+    let diffs: Vec<String> = layers
+        .iter()
+        .map(|l| berth_engine::content::sha256_digest(l))
+        .collect();
+    let cfg = serde_json::json!({
+        "architecture": "amd64", "os": "linux", "config": config,
+        "rootfs": {"type": "layers", "diff_ids": diffs},
+    })
+    .to_string();
+    let names: Vec<String> = (0..layers.len()).map(|i| format!("l{i}.tar")).collect();
+    let manifest =
+        serde_json::json!([{"Config": "c.json", "RepoTags": [tag], "Layers": names}]).to_string();
+    let mut t = tar::Builder::new(Vec::new());
+    let mut add = |name: &str, data: &[u8]| {
+        let mut hd = tar::Header::new_gnu();
+        hd.set_size(data.len() as u64);
+        hd.set_mode(0o644);
+        t.append_data(&mut hd, name, data).unwrap();
+    };
+    add("c.json", cfg.as_bytes());
+    add("manifest.json", manifest.as_bytes());
+    for (n, l) in names.iter().zip(layers) {
+        add(n, l);
+    }
+    t.into_inner().unwrap()
+}
+
+fn load(b: &Berth, archive: Vec<u8>) {
+    let p = b
+        .path()
+        .join(format!("a-{}.tar", berth_engine::store::random_hex(3)));
+    std::fs::write(&p, archive).unwrap();
+    b.ok(&["load", "-i", p.to_str().unwrap()]);
+}
+
+/// Whether nftables has the table `ip NAME`.
+fn nft_table(name: &str) -> bool {
+    std::process::Command::new("nft")
+        .args(["list", "table", "ip", name])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .unwrap()
+        .success()
+}
+
+#[test]
+fn image_and_client_settings_never_become_firewall_commands_or_host_paths() {
+    let b = Berth::new();
+    let d = Daemon::start(&b);
+    let tag = berth_engine::store::random_hex(3);
+    let pwned = format!("berthpwned{tag}");
+    let _ = std::process::Command::new("nft")
+        .args(["delete", "table", "ip", &pwned])
+        .status();
+    // A port protocol that closes the nft line and starts another.
+    let key = format!(
+        "80/tcp_any {{ 1 : 127.0.0.2 . 1 }}\nadd table ip {pwned}\nadd element ip berth tcp"
+    );
+    let busybox = std::fs::read(crate::common::busybox_tar()).unwrap();
+    load(
+        &b,
+        docker_archive(
+            "ports:1",
+            &[busybox.clone()],
+            serde_json::json!({"ExposedPorts": {key.clone(): {}}, "Cmd": ["sleep", "100"]}),
+        ),
+    );
+    let o = b.run(&["run", "-d", "-P", "ports:1"]);
+    assert_ne!(o.code, 0, "{o:?}");
+    let body = serde_json::json!({"Image": "busybox", "Cmd": ["sleep", "100"], "HostConfig": {"PortBindings": {key.clone(): [{"HostPort": ""}]}}}).to_string();
+    let r = raw(
+        &d,
+        "POST",
+        "/v1.45/containers/create",
+        "application/json",
+        body.as_bytes(),
+    );
+    assert!(r.starts_with("HTTP/1.1 400"), "{r}");
+    let body = serde_json::json!({"Image": "busybox", "Cmd": ["true"], "HostConfig": {"PortBindings": {"80/tcp": [{"HostIp": "1.2.3.4 . 1 }\nadd table ip x\n#", "HostPort": "8080"}]}}}).to_string();
+    let r = raw(
+        &d,
+        "POST",
+        "/v1.45/containers/create",
+        "application/json",
+        body.as_bytes(),
+    );
+    assert!(r.starts_with("HTTP/1.1 400"), "{r}");
+    assert!(!nft_table(&pwned), "an image's port key ran nft commands");
+    // Devices, tmpfs options and ids are checked the same way, in the engine.
+    let h = Host::new();
+    let victim = h.dir.join("secret");
+    let body = serde_json::json!({"Image": "busybox", "Cmd": ["true"], "HostConfig": {"Devices": [{"PathOnHost": "/dev/null", "PathInContainer": format!("/dev/../../../../../../../..{}", victim.display()), "CgroupPermissions": "rwm"}]}}).to_string();
+    let r = raw(
+        &d,
+        "POST",
+        "/v1.45/containers/create",
+        "application/json",
+        body.as_bytes(),
+    );
+    assert!(r.starts_with("HTTP/1.1 400"), "{r}");
+    b.fails(
+        &[
+            "run",
+            "--rm",
+            "--device",
+            "/dev/null:/dev/../x",
+            "busybox",
+            "true",
+        ],
+        125,
+    );
+    b.fails(
+        &[
+            "run",
+            "--rm",
+            "--device",
+            "/dev/null:/dev/n:rwx",
+            "busybox",
+            "true",
+        ],
+        125,
+    );
+    b.fails(
+        &["run", "--rm", "--tmpfs", "/t:bind", "busybox", "true"],
+        125,
+    );
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), h.secret);
+    let fake = format!("..%2F..%2Fvolumes%2F{}", "a".repeat(64 - 23));
+    let r = raw(
+        &d,
+        "GET",
+        &format!("/v1.45/containers/{fake}/json"),
+        "application/json",
+        b"",
+    );
+    assert!(r.starts_with("HTTP/1.1 404"), "{r}");
+    // An image's volume cannot cover the container's /dev/pts (what `exec -t` opens there).
+    load(
+        &b,
+        docker_archive(
+            "pts:1",
+            &[busybox],
+            serde_json::json!({"Volumes": {"/dev/pts": {}}, "Cmd": ["sleep", "100"]}),
+        ),
+    );
+    let o = b.run(&["create", "pts:1"]);
+    assert_ne!(o.code, 0, "{o:?}");
+    assert!(o.stderr.contains("/dev"), "{o:?}");
+}
+
+#[test]
+fn users_are_looked_up_in_the_image_never_through_its_links_on_the_host() {
+    let b = Berth::new();
+    let h = Host::new();
+    std::fs::create_dir_all(h.dir.join("etc")).unwrap();
+    std::fs::write(
+        h.dir.join("etc/passwd"),
+        "hostonly:x:4242:4242::/h:/bin/sh\n",
+    )
+    .unwrap();
+    std::fs::write(h.dir.join("etc/group"), "hostonly:x:4242:\n").unwrap();
+    let link = {
+        let mut t = tar::Builder::new(Vec::new());
+        let mut hd = tar::Header::new_gnu();
+        hd.set_entry_type(tar::EntryType::Symlink);
+        hd.set_size(0);
+        hd.set_mode(0o777);
+        t.append_link(&mut hd, "etc", h.dir.join("etc")).unwrap();
+        t.into_inner().unwrap()
+    };
+    let busybox = std::fs::read(crate::common::busybox_tar()).unwrap();
+    load(
+        &b,
+        docker_archive(
+            "links:1",
+            &[busybox, link],
+            serde_json::json!({"Cmd": ["sh"]}),
+        ),
+    );
+    let o = b.run(&[
+        "run",
+        "--rm",
+        "-u",
+        "hostonly",
+        "links:1",
+        "/bin/busybox",
+        "id",
+        "-u",
+    ]);
+    assert!(
+        !o.stdout.contains("4242"),
+        "the host's passwd named the container's user: {o:?}"
+    );
+    assert!(o.stderr.contains("unable to find user hostonly"), "{o:?}");
+}

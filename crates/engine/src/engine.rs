@@ -13,7 +13,6 @@ use crate::store::{self, Root};
 use std::collections::HashMap;
 use std::io::Read;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
-use std::os::unix::fs::OpenOptionsExt;
 use std::os::unix::net::UnixStream;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -464,6 +463,10 @@ impl Engine {
             let ports = cfg.exposed_ports.get_or_insert_with(Default::default);
             ports.extend(p.clone());
         }
+        // The image's ports as much as the client's: each becomes firewall text with -P.
+        for key in cfg.exposed_ports.iter().flat_map(|m| m.keys()) {
+            crate::network::parse_port_key(key)?;
+        }
         if u.stop_signal.is_some() {
             cfg.stop_signal = u.stop_signal.clone();
         }
@@ -673,6 +676,17 @@ impl Engine {
             let d = dest.trim_end_matches('/');
             if d.is_empty() || points.iter().any(|p| p.destination == d) {
                 continue;
+            }
+            // An image's volume must not hide the kernel's file systems: a volume at /dev/pts
+            // would let the container choose what `exec -t` opens as its terminal.
+            let clean = format!("/{}", crate::rooted::clean_clamped(d));
+            if ["/proc", "/sys", "/dev"]
+                .iter()
+                .any(|k| clean == *k || clean.starts_with(&format!("{k}/")))
+            {
+                return Err(Error::invalid(format!(
+                    "invalid volume {dest:?} in the image: a volume cannot cover /proc, /sys or /dev"
+                )));
             }
             let v = self
                 .volumes
@@ -1068,16 +1082,40 @@ impl Engine {
             .iter()
             .map(|m| (m.destination.clone(), m.source.clone()))
             .collect();
-        snapshot::in_private_rootfs(&self.images.layers, &rec.layers, &dir, &[], move |rootfs| {
-            for (dest, target) in &jobs {
-                let src = snapshot::resolve_in_root(rootfs, dest)?;
-                if src.is_dir() {
-                    snapshot::copy_tree(&src, target)
-                        .map_err(|e| format!("copy {dest} into its volume: {e}"))?;
+        let tmp = self.root.temp_path("copy-up");
+        let staged = tmp.clone();
+        // Through a tar and the layer unpacker, like `cp`: another container sharing the volume
+        // may plant symlinks in it meanwhile, and those resolve inside the volume.
+        let r = snapshot::in_private_rootfs(
+            &self.images.layers,
+            &rec.layers,
+            &dir,
+            &[],
+            move |rootfs| {
+                for (dest, target) in &jobs {
+                    let src = snapshot::resolve_in_root(rootfs, dest)?;
+                    if !src.is_dir() {
+                        continue;
+                    }
+                    let fail =
+                        |e: &dyn std::fmt::Display| format!("copy {dest} into its volume: {e}");
+                    let f = std::fs::File::create(&staged).map_err(|e| fail(&e))?;
+                    let mut b = tar::Builder::new(std::io::BufWriter::new(f));
+                    b.follow_symlinks(false);
+                    snapshot::changes::write_tree(&mut b, &src, Path::new("."), &[])
+                        .and_then(|()| {
+                            b.into_inner()
+                                .and_then(|mut w| std::io::Write::flush(&mut w))
+                        })
+                        .map_err(|e| fail(&e))?;
+                    let f = std::fs::File::open(&staged).map_err(|e| fail(&e))?;
+                    snapshot::unpack::unpack_layer(f, target).map_err(|e| fail(&e))?;
                 }
-            }
-            Ok(())
-        })
+                Ok(())
+            },
+        );
+        let _ = std::fs::remove_file(&tmp);
+        r
     }
 
     /// Removes the anonymous volumes of `rec` that no other container uses (`rm -v`, `--rm`).
@@ -1628,13 +1666,26 @@ impl Engine {
             return Err(Error::conflict(format!("container {id} is not running")));
         }
         let path = format!("/proc/{}/root/dev/pts/ptmx", st.pid);
-        let f = std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .custom_flags(libc::O_NOCTTY | libc::O_CLOEXEC)
-            .open(&path)
+        // Inside the container's root and never through a link: the container controls its
+        // /dev. What opens must be a pty multiplexer (char 5:2), nothing else of the host's.
+        let root = crate::rooted::Rooted::open(Path::new(&format!("/proc/{}/root", st.pid)))
             .ctx(|| format!("open {path}"))?;
-        let fd = OwnedFd::from(f);
+        let fd = root
+            .open_at(
+                "/dev/pts/ptmx",
+                rustix::fs::OFlags::RDWR | rustix::fs::OFlags::NOCTTY,
+                false,
+            )
+            .ctx(|| format!("open {path}"))?;
+        let st_dev =
+            rustix::fs::fstat(&fd).map_err(|e| Error::internal(format!("stat {path}: {e}")))?;
+        let is_ptmx = rustix::fs::FileType::from_raw_mode(st_dev.st_mode)
+            == rustix::fs::FileType::CharacterDevice
+            && rustix::fs::major(st_dev.st_rdev) == 5
+            && rustix::fs::minor(st_dev.st_rdev) == 2;
+        if !is_ptmx {
+            return Err(Error::invalid(format!("{path} is not a pty multiplexer")));
+        }
         let mut n: libc::c_uint = 0;
         // SAFETY: TIOCSPTLCK/TIOCGPTN on our pty master.
         unsafe {
@@ -2126,47 +2177,9 @@ impl Engine {
                     .map_err(|_| Error::invalid(format!("invalid IPv4 address: {s}")))
             })
             .transpose()?;
+        // Parsed before the lease, so a bad port leaves no lease behind.
+        let ports = published_ports(rec, &net)?;
         let ip = self.networks.lease(&net, &rec.id, wanted, &live)?;
-        let mut ports = Vec::new();
-        let mut bindings: Vec<(String, crate::container::PortBinding)> = Vec::new();
-        for (key, list) in hc.port_bindings.iter().flatten() {
-            for b in list {
-                bindings.push((key.clone(), b.clone()));
-            }
-        }
-        // An internal network has no way in either: no ports are published there (Docker's).
-        if net.internal {
-            bindings.clear();
-        }
-        if hc.publish_all_ports && !net.internal {
-            for key in rec.config.exposed_ports.iter().flat_map(|m| m.keys()) {
-                if !bindings.iter().any(|(k, _)| k == key) {
-                    bindings.push((key.clone(), Default::default()));
-                }
-            }
-        }
-        for (key, b) in bindings {
-            let (port, proto) = key.split_once('/').unwrap_or((key.as_str(), "tcp"));
-            let container_port: u16 = port
-                .parse()
-                .map_err(|_| Error::invalid(format!("invalid port {key}")))?;
-            let host_port: u16 = match b.host_port.as_str() {
-                "" | "0" => ephemeral_port(proto)?,
-                p => p
-                    .parse()
-                    .map_err(|_| Error::invalid(format!("invalid host port {p}")))?,
-            };
-            ports.push(crate::network::PortMap {
-                proto: proto.to_string(),
-                host_ip: if b.host_ip == "0.0.0.0" {
-                    String::new()
-                } else {
-                    b.host_ip.clone()
-                },
-                host_port,
-                container_port,
-            });
-        }
         let mut primary = self.attachment_for(&rec.id, &net, ip, 0)?;
         primary.ports = ports;
         primary.aliases = hc.aliases.clone().unwrap_or_default();
@@ -3007,6 +3020,15 @@ fn validate_host_config(hc: &HostConfig) -> Result<()> {
     }
     spec::capabilities(hc)?;
     crate::container::sysctl::validate(hc)?;
+    for d in hc.devices.iter().flatten() {
+        validate_device(d)?;
+    }
+    for (key, list) in hc.port_bindings.iter().flatten() {
+        crate::network::parse_port_key(key)?;
+        for b in list {
+            crate::network::parse_host_ip(&b.host_ip)?;
+        }
+    }
     for u in hc.ulimits.iter().flatten() {
         if u.soft > u.hard {
             return Err(Error::invalid(format!(
@@ -3034,6 +3056,27 @@ fn validate_host_config(hc: &HostConfig) -> Result<()> {
             "conflicting options: port publishing and the container type network mode ({})",
             hc.network_mode
         )));
+    }
+    Ok(())
+}
+
+/// A device's place in the container is a clean path under /dev (the runtime makes the node
+/// there before the root is pivoted), its cgroup permissions some of `rwm`.
+fn validate_device(d: &crate::container::DeviceMapping) -> Result<()> {
+    let p = d.path_in_container.as_str();
+    let clean = p.strip_prefix("/dev/").is_some_and(|rel| {
+        rel.split('/')
+            .all(|c| !c.is_empty() && c != "." && c != "..")
+    });
+    if !clean {
+        return Err(Error::invalid(format!(
+            "invalid device path in the container: {p:?}: it must be a clean path under /dev"
+        )));
+    }
+    let perms = &d.cgroup_permissions;
+    let mut seen = std::collections::HashSet::new();
+    if perms.len() > 3 || !perms.chars().all(|c| "rwm".contains(c) && seen.insert(c)) {
+        return Err(Error::invalid(format!("invalid device mode: {perms}")));
     }
     Ok(())
 }
@@ -3074,6 +3117,56 @@ fn resolv_conf() -> String {
         out.push_str("nameserver 8.8.8.8\nnameserver 8.8.4.4\n");
     }
     out
+}
+
+/// The ports a starting container publishes on `net` (ephemeral host ports chosen now).
+fn published_ports(
+    rec: &ContainerRecord,
+    net: &crate::network::NetworkRecord,
+) -> Result<Vec<crate::network::PortMap>> {
+    let hc = &rec.host_config;
+    let mut ports = Vec::new();
+    let mut bindings: Vec<(String, crate::container::PortBinding)> = Vec::new();
+    for (key, list) in hc.port_bindings.iter().flatten() {
+        for b in list {
+            bindings.push((key.clone(), b.clone()));
+        }
+    }
+    // An internal network has no way in either: no ports are published there (Docker's).
+    if net.internal {
+        bindings.clear();
+    }
+    if hc.publish_all_ports && !net.internal {
+        for key in rec.config.exposed_ports.iter().flat_map(|m| m.keys()) {
+            // berth's firewall has tcp and udp maps: -P publishes those.
+            let sctp = crate::network::parse_port_key(key).is_ok_and(|(_, p)| p == "sctp");
+            if !sctp && !bindings.iter().any(|(k, _)| k == key) {
+                bindings.push((key.clone(), Default::default()));
+            }
+        }
+    }
+    for (key, b) in bindings {
+        let (container_port, proto) = crate::network::parse_port_key(&key)?;
+        if proto == "sctp" {
+            return Err(Error::invalid(format!(
+                "cannot publish {key}: berth publishes tcp and udp ports"
+            )));
+        }
+        let host_ip = crate::network::parse_host_ip(&b.host_ip)?;
+        let host_port: u16 = match b.host_port.as_str() {
+            "" | "0" => ephemeral_port(proto)?,
+            p => p
+                .parse()
+                .map_err(|_| Error::invalid(format!("invalid host port {p}")))?,
+        };
+        ports.push(crate::network::PortMap {
+            proto: proto.to_string(),
+            host_ip,
+            host_port,
+            container_port,
+        });
+    }
+    Ok(ports)
 }
 
 /// A free host port for `-P` or `-p CONTAINERPORT` (the kernel's choice from its ephemeral

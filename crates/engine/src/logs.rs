@@ -53,13 +53,9 @@ pub fn validate_options(opts: &BTreeMap<String, String>) -> Result<()> {
                 let n: i64 = v
                     .parse()
                     .map_err(|_| Error::invalid(format!("invalid value for max-file: {v}")))?;
+                // Without max-size it changes nothing (the file never rotates), as Docker's.
                 if n < 1 {
                     return Err(Error::invalid("max-file cannot be less than 1"));
-                }
-                if n > 1 && !opts.contains_key("max-size") {
-                    return Err(Error::invalid(
-                        "max-file can only be used together with max-size",
-                    ));
                 }
             }
             "compress" | "labels" | "env" | "env-regex" | "tag" | "mode" | "max-buffer-size" => {}

@@ -84,9 +84,25 @@ impl Opened {
 }
 
 impl Rooted {
-    /// Opens `name` (followed inside the root) and holds it for calls that take a path.
+    /// Opens the regular file `name` (followed inside the root) and holds it for calls that
+    /// take a path.
     pub fn opened(&self, name: &str) -> io::Result<Opened> {
-        Ok(Opened(self.open_at(name, OFlags::PATH, true)?))
+        Ok(Opened(self.regular(name, true)?))
+    }
+
+    /// An `O_PATH` descriptor of `name`, refused unless it is a regular file: a device or a
+    /// fifo planted in an archive or a context must never be opened (a disk read whole, a
+    /// read that never ends).
+    fn regular(&self, name: &str, follow: bool) -> io::Result<OwnedFd> {
+        let fd = self.open_at(name, OFlags::PATH, follow)?;
+        let st = rustix::fs::fstat(&fd)?;
+        if rustix::fs::FileType::from_raw_mode(st.st_mode) != rustix::fs::FileType::RegularFile {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("{name}: not a regular file"),
+            ));
+        }
+        Ok(fd)
     }
 
     /// Opens the directory `dir` (a trusted path) as a root.
@@ -130,9 +146,17 @@ impl Rooted {
         File::from(self.open_at(name, OFlags::PATH, follow)?).metadata()
     }
 
-    /// Opens the regular file (or, with `follow`, whatever the link leads to) for reading.
+    /// Opens the regular file `name` (with `follow`, what a link there leads to, inside the
+    /// root) for reading. Anything but a regular file is refused before it is opened.
     pub fn open_read(&self, name: &str, follow: bool) -> io::Result<File> {
-        Ok(File::from(self.open_at(name, OFlags::RDONLY, follow)?))
+        let held = self.regular(name, follow)?;
+        // Reopened through its own descriptor: the very inode just checked, no path again.
+        let fd = rustix::fs::open(
+            fd_path(held.as_fd()),
+            OFlags::RDONLY | OFlags::CLOEXEC,
+            Mode::empty(),
+        )?;
+        Ok(File::from(fd))
     }
 
     /// Reads the whole file `name` (the last component followed inside the root).
@@ -259,6 +283,17 @@ mod tests {
         r.create_dirs("dangling/x", 0o755).unwrap();
         assert!(root.join("made/by/link/x").is_dir());
         assert!(!Path::new("/made").exists());
+        // A fifo or a device is never opened for reading (it could block or read a disk).
+        rustix::fs::mknodat(
+            rustix::fs::CWD,
+            &root.join("fifo"),
+            rustix::fs::FileType::Fifo,
+            Mode::from_raw_mode(0o644),
+            0,
+        )
+        .unwrap();
+        assert!(r.read("fifo").is_err());
+        assert!(r.opened("fifo").is_err());
         assert!(made.metadata(".", true).unwrap().is_dir());
         assert!(!t.path().join("new").exists());
     }

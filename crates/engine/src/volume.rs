@@ -120,6 +120,18 @@ impl VolumeStore {
         if let Ok(v) = self.get(&name) {
             return Ok(v);
         }
+        if options.get("type").map(String::as_str) == Some("tmpfs") {
+            let o: Vec<String> = options
+                .get("o")
+                .map(|o| {
+                    o.split(',')
+                        .filter(|x| !x.is_empty())
+                        .map(String::from)
+                        .collect()
+                })
+                .unwrap_or_default();
+            crate::container::mounts::check_tmpfs_options(&o)?;
+        }
         let mountpoint = match options.get("type").map(String::as_str) {
             None => self.dir(&name).join("_data"),
             Some("none")

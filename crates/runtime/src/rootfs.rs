@@ -359,11 +359,25 @@ pub fn create_devices(rootfs: &Path, devices: &[LinuxDevice]) -> Result<()> {
                 LinuxDeviceType::A => continue,
             };
             let mode = Mode::from_raw_mode(d.file_mode().unwrap_or(0o666));
-            let full = devdir.join(rel);
-            let _ = std::fs::remove_file(&full);
+            // Made relative to its parent, opened inside the root: a `..` or a symlink that the
+            // image or a volume put on the way cannot place the node (or its owner) on the host.
+            let clean = rel
+                .components()
+                .all(|c| matches!(c, std::path::Component::Normal(_)));
+            let (Some(name), true) = (rel.file_name(), clean) else {
+                return Err(RuntimeError::Spec(format!(
+                    "device {} is not a clean path under /dev",
+                    p.display()
+                )));
+            };
+            let parent = match rel.parent().filter(|q| !q.as_os_str().is_empty()) {
+                Some(q) => open_in_root(&root, &Path::new("/dev").join(q), false)?,
+                None => open_in_root(&root, Path::new("/dev"), false)?,
+            };
+            let _ = rustix::fs::unlinkat(&parent, name, rustix::fs::AtFlags::empty());
             rustix::fs::mknodat(
-                rustix::fs::CWD,
-                &full,
+                &parent,
+                name,
                 kind,
                 mode,
                 rustix::fs::makedev(d.major() as u32, d.minor() as u32),
@@ -372,8 +386,14 @@ pub fn create_devices(rootfs: &Path, devices: &[LinuxDevice]) -> Result<()> {
             let uid = d.uid().map(rustix::fs::Uid::from_raw);
             let gid = d.gid().map(rustix::fs::Gid::from_raw);
             if uid.is_some() || gid.is_some() {
-                rustix::fs::chown(&full, uid, gid)
-                    .map_err(|e| sys(format!("chown {}", p.display()), e))?;
+                rustix::fs::chownat(
+                    &parent,
+                    name,
+                    uid,
+                    gid,
+                    rustix::fs::AtFlags::SYMLINK_NOFOLLOW,
+                )
+                .map_err(|e| sys(format!("chown {}", p.display()), e))?;
             }
         }
         for (link, target) in [

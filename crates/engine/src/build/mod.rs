@@ -112,6 +112,17 @@ impl Engine {
     /// Builds an image from a Dockerfile, reporting progress lines through `out`; returns the
     /// image id.
     pub fn build(&self, req: &BuildRequest, out: &mut dyn FnMut(&str)) -> Result<String> {
+        self.build_reporting(req, out, &mut |_| {})
+    }
+
+    /// [`Engine::build`], telling `done` the image id once it exists, before the closing
+    /// `Successfully built`/`tagged` lines (where dockerd sends its `aux` id).
+    pub fn build_reporting(
+        &self,
+        req: &BuildRequest,
+        out: &mut dyn FnMut(&str),
+        done: &mut dyn FnMut(&str),
+    ) -> Result<String> {
         let context = Rooted::open(&req.context).ctx(|| "open the build context".into())?;
         let (shown, bytes) = match &req.dockerfile {
             Some(DockerfileAt::Host(p)) => (p.display().to_string(), std::fs::read(p)),
@@ -295,6 +306,7 @@ impl Engine {
             self.images.tag_locked(&last, t)?;
         }
         drop(_l);
+        done(&last);
         out(&format!("Successfully built {}\n", short(&last)));
         for t in &req.tags {
             out(&format!("Successfully tagged {}\n", t.familiar()));

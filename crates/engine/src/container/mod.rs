@@ -498,11 +498,15 @@ impl ContainerStore {
         if s.is_empty() {
             return Err(not_found());
         }
-        if s.len() == 64 && self.dir(s).join("container.json").exists() {
+        // Only ids name directories: a 64-character `../../volumes/x/_data/…` from a client
+        // must not make a container of files another container wrote.
+        let is_id =
+            |i: &str| i.len() == 64 && i.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+        if is_id(s) && self.dir(s).join("container.json").exists() {
             return Ok(s.to_string());
         }
         if let Some(id) = names::lookup(&self.root, s.trim_start_matches('/')) {
-            if self.dir(&id).join("container.json").exists() {
+            if is_id(&id) && self.dir(&id).join("container.json").exists() {
                 return Ok(id);
             }
         }

@@ -221,6 +221,7 @@ pub fn parse_mount_flag(spec: &str) -> Result<MountRequest> {
             if readonly {
                 tmpfs.push("ro".into());
             }
+            check_tmpfs_options(&tmpfs)?;
             MountRequest::Tmpfs {
                 destination: dst,
                 options: tmpfs,
@@ -242,15 +243,83 @@ pub fn parse_tmpfs_flag(spec: &str) -> Result<MountRequest> {
         .filter(|x| !x.is_empty())
         .map(String::from)
         .collect();
+    check_tmpfs_options(&options)?;
     Ok(MountRequest::Tmpfs {
         destination: check_destination(d, spec)?,
         options,
     })
 }
 
+/// Refuses tmpfs options that are not tmpfs's: `bind`, `remount` and the like would turn the
+/// mount into something else entirely (a bind of a relative path, a remount of the host's).
+pub fn check_tmpfs_options(options: &[String]) -> Result<()> {
+    const FLAGS: &[&str] = &[
+        "ro",
+        "rw",
+        "exec",
+        "noexec",
+        "suid",
+        "nosuid",
+        "dev",
+        "nodev",
+        "sync",
+        "async",
+        "dirsync",
+        "atime",
+        "noatime",
+        "diratime",
+        "nodiratime",
+        "relatime",
+        "norelatime",
+        "strictatime",
+        "nostrictatime",
+        "private",
+        "rprivate",
+        "shared",
+        "rshared",
+        "slave",
+        "rslave",
+        "tmpcopyup",
+        "notmpcopyup",
+    ];
+    const VALUED: &[&str] = &[
+        "size",
+        "mode",
+        "uid",
+        "gid",
+        "nr_inodes",
+        "nr_blocks",
+        "mpol",
+    ];
+    for o in options {
+        let ok = match o.split_once('=') {
+            Some((k, v)) => VALUED.contains(&k) && !v.is_empty() && !v.contains(','),
+            None => FLAGS.contains(&o.as_str()),
+        };
+        if !ok {
+            return Err(Error::invalid(format!("invalid tmpfs option {o:?}")));
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tmpfs_options_are_tmpfs_options() {
+        assert!(parse_tmpfs_flag("/t:size=1m,mode=1777,noexec").is_ok());
+        for bad in [
+            "/t:bind",
+            "/t:rbind",
+            "/t:remount",
+            "/t:size=",
+            "/t:context=x",
+        ] {
+            assert!(parse_tmpfs_flag(bad).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn volume_flags() {

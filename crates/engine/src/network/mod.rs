@@ -798,6 +798,37 @@ pub fn mac_for(ip: Ipv4Addr) -> String {
     format!("02:42:{:02x}:{:02x}:{:02x}:{:02x}", o[0], o[1], o[2], o[3])
 }
 
+/// Parses Docker's `PORT[/PROTO]` key (`80/tcp`, from an image's ExposedPorts or a client's
+/// PortBindings): the port and its protocol. The protocol names a firewall map, so only tcp,
+/// udp and sctp pass: anything else would be text in an `nft` batch.
+pub fn parse_port_key(key: &str) -> Result<(u16, &'static str)> {
+    let (port, proto) = key.split_once('/').unwrap_or((key, "tcp"));
+    let proto = match proto.to_ascii_lowercase().as_str() {
+        "tcp" => "tcp",
+        "udp" => "udp",
+        "sctp" => "sctp",
+        _ => return Err(Error::invalid(format!("invalid proto: {proto}"))),
+    };
+    let port = port
+        .parse::<u16>()
+        .ok()
+        .filter(|p| *p != 0)
+        .ok_or_else(|| Error::invalid(format!("invalid containerPort: {port}")))?;
+    Ok((port, proto))
+}
+
+/// The host address of a port binding: "" for every address, or one IPv4 address (it goes
+/// into the firewall's maps as text, so nothing else passes).
+pub fn parse_host_ip(ip: &str) -> Result<String> {
+    match ip {
+        "" | "0.0.0.0" | "::" => Ok(String::new()),
+        ip => ip
+            .parse::<std::net::Ipv4Addr>()
+            .map(|a| a.to_string())
+            .map_err(|_| Error::invalid(format!("invalid host IP address: {ip}"))),
+    }
+}
+
 /// Parses `-p [ip:]hostPort[-end]:containerPort[-end][/proto]` and `-p containerPort` into
 /// mappings (host port 0 means "pick one").
 pub fn parse_publish(spec: &str) -> Result<Vec<PortMap>> {
@@ -872,6 +903,25 @@ mod tests {
             (Ipv4Addr::new(172, 18, 0, 0), 16),
             (Ipv4Addr::new(172, 19, 0, 0), 16)
         ));
+    }
+
+    #[test]
+    fn port_keys_and_host_addresses_admit_nothing_but_ports_and_addresses() {
+        assert_eq!(parse_port_key("80/tcp").unwrap(), (80, "tcp"));
+        assert_eq!(parse_port_key("53/UDP").unwrap(), (53, "udp"));
+        assert_eq!(parse_port_key("8080").unwrap(), (8080, "tcp"));
+        for bad in [
+            "80/tcp_any { 1 : 10.0.0.2 . 1 }\nflush ruleset\n#",
+            "x/tcp",
+            "0/tcp",
+            "80/sctpx",
+            "70000",
+        ] {
+            assert!(parse_port_key(bad).is_err(), "{bad}");
+        }
+        assert_eq!(parse_host_ip("").unwrap(), "");
+        assert_eq!(parse_host_ip("127.0.0.1").unwrap(), "127.0.0.1");
+        assert!(parse_host_ip("1.2.3.4 . 1 }\nflush ruleset").is_err());
     }
 
     #[test]

@@ -179,16 +179,15 @@ impl LayerStore {
             dirs.push(self.dir(l).ok()?.join("diff"));
         }
         for d in dirs {
-            let p = d.join(rel);
-            match fs::symlink_metadata(&p) {
-                Ok(m) if m.is_file() => return fs::read(&p).ok(),
-                Ok(m) => {
-                    use std::os::unix::fs::FileTypeExt;
-                    if m.file_type().is_char_device() {
-                        return None; // an overlay whiteout: deleted in this layer
-                    }
-                    return None;
-                }
+            // Each layer is a root of its own: a layer's `etc -> /etc` must not make this read
+            // the host's files.
+            let Ok(layer) = crate::rooted::Rooted::open(&d) else {
+                continue;
+            };
+            match layer.metadata(rel, false) {
+                // Anything but a file (an overlay whiteout among them) hides lower layers.
+                Ok(m) if m.is_file() => return layer.read(rel).ok(),
+                Ok(_) => return None,
                 Err(_) => continue,
             }
         }
@@ -377,76 +376,4 @@ pub fn in_private_rootfs(
     } else {
         Err(Error::invalid(msg))
     }
-}
-
-/// Copies a directory tree keeping modes, owners, times and symlinks (hard links become
-/// separate files; device nodes are recreated).
-pub fn copy_tree(src: &Path, dst: &Path) -> std::io::Result<()> {
-    use std::os::unix::fs::{MetadataExt, PermissionsExt};
-    fs::create_dir_all(dst)?;
-    let md = fs::symlink_metadata(src)?;
-    for e in fs::read_dir(src)? {
-        let e = e?;
-        let from = e.path();
-        let to = dst.join(e.file_name());
-        let m = fs::symlink_metadata(&from)?;
-        let ft = m.file_type();
-        if ft.is_dir() {
-            copy_tree(&from, &to)?;
-        } else if ft.is_symlink() {
-            std::os::unix::fs::symlink(fs::read_link(&from)?, &to)?;
-        } else if ft.is_file() {
-            fs::copy(&from, &to)?;
-        } else {
-            use std::os::unix::fs::FileTypeExt;
-            let kind = if ft.is_char_device() {
-                libc::S_IFCHR
-            } else if ft.is_block_device() {
-                libc::S_IFBLK
-            } else if ft.is_fifo() {
-                libc::S_IFIFO
-            } else {
-                continue;
-            };
-            let c = std::ffi::CString::new(std::os::unix::ffi::OsStrExt::as_bytes(to.as_os_str()))
-                .map_err(std::io::Error::other)?;
-            // SAFETY: mknod(2) of a path we build.
-            if unsafe { libc::mknod(c.as_ptr(), kind | (m.mode() & 0o7777), m.rdev()) } < 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-        }
-        copy_meta(&to, &m, ft.is_symlink())?;
-        if !ft.is_symlink() {
-            fs::set_permissions(&to, fs::Permissions::from_mode(m.mode() & 0o7777))?;
-        }
-    }
-    copy_meta(dst, &md, false)?;
-    fs::set_permissions(dst, fs::Permissions::from_mode(md.mode() & 0o7777))
-}
-
-fn copy_meta(to: &Path, m: &fs::Metadata, symlink: bool) -> std::io::Result<()> {
-    use std::os::unix::fs::MetadataExt;
-    std::os::unix::fs::lchown(to, Some(m.uid()), Some(m.gid()))?;
-    let times = [
-        libc::timespec {
-            tv_sec: m.atime(),
-            tv_nsec: m.atime_nsec(),
-        },
-        libc::timespec {
-            tv_sec: m.mtime(),
-            tv_nsec: m.mtime_nsec(),
-        },
-    ];
-    let c = std::ffi::CString::new(std::os::unix::ffi::OsStrExt::as_bytes(to.as_os_str()))
-        .map_err(std::io::Error::other)?;
-    let flags = if symlink {
-        libc::AT_SYMLINK_NOFOLLOW
-    } else {
-        0
-    };
-    // SAFETY: utimensat(2) with a valid path and two timespecs.
-    if unsafe { libc::utimensat(libc::AT_FDCWD, c.as_ptr(), times.as_ptr(), flags) } < 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    Ok(())
 }
