@@ -32,6 +32,7 @@ pub fn routes() -> Router<Shared> {
         .route("/containers/{id}/rename", post(rename))
         .route("/containers/prune", post(prune))
         .route("/containers/{id}", delete(remove))
+        .route("/containers/{id}/{alias}", delete(remove_link))
 }
 
 /// Docker's `filters` query: `{"status":["running"],"name":{"web":true}}` (both shapes).
@@ -312,55 +313,12 @@ async fn wait(
         .cloned()
         .unwrap_or_else(|| "not-running".into());
     let id = blocking(&engine, move |e| e.resolve(&id)).await?;
-    if !matches!(condition.as_str(), "not-running" | "next-exit" | "removed") {
-        return Err(ApiError::new(
-            400,
-            format!("invalid condition: \"{condition}\""),
-        ));
-    }
+    let condition = berth_engine::WaitCondition::parse(&condition)?;
     // The headers go out at once, as dockerd's do: the docker CLI starts the container only
     // after it has them, and the status follows in the body when the container stops.
     let e = engine.clone();
     let rx = crate::long_lived(move || -> Value {
-        let r = (|| -> berth_engine::Result<i32> {
-            let st = e.state(&id)?;
-            Ok(match condition.as_str() {
-                "not-running"
-                    if st.status != Status::Running && st.status != Status::Restarting =>
-                {
-                    st.exit_code
-                }
-                "not-running" => e.wait(&id)?,
-                _ => {
-                    let before = st.finished_at.clone();
-                    let code = loop {
-                        let now = match e.state(&id) {
-                            Ok(s) => s,
-                            // Removed (AutoRemove) before we saw it stop.
-                            Err(_) => break now_code(&e, &id, &before),
-                        };
-                        if now.status == Status::Running || now.status == Status::Restarting {
-                            // AutoRemove may take the state (and its exit code) at any moment.
-                            break match e.wait(&id) {
-                                Ok(c) if e.record(&id).is_ok() => c,
-                                _ => now_code(&e, &id, &before),
-                            };
-                        }
-                        if now.finished_at != before {
-                            break now.exit_code;
-                        }
-                        std::thread::sleep(std::time::Duration::from_millis(10));
-                    };
-                    if condition == "removed" {
-                        while e.record(&id).is_ok() {
-                            std::thread::sleep(std::time::Duration::from_millis(10));
-                        }
-                    }
-                    code
-                }
-            })
-        })();
-        match r {
+        match e.wait_for(&id, condition) {
             Ok(code) => json!({"StatusCode": code, "Error": null}),
             Err(err) => json!({"StatusCode": -1, "Error": {"Message": err.message}}),
         }
@@ -378,22 +336,6 @@ async fn wait(
         .into_response())
 }
 
-/// The exit code of a container that is already gone (AutoRemove takes its state with it):
-/// from its last `die` event.
-fn now_code(e: &berth_engine::Engine, id: &str, _before: &str) -> i32 {
-    berth_engine::events::read_all(&e.root)
-        .iter()
-        .rev()
-        .find(|ev| ev.typ == "container" && ev.action == "die" && ev.actor.id == id)
-        .and_then(|ev| {
-            ev.actor
-                .attributes
-                .get("exitCode")
-                .and_then(|c| c.parse().ok())
-        })
-        .unwrap_or(-1)
-}
-
 async fn remove(
     State(engine): State<Shared>,
     Path(id): Path<String>,
@@ -403,6 +345,26 @@ async fn remove(
     let volumes = truthy(q.get("v"));
     on_container(&engine, id, move |e, id| {
         e.remove(&id, force, volumes)?;
+        Ok(StatusCode::NO_CONTENT)
+    })
+    .await
+}
+
+/// `DELETE /containers/{name}/{alias}?link=1`: the legacy link `alias` of container `name`
+/// goes; both containers stay.
+async fn remove_link(
+    State(engine): State<Shared>,
+    Path((id, alias)): Path<(String, String)>,
+    Query(q): Q,
+) -> ApiResult<StatusCode> {
+    if !truthy(q.get("link")) {
+        return Err(ApiError::new(
+            404,
+            format!("No such container: {id}/{alias}"),
+        ));
+    }
+    on_container(&engine, id, move |e, id| {
+        e.remove_link(&id, &alias)?;
         Ok(StatusCode::NO_CONTENT)
     })
     .await

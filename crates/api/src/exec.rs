@@ -353,7 +353,11 @@ async fn start(
         x.running = true;
         (x.container.clone(), x.config.clone())
     };
-    let tty = sc.tty.unwrap_or(cfg.tty) || cfg.tty;
+    // The exec's own setting decides whether it gets a terminal; the start request's decides
+    // the framing of what comes back (dockerd's: a client that starts a terminal exec without
+    // Tty reads stdcopy frames).
+    let tty = cfg.tty;
+    let raw = sc.tty.unwrap_or(cfg.tty);
     let size = sc
         .console_size
         .or(cfg.console_size.clone())
@@ -403,7 +407,7 @@ async fn start(
                 // As dockerd: the connection is already hijacked, so the error goes down the
                 // stream and the exit code (126/127) into the instance.
                 let msg = format!("{err}\r\n");
-                let data = if tty {
+                let data = if raw {
                     msg.into_bytes()
                 } else {
                     crate::containers::frame(1, msg.as_bytes())
@@ -465,7 +469,12 @@ async fn start(
                 let output = async {
                     let mut buf = vec![0u8; 32 * 1024];
                     while let Ok(n) = master.read(&mut buf).await {
-                        if n == 0 || cw.write_all(&buf[..n]).await.is_err() {
+                        let out = if raw {
+                            buf[..n].to_vec()
+                        } else {
+                            crate::containers::frame(1, &buf[..n])
+                        };
+                        if n == 0 || cw.write_all(&out).await.is_err() {
                             break;
                         }
                     }
@@ -516,12 +525,12 @@ async fn start(
                     tokio::spawn(async move {
                         let mut buf = vec![0u8; 32 * 1024];
                         while let Ok(n) = fd.read(&mut buf).await {
-                            if n == 0
-                                || tx
-                                    .send(crate::containers::frame(stream, &buf[..n]))
-                                    .await
-                                    .is_err()
-                            {
+                            let out = if raw {
+                                buf[..n].to_vec()
+                            } else {
+                                crate::containers::frame(stream, &buf[..n])
+                            };
+                            if n == 0 || tx.send(out).await.is_err() {
                                 break;
                             }
                         }
@@ -543,7 +552,7 @@ async fn start(
             }
         }
     });
-    Ok(crate::attach::switching_protocols(tty))
+    Ok(crate::attach::switching_protocols(raw))
 }
 
 /// dockerd's exit code for an exec that could not start: 127 for a missing command, else 126.

@@ -543,6 +543,27 @@ fn docker_py_drives_containers_images_exec_logs_events() {
     );
 }
 
+/// The API paths docker-py takes and the docker CLI does not, each a behaviour docker-py's own
+/// integration suite showed (chunked streams, swarm answers, archives in volumes, exec
+/// framing, inspect fields, waits across restarts, links, networks).
+#[test]
+fn docker_py_paths_answer_as_dockerd() {
+    let b = Berth::new();
+    let d = Daemon::start(&b);
+    let py = std::env::var("BERTH_PYENV").unwrap_or_else(|_| "/var/tmp/berth-pyenv".into());
+    let o = Command::new(format!("{py}/bin/python"))
+        .arg(client_file("dockerpy_conformance.py"))
+        .env("DOCKER_HOST", format!("unix://{}", d.socket.display()))
+        .output()
+        .expect("this test needs docker-py in a virtualenv at $BERTH_PYENV or /var/tmp/berth-pyenv (scripts/deps.sh makes it)");
+    assert!(
+        o.status.success(),
+        "docker-py: {}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
 #[test]
 fn docker_compose_up_ps_logs_down() {
     let b = Berth::new();

@@ -107,6 +107,29 @@ pub enum CopyEnd<'a> {
     Tar(RawFd),
 }
 
+/// What `wait` waits for, as Docker's `condition`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WaitCondition {
+    /// Until it is not running (at once when it is not).
+    NotRunning,
+    /// Until its next exit.
+    NextExit,
+    /// Until its next exit and its removal.
+    Removed,
+}
+
+impl WaitCondition {
+    /// Docker's names: `not-running` (the default), `next-exit`, `removed`.
+    pub fn parse(s: &str) -> Result<WaitCondition> {
+        match s {
+            "" | "not-running" => Ok(WaitCondition::NotRunning),
+            "next-exit" => Ok(WaitCondition::NextExit),
+            "removed" => Ok(WaitCondition::Removed),
+            _ => Err(Error::invalid(format!("invalid condition: \"{s}\""))),
+        }
+    }
+}
+
 /// Go's `os.ModeDir`, as the API's path stat carries it.
 const GO_MODE_DIR: u32 = 1 << 31;
 
@@ -463,6 +486,11 @@ impl Engine {
             let ports = cfg.exposed_ports.get_or_insert_with(Default::default);
             ports.extend(p.clone());
         }
+        if let Some(v) = &u.volumes {
+            cfg.volumes
+                .get_or_insert_with(Default::default)
+                .extend(v.clone());
+        }
         // The image's ports as much as the client's: each becomes firewall text with -P.
         for key in cfg.exposed_ports.iter().flat_map(|m| m.keys()) {
             crate::network::parse_port_key(key)?;
@@ -504,16 +532,21 @@ impl Engine {
         }
 
         let mut anonymous = Vec::new();
-        let mounts =
-            match self.resolve_mounts(&hc, &req.mounts, icfg.volumes.as_ref(), &mut anonymous) {
-                Ok(m) => m,
-                Err(e) => {
-                    for v in anonymous {
-                        let _ = self.volumes.remove(&v);
-                    }
-                    return Err(e);
+        let mounts = match self.resolve_mounts(
+            &hc,
+            &req.mounts,
+            icfg.volumes.as_ref(),
+            u.volumes.as_ref(),
+            &mut anonymous,
+        ) {
+            Ok(m) => m,
+            Err(e) => {
+                for v in anonymous {
+                    let _ = self.volumes.remove(&v);
                 }
-            };
+                return Err(e);
+            }
+        };
         let id = store::random_hex(32);
         cfg.hostname = if !u.hostname.is_empty() {
             u.hostname.clone()
@@ -585,6 +618,7 @@ impl Engine {
         hc: &HostConfig,
         requests: &[crate::container::mounts::MountRequest],
         image_volumes: Option<&std::collections::BTreeMap<String, serde_json::Value>>,
+        user_volumes: Option<&std::collections::BTreeMap<String, serde_json::Value>>,
         anonymous: &mut Vec<String>,
     ) -> Result<Vec<crate::container::MountPoint>> {
         use crate::container::mounts::{parse_tmpfs_flag, parse_volume_flag, MountRequest};
@@ -672,17 +706,32 @@ impl Engine {
                 points.push(m);
             }
         }
-        for dest in image_volumes.into_iter().flat_map(|v| v.keys()) {
+        // The client's anonymous volumes (`Config.Volumes`, `-v /path`), then the image's.
+        let wanted = user_volumes
+            .into_iter()
+            .flat_map(|v| v.keys().map(|k| (k, false)))
+            .chain(
+                image_volumes
+                    .into_iter()
+                    .flat_map(|v| v.keys().map(|k| (k, true))),
+            );
+        for (dest, from_image) in wanted {
             let d = dest.trim_end_matches('/');
             if d.is_empty() || points.iter().any(|p| p.destination == d) {
                 continue;
             }
+            if !d.starts_with('/') {
+                return Err(Error::invalid(format!(
+                    "invalid volume specification: '{dest}': the destination must be an absolute path"
+                )));
+            }
             // An image's volume must not hide the kernel's file systems: a volume at /dev/pts
             // would let the container choose what `exec -t` opens as its terminal.
             let clean = format!("/{}", crate::rooted::clean_clamped(d));
-            if ["/proc", "/sys", "/dev"]
-                .iter()
-                .any(|k| clean == *k || clean.starts_with(&format!("{k}/")))
+            if from_image
+                && ["/proc", "/sys", "/dev"]
+                    .iter()
+                    .any(|k| clean == *k || clean.starts_with(&format!("{k}/")))
             {
                 return Err(Error::invalid(format!(
                     "invalid volume {dest:?} in the image: a volume cannot cover /proc, /sys or /dev"
@@ -1375,6 +1424,64 @@ impl Engine {
         Ok(())
     }
 
+    /// Waits as Docker's `wait` does for `cond`; returns the exit code of the run that ended.
+    /// A run ends when its exit is recorded, also when a restart policy starts the next one.
+    pub fn wait_for(&self, id: &str, cond: WaitCondition) -> Result<i32> {
+        let st = self.state(id)?;
+        if cond == WaitCondition::NotRunning && !st.status.is_live() {
+            return Ok(st.exit_code);
+        }
+        let before = st.finished_at.clone();
+        // With a restart policy the shim lives on across runs: only the recorded exit tells a
+        // run's end. Without one, waiting for the shim costs no polling.
+        let restarts = !matches!(
+            self.record(id)?.host_config.restart_policy.name.as_str(),
+            "" | "no"
+        );
+        let code = loop {
+            let now = match self.state(id) {
+                Ok(s) => s,
+                // Removed (AutoRemove) before we saw it stop.
+                Err(_) => break self.last_exit_code(id),
+            };
+            if now.finished_at != before && now.status != Status::Running {
+                break now.exit_code;
+            }
+            if now.finished_at != before && restarts {
+                break now.exit_code;
+            }
+            if now.status.is_live() && !restarts {
+                // AutoRemove may take the state (and its exit code) at any moment.
+                break match self.wait(id) {
+                    Ok(c) if self.record(id).is_ok() => c,
+                    _ => self.last_exit_code(id),
+                };
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        };
+        if cond == WaitCondition::Removed {
+            while self.record(id).is_ok() {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        }
+        Ok(code)
+    }
+
+    /// The exit code of the container's last `die` event (for one already removed).
+    fn last_exit_code(&self, id: &str) -> i32 {
+        crate::events::read_all(&self.root)
+            .iter()
+            .rev()
+            .find(|ev| ev.typ == "container" && ev.action == "die" && ev.actor.id == id)
+            .and_then(|ev| {
+                ev.actor
+                    .attributes
+                    .get("exitCode")
+                    .and_then(|c| c.parse().ok())
+            })
+            .unwrap_or(-1)
+    }
+
     /// Blocks until the container is not running; returns its exit code.
     pub fn wait(&self, id: &str) -> Result<i32> {
         let st = self.state(id)?;
@@ -1416,6 +1523,32 @@ impl Engine {
             self.remove_anonymous_volumes(&rec);
         }
         Ok(())
+    }
+
+    /// Removes container `id`'s legacy link named `alias` (`DELETE /containers/{id}/{alias}?link=1`).
+    pub fn remove_link(&self, id: &str, alias: &str) -> Result<()> {
+        let _l = self.containers.lock(id)?;
+        let mut rec = self.record(id)?;
+        let before = rec.host_config.links.as_ref().map_or(0, Vec::len);
+        let kept: Vec<String> = rec
+            .host_config
+            .links
+            .iter()
+            .flatten()
+            .filter(|l| {
+                let a = l.split_once(':').map_or(l.as_str(), |(_, a)| a);
+                a.rsplit('/').next() != Some(alias)
+            })
+            .cloned()
+            .collect();
+        if kept.len() == before {
+            return Err(Error::not_found(format!(
+                "Could not find link {alias} of container /{}",
+                rec.name
+            )));
+        }
+        rec.host_config.links = (!kept.is_empty()).then_some(kept);
+        self.containers.write_record(&rec)
     }
 
     /// Renames a container.
@@ -2077,11 +2210,23 @@ impl Engine {
             let root = PathBuf::from(format!("/proc/{}/root", st.pid));
             return self.with_frozen(id, true, || f(&root).map_err(Error::invalid));
         }
-        snapshot::in_private_rootfs(
+        // Volumes and binds as the container sees them (tmpfs mounts are empty while stopped).
+        let mounts: Vec<snapshot::ShownMount> = rec
+            .mounts
+            .iter()
+            .filter(|m| m.typ != crate::container::MountType::Tmpfs)
+            .map(|m| snapshot::ShownMount {
+                source: m.source.clone(),
+                destination: m.destination.clone(),
+                readonly: !m.rw,
+            })
+            .collect();
+        snapshot::in_private_rootfs_with(
             &self.images.layers,
             &rec.layers,
             &self.containers.dir(id),
             keep,
+            &mounts,
             f,
         )
     }
@@ -2711,6 +2856,20 @@ impl Engine {
                 "container cannot be disconnected from host network or connected to host network",
             ));
         }
+        // A running container loses the interface at once: its published ports, its veth
+        // (the container's side goes with it) and its lease.
+        let leave_now = |id: &str| -> Result<()> {
+            let dir = self.containers.dir(id);
+            let mut list = crate::network::read_attachments(&dir);
+            if let Some(k) = list.iter().position(|a| a.network_id == net.id) {
+                let a = list.remove(k);
+                crate::network::firewall::unpublish(&a.ports, a.ip);
+                crate::network::attach::leave_running(&a)?;
+                self.networks.release(&net, a.ip, id);
+                crate::network::write_attachments(&dir, &list)?;
+            }
+            Ok(())
+        };
         let extras = hc.extra_networks.get_or_insert_with(Vec::new);
         if let Some(pos) = extras
             .iter()
@@ -2718,20 +2877,11 @@ impl Engine {
         {
             extras.remove(pos);
             if running {
-                let dir = self.containers.dir(&id);
-                let mut list = crate::network::read_attachments(&dir);
-                if let Some(k) = list.iter().position(|a| a.network_id == net.id) {
-                    let a = list.remove(k);
-                    crate::network::attach::leave_running(&a)?;
-                    self.networks.release(&net, a.ip, &id);
-                    crate::network::write_attachments(&dir, &list)?;
-                }
+                leave_now(&id)?;
             }
         } else if primary == net.name || primary == net.id {
             if running {
-                return Err(Error::conflict(
-                    "disconnecting a running container from the network of its network mode is not supported yet: stop it first",
-                ));
+                leave_now(&id)?;
             }
             match (!extras.is_empty()).then(|| extras.remove(0)) {
                 Some(next) => {
@@ -3020,6 +3170,26 @@ fn validate_host_config(hc: &HostConfig) -> Result<()> {
     }
     spec::capabilities(hc)?;
     crate::container::sysctl::validate(hc)?;
+    if !matches!(hc.runtime.as_str(), "" | "runc" | "berth") {
+        return Err(Error::invalid(format!(
+            "unknown or invalid runtime name: {}",
+            hc.runtime
+        )));
+    }
+    if !matches!(hc.isolation.as_str(), "" | "default") {
+        return Err(Error::invalid(format!(
+            "invalid isolation '{}' on linux",
+            hc.isolation
+        )));
+    }
+    if hc
+        .memory_swappiness
+        .is_some_and(|v| !(-1..=100).contains(&v))
+    {
+        return Err(Error::invalid(
+            "invalid value: memory swappiness must be in the range [0, 100]",
+        ));
+    }
     for d in hc.devices.iter().flatten() {
         validate_device(d)?;
     }

@@ -32,6 +32,9 @@ impl Engine {
             })
             .collect();
         let mut hc = serde_json::to_value(&rec.host_config).unwrap_or(json!({}));
+        if rec.host_config.runtime.is_empty() {
+            hc["Runtime"] = json!("runc");
+        }
         if rec.host_config.log_config.typ.is_empty() {
             hc["LogConfig"]["Type"] = json!("json-file");
         }
@@ -58,7 +61,8 @@ impl Engine {
             "Args": rec.args,
             "State": {
                 "Status": st.status.as_str(),
-                "Running": st.status == Status::Running,
+                // Docker's: a paused or restarting container still counts as running.
+                "Running": st.status.is_live(),
                 "Paused": st.status == Status::Paused,
                 "Restarting": st.status == Status::Restarting,
                 "OOMKilled": st.oom_killed,

@@ -28,6 +28,7 @@ pub mod volume;
 
 pub use engine::{
     dir_size, host_memory, CommitRequest, ContainerStats, CopyEnd, CreateRequest, DiskUsage,
-    Engine, ExecRequest, HistoryItem, LogQuery, PathStat, UpdateRequest, DEFAULT_PATH,
+    Engine, ExecRequest, HistoryItem, LogQuery, PathStat, UpdateRequest, WaitCondition,
+    DEFAULT_PATH,
 };
 pub use error::{Error, ErrorKind, Result};

@@ -220,6 +220,10 @@ impl Cgroup {
             if mem.disable_oom_killer() == Some(true) {
                 self.write_in("memory", "memory.oom_control", "1")?;
             }
+            // cgroup v1 only: v2 has no per-cgroup swappiness (runc ignores it there too).
+            if let Some(s) = mem.swappiness() {
+                self.write_in("memory", "memory.swappiness", &s.to_string())?;
+            }
         }
         if let Some(cpu) = res.cpu() {
             if let Some(c) = cpu.cpus() {

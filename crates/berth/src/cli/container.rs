@@ -82,7 +82,10 @@ pub fn rm(engine: &Engine, a: RmArgs) -> CmdResult {
 pub fn wait(engine: &Engine, a: ContainersArgs) -> CmdResult {
     let mut failed = false;
     for n in &a.containers {
-        match engine.resolve(n).and_then(|id| engine.wait(&id)) {
+        match engine
+            .resolve(n)
+            .and_then(|id| engine.wait_for(&id, berth_engine::WaitCondition::NotRunning))
+        {
             Ok(code) => println!("{code}"),
             Err(e) => {
                 eprintln!("Error response from daemon: {}", e.message);

@@ -590,6 +590,18 @@ pub struct RunArgs {
     /// Mount a tmpfs directory (DEST[:OPTIONS])
     #[arg(long = "tmpfs")]
     pub tmpfs: Vec<String>,
+    /// The OCI runtime (berth's own answers to `runc`, Docker's default).
+    #[arg(long)]
+    pub runtime: Option<String>,
+    /// Isolation technology (Linux: `default`).
+    #[arg(long)]
+    pub isolation: Option<String>,
+    /// Volume driver (berth's volumes are `local`).
+    #[arg(long)]
+    pub volume_driver: Option<String>,
+    /// Swappiness of the container's memory (0 to 100).
+    #[arg(long)]
+    pub memory_swappiness: Option<i64>,
     /// Mount volumes from the specified container(s) (NAME[:ro|rw])
     #[arg(long = "volumes-from")]
     pub volumes_from: Vec<String>,

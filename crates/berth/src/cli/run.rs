@@ -396,6 +396,10 @@ pub fn request(a: &RunArgs) -> anyhow::Result<CreateRequest> {
                 .collect()
         }),
         volumes_from: (!a.volumes_from.is_empty()).then(|| a.volumes_from.clone()),
+        runtime: a.runtime.clone().unwrap_or_default(),
+        isolation: a.isolation.clone().unwrap_or_default(),
+        volume_driver: a.volume_driver.clone().unwrap_or_default(),
+        memory_swappiness: a.memory_swappiness.filter(|v| *v != -1),
     };
     let healthcheck = health_flags(a)?;
     let attach_all = !a.detach && a.attach.is_empty();

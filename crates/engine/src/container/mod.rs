@@ -48,8 +48,10 @@ pub struct Ulimit {
 #[serde(rename_all = "PascalCase")]
 pub struct RestartPolicy {
     /// `no`, `always`, `on-failure`, `unless-stopped` (empty means no).
+    #[serde(default)]
     pub name: String,
-    /// Retries for on-failure.
+    /// Retries for on-failure (clients leave it out for the other policies).
+    #[serde(default)]
     pub maximum_retry_count: i64,
 }
 
@@ -243,6 +245,18 @@ pub struct HostConfig {
     /// `--device`.
     #[serde(default)]
     pub devices: Option<Vec<DeviceMapping>>,
+    /// `--runtime`: berth's own runtime answers to Docker's default name, `runc`.
+    #[serde(default)]
+    pub runtime: String,
+    /// `--isolation` (Linux knows only `default`).
+    #[serde(default)]
+    pub isolation: String,
+    /// `--volume-driver` (berth's volumes are the `local` driver's).
+    #[serde(default)]
+    pub volume_driver: String,
+    /// `--memory-swappiness` (0 to 100; none: the host's).
+    #[serde(default)]
+    pub memory_swappiness: Option<i64>,
     /// `--blkio-weight` (10 to 1000, 0: unset).
     #[serde(default)]
     pub blkio_weight: u16,

@@ -288,6 +288,9 @@ pub fn limits(hc: &HostConfig) -> Value {
         };
         resources["memory"] = json!({"limit": hc.memory, "swap": swap});
     }
+    if let Some(s) = hc.memory_swappiness.filter(|s| *s >= 0) {
+        resources["memory"]["swappiness"] = json!(s);
+    }
     if hc.memory_reservation > 0 {
         resources["memory"]["reservation"] = json!(hc.memory_reservation);
     }

@@ -389,8 +389,7 @@ impl NetworkStore {
 
     /// `network create`.
     pub fn create(&self, req: &CreateNetwork) -> Result<NetworkRecord> {
-        crate::container::names::validate(&req.name)
-            .map_err(|_| Error::invalid(format!("invalid network name \"{}\"", req.name)))?;
+        validate_name(&req.name)?;
         if req.ipv6 {
             return Err(ipv6_refused());
         }
@@ -796,6 +795,20 @@ pub fn detach(root: &Root, dir: &std::path::Path, id: &str) {
 pub fn mac_for(ip: Ipv4Addr) -> String {
     let o = ip.octets();
     format!("02:42:{:02x}:{:02x}:{:02x}:{:02x}", o[0], o[1], o[2], o[3])
+}
+
+/// Docker takes nearly any network name ("test 01" too): names are looked up, never made
+/// into paths or interface names here. Refused: empty, over 255 bytes, control characters,
+/// `/`, and `:` (which would read as a `container:` network mode).
+fn validate_name(name: &str) -> Result<()> {
+    let ok = !name.is_empty()
+        && name.len() <= 255
+        && !name.chars().any(|c| c.is_control() || c == '/' || c == ':');
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::invalid(format!("invalid network name \"{name}\"")))
+    }
 }
 
 /// Parses Docker's `PORT[/PROTO]` key (`80/tcp`, from an image's ExposedPorts or a client's

@@ -311,6 +311,65 @@ pub fn in_private_rootfs(
     keep: &[std::os::fd::RawFd],
     f: impl FnOnce(&Path) -> std::result::Result<(), String>,
 ) -> Result<()> {
+    in_private_rootfs_with(layers, layer_ids, dir, keep, &[], f)
+}
+
+/// A mount of a container's, shown in its private root file system the way it is at run time:
+/// what `cp` and the archive routes must see of a stopped container (Docker mounts them too).
+#[derive(Debug, Clone)]
+pub struct ShownMount {
+    /// The host path (a volume's data or a bind source).
+    pub source: PathBuf,
+    /// Where it appears in the container.
+    pub destination: String,
+    /// Read-only in the container.
+    pub readonly: bool,
+}
+
+/// Bind-mounts `m` over its destination, resolved inside `rootfs` (created there as needed,
+/// as at start), in the helper's private mount namespace.
+fn show_mount(rootfs: &Path, m: &ShownMount) -> std::result::Result<(), String> {
+    use nix::mount::{mount, MsFlags};
+    let file = !m.source.is_dir();
+    let root = rustix::fs::open(
+        rootfs,
+        rustix::fs::OFlags::PATH | rustix::fs::OFlags::DIRECTORY | rustix::fs::OFlags::CLOEXEC,
+        rustix::fs::Mode::empty(),
+    )
+    .map_err(|e| format!("open {}: {e}", rootfs.display()))?;
+    let target = berth_runtime::rootfs::open_in_root(&root, Path::new(&m.destination), file)
+        .map_err(|e| format!("mount point {}: {e}", m.destination))?;
+    let at = crate::rooted::fd_path(std::os::fd::AsFd::as_fd(&target));
+    mount(
+        Some(&m.source),
+        &at,
+        None::<&str>,
+        MsFlags::MS_BIND | MsFlags::MS_REC,
+        None::<&str>,
+    )
+    .map_err(|e| format!("mount {} at {}: {e}", m.source.display(), m.destination))?;
+    if m.readonly {
+        mount(
+            None::<&str>,
+            &at,
+            None::<&str>,
+            MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY,
+            None::<&str>,
+        )
+        .map_err(|e| format!("read-only {}: {e}", m.destination))?;
+    }
+    Ok(())
+}
+
+/// [`in_private_rootfs`] with the container's `mounts` shown at their destinations.
+pub fn in_private_rootfs_with(
+    layers: &LayerStore,
+    layer_ids: &[String],
+    dir: &Path,
+    keep: &[std::os::fd::RawFd],
+    mounts: &[ShownMount],
+    f: impl FnOnce(&Path) -> std::result::Result<(), String>,
+) -> Result<()> {
     let m = layers.overlay(layer_ids, dir)?;
     let rootfs = dir.join("rootfs");
     let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
@@ -351,6 +410,9 @@ pub fn in_private_rootfs(
             )
             .map_err(|e| format!("mount the container's root file system: {e}"))?;
             nix::unistd::chdir("/").map_err(|e| format!("chdir: {e}"))?;
+            for sm in mounts {
+                show_mount(&rootfs, sm)?;
+            }
             f(&rootfs)
         })();
         let code = match res {

@@ -1,0 +1,148 @@
+"""docker-py paths the docker CLI does not take, each as dockerd answers it.
+
+Every check here is a behaviour docker-py's own integration suite showed berth lacked; run by
+crates/berth/tests/api.rs with DOCKER_HOST pointing at a test daemon. Any failed assertion
+exits non-zero with its message.
+"""
+import io
+import tarfile
+import time
+
+import docker
+
+api = docker.APIClient(timeout=60, **docker.utils.kwargs_from_env())
+c = docker.from_env(timeout=60)
+made = []
+
+
+def tar_of(files):
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as t:
+        for name, data in files.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            t.addfile(info, io.BytesIO(data))
+    return buf.getvalue()
+
+
+try:
+    # Swarm: a node outside a swarm answers 503, which leave(force) takes as done.
+    assert api.leave_swarm(force=True)
+    try:
+        api.inspect_swarm()
+        raise AssertionError("a swarm was found")
+    except docker.errors.APIError as e:
+        assert e.status_code == 503, e
+
+    # Streamed answers are chunked: docker-py reads a body with a length as one JSON document.
+    saved = b"".join(api.get_image("busybox"))
+    lines = list(api.load_image(saved))
+    assert any("Loaded image" in str(x) for x in lines), lines
+    img, logs = c.images.build(fileobj=io.BytesIO(b"FROM busybox\nRUN true\n"), tag="pyconf:1", rm=True)
+    logs = list(logs)
+    assert "Successfully tagged pyconf:1" in logs[-1]["stream"], logs[-1]
+    assert any("aux" in x for x in logs), logs
+    c.images.remove("pyconf:1")
+
+    # Archives see the container's volumes, stopped or not.
+    ctr = api.create_container("busybox", 'sh -c "echo -n hi > /vol1/data.txt"', volumes=["/vol1"])
+    made.append(ctr)
+    api.start(ctr)
+    api.wait(ctr)
+    strm, stat = api.get_archive(ctr, "/vol1/data.txt")
+    assert stat["name"] == "data.txt" and stat["size"] == 2, stat
+    assert api.put_archive(ctr, "/vol1", tar_of({"put.txt": b"put"}))
+    strm, stat = api.get_archive(ctr, "/vol1/put.txt")
+    assert stat["size"] == 3, stat
+
+    # Inspect carries the fields dockerd always returns, as they were given.
+    ctr = api.create_container(
+        "busybox", "true", runtime="runc",
+        host_config=api.create_host_config(isolation="default", mem_swappiness=40,
+                                           log_config=docker.types.LogConfig(type="json-file", config={"max-file": "3"})),
+    )
+    made.append(ctr)
+    hc = api.inspect_container(ctr)["HostConfig"]
+    assert hc["Runtime"] == "runc" and hc["Isolation"] == "default", hc
+    assert hc["MemorySwappiness"] == 40, hc
+    assert hc["LogConfig"]["Config"] == {"max-file": "3"}, hc["LogConfig"]
+    try:
+        api.create_container("busybox", "true", host_config=api.create_host_config(sysctls={"kernel.core_pattern": "|/x"}))
+        raise AssertionError("kernel.core_pattern accepted")
+    except docker.errors.APIError as e:
+        assert e.status_code == 400, e
+    vd = c.containers.create("busybox", "true", volume_driver="local")
+    made.append(vd.id)
+    assert vd.attrs["HostConfig"]["VolumeDriver"] == "local", vd.attrs["HostConfig"]
+
+    # A paused container is still running, as dockerd says.
+    ctr = api.create_container("busybox", "sleep 100")
+    made.append(ctr)
+    api.start(ctr)
+    api.pause(ctr)
+    st = api.inspect_container(ctr)["State"]
+    assert st["Running"] is True and st["Paused"] is True, st
+    api.unpause(ctr)
+
+    # wait returns at a run's end also when a restart policy starts the next.
+    ctr = api.create_container("busybox", ["sleep", "1"], host_config=api.create_host_config(
+        restart_policy={"Name": "always"}, network_mode="none"))
+    made.append(ctr)
+    api.start(ctr)
+    t = time.time()
+    assert api.wait(ctr, timeout=20)["StatusCode"] == 0
+    assert time.time() - t < 15
+
+    # Exec: the start request's Tty decides the framing, whatever the exec's terminal.
+    ctr = api.create_container("busybox", "cat", detach=True, stdin_open=True)
+    made.append(ctr)
+    api.start(ctr)
+    cmd = 'sh -c "echo out; sleep 0.3; echo err >&2"'
+    x = api.exec_create(ctr, cmd, tty=True)
+    assert api.exec_start(x) == b"out\r\nerr\r\n"
+    x = api.exec_create(ctr, cmd, tty=True)
+    assert api.exec_start(x, demux=True) == (b"out\r\nerr\r\n", None)
+    x = api.exec_create(ctr, cmd)
+    assert api.exec_start(x, demux=True) == (b"out\n", b"err\n")
+    x = api.exec_create(ctr, ["printf", "framed"], tty=True)
+    sock = api.exec_start(x, socket=True)
+    head = sock._sock.recv(8) if hasattr(sock, "_sock") else sock.recv(8)
+    assert head[0] == 1 and int.from_bytes(head[4:8], "big") == 6, head
+    sock.close()
+
+    # Links: removed by name/alias, both containers stay.
+    a = api.create_container("busybox", "sleep 100")
+    made.append(a)
+    api.start(a)
+    an = api.inspect_container(a)["Name"][1:]
+    b = api.create_container("busybox", "sleep 100", host_config=api.create_host_config(links={an: "db"}))
+    made.append(b)
+    api.start(b)
+    bn = api.inspect_container(b)["Name"][1:]
+    api.remove_container(f"{bn}/db", link=True)
+    assert api.inspect_container(b)["HostConfig"]["Links"] in (None, []), api.inspect_container(b)["HostConfig"]
+    assert len([x for x in api.containers(all=True) if x["Id"] in (a["Id"], b["Id"])]) == 2
+
+    # Networks: names with spaces; a running container leaves its network mode's network.
+    net = api.create_network("py conf net")
+    try:
+        ctr = api.create_container("busybox", "sleep 100", host_config=api.create_host_config(network_mode="py conf net"))
+        made.append(ctr)
+        api.start(ctr)
+        assert "py conf net" in api.inspect_container(ctr)["NetworkSettings"]["Networks"]
+        api.disconnect_container_from_network(ctr, net["Id"])
+        assert api.inspect_network(net["Id"])["Containers"] == {}
+        out = api.exec_start(api.exec_create(ctr, "ip -o addr"))
+        assert b"eth0" not in out, out
+    finally:
+        for x in made:
+            api.remove_container(x, force=True, v=True)
+        made = []
+        api.remove_network(net["Id"])
+finally:
+    for x in made:
+        try:
+            api.remove_container(x, force=True, v=True)
+        except docker.errors.APIError:
+            pass
+print("ok")
