@@ -133,10 +133,7 @@ async fn build(
             Ok(_) => return,
             Err(err) => {
                 // A failed RUN's exit code goes to the client, which exits with it (dockerd's).
-                let code = err
-                    .message
-                    .rsplit_once("returned a non-zero code: ")
-                    .and_then(|(_, c)| c.trim().parse::<i64>().ok());
+                let code = err.command_code;
                 let mut detail = json!({ "message": err.message });
                 if let Some(c) = code {
                     detail["code"] = json!(c);

@@ -161,6 +161,14 @@ async fn create(State(engine): State<Shared>, Query(q): Q, body: Bytes) -> ApiRe
             .map_err(|e| ApiError::new(400, format!("invalid JSON: {e}")))?
     };
     strip_nulls(&mut v);
+    // `--mount` through the API: Docker's Mount objects, checked by the engine as the CLI's.
+    let v_mounts: Vec<Value> = v["HostConfig"]["Mounts"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    if let Some(h) = v.get_mut("HostConfig").and_then(Value::as_object_mut) {
+        h.remove("Mounts");
+    }
     let host_config: HostConfig = match v.get("HostConfig") {
         Some(h) => serde_json::from_value(h.clone())
             .map_err(|e| ApiError::new(400, format!("invalid HostConfig: {e}")))?,
@@ -214,12 +222,16 @@ async fn create(State(engine): State<Shared>, Query(q): Q, body: Bytes) -> ApiRe
     let shown = Reference::parse(&image)
         .map(|r| r.familiar())
         .unwrap_or(image.clone());
+    let mounts = v_mounts
+        .iter()
+        .map(|m| mount_fields(m).into_request(&m.to_string()))
+        .collect::<berth_engine::Result<Vec<_>>>()?;
     let req = CreateRequest {
         name,
         image,
         config,
         host_config,
-        mounts: vec![],
+        mounts,
     };
     let id = blocking(&engine, move |e| {
         e.create(req).map_err(|err| {
@@ -368,6 +380,30 @@ async fn remove_link(
         Ok(StatusCode::NO_CONTENT)
     })
     .await
+}
+
+/// The engine's fields of one of Docker's Mount objects (`Type`, `Source`, `Target`,
+/// `ReadOnly`, `VolumeOptions`, `BindOptions`, `TmpfsOptions`).
+fn mount_fields(m: &Value) -> berth_engine::container::mounts::MountFields {
+    let s = |v: &Value| v.as_str().map(String::from);
+    berth_engine::container::mounts::MountFields {
+        typ: s(&m["Type"]).unwrap_or_else(|| "volume".into()),
+        source: s(&m["Source"]),
+        target: s(&m["Target"]),
+        readonly: m["ReadOnly"].as_bool().unwrap_or(false),
+        nocopy: m["VolumeOptions"]["NoCopy"].as_bool().unwrap_or(false),
+        propagation: s(&m["BindOptions"]["Propagation"]).unwrap_or_default(),
+        volume_options: m["VolumeOptions"]["DriverConfig"]["Options"]
+            .as_object()
+            .into_iter()
+            .flatten()
+            .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string()))
+            .collect(),
+        tmpfs_size: m["TmpfsOptions"]["SizeBytes"].as_i64(),
+        tmpfs_mode: m["TmpfsOptions"]["Mode"]
+            .as_u64()
+            .map(|md| format!("{md:o}")),
+    }
 }
 
 /// One frame of Docker's stdcopy multiplexing: stream byte, three zeros, big-endian length.

@@ -472,7 +472,17 @@ async fn load(State(engine): State<Shared>, body: Body) -> ApiResult<Response> {
         let f = std::mem::ManuallyDrop::new(unsafe { std::fs::File::from_raw_fd(fd) });
         e.images.load(&*f)
     })
-    .await?;
+    .await;
+    // As dockerd: an archive that cannot be loaded is an error line in a 200 stream.
+    let loaded = match loaded {
+        Ok(l) => l,
+        Err(err) => {
+            let m = err.message;
+            return Ok(crate::json_lines(vec![
+                json!({"errorDetail": {"message": m}, "error": m}),
+            ]));
+        }
+    };
     let mut out = Vec::new();
     for (refs, id) in loaded {
         let mut lines = refs

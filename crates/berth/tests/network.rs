@@ -596,11 +596,19 @@ fn connect_and_disconnect_stopped_and_running_containers() {
         b.ok(&["exec", "mover", "ls", "/sys/class/net"]),
         "eth0\neth1\nlo\n"
     );
-    let o = b.run(&["network", "disconnect", "bridge", "mover"]);
-    assert!(o.code != 0 && o.stderr.contains("stop it first"), "{o:?}");
-    // Stopped: leaving the network mode's network hands eth0 to the next one.
-    b.ok(&["stop", "-t", "0", "mover"]);
+    // Connected already: refused, as Docker's ("endpoint … already exists").
+    let o = b.run(&["network", "connect", "moved", "mover"]);
+    assert!(o.code != 0 && o.stderr.contains("already exists"), "{o:?}");
+    // Running: leaving the network mode's network takes eth0 away at once; the next network
+    // becomes the network mode, and eth0 at the next start.
     b.ok(&["network", "disconnect", "bridge", "mover"]);
+    assert_eq!(
+        b.ok(&["exec", "mover", "ls", "/sys/class/net"]),
+        "eth1\nlo\n"
+    );
+    let o = b.run(&["network", "disconnect", "bridge", "mover"]);
+    assert!(o.code != 0 && o.stderr.contains("not connected"), "{o:?}");
+    b.ok(&["stop", "-t", "0", "mover"]);
     b.ok(&["start", "mover"]);
     assert_eq!(
         b.ok(&["exec", "mover", "ls", "/sys/class/net"]),

@@ -2185,7 +2185,9 @@ impl Engine {
                 blob_size,
             });
             let _l = self.images.lock()?;
-            let image = self.images.put_marked(&bytes, layers, intermediate)?;
+            let image = self
+                .images
+                .put_child(&bytes, layers, intermediate, Some(&base.id))?;
             if let Some(r) = reference {
                 self.images.tag_locked(&image, r)?;
             }
@@ -2782,27 +2784,19 @@ impl Engine {
                 "container cannot be connected to multiple networks with one of the networks in private (none) mode",
             ));
         }
-        let primary = hc.network_name().unwrap_or("bridge");
-        let add_aliases = |mine: &mut Vec<String>| {
-            for a in aliases {
-                if !mine.contains(a) {
-                    mine.push(a.clone());
-                }
-            }
-        };
-        if primary == net.name || primary == net.id {
-            add_aliases(hc.aliases.get_or_insert_with(Vec::new));
-            self.containers.write_record(&rec)?;
-            return Ok(());
-        }
+        let primary = hc.network_name().unwrap_or("bridge").to_string();
         let extras = hc.extra_networks.get_or_insert_with(Vec::new);
-        if let Some(x) = extras
-            .iter_mut()
-            .find(|x| x.name == net.name || x.name == net.id)
+        // Connected already: Docker refuses (compose disconnects first to change aliases).
+        if primary == net.name
+            || primary == net.id
+            || extras
+                .iter()
+                .any(|x| x.name == net.name || x.name == net.id)
         {
-            add_aliases(&mut x.aliases);
-            self.containers.write_record(&rec)?;
-            return Ok(());
+            return Err(Error::conflict(format!(
+                "endpoint with name {} already exists in network {}",
+                rec.name, net.name
+            )));
         }
         extras.push(crate::container::ExtraNetwork {
             name: net.name.clone(),
@@ -2879,7 +2873,7 @@ impl Engine {
             if running {
                 leave_now(&id)?;
             }
-        } else if primary == net.name || primary == net.id {
+        } else if (primary == net.name || primary == net.id) && !hc.disconnected {
             if running {
                 leave_now(&id)?;
             }
@@ -2967,7 +2961,13 @@ impl Engine {
         let mut wanted: Vec<(String, Vec<Reference>)> = Vec::new();
         for name in names {
             let img = self.images.resolve(name)?;
+            // Named by its id, an image is saved untagged (Docker's: `docker save <id>` loads
+            // as "Loaded image ID").
+            let hex = &img.id[img.id.find(':').map_or(0, |i| i + 1)..];
+            let bare = name.strip_prefix("sha256:").unwrap_or(name);
+            let by_id = bare.len() >= 12 && hex.starts_with(bare);
             let refs: Vec<Reference> = match Reference::parse(name) {
+                _ if by_id => Vec::new(),
                 Ok(r) if self.images.refs_of(&img.id).contains(&r) => vec![r],
                 _ => self.images.refs_of(&img.id),
             };
@@ -3164,7 +3164,7 @@ fn validate_host_config(hc: &HostConfig) -> Result<()> {
         "none" => {}
         other => {
             return Err(Error::invalid(format!(
-                "logging driver {other:?} is not supported (berth writes json-file logs)"
+                "logger: no log driver named '{other}' is registered"
             )))
         }
     }

@@ -50,6 +50,9 @@ pub struct Error {
     pub kind: ErrorKind,
     /// Docker-like message, lower-case, no trailing period.
     pub message: String,
+    /// The exit code of a command whose failure this is (a build's RUN), for clients that
+    /// exit with it.
+    pub command_code: Option<i64>,
 }
 
 impl Error {
@@ -58,11 +61,19 @@ impl Error {
         Error {
             kind,
             message: message.into(),
+            command_code: None,
         }
     }
     /// `NotFound` error.
     pub fn not_found(message: impl Into<String>) -> Self {
         Self::new(ErrorKind::NotFound, message)
+    }
+    /// A command (a build's RUN) that ended with `code`.
+    pub fn command_failed(message: impl Into<String>, code: i64) -> Self {
+        Error {
+            command_code: Some(code),
+            ..Self::new(ErrorKind::InvalidArgument, message)
+        }
     }
     /// `InvalidArgument` error.
     pub fn invalid(message: impl Into<String>) -> Self {

@@ -243,7 +243,7 @@ impl Engine {
             "Id": img.id,
             "RepoTags": tags,
             "RepoDigests": digests,
-            "Parent": "",
+            "Parent": img.parent.clone().unwrap_or_default(),
             "Comment": cfg.history.last().and_then(|h| h.comment.clone()).unwrap_or_default(),
             "Created": cfg.created.clone().unwrap_or_else(|| ZERO_TIME.to_string()),
             "DockerVersion": cfg.extra.get("docker_version").cloned().unwrap_or(json!("")),

@@ -374,7 +374,8 @@ impl Engine {
         let layers = self.images.get(&st.image)?.layers;
         let id = {
             let _l = self.images.lock()?;
-            self.images.put_marked(&bytes, layers, true)?
+            self.images
+                .put_child(&bytes, layers, true, Some(&st.image))?
         };
         self.cache_put(&st.image, what, &id);
         self.advance(st, id, out)
@@ -651,9 +652,9 @@ impl Engine {
             format!("{} {}", st.shell.join(" "), i.rest)
         };
         if code != 0 {
-            return Err(Error::new(
-                crate::ErrorKind::InvalidArgument,
+            return Err(Error::command_failed(
                 format!("The command '{shown}' returned a non-zero code: {code}"),
+                code.into(),
             ));
         }
         let created_by = if i.json.is_some() {

@@ -140,36 +140,35 @@ pub fn parse_volume_flag(spec: &str) -> Result<MountRequest> {
 
 /// `--mount type=volume|bind|tmpfs,src=…,dst=…,readonly,…`.
 pub fn parse_mount_flag(spec: &str) -> Result<MountRequest> {
-    let mut typ = "volume".to_string();
-    let (mut src, mut dst) = (None::<String>, None::<String>);
-    let (mut readonly, mut nocopy) = (false, false);
-    let mut propagation = "rprivate".to_string();
-    let mut tmpfs = Vec::new();
-    let mut vopts = Vec::new();
+    let mut m = MountFields {
+        typ: "volume".to_string(),
+        propagation: "rprivate".to_string(),
+        ..Default::default()
+    };
     for field in spec.split(',') {
         let (k, v) = match field.split_once('=') {
             Some((k, v)) => (k.trim(), Some(v.trim())),
             None => (field.trim(), None),
         };
         match (k, v) {
-            ("type", Some(t)) => typ = t.to_string(),
-            ("source" | "src", Some(s)) => src = Some(s.to_string()),
-            ("target" | "destination" | "dst", Some(d)) => dst = Some(d.to_string()),
-            ("readonly" | "ro", None) => readonly = true,
-            ("readonly" | "ro", Some(b)) => readonly = matches!(b, "true" | "1"),
-            ("volume-nocopy", None) => nocopy = true,
-            ("volume-nocopy", Some(b)) => nocopy = matches!(b, "true" | "1"),
+            ("type", Some(t)) => m.typ = t.to_string(),
+            ("source" | "src", Some(s)) => m.source = Some(s.to_string()),
+            ("target" | "destination" | "dst", Some(d)) => m.target = Some(d.to_string()),
+            ("readonly" | "ro", None) => m.readonly = true,
+            ("readonly" | "ro", Some(b)) => m.readonly = matches!(b, "true" | "1"),
+            ("volume-nocopy", None) => m.nocopy = true,
+            ("volume-nocopy", Some(b)) => m.nocopy = matches!(b, "true" | "1"),
             ("bind-propagation", Some(p)) if PROPAGATIONS.contains(&p) => {
-                propagation = p.to_string()
+                m.propagation = p.to_string()
             }
             ("volume-opt", Some(o)) => {
                 let (k, v) = o.split_once('=').ok_or_else(|| {
                     Error::invalid(format!("invalid volume-opt '{o}' in --mount {spec}"))
                 })?;
-                vopts.push((k.to_string(), v.to_string()));
+                m.volume_options.push((k.to_string(), v.to_string()));
             }
-            ("tmpfs-size", Some(s)) => tmpfs.push(format!("size={}", crate::logs::parse_size(s)?)),
-            ("tmpfs-mode", Some(m)) => tmpfs.push(format!("mode={m}")),
+            ("tmpfs-size", Some(s)) => m.tmpfs_size = Some(crate::logs::parse_size(s)? as i64),
+            ("tmpfs-mode", Some(md)) => m.tmpfs_mode = Some(md.to_string()),
             ("consistency", _) | ("volume-driver", Some("local")) => {}
             _ => {
                 return Err(Error::invalid(format!(
@@ -178,61 +177,118 @@ pub fn parse_mount_flag(spec: &str) -> Result<MountRequest> {
             }
         }
     }
-    let dst = check_destination(
-        &dst.ok_or_else(|| {
-            Error::invalid(format!(
-                "invalid argument \"{spec}\" for \"--mount\" flag: target is required"
-            ))
-        })?,
-        spec,
-    )?;
-    Ok(match typ.as_str() {
-        "volume" => {
-            if let Some(n) = &src {
-                crate::volume::validate_name(n)?;
-            }
-            MountRequest::Volume {
-                name: src,
-                destination: dst,
-                readonly,
-                nocopy,
-                options: vopts,
-            }
-        }
-        "bind" => {
-            let s = src.ok_or_else(|| Error::invalid(format!("invalid mount config for type \"bind\": field Source must not be empty (in {spec})")))?;
-            if !s.starts_with('/') {
-                return Err(Error::invalid(format!("invalid mount config for type \"bind\": invalid mount path: '{s}' mount path must be absolute")));
-            }
-            MountRequest::Bind {
-                source: s,
-                destination: dst,
-                readonly,
-                propagation,
-                create_source: false,
-            }
-        }
-        "tmpfs" => {
-            if src.is_some() {
-                return Err(Error::invalid(
-                    "invalid mount config for type \"tmpfs\": field Source must be empty",
-                ));
-            }
-            if readonly {
-                tmpfs.push("ro".into());
-            }
-            check_tmpfs_options(&tmpfs)?;
-            MountRequest::Tmpfs {
-                destination: dst,
-                options: tmpfs,
-            }
-        }
-        other => {
+    m.into_request(spec)
+}
+
+/// One mount as its fields: what `--mount` spells out and the API's `HostConfig.Mounts`
+/// carries, checked in one place by [`MountFields::into_request`].
+#[derive(Debug, Clone, Default)]
+pub struct MountFields {
+    /// `volume`, `bind` or `tmpfs`.
+    pub typ: String,
+    /// A volume's name or a bind's host path.
+    pub source: Option<String>,
+    /// The path in the container.
+    pub target: Option<String>,
+    /// Read-only.
+    pub readonly: bool,
+    /// Skip copying the image's content into a new volume.
+    pub nocopy: bool,
+    /// A bind's propagation (default `rprivate`).
+    pub propagation: String,
+    /// Driver options of a volume this mount creates.
+    pub volume_options: Vec<(String, String)>,
+    /// A tmpfs's size in bytes.
+    pub tmpfs_size: Option<i64>,
+    /// A tmpfs's mode (octal).
+    pub tmpfs_mode: Option<String>,
+}
+
+impl MountFields {
+    /// Checks the fields and makes the request; `spec` names the mount in errors.
+    pub fn into_request(self, spec: &str) -> Result<MountRequest> {
+        if !PROPAGATIONS.contains(&self.propagation.as_str()) && !self.propagation.is_empty() {
             return Err(Error::invalid(format!(
-                "invalid mount type {other:?} (volume, bind or tmpfs)"
-            )))
+                "invalid propagation mode {:?} in mount {spec}",
+                self.propagation
+            )));
         }
-    })
+        let mut tmpfs = Vec::new();
+        if let Some(s) = self.tmpfs_size.filter(|s| *s > 0) {
+            tmpfs.push(format!("size={s}"));
+        }
+        if let Some(md) = &self.tmpfs_mode {
+            tmpfs.push(format!("mode={md}"));
+        }
+        let (typ, src, dst, readonly, nocopy, vopts) = (
+            self.typ,
+            self.source.filter(|s| !s.is_empty()),
+            self.target,
+            self.readonly,
+            self.nocopy,
+            self.volume_options,
+        );
+        let propagation = if self.propagation.is_empty() {
+            "rprivate".to_string()
+        } else {
+            self.propagation
+        };
+        let dst = check_destination(
+            &dst.ok_or_else(|| {
+                Error::invalid(format!(
+                    "invalid argument \"{spec}\" for \"--mount\" flag: target is required"
+                ))
+            })?,
+            spec,
+        )?;
+        Ok(match typ.as_str() {
+            "volume" => {
+                if let Some(n) = &src {
+                    crate::volume::validate_name(n)?;
+                }
+                MountRequest::Volume {
+                    name: src,
+                    destination: dst,
+                    readonly,
+                    nocopy,
+                    options: vopts,
+                }
+            }
+            "bind" => {
+                let s = src.ok_or_else(|| Error::invalid(format!("invalid mount config for type \"bind\": field Source must not be empty (in {spec})")))?;
+                if !s.starts_with('/') {
+                    return Err(Error::invalid(format!("invalid mount config for type \"bind\": invalid mount path: '{s}' mount path must be absolute")));
+                }
+                MountRequest::Bind {
+                    source: s,
+                    destination: dst,
+                    readonly,
+                    propagation,
+                    create_source: false,
+                }
+            }
+            "tmpfs" => {
+                if src.is_some() {
+                    return Err(Error::invalid(
+                        "invalid mount config for type \"tmpfs\": field Source must be empty",
+                    ));
+                }
+                if readonly {
+                    tmpfs.push("ro".into());
+                }
+                check_tmpfs_options(&tmpfs)?;
+                MountRequest::Tmpfs {
+                    destination: dst,
+                    options: tmpfs,
+                }
+            }
+            other => {
+                return Err(Error::invalid(format!(
+                    "invalid mount type {other:?} (volume, bind or tmpfs)"
+                )))
+            }
+        })
+    }
 }
 
 /// `--tmpfs DEST[:OPTIONS]`.

@@ -45,6 +45,9 @@ pub struct ImageRecord {
     /// `image prune` as the build cache.
     #[serde(default)]
     pub intermediate: bool,
+    /// The image this one was made from here (commit, build steps), as Docker's `Parent`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent: Option<String>,
 }
 
 impl ImageRecord {
@@ -110,6 +113,17 @@ impl ImageStore {
         layers: Vec<LayerRef>,
         intermediate: bool,
     ) -> Result<String> {
+        self.put_child(config_bytes, layers, intermediate, None)
+    }
+
+    /// [`ImageStore::put_marked`] for an image made here from `parent` (commit, a build step).
+    pub fn put_child(
+        &self,
+        config_bytes: &[u8],
+        layers: Vec<LayerRef>,
+        intermediate: bool,
+        parent: Option<&str>,
+    ) -> Result<String> {
         let id = self.content.write(config_bytes)?;
         let path = self.record_path(&id)?;
         if let Ok(mut rec) = store::read_json::<ImageRecord>(&path) {
@@ -124,6 +138,7 @@ impl ImageStore {
             layers,
             loaded_at: store::now_rfc3339(),
             intermediate,
+            parent: parent.map(String::from),
         };
         store::write_json(&path, &rec)?;
         Ok(id)
