@@ -182,28 +182,37 @@ async fn create(State(engine): State<Shared>, Query(q): Q, body: Bytes) -> ApiRe
         ));
     }
     let mut host_config = host_config;
-    // --ip comes in the endpoint settings of the network the container joins.
+    // The endpoint settings: the network mode's (--ip, --mac-address, aliases), and further
+    // networks to join (API 1.44+). A single one applies to the network mode whatever network
+    // it names, as dockerd does for clients that name another.
     if let Some(eps) = v["NetworkingConfig"]["EndpointsConfig"].as_object() {
-        if let Some(ip) = eps
-            .values()
-            .find_map(|ep| ep["IPAMConfig"]["IPv4Address"].as_str())
-            .filter(|ip| !ip.is_empty())
-        {
-            host_config.ipv4_address = Some(ip.to_string());
-        }
-        if let Some(mac) = eps
-            .values()
-            .find_map(|ep| ep["MacAddress"].as_str())
-            .filter(|m| !m.is_empty())
-        {
-            host_config.mac_address = Some(mac.to_string());
-        }
-        let aliases: Vec<String> = eps
-            .values()
-            .flat_map(|ep| berth_engine::store::json_strings(&ep["Aliases"]))
-            .collect();
-        if !aliases.is_empty() {
-            host_config.aliases = Some(aliases);
+        let mode = host_config.network_mode.clone();
+        let names_mode =
+            |k: &str| k == mode || (matches!(mode.as_str(), "" | "default") && k == "bridge");
+        for (k, ep) in eps {
+            let (aliases, ip, endpoint) = endpoint_settings(ep);
+            if eps.len() == 1 || names_mode(k) {
+                if let Some(ip) = ip {
+                    host_config.ipv4_address = Some(ip);
+                }
+                if let Some(mac) = &endpoint.mac_address {
+                    host_config.mac_address = Some(mac.clone());
+                }
+                if !aliases.is_empty() {
+                    host_config.aliases = Some(aliases);
+                }
+                host_config.endpoint = Some(endpoint);
+            } else {
+                host_config
+                    .extra_networks
+                    .get_or_insert_with(Vec::new)
+                    .push(berth_engine::container::ExtraNetwork {
+                        name: k.clone(),
+                        aliases,
+                        ip,
+                        endpoint: Some(endpoint),
+                    });
+            }
         }
     }
     // API versions before 1.44 send --mac-address in the container's config.
@@ -380,6 +389,35 @@ async fn remove_link(
         Ok(StatusCode::NO_CONTENT)
     })
     .await
+}
+
+/// One of Docker's EndpointSettings: its aliases, IPv4 address and the rest the engine keeps.
+pub fn endpoint_settings(
+    ep: &Value,
+) -> (
+    Vec<String>,
+    Option<String>,
+    berth_engine::container::EndpointConfig,
+) {
+    let aliases = berth_engine::store::json_strings(&ep["Aliases"]);
+    let ip = ep["IPAMConfig"]["IPv4Address"]
+        .as_str()
+        .filter(|ip| !ip.is_empty())
+        .map(String::from);
+    let endpoint = berth_engine::container::EndpointConfig {
+        ipam_config: Some(ep["IPAMConfig"].clone()).filter(|v| v.is_object()),
+        links: Some(berth_engine::store::json_strings(&ep["Links"])).filter(|l| !l.is_empty()),
+        driver_opts: ep["DriverOpts"].as_object().map(|m| {
+            m.iter()
+                .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string()))
+                .collect()
+        }),
+        mac_address: ep["MacAddress"]
+            .as_str()
+            .filter(|m| !m.is_empty())
+            .map(String::from),
+    };
+    (aliases, ip, endpoint)
 }
 
 /// The engine's fields of one of Docker's Mount objects (`Type`, `Source`, `Target`,

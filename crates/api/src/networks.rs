@@ -99,6 +99,15 @@ async fn create(
         subnet: s("Subnet"),
         gateway: s("Gateway"),
         ip_range: s("IPRange"),
+        aux_addresses: cfg
+            .get("AuxiliaryAddresses")
+            .and_then(Value::as_object)
+            .map(|m| {
+                m.iter()
+                    .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string()))
+                    .collect()
+            })
+            .unwrap_or_default(),
         internal: b.internal,
         options: b.options.unwrap_or_default(),
         labels: b.labels.unwrap_or_default(),
@@ -130,12 +139,12 @@ async fn connect(
 ) -> ApiResult<StatusCode> {
     let container = b["Container"].as_str().unwrap_or("").to_string();
     let disconnect = uri.path().ends_with("/disconnect");
-    let aliases = berth_engine::store::json_strings(&b["EndpointConfig"]["Aliases"]);
+    let (aliases, ip, endpoint) = crate::containers::endpoint_settings(&b["EndpointConfig"]);
     blocking(&engine, move |e| {
         if disconnect {
             e.disconnect_network(&container, &id)
         } else {
-            e.connect_network(&container, &id, &aliases)
+            e.connect_network_ip(&container, &id, &aliases, ip.as_deref(), Some(endpoint))
         }
     })
     .await?;

@@ -402,6 +402,13 @@ impl Engine {
     pub fn create(&self, req: CreateRequest) -> Result<String> {
         let mut hc = req.host_config;
         validate_host_config(&hc)?;
+        // Further networks named at create must exist (400, not 404: the docker CLI reads a
+        // 404 from create as a missing image).
+        for x in hc.extra_networks.iter().flatten() {
+            self.networks
+                .get(&x.name)
+                .map_err(|_| Error::invalid(format!("network {} not found", x.name)))?;
+        }
         // Legacy links name containers that exist now (Docker checks at create too); the
         // linked container's name is what is kept.
         let mode = hc.network_mode.as_str();
@@ -2361,6 +2368,9 @@ impl Engine {
             };
             let mut a = self.attachment_for(&rec.id, &net, ip, n + 1)?;
             a.aliases = extra.aliases.clone();
+            if let Some(m) = extra.endpoint.as_ref().and_then(|e| e.mac_address.as_ref()) {
+                a.mac = m.to_lowercase();
+            }
             list.push(a);
         }
         crate::network::write_attachments(&dir, &list)?;
@@ -2737,17 +2747,23 @@ impl Engine {
         network: &str,
         aliases: &[String],
     ) -> Result<()> {
-        self.connect_network_ip(container, network, aliases, None)
+        self.connect_network_ip(container, network, aliases, None, None)
     }
 
-    /// [`Engine::connect_network`] with the address to take (`--ip`).
+    /// [`Engine::connect_network`] with the address to take (`--ip`) and what else the client
+    /// said of the endpoint (its MAC address is used; the rest is shown back).
     pub fn connect_network_ip(
         &self,
         container: &str,
         network: &str,
         aliases: &[String],
         ip: Option<&str>,
+        endpoint: Option<crate::container::EndpointConfig>,
     ) -> Result<()> {
+        if let Some(mac) = endpoint.as_ref().and_then(|e| e.mac_address.as_deref()) {
+            validate_mac(mac)?;
+        }
+        let mac = endpoint.as_ref().and_then(|e| e.mac_address.clone());
         let id = self.resolve(container)?;
         let net = self.networks.get(network)?;
         let _l = self.containers.lock(&id)?;
@@ -2757,61 +2773,59 @@ impl Engine {
         // A container disconnected from every network (docker-compose disconnects and connects
         // again to set aliases) takes this one as its network mode's.
         if hc.disconnected {
-            if live {
-                return Err(Error::conflict(format!(
-                    "container {id} was started without a network: stop it to connect it to {}",
-                    net.name
-                )));
-            }
             hc.disconnected = false;
             hc.network_mode = net.name.clone();
             hc.aliases = (!aliases.is_empty()).then(|| aliases.to_vec());
             hc.ipv4_address = ip.map(String::from);
-            self.containers.write_record(&rec)?;
-            self.networks.emit(&net, "connect", &id);
-            return Ok(());
+            hc.endpoint = endpoint;
+        } else {
+            // Docker's refusals, word for word: none, host and another container's stack are a
+            // network mode of their own, not a network beside others.
+            let shared = |m: &str| m == "host" || m.starts_with("container:");
+            if shared(&hc.network_mode) || net.driver == "host" {
+                return Err(Error::invalid(
+                    "container sharing network namespace with another container or host cannot be connected to any other network",
+                ));
+            }
+            if hc.network_mode == "none" || net.driver == "null" {
+                return Err(Error::invalid(
+                    "container cannot be connected to multiple networks with one of the networks in private (none) mode",
+                ));
+            }
+            let primary = hc.network_name().unwrap_or("bridge").to_string();
+            let extras = hc.extra_networks.get_or_insert_with(Vec::new);
+            // Connected already: Docker refuses (compose disconnects first to change aliases).
+            if primary == net.name
+                || primary == net.id
+                || extras
+                    .iter()
+                    .any(|x| x.name == net.name || x.name == net.id)
+            {
+                return Err(Error::conflict(format!(
+                    "endpoint with name {} already exists in network {}",
+                    rec.name, net.name
+                )));
+            }
+            extras.push(crate::container::ExtraNetwork {
+                name: net.name.clone(),
+                aliases: aliases.to_vec(),
+                ip: ip.map(String::from),
+                endpoint,
+            });
         }
-        // Docker's refusals, word for word: none, host and another container's stack are a
-        // network mode of their own, not a network beside others.
-        let shared = |m: &str| m == "host" || m.starts_with("container:");
-        if shared(&hc.network_mode) || net.driver == "host" {
-            return Err(Error::invalid(
-                "container sharing network namespace with another container or host cannot be connected to any other network",
-            ));
-        }
-        if hc.network_mode == "none" || net.driver == "null" {
-            return Err(Error::invalid(
-                "container cannot be connected to multiple networks with one of the networks in private (none) mode",
-            ));
-        }
-        let primary = hc.network_name().unwrap_or("bridge").to_string();
-        let extras = hc.extra_networks.get_or_insert_with(Vec::new);
-        // Connected already: Docker refuses (compose disconnects first to change aliases).
-        if primary == net.name
-            || primary == net.id
-            || extras
-                .iter()
-                .any(|x| x.name == net.name || x.name == net.id)
-        {
-            return Err(Error::conflict(format!(
-                "endpoint with name {} already exists in network {}",
-                rec.name, net.name
-            )));
-        }
-        extras.push(crate::container::ExtraNetwork {
-            name: net.name.clone(),
-            aliases: aliases.to_vec(),
-            ip: ip.map(String::from),
-        });
-        let n = extras.len();
         let dir = self.containers.dir(&id);
         if live {
             let mut list = crate::network::read_attachments(&dir);
-            if list.is_empty() {
+            if !Path::new("/run/berth/netns").join(&id).exists() {
                 return Err(Error::conflict(format!(
                     "container {id} has no network namespace to add an interface to"
                 )));
             }
+            // The first interface name free in the container (eth0 again after its network
+            // mode's network was left).
+            let n = (0..)
+                .find(|k| !list.iter().any(|a| a.iface == format!("eth{k}")))
+                .unwrap_or(0);
             let live = |owner: &str| Path::new("/run/berth/netns").join(owner).exists();
             let wanted = ip
                 .map(|s| {
@@ -2822,6 +2836,9 @@ impl Engine {
             let addr = self.networks.lease(&net, &id, wanted, &live)?;
             let mut a = self.attachment_for(&id, &net, addr, n)?;
             a.aliases = aliases.to_vec();
+            if let Some(m) = &mac {
+                a.mac = m.to_lowercase();
+            }
             if let Err(e) = crate::network::attach::join_running(&a) {
                 self.networks.release(&net, addr, &id);
                 return Err(e);
@@ -3208,14 +3225,11 @@ fn validate_host_config(hc: &HostConfig) -> Result<()> {
         }
     }
     if let Some(mac) = &hc.mac_address {
-        let ok = mac.split(':').count() == 6
-            && mac
-                .split(':')
-                .all(|b| b.len() == 2 && b.bytes().all(|c| c.is_ascii_hexdigit()));
-        // A multicast address (low bit of the first byte) cannot be an interface's.
-        let unicast = u8::from_str_radix(&mac[..2.min(mac.len())], 16).is_ok_and(|b| b & 1 == 0);
-        if !ok || !unicast {
-            return Err(Error::invalid(format!("invalid MAC address: {mac}")));
+        validate_mac(mac)?;
+    }
+    for x in hc.extra_networks.iter().flatten() {
+        if let Some(mac) = x.endpoint.as_ref().and_then(|e| e.mac_address.as_deref()) {
+            validate_mac(mac)?;
         }
     }
     if !network_mode_is_bridge(&hc.network_mode)
@@ -3228,6 +3242,21 @@ fn validate_host_config(hc: &HostConfig) -> Result<()> {
         )));
     }
     Ok(())
+}
+
+/// A unicast MAC address, `xx:xx:xx:xx:xx:xx`.
+fn validate_mac(mac: &str) -> Result<()> {
+    let ok = mac.split(':').count() == 6
+        && mac
+            .split(':')
+            .all(|b| b.len() == 2 && b.bytes().all(|c| c.is_ascii_hexdigit()));
+    // A multicast address (low bit of the first byte) cannot be an interface's.
+    let unicast = u8::from_str_radix(&mac[..2.min(mac.len())], 16).is_ok_and(|b| b & 1 == 0);
+    if ok && unicast {
+        Ok(())
+    } else {
+        Err(Error::invalid(format!("invalid MAC address: {mac}")))
+    }
 }
 
 /// A device's place in the container is a clean path under /dev (the runtime makes the node

@@ -145,33 +145,47 @@ impl Engine {
                     .push(json!({"HostIp": host_ip, "HostPort": p.host_port.to_string()}));
             }
         }
-        let endpoint =
-            |id: &str, x: Option<&crate::network::Attachment>, aliases: Option<&Vec<String>>| {
-                json!({
-                    "IPAMConfig": null, "Links": null, "Aliases": aliases,
-                    "MacAddress": x.map(|x| x.mac.clone()).unwrap_or_default(),
-                    "NetworkID": id, "EndpointID": x.map(|x| x.veth.clone()).unwrap_or_default(),
-                    "Gateway": x.map(|x| x.gateway.to_string()).unwrap_or_default(),
-                    "IPAddress": x.map(|x| x.ip.to_string()).unwrap_or_default(),
-                    "IPPrefixLen": x.map(|x| x.prefix).unwrap_or(0), "IPv6Gateway": "",
-                    "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0, "DriverOpts": null,
-                    "DNSNames": null,
-                })
-            };
+        let endpoint = |id: &str,
+                        x: Option<&crate::network::Attachment>,
+                        aliases: Option<&Vec<String>>,
+                        given: Option<&crate::container::EndpointConfig>| {
+            let given_mac = given
+                .and_then(|g| g.mac_address.clone())
+                .unwrap_or_default();
+            json!({
+                "IPAMConfig": given.and_then(|g| g.ipam_config.clone()),
+                "Links": given.and_then(|g| g.links.clone()),
+                "Aliases": aliases,
+                "DriverOpts": given.and_then(|g| g.driver_opts.clone()),
+                "MacAddress": x.map(|x| x.mac.clone()).unwrap_or(given_mac),
+                "NetworkID": id, "EndpointID": x.map(|x| x.veth.clone()).unwrap_or_default(),
+                "Gateway": x.map(|x| x.gateway.to_string()).unwrap_or_default(),
+                "IPAddress": x.map(|x| x.ip.to_string()).unwrap_or_default(),
+                "IPPrefixLen": x.map(|x| x.prefix).unwrap_or(0), "IPv6Gateway": "",
+                "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0,
+                "DNSNames": null,
+            })
+        };
         {
-            let mut wanted: Vec<(String, Option<Vec<String>>)> = Vec::new();
-            if let Some(mode) = rec.host_config.network_name() {
-                wanted.push((mode.to_string(), rec.host_config.aliases.clone()));
+            type Wanted<'a> = (
+                String,
+                Option<Vec<String>>,
+                Option<&'a crate::container::EndpointConfig>,
+            );
+            let mut wanted: Vec<Wanted> = Vec::new();
+            let hc = &rec.host_config;
+            if let Some(mode) = hc.network_name() {
+                wanted.push((mode.to_string(), hc.aliases.clone(), hc.endpoint.as_ref()));
             }
-            for x in rec.host_config.extra_networks.iter().flatten() {
-                wanted.push((x.name.clone(), Some(x.aliases.clone())));
+            for x in hc.extra_networks.iter().flatten() {
+                wanted.push((x.name.clone(), Some(x.aliases.clone()), x.endpoint.as_ref()));
             }
-            for (name, aliases) in wanted {
+            for (name, aliases, given) in wanted {
                 let net = self.networks.get(&name).ok();
                 let id = net.as_ref().map(|n| n.id.clone()).unwrap_or_default();
                 let name = net.as_ref().map(|n| n.name.clone()).unwrap_or(name);
                 let x = list.iter().find(|x| x.network_id == id);
-                networks.insert(name, endpoint(&id, x, aliases.as_ref()));
+                networks.insert(name, endpoint(&id, x, aliases.as_ref(), given));
             }
         }
         let on_default = a.as_ref().is_some_and(|a| a.network == "bridge");

@@ -325,6 +325,9 @@ pub struct NetworkCreateArgs {
     /// Allocate container ip from a sub-range
     #[arg(long = "ip-range")]
     pub ip_range: Option<String>,
+    /// Auxiliary IPv4 addresses used by Network driver (name=ip), never handed out
+    #[arg(long = "aux-address")]
+    pub aux_address: Vec<String>,
     /// Restrict external access to the network
     #[arg(long)]
     pub internal: bool,

@@ -58,6 +58,15 @@ fn create(engine: &Engine, a: NetworkCreateArgs) -> CmdResult {
         subnet: a.subnet,
         gateway: a.gateway,
         ip_range: a.ip_range,
+        aux_addresses: a
+            .aux_address
+            .iter()
+            .map(|x| {
+                x.split_once('=')
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .ok_or_else(|| anyhow::anyhow!("invalid aux address {x}: expected name=ip"))
+            })
+            .collect::<anyhow::Result<_>>()?,
         internal: a.internal,
         options: key_values(&a.opt, "option")?,
         labels: key_values(&a.label, "label")?,
@@ -92,7 +101,7 @@ pub fn run(engine: &Engine, cmd: NetworkCmd) -> CmdResult {
             Ok(if failed { 1 } else { 0 })
         }
         NetworkCmd::Connect(a) => {
-            engine.connect_network_ip(&a.container, &a.network, &a.alias, a.ip.as_deref())?;
+            engine.connect_network_ip(&a.container, &a.network, &a.alias, a.ip.as_deref(), None)?;
             Ok(0)
         }
         NetworkCmd::Disconnect(a) => {

@@ -396,6 +396,7 @@ pub fn request(a: &RunArgs) -> anyhow::Result<CreateRequest> {
                 .collect()
         }),
         volumes_from: (!a.volumes_from.is_empty()).then(|| a.volumes_from.clone()),
+        endpoint: None,
         runtime: a.runtime.clone().unwrap_or_default(),
         isolation: a.isolation.clone().unwrap_or_default(),
         volume_driver: a.volume_driver.clone().unwrap_or_default(),

@@ -123,17 +123,76 @@ try:
     assert api.inspect_container(b)["HostConfig"]["Links"] in (None, []), api.inspect_container(b)["HostConfig"]
     assert len([x for x in api.containers(all=True) if x["Id"] in (a["Id"], b["Id"])]) == 2
 
+    # Mounts through the API, as --mount.
+    vol = c.volumes.create("pyconfvol")
+    try:
+        out = c.containers.run("busybox", "sh -c 'echo m > /m/f; cat /m/f'", remove=True,
+                               mounts=[docker.types.Mount("/m", "pyconfvol", type="volume")])
+        assert out == b"m\n", out
+    finally:
+        vol.remove()
+
+    # Images: a bad archive is an error line (ImageLoadError), a save by id loads once,
+    # a commit's Parent is its container's image.
+    try:
+        c.images.load(b"abc")
+        raise AssertionError("a bad archive loaded")
+    except docker.errors.ImageLoadError:
+        pass
+    bb = c.images.get("busybox")
+    assert len(c.images.load(b"".join(bb.save()))) == 1
+    ctr = api.create_container("busybox", ["touch", "/t"])
+    made.append(ctr)
+    api.start(ctr)
+    api.wait(ctr)
+    img = api.inspect_image(api.commit(ctr)["Id"])
+    assert img["Parent"] == bb.id, (img["Parent"], bb.id)
+    api.remove_image(img["Id"])
+
     # Networks: names with spaces; a running container leaves its network mode's network.
-    net = api.create_network("py conf net")
+    ipam = docker.types.IPAMConfig(pool_configs=[docker.types.IPAMPool(
+        subnet="172.31.77.0/24", aux_addresses={"a": "172.31.77.2"})])
+    net = api.create_network("py conf net", ipam=ipam)
+    shown = api.inspect_network(net["Id"])["IPAM"]
+    assert "Options" not in shown or shown["Options"] is None, shown
+    assert shown["Config"][0]["AuxiliaryAddresses"] == {"a": "172.31.77.2"}, shown
     try:
         ctr = api.create_container("busybox", "sleep 100", host_config=api.create_host_config(network_mode="py conf net"))
         made.append(ctr)
         api.start(ctr)
         assert "py conf net" in api.inspect_container(ctr)["NetworkSettings"]["Networks"]
+        try:
+            api.connect_container_to_network(ctr, net["Id"])
+            raise AssertionError("connected twice")
+        except docker.errors.APIError:
+            pass
         api.disconnect_container_from_network(ctr, net["Id"])
         assert api.inspect_network(net["Id"])["Containers"] == {}
         out = api.exec_start(api.exec_create(ctr, "ip -o addr"))
         assert b"eth0" not in out, out
+        # Back on it while running, with the address and MAC asked for.
+        api.connect_container_to_network(ctr, net["Id"], ipv4_address="172.31.77.9", mac_address="02:42:ac:11:00:09")
+        ep = api.inspect_container(ctr)["NetworkSettings"]["Networks"]["py conf net"]
+        assert ep["IPAddress"] == "172.31.77.9" and ep["MacAddress"] == "02:42:ac:11:00:09", ep
+        assert ep["IPAMConfig"]["IPv4Address"] == "172.31.77.9", ep
+        out = api.exec_start(api.exec_create(ctr, "ip -o addr show eth0"))
+        assert b"172.31.77.9" in out, out
+        # Endpoint settings at create are kept and shown; an unknown further network is refused.
+        cfg = api.create_networking_config({"py conf net": api.create_endpoint_config(
+            aliases=["al"], driver_opt={"k": "v"}, links=[(an, "up")])})
+        ctr2 = api.create_container("busybox", "true", networking_config=cfg,
+                                    host_config=api.create_host_config(network_mode="py conf net"))
+        made.append(ctr2)
+        ep = api.inspect_container(ctr2)["NetworkSettings"]["Networks"]["py conf net"]
+        assert ep["Aliases"] == ["al"] and ep["DriverOpts"] == {"k": "v"} and ep["Links"] == [f"{an}:up"], ep
+        cfg = api.create_networking_config({"py conf net": api.create_endpoint_config(),
+                                            "no-such-net": api.create_endpoint_config()})
+        try:
+            api.create_container("busybox", "true", networking_config=cfg,
+                                 host_config=api.create_host_config(network_mode="py conf net"))
+            raise AssertionError("an unknown network was accepted")
+        except docker.errors.APIError as e:
+            assert e.status_code == 400, e
     finally:
         for x in made:
             api.remove_container(x, force=True, v=True)

@@ -66,6 +66,28 @@ pub struct ExtraNetwork {
     /// The address asked for (`--ip`).
     #[serde(default)]
     pub ip: Option<String>,
+    /// What else the client said of this endpoint.
+    #[serde(default)]
+    pub endpoint: Option<EndpointConfig>,
+}
+
+/// The parts of Docker's EndpointSettings a client gives at create or connect and reads back
+/// in inspect (addresses and aliases have their own fields).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "PascalCase")]
+pub struct EndpointConfig {
+    /// `IPAMConfig` as given (IPv4Address, LinkLocalIPs).
+    #[serde(default, rename = "IPAMConfig")]
+    pub ipam_config: Option<serde_json::Value>,
+    /// Network-scoped legacy links (`name:alias`).
+    #[serde(default)]
+    pub links: Option<Vec<String>>,
+    /// Driver options of the endpoint.
+    #[serde(default)]
+    pub driver_opts: Option<BTreeMap<String, String>>,
+    /// The interface's MAC address on this network.
+    #[serde(default)]
+    pub mac_address: Option<String>,
 }
 
 /// One host binding of a published port.
@@ -245,6 +267,9 @@ pub struct HostConfig {
     /// `--device`.
     #[serde(default)]
     pub devices: Option<Vec<DeviceMapping>>,
+    /// What the client said of the endpoint on the network of its network mode.
+    #[serde(default)]
+    pub endpoint: Option<EndpointConfig>,
     /// `--runtime`: berth's own runtime answers to Docker's default name, `runc`.
     #[serde(default)]
     pub runtime: String,

@@ -31,6 +31,9 @@ pub struct IpamConfig {
     /// Where container addresses come from (a CIDR within the subnet); empty: the whole subnet.
     #[serde(rename = "IPRange", default, skip_serializing_if = "String::is_empty")]
     pub ip_range: String,
+    /// Addresses kept out of the pool, by name (`--aux-address`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub auxiliary_addresses: BTreeMap<String, String>,
 }
 
 /// Docker's IPAM section.
@@ -39,7 +42,8 @@ pub struct IpamConfig {
 pub struct Ipam {
     /// Always `default`.
     pub driver: String,
-    /// Options (none used).
+    /// Options (none used; absent, as dockerd shows none).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub options: BTreeMap<String, String>,
     /// One entry (IPv4).
     pub config: Vec<IpamConfig>,
@@ -292,6 +296,7 @@ impl NetworkStore {
                         subnet: format!("{net}/{len}"),
                         gateway: Ipv4Addr::from(u32::from(net) + 1).to_string(),
                         ip_range: String::new(),
+                        auxiliary_addresses: BTreeMap::new(),
                     },
                     None => {
                         let c = self.pick_subnet(&all)?;
@@ -379,6 +384,7 @@ impl NetworkStore {
                     subnet: format!("{}/{}", c.0, c.1),
                     gateway: gw.to_string(),
                     ip_range: String::new(),
+                    auxiliary_addresses: BTreeMap::new(),
                 });
             }
         }
@@ -473,15 +479,31 @@ impl NetworkStore {
                         )));
                     }
                 }
+                let mut aux = BTreeMap::new();
+                for (k, a) in &req.aux_addresses {
+                    let ip: Ipv4Addr = a.parse().map_err(|_| {
+                        Error::invalid(format!("invalid auxiliary address {k}={a}"))
+                    })?;
+                    if u32::from(ip) & mask(len) != u32::from(net) {
+                        return Err(Error::invalid(format!(
+                            "auxiliary address {k}={a} is not within subnet {s}"
+                        )));
+                    }
+                    aux.insert(k.clone(), ip.to_string());
+                }
                 IpamConfig {
                     subnet: format!("{net}/{len}"),
                     gateway: gw.to_string(),
                     ip_range: req.ip_range.clone().unwrap_or_default(),
+                    auxiliary_addresses: aux,
                 }
             }
             None => {
-                if req.gateway.is_some() || req.ip_range.is_some() {
-                    return Err(Error::invalid("--gateway and --ip-range need a --subnet"));
+                if req.gateway.is_some() || req.ip_range.is_some() || !req.aux_addresses.is_empty()
+                {
+                    return Err(Error::invalid(
+                        "--gateway, --ip-range and --aux-address need a --subnet",
+                    ));
                 }
                 self.pick_subnet(&existing)?
             }
@@ -635,7 +657,12 @@ impl NetworkStore {
         for k in 1..=span {
             let n = lo + (last - lo + k) % span;
             let ip = Ipv4Addr::from(n);
-            if ip == gw {
+            let aux = net
+                .ipam
+                .config
+                .first()
+                .is_some_and(|c| c.auxiliary_addresses.values().any(|a| *a == ip.to_string()));
+            if ip == gw || aux {
                 continue;
             }
             if try_take(ip)? {
@@ -671,6 +698,8 @@ pub struct CreateNetwork {
     pub gateway: Option<String>,
     /// `--ip-range`.
     pub ip_range: Option<String>,
+    /// `--aux-address name=ip`: addresses never handed out.
+    pub aux_addresses: BTreeMap<String, String>,
     /// `--internal`.
     pub internal: bool,
     /// `-o`.
