@@ -514,10 +514,14 @@ async fn logs(
             rx.recv().await
         }
     };
+    // Each entry goes out as soon as it is read: a followed log's lines must not wait for the
+    // next one.
     let stream = futures_util::stream::unfold((first, rx), |(next, mut rx)| async move {
-        let b = next?;
-        let after = rx.recv().await;
-        Some((Ok::<_, std::convert::Infallible>(b), (after, rx)))
+        let b = match next {
+            Some(b) => b,
+            None => rx.recv().await?,
+        };
+        Some((Ok::<_, std::convert::Infallible>(b), (None, rx)))
     });
     let ctype = if tty {
         "application/vnd.docker.raw-stream"

@@ -309,12 +309,15 @@ async fn progress_stream(
             _ => rx.recv().await,
         },
     };
+    // Each line goes out as soon as it is made, not when the next one comes.
     let stream = futures_util::stream::unfold((first, rx), |(next, mut rx)| async move {
-        let v = next?;
-        let after = rx.recv().await;
+        let v = match next {
+            Some(v) => v,
+            None => rx.recv().await?,
+        };
         Some((
             Ok::<_, std::convert::Infallible>(Bytes::from(v.to_string() + "\r\n")),
-            (after, rx),
+            (None, rx),
         ))
     });
     Ok((

@@ -798,7 +798,7 @@ fn image_and_client_settings_never_become_firewall_commands_or_host_paths() {
         &b,
         docker_archive(
             "ports:1",
-            &[busybox.clone()],
+            std::slice::from_ref(&busybox),
             serde_json::json!({"ExposedPorts": {key.clone(): {}}, "Cmd": ["sleep", "100"]}),
         ),
     );

@@ -298,8 +298,11 @@ mod tests {
     #[test]
     fn options_validated() {
         let mut o = BTreeMap::new();
-        o.insert("max-file".to_string(), "3".to_string());
+        o.insert("max-file".to_string(), "0".to_string());
         assert!(validate_options(&o).is_err());
+        // Alone it is accepted (and changes nothing), as Docker's.
+        o.insert("max-file".to_string(), "3".to_string());
+        assert!(validate_options(&o).is_ok());
         o.insert("max-size".to_string(), "1m".to_string());
         assert!(validate_options(&o).is_ok());
         o.insert("bogus".to_string(), "1".to_string());

@@ -286,7 +286,7 @@ mod tests {
         // A fifo or a device is never opened for reading (it could block or read a disk).
         rustix::fs::mknodat(
             rustix::fs::CWD,
-            &root.join("fifo"),
+            root.join("fifo"),
             rustix::fs::FileType::Fifo,
             Mode::from_raw_mode(0o644),
             0,

@@ -6,6 +6,7 @@ exits non-zero with its message.
 """
 import io
 import tarfile
+import threading
 import time
 
 import docker
@@ -74,6 +75,15 @@ try:
     vd = c.containers.create("busybox", "true", volume_driver="local")
     made.append(vd.id)
     assert vd.attrs["HostConfig"]["VolumeDriver"] == "local", vd.attrs["HostConfig"]
+
+    # A followed log's line arrives while the container still runs (not at the next line).
+    ctr = api.create_container("busybox", 'sh -c "echo first && sleep 5"')
+    made.append(ctr)
+    api.start(ctr)
+    gen = api.logs(ctr, stream=True, follow=True)
+    threading.Timer(1.5, gen.close).start()
+    got = b"".join(gen)
+    assert got == b"first\n", got
 
     # A paused container is still running, as dockerd says.
     ctr = api.create_container("busybox", "sleep 100")
