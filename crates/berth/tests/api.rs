@@ -521,22 +521,27 @@ fn client_file(name: &str) -> PathBuf {
         .join(name)
 }
 
-#[test]
-fn docker_py_drives_containers_images_exec_logs_events() {
-    let b = Berth::new();
-    let d = Daemon::start(&b);
+/// Runs one of `tests/clients`' docker-py scripts against `d`; it fails on any assertion.
+fn run_docker_py(d: &Daemon, script: &str) {
     let py = std::env::var("BERTH_PYENV").unwrap_or_else(|_| "/var/tmp/berth-pyenv".into());
     let o = Command::new(format!("{py}/bin/python"))
-        .arg(client_file("dockerpy.py"))
+        .arg(client_file(script))
         .env("DOCKER_HOST", format!("unix://{}", d.socket.display()))
         .output()
         .expect("this test needs docker-py in a virtualenv at $BERTH_PYENV or /var/tmp/berth-pyenv (scripts/deps.sh makes it)");
     assert!(
         o.status.success(),
-        "docker-py: {}{}",
+        "docker-py {script}: {}{}",
         String::from_utf8_lossy(&o.stdout),
         String::from_utf8_lossy(&o.stderr)
     );
+}
+
+#[test]
+fn docker_py_drives_containers_images_exec_logs_events() {
+    let b = Berth::new();
+    let d = Daemon::start(&b);
+    run_docker_py(&d, "dockerpy.py");
     assert!(
         b.ok(&["ps", "-aq"]).trim().is_empty(),
         "the script removed its containers"
@@ -550,18 +555,7 @@ fn docker_py_drives_containers_images_exec_logs_events() {
 fn docker_py_paths_answer_as_dockerd() {
     let b = Berth::new();
     let d = Daemon::start(&b);
-    let py = std::env::var("BERTH_PYENV").unwrap_or_else(|_| "/var/tmp/berth-pyenv".into());
-    let o = Command::new(format!("{py}/bin/python"))
-        .arg(client_file("dockerpy_conformance.py"))
-        .env("DOCKER_HOST", format!("unix://{}", d.socket.display()))
-        .output()
-        .expect("this test needs docker-py in a virtualenv at $BERTH_PYENV or /var/tmp/berth-pyenv (scripts/deps.sh makes it)");
-    assert!(
-        o.status.success(),
-        "docker-py: {}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
+    run_docker_py(&d, "dockerpy_conformance.py");
 }
 
 #[test]

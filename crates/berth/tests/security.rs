@@ -286,13 +286,7 @@ fn sysctls_that_reach_the_host_are_refused_by_every_front_end() {
         let body = format!(
             r#"{{"Image":"busybox","Cmd":["true"],"HostConfig":{{"NetworkMode":"{mode}","Sysctls":{{"{key}":"|/tmp/x"}}}}}}"#
         );
-        let r = raw(
-            &d,
-            "POST",
-            "/v1.45/containers/create",
-            "application/json",
-            body.as_bytes(),
-        );
+        let r = create(&d, &body);
         assert!(
             r.starts_with("HTTP/1.1 400") && r.contains("not allowed"),
             "{key}: {r}"
@@ -528,6 +522,17 @@ fn a_copy_whose_caller_dies_leaves_the_container_running() {
             .is_ok_and(|s| s.success())
     });
     assert_eq!(b.inspect("cc", "{{.State.Status}}"), "running");
+}
+
+/// `POST /containers/create` with `body`; the whole answer as text.
+fn create(d: &Daemon, body: &str) -> String {
+    raw(
+        d,
+        "POST",
+        "/v1.45/containers/create",
+        "application/json",
+        body.as_bytes(),
+    )
 }
 
 /// One HTTP request on the daemon's socket; the whole answer as text.
@@ -805,35 +810,17 @@ fn image_and_client_settings_never_become_firewall_commands_or_host_paths() {
     let o = b.run(&["run", "-d", "-P", "ports:1"]);
     assert_ne!(o.code, 0, "{o:?}");
     let body = serde_json::json!({"Image": "busybox", "Cmd": ["sleep", "100"], "HostConfig": {"PortBindings": {key.clone(): [{"HostPort": ""}]}}}).to_string();
-    let r = raw(
-        &d,
-        "POST",
-        "/v1.45/containers/create",
-        "application/json",
-        body.as_bytes(),
-    );
+    let r = create(&d, &body);
     assert!(r.starts_with("HTTP/1.1 400"), "{r}");
     let body = serde_json::json!({"Image": "busybox", "Cmd": ["true"], "HostConfig": {"PortBindings": {"80/tcp": [{"HostIp": "1.2.3.4 . 1 }\nadd table ip x\n#", "HostPort": "8080"}]}}}).to_string();
-    let r = raw(
-        &d,
-        "POST",
-        "/v1.45/containers/create",
-        "application/json",
-        body.as_bytes(),
-    );
+    let r = create(&d, &body);
     assert!(r.starts_with("HTTP/1.1 400"), "{r}");
     assert!(!nft_table(&pwned), "an image's port key ran nft commands");
     // Devices, tmpfs options and ids are checked the same way, in the engine.
     let h = Host::new();
     let victim = h.dir.join("secret");
     let body = serde_json::json!({"Image": "busybox", "Cmd": ["true"], "HostConfig": {"Devices": [{"PathOnHost": "/dev/null", "PathInContainer": format!("/dev/../../../../../../../..{}", victim.display()), "CgroupPermissions": "rwm"}]}}).to_string();
-    let r = raw(
-        &d,
-        "POST",
-        "/v1.45/containers/create",
-        "application/json",
-        body.as_bytes(),
-    );
+    let r = create(&d, &body);
     assert!(r.starts_with("HTTP/1.1 400"), "{r}");
     b.fails(
         &[

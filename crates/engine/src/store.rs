@@ -41,16 +41,7 @@ impl Root {
                 .ctx(|| "current dir".into())?
                 .join(path)
         };
-        for sub in [
-            "blobs/sha256",
-            "layers",
-            "images",
-            "containers",
-            "volumes",
-            "names",
-            "tmp",
-            "locks",
-        ] {
+        for sub in PRIVATE_DIRS.iter().copied().chain(["blobs/sha256"]) {
             fs::create_dir_all(path.join(sub))
                 .ctx(|| format!("create {}", path.join(sub).display()))?;
         }

@@ -35,17 +35,7 @@ pub struct VolumeRecord {
 impl VolumeRecord {
     /// The tmpfs options of a `type=tmpfs` volume.
     pub fn tmpfs_options(&self) -> Option<Vec<String>> {
-        (self.options.get("type").map(String::as_str) == Some("tmpfs")).then(|| {
-            self.options
-                .get("o")
-                .map(|o| {
-                    o.split(',')
-                        .filter(|x| !x.is_empty())
-                        .map(String::from)
-                        .collect()
-                })
-                .unwrap_or_default()
-        })
+        tmpfs_options_of(&self.options)
     }
 
     /// True for volumes made for `-v /path` or an image's VOLUME.
@@ -120,16 +110,7 @@ impl VolumeStore {
         if let Ok(v) = self.get(&name) {
             return Ok(v);
         }
-        if options.get("type").map(String::as_str) == Some("tmpfs") {
-            let o: Vec<String> = options
-                .get("o")
-                .map(|o| {
-                    o.split(',')
-                        .filter(|x| !x.is_empty())
-                        .map(String::from)
-                        .collect()
-                })
-                .unwrap_or_default();
+        if let Some(o) = tmpfs_options_of(&options) {
             crate::container::mounts::check_tmpfs_options(&o)?;
         }
         let mountpoint = match options.get("type").map(String::as_str) {
@@ -250,6 +231,21 @@ impl VolumeStore {
             0
         }
     }
+}
+
+/// The tmpfs options (`o=`) of volume options whose `type` is tmpfs.
+fn tmpfs_options_of(options: &BTreeMap<String, String>) -> Option<Vec<String>> {
+    (options.get("type").map(String::as_str) == Some("tmpfs")).then(|| {
+        options
+            .get("o")
+            .map(|o| {
+                o.split(',')
+                    .filter(|x| !x.is_empty())
+                    .map(String::from)
+                    .collect()
+            })
+            .unwrap_or_default()
+    })
 }
 
 /// A volume is in use: Docker's message.
