@@ -47,6 +47,11 @@ fn string_map(raw: Option<&String>, what: &str) -> ApiResult<BTreeMap<String, St
         .collect())
 }
 
+/// A JSON list of strings (`cachefrom=["a","b"]`).
+fn string_list(raw: &str, what: &str) -> ApiResult<Vec<String>> {
+    serde_json::from_str(raw).map_err(|e| ApiError::new(400, format!("invalid {what}: {e}")))
+}
+
 async fn build(
     State(engine): State<Shared>,
     RawQuery(raw): RawQuery,
@@ -108,6 +113,16 @@ async fn build(
         no_cache,
         pull,
         labels,
+        network_mode: one("networkmode").filter(|n| !n.is_empty() && n != "default"),
+        extra_hosts: q
+            .all("extrahosts")
+            .iter()
+            .flat_map(|h| h.split(',').filter(|x| !x.is_empty()).map(String::from))
+            .collect(),
+        cache_from: one("cachefrom")
+            .map(|c| string_list(&c, "cachefrom"))
+            .transpose()?
+            .unwrap_or_default(),
     };
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Bytes>(64);
     let e = engine.clone();

@@ -404,13 +404,10 @@ impl QueryPairs {
         )
     }
 
-    /// The last value of `k`.
+    /// The first value of `k`, as Go's `FormValue` reads it (docker-py sends an out-of-context
+    /// Dockerfile as `dockerfile=NAME&dockerfile=CONTENT`).
     pub(crate) fn one(&self, k: &str) -> Option<String> {
-        self.0
-            .iter()
-            .rev()
-            .find(|(x, _)| x == k)
-            .map(|(_, v)| v.clone())
+        self.0.iter().find(|(x, _)| x == k).map(|(_, v)| v.clone())
     }
 
     /// Every value of `k`, in order.

@@ -83,6 +83,9 @@ pub fn build(engine: &Engine, a: BuildArgs) -> CmdResult {
         no_cache: a.no_cache,
         pull: a.pull,
         labels,
+        network_mode: a.network.clone(),
+        extra_hosts: a.add_host.clone(),
+        cache_from: a.cache_from.clone(),
     };
     let stdout = std::io::stdout();
     let quiet = a.quiet;

@@ -1095,6 +1095,15 @@ pub struct BuildArgs {
     /// Always remove intermediate containers (always)
     #[arg(long = "force-rm")]
     pub force_rm: bool,
+    /// Set the networking mode for the RUN instructions during build
+    #[arg(long)]
+    pub network: Option<String>,
+    /// Add a custom host-to-IP mapping (host:ip) for the RUN instructions
+    #[arg(long = "add-host")]
+    pub add_host: Vec<String>,
+    /// Images to consider as cache sources
+    #[arg(long = "cache-from")]
+    pub cache_from: Vec<String>,
     /// The context: a directory, or - for a tar (or a Dockerfile) on stdin.
     #[arg(value_name = "PATH | -")]
     pub context: String,

@@ -45,6 +45,35 @@ try:
     assert any("aux" in x for x in logs), logs
     c.images.remove("pyconf:1")
 
+    # Build options: extra hosts and RUN steps that change nothing (the same empty layer twice),
+    # stderr in the classic builder's red, cache only from --cache-from's images.
+    df = b"FROM busybox\nRUN ping -c1 extra.test\nRUN true\nRUN sh -c 'echo warn >&2'\n"
+    logs = [x.get("stream", "") for x in api.build(fileobj=io.BytesIO(df), tag="pyconf:2",
+                                                     extra_hosts={"extra.test": "127.0.0.1"}, decode=True)]
+    assert any("Successfully tagged pyconf:2" in x for x in logs), logs
+    assert "\x1b[91mwarn\n\x1b[0m" in logs, logs
+    again = [x.get("stream", "") for x in api.build(fileobj=io.BytesIO(df), cache_from=["nosuchimage"],
+                                                      extra_hosts={"extra.test": "127.0.0.1"}, decode=True)]
+    assert not any("Using cache" in x for x in again), again
+    again = [x.get("stream", "") for x in api.build(fileobj=io.BytesIO(df), cache_from=["pyconf:2"],
+                                                      extra_hosts={"extra.test": "127.0.0.1"}, decode=True)]
+    assert sum("Using cache" in x for x in again) == 3, again
+    c.images.remove("pyconf:2")
+    import os
+    import tempfile
+    ctx = tempfile.mkdtemp()
+    os.makedirs(os.path.join(ctx, "skip", "sub"))
+    for f in ("keep", "skip/sub/back", "skip/sub/gone"):
+        open(os.path.join(ctx, f), "w").write("x")
+    open(os.path.join(ctx, ".dockerignore"), "w").write("skip\n!skip/sub/back\n.dockerignore\n")
+    outside = tempfile.mkdtemp()
+    open(os.path.join(outside, "Dockerfile"), "w").write("FROM busybox\nCOPY . /c\n")
+    lines = list(api.build(path=ctx, dockerfile=os.path.join(outside, "Dockerfile"), tag="pyconf:3", decode=True))
+    assert "Successfully tagged" in lines[-1].get("stream", ""), lines
+    out = c.containers.run("pyconf:3", "find /c -type f", remove=True).split()
+    assert sorted(out) == [b"/c/keep", b"/c/skip/sub/back"], out
+    c.images.remove("pyconf:3")
+
     # Archives see the container's volumes, stopped or not.
     ctr = api.create_container("busybox", 'sh -c "echo -n hi > /vol1/data.txt"', volumes=["/vol1"])
     made.append(ctr)

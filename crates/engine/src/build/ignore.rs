@@ -38,6 +38,15 @@ impl Patterns {
         }
         ignored
     }
+
+    /// True if an exception (`!…`) could bring back something below the ignored directory
+    /// `dir`: then the walk goes on inside it, as Docker's does.
+    pub fn may_except_under(&self, dir: &str) -> bool {
+        let prefix = format!("{dir}/");
+        self.rules
+            .iter()
+            .any(|(negate, p)| *negate && (p.starts_with(&prefix) || p.contains(['*', '?', '['])))
+    }
 }
 
 fn clean(p: &str) -> String {

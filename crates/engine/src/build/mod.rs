@@ -40,6 +40,12 @@ pub struct BuildRequest {
     pub pull: bool,
     /// `--label`.
     pub labels: BTreeMap<String, String>,
+    /// `--network`: RUN's network mode (default: the default bridge, as Docker's).
+    pub network_mode: Option<String>,
+    /// `--add-host`: extra /etc/hosts lines of RUN's containers.
+    pub extra_hosts: Vec<String>,
+    /// `--cache-from`: only these images (and what they were made from) serve as cache.
+    pub cache_from: Vec<String>,
 }
 
 /// Where the Dockerfile is.
@@ -286,7 +292,7 @@ impl Engine {
             if si == target {
                 if !req.labels.is_empty() {
                     let labels = req.labels.clone();
-                    self.config_step(&mut st, "LABEL (--label)", req.no_cache, out, move |c| {
+                    self.config_step(&mut st, "LABEL (--label)", req, out, move |c| {
                         c.config
                             .labels
                             .get_or_insert_with(Default::default)
@@ -334,15 +340,51 @@ impl Engine {
         self.root.join("cache/build").join(&k[7..])
     }
 
-    fn cache_get(&self, parent: &str, key: &str) -> Option<String> {
-        let id = std::fs::read_to_string(self.cache_path(parent, key)).ok()?;
-        self.images.get(id.trim()).ok().map(|r| r.id)
+    /// The cached result of step `key` over `parent`, unless the build asks for no cache; with
+    /// `--cache-from`, only a result in one of those images' ancestry counts (Docker's rule).
+    /// The newest result that still exists wins.
+    fn cache_get(&self, req: &BuildRequest, parent: &str, key: &str) -> Option<String> {
+        if req.no_cache {
+            return None;
+        }
+        let ids = std::fs::read_to_string(self.cache_path(parent, key)).ok()?;
+        ids.lines()
+            .rev()
+            .filter_map(|id| self.images.get(id.trim()).ok().map(|r| r.id))
+            .find(|id| req.cache_from.is_empty() || self.in_ancestry_of(&req.cache_from, id))
     }
 
+    /// Whether image `id` is one of `names`' images or one they were made from here.
+    fn in_ancestry_of(&self, names: &[String], id: &str) -> bool {
+        names
+            .iter()
+            .filter_map(|n| self.images.resolve(n).ok())
+            .any(|img| {
+                let mut cur = Some(img.id);
+                // Bounded: a chain is as long as the builds that made it.
+                for _ in 0..10_000 {
+                    match cur {
+                        Some(c) if c == id => return true,
+                        Some(c) => cur = self.images.get(&c).ok().and_then(|r| r.parent),
+                        None => return false,
+                    }
+                }
+                false
+            })
+    }
+
+    /// Records `id` as a result of step `key` over `parent`, after the earlier ones: a build
+    /// with `--cache-from` looks for the result its images hold, not only the newest.
     fn cache_put(&self, parent: &str, key: &str, id: &str) {
+        /// Results kept per step.
+        const KEPT: usize = 16;
         let p = self.cache_path(parent, key);
         let _ = std::fs::create_dir_all(p.parent().unwrap_or(Path::new("/")));
-        let _ = store::write_replace(&p, id.as_bytes());
+        let old = std::fs::read_to_string(&p).unwrap_or_default();
+        let mut ids: Vec<&str> = old.lines().filter(|l| !l.is_empty() && *l != id).collect();
+        ids.push(id);
+        let keep = ids.len().saturating_sub(KEPT);
+        let _ = store::write_replace(&p, ids[keep..].join("\n").as_bytes());
     }
 
     /// A step that changes only the config.
@@ -350,15 +392,13 @@ impl Engine {
         &self,
         st: &mut Stage,
         what: &str,
-        no_cache: bool,
+        req: &BuildRequest,
         out: &mut dyn FnMut(&str),
         change: impl FnOnce(&mut ImageConfig),
     ) -> Result<()> {
-        if !no_cache {
-            if let Some(id) = self.cache_get(&st.image, what) {
-                out(" ---> Using cache\n");
-                return self.advance(st, id, out);
-            }
+        if let Some(id) = self.cache_get(req, &st.image, what) {
+            out(" ---> Using cache\n");
+            return self.advance(st, id, out);
         }
         let mut cfg = st.cfg.clone();
         change(&mut cfg);
@@ -427,7 +467,6 @@ impl Engine {
     ) -> Result<()> {
         let vars = st.vars();
         let sub = |s: &str| substitute(s, &vars, '\\');
-        let nc = req.no_cache;
         let text = format!("{} {}", i.cmd, sub(&i.rest));
         match i.cmd.as_str() {
             "RUN" => self.run_step(st, i, req, out),
@@ -437,7 +476,7 @@ impl Engine {
                     .into_iter()
                     .map(|(k, v)| (k, sub(&v)))
                     .collect::<Vec<_>>();
-                self.config_step(st, &text, nc, out, move |c| {
+                self.config_step(st, &text, req, out, move |c| {
                     let env = c.config.env.get_or_insert_with(Vec::new);
                     for (k, v) in kv {
                         env.retain(|e| e.split_once('=').map(|x| x.0) != Some(k.as_str()));
@@ -464,7 +503,7 @@ impl Engine {
                     .into_iter()
                     .map(|(k, v)| (sub(&k), sub(&v)))
                     .collect::<Vec<_>>();
-                self.config_step(st, &text, nc, out, move |c| {
+                self.config_step(st, &text, req, out, move |c| {
                     let l = c.config.labels.get_or_insert_with(Default::default);
                     for (k, v) in kv {
                         l.insert(k, v);
@@ -473,11 +512,11 @@ impl Engine {
             }
             "MAINTAINER" => {
                 let who = sub(&i.rest);
-                self.config_step(st, &text, nc, out, move |c| c.author = Some(who))
+                self.config_step(st, &text, req, out, move |c| c.author = Some(who))
             }
             "WORKDIR" => {
                 let w = sub(&i.rest);
-                self.config_step(st, &text, nc, out, move |c| {
+                self.config_step(st, &text, req, out, move |c| {
                     c.config.working_dir = if w.starts_with('/') {
                         w
                     } else {
@@ -494,7 +533,7 @@ impl Engine {
             }
             "USER" => {
                 let u = sub(&i.rest);
-                self.config_step(st, &text, nc, out, move |c| c.config.user = u)
+                self.config_step(st, &text, req, out, move |c| c.config.user = u)
             }
             "EXPOSE" => {
                 let ports: Vec<String> = sub(&i.rest)
@@ -507,7 +546,7 @@ impl Engine {
                         }
                     })
                     .collect();
-                self.config_step(st, &text, nc, out, move |c| {
+                self.config_step(st, &text, req, out, move |c| {
                     let e = c.config.exposed_ports.get_or_insert_with(Default::default);
                     for p in ports {
                         e.insert(p, json!({}));
@@ -518,7 +557,7 @@ impl Engine {
                 let v = sub(&i.rest);
                 let list: Vec<String> = serde_json::from_str(&v)
                     .unwrap_or_else(|_| v.split_whitespace().map(String::from).collect());
-                self.config_step(st, &text, nc, out, move |c| {
+                self.config_step(st, &text, req, out, move |c| {
                     let vols = c.config.volumes.get_or_insert_with(Default::default);
                     for p in list {
                         vols.insert(p, json!({}));
@@ -528,7 +567,7 @@ impl Engine {
             "STOPSIGNAL" => {
                 let sig = sub(&i.rest);
                 crate::signal::parse(&sig)?;
-                self.config_step(st, &text, nc, out, move |c| {
+                self.config_step(st, &text, req, out, move |c| {
                     c.config.stop_signal = Some(sig)
                 })
             }
@@ -539,7 +578,7 @@ impl Engine {
                     v
                 });
                 let is_cmd = i.cmd == "CMD";
-                self.config_step(st, &text, nc, out, move |c| {
+                self.config_step(st, &text, req, out, move |c| {
                     if is_cmd {
                         c.config.cmd = Some(argv);
                     } else {
@@ -552,15 +591,17 @@ impl Engine {
                     Error::invalid("SHELL requires the arguments to be in JSON form")
                 })?;
                 st.shell = argv.clone();
-                self.config_step(st, &text, nc, out, move |c| c.config.shell = Some(argv))
+                self.config_step(st, &text, req, out, move |c| c.config.shell = Some(argv))
             }
             "HEALTHCHECK" => {
                 let hc = healthcheck(i)?;
-                self.config_step(st, &text, nc, out, move |c| c.config.healthcheck = Some(hc))
+                self.config_step(st, &text, req, out, move |c| {
+                    c.config.healthcheck = Some(hc)
+                })
             }
             "ONBUILD" => {
                 let t = i.rest.clone();
-                self.config_step(st, &text, nc, out, move |c| {
+                self.config_step(st, &text, req, out, move |c| {
                     c.config.on_build.get_or_insert_with(Vec::new).push(t)
                 })
             }
@@ -600,11 +641,9 @@ impl Engine {
             serde_json::to_string(&argv).unwrap_or_default(),
             env.join("\n")
         );
-        if !req.no_cache {
-            if let Some(id) = self.cache_get(&st.image, &key) {
-                out(" ---> Using cache\n");
-                return self.advance(st, id, out);
-            }
+        if let Some(id) = self.cache_get(req, &st.image, &key) {
+            out(" ---> Using cache\n");
+            return self.advance(st, id, out);
         }
         let cfg = ContainerConfig {
             cmd: Some(argv.clone()),
@@ -613,7 +652,9 @@ impl Engine {
             ..Default::default()
         };
         let hc = HostConfig {
-            network_mode: "none".into(),
+            // Docker's RUN is on the default bridge unless the build names a network mode.
+            network_mode: req.network_mode.clone().unwrap_or_else(|| "bridge".into()),
+            extra_hosts: (!req.extra_hosts.is_empty()).then(|| req.extra_hosts.clone()),
             log_config: crate::container::LogConfig {
                 typ: "none".into(),
                 config: Default::default(),
@@ -638,7 +679,12 @@ impl Engine {
         let mut code = 137;
         while let Ok(Some((kind, data))) = read_frame(&mut r) {
             match kind {
-                FRAME_STDOUT | FRAME_STDERR => out(&String::from_utf8_lossy(&data)),
+                FRAME_STDOUT => out(&String::from_utf8_lossy(&data)),
+                // The classic builder shows a RUN's stderr in red, escape codes in the stream.
+                FRAME_STDERR => out(&format!(
+                    "\x1b[91m{}\x1b[0m",
+                    String::from_utf8_lossy(&data)
+                )),
                 FRAME_EXIT if data.len() == 4 => {
                     code = i32::from_be_bytes([data[0], data[1], data[2], data[3]]);
                     break;
@@ -858,11 +904,9 @@ impl Engine {
             dest,
             hex::encode(sha2::Digest::finalize(digest))
         );
-        if !req.no_cache {
-            if let Some(id) = self.cache_get(&st.image, &key) {
-                out(" ---> Using cache\n");
-                return self.advance(st, id, out);
-            }
+        if let Some(id) = self.cache_get(req, &st.image, &key) {
+            out(" ---> Using cache\n");
+            return self.advance(st, id, out);
         }
         let cid = self.create(CreateRequest {
             image: st.image.clone(),
@@ -1152,11 +1196,16 @@ fn add_tree(
         } else {
             format!("{dir}/{name}")
         };
-        if ignore.is_some_and(|i| i.ignored(&rel)) {
-            continue;
-        }
         let target = format!("{}/{name}", dest.trim_end_matches('/'));
         let md = root.metadata(&rel, false).ctx(|| format!("stat {rel}"))?;
+        if ignore.is_some_and(|i| i.ignored(&rel)) {
+            // An ignored directory is still walked when an exception may match inside it;
+            // the directories of what comes back are made as the tar's implied parents.
+            if md.is_dir() && ignore.is_some_and(|i| i.may_except_under(&rel)) {
+                add_tree(b, root, &rel, &target, ignore, chown, chmod, d, count)?;
+            }
+            continue;
+        }
         if md.is_dir() {
             let mut h = header_for(&md, chown, chmod);
             h.set_size(0);

@@ -143,9 +143,15 @@ impl LayerStore {
     /// `layers` listed bottom to top. `lowerdir` is relative to the layers directory and the
     /// mount is made from there, so a long image still fits mount(2)'s one-page limit.
     pub fn overlay(&self, layers: &[String], dir: &Path) -> Result<RootfsMount> {
-        let mut lowers = Vec::new();
+        let mut lowers: Vec<String> = Vec::new();
         for l in layers.iter().rev() {
-            lowers.push(format!("{}/diff", digest_hex(l)?));
+            // The same layer twice (two RUN steps that changed nothing) would make overlayfs
+            // refuse the mount (ELOOP): the topmost copy alone gives the same file system, since
+            // whatever the lower copy shows through is the top one's content too.
+            let d = format!("{}/diff", digest_hex(l)?);
+            if !lowers.contains(&d) {
+                lowers.push(d);
+            }
         }
         if lowers.is_empty() {
             // overlayfs needs a lower directory even for an image with no layers.
@@ -437,5 +443,29 @@ pub fn in_private_rootfs_with(
         Err(Error::internal("the root file system helper failed"))
     } else {
         Err(Error::invalid(msg))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_layer_twice_is_mounted_once_at_its_topmost_place() {
+        let t = tempfile::tempdir().unwrap();
+        let root = crate::store::Root::open(t.path()).unwrap();
+        let store = LayerStore::new(&root);
+        let (a, b) = (
+            format!("sha256:{}", "a".repeat(64)),
+            format!("sha256:{}", "b".repeat(64)),
+        );
+        let m = store
+            .overlay(&[a.clone(), b.clone(), a.clone()], t.path())
+            .unwrap();
+        let lower = m.options[0].trim_start_matches("lowerdir=");
+        assert_eq!(
+            lower,
+            format!("{}/diff:{}/diff", "a".repeat(64), "b".repeat(64))
+        );
     }
 }
