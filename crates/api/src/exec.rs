@@ -39,6 +39,8 @@ struct ExecConfig {
     attach_stdin: bool,
     attach_stdout: bool,
     attach_stderr: bool,
+    /// dockerd reads JSON keys case-blind; docker-py sends this one as `detachKeys`.
+    #[serde(alias = "detachKeys")]
     detach_keys: String,
     tty: bool,
     env: Option<Vec<String>>,

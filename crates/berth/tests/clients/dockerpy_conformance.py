@@ -16,6 +16,10 @@ c = docker.from_env(timeout=60)
 made = []
 
 
+def cfg_links(name):
+    return api.create_networking_config({"py conf net": api.create_endpoint_config(links=[(name, "up")])})
+
+
 def tar_of(files):
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w") as t:
@@ -143,6 +147,17 @@ try:
     assert api.exec_start(x, demux=True) == (b"out\r\nerr\r\n", None)
     x = api.exec_create(ctr, cmd)
     assert api.exec_start(x, demux=True) == (b"out\n", b"err\n")
+    # detachKeys from the client's config (docker-py sends the key camel-cased).
+    api._general_configs["detachKeys"] = "ctrl-x"
+    x = api.exec_create(ctr, "cat", stdin=True, tty=True, stdout=True)
+    del api._general_configs["detachKeys"]
+    sock = api.exec_start(x, tty=True, socket=True)
+    raw = sock._sock if hasattr(sock, "_sock") else sock
+    raw.sendall(b"\x18")
+    raw.settimeout(5)
+    while raw.recv(4096):
+        pass  # the daemon closes the stream once the keys are seen
+    sock.close()
     x = api.exec_create(ctr, ["printf", "framed"], tty=True)
     sock = api.exec_start(x, socket=True)
     head = sock._sock.recv(8) if hasattr(sock, "_sock") else sock.recv(8)
@@ -224,6 +239,13 @@ try:
         made.append(ctr2)
         ep = api.inspect_container(ctr2)["NetworkSettings"]["Networks"]["py conf net"]
         assert ep["Aliases"] == ["al"] and ep["DriverOpts"] == {"k": "v"} and ep["Links"] == [f"{an}:up"], ep
+        # A network-scoped link is a name the linking container's DNS answers.
+        api.connect_container_to_network(a, net["Id"])
+        ctr3 = api.create_container("busybox", "nslookup up", networking_config=cfg_links(an),
+                                    host_config=api.create_host_config(network_mode="py conf net"))
+        made.append(ctr3)
+        api.start(ctr3)
+        assert api.wait(ctr3)["StatusCode"] == 0, api.logs(ctr3)
         cfg = api.create_networking_config({"py conf net": api.create_endpoint_config(),
                                             "no-such-net": api.create_endpoint_config()})
         try:

@@ -294,16 +294,23 @@ impl HostConfig {
     /// The legacy links as (linked container's name, alias), from `name[:alias]` or Docker's
     /// `/name:/container/alias`.
     pub fn link_pairs(&self) -> Vec<(&str, &str)> {
-        self.links
+        link_pairs_of(self.links.iter().flatten())
+    }
+
+    /// [`HostConfig::link_pairs`] and the network-scoped links of its endpoints (what the
+    /// embedded DNS answers for this container).
+    pub fn all_link_pairs(&self) -> Vec<(&str, &str)> {
+        let scoped = self
+            .endpoint
             .iter()
-            .flatten()
-            .filter_map(|l| {
-                let (target, alias) = l.split_once(':').unwrap_or((l, l));
-                let alias = alias.rsplit('/').next().unwrap_or(alias);
-                Some((target.trim_start_matches('/'), alias))
-                    .filter(|(t, a)| !t.is_empty() && !a.is_empty())
-            })
-            .collect()
+            .chain(
+                self.extra_networks
+                    .iter()
+                    .flatten()
+                    .filter_map(|x| x.endpoint.as_ref()),
+            )
+            .flat_map(|e| e.links.iter().flatten());
+        link_pairs_of(self.links.iter().flatten().chain(scoped))
     }
 
     /// The network its network mode joins (`bridge` for the default; `none` and `host` by
@@ -316,6 +323,18 @@ impl HostConfig {
             m => Some(m),
         }
     }
+}
+
+/// Links in `name[:alias]` or Docker's `/name:/container/alias` form, as (name, alias).
+fn link_pairs_of<'a>(links: impl Iterator<Item = &'a String>) -> Vec<(&'a str, &'a str)> {
+    links
+        .filter_map(|l| {
+            let (target, alias) = l.split_once(':').unwrap_or((l, l));
+            let alias = alias.rsplit('/').next().unwrap_or(alias);
+            Some((target.trim_start_matches('/'), alias))
+                .filter(|(t, a)| !t.is_empty() && !a.is_empty())
+        })
+        .collect()
 }
 
 /// One `--device HOST[:CONTAINER[:PERMISSIONS]]`.

@@ -125,7 +125,7 @@ impl Dns {
                     .as_ref()
                     .and_then(|r| {
                         r.host_config
-                            .link_pairs()
+                            .all_link_pairs()
                             .into_iter()
                             .find(|(_, alias)| alias.eq_ignore_ascii_case(asked))
                             .map(|(target, _)| target.to_string())
