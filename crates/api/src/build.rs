@@ -123,6 +123,7 @@ async fn build(
             .map(|c| string_list(&c, "cachefrom"))
             .transpose()?
             .unwrap_or_default(),
+        cancel: Some(Default::default()),
     };
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Bytes>(64);
     let e = engine.clone();
@@ -130,9 +131,15 @@ async fn build(
         let _cleanup = cleanup;
         let line = |v: Value| Bytes::from(v.to_string() + "\r\n");
         let progress = tx.clone();
+        let gone = request.cancel.clone().unwrap_or_default();
         let mut out = |s: &str| {
-            if !quiet {
-                let _ = progress.blocking_send(line(json!({ "stream": s })));
+            // A client that closed the stream cancels the build (dockerd's).
+            if !quiet
+                && progress
+                    .blocking_send(line(json!({ "stream": s })))
+                    .is_err()
+            {
+                gone.store(true, std::sync::atomic::Ordering::Relaxed);
             }
         };
         // As dockerd: the id goes out (as `aux`) before the closing "Successfully" lines.

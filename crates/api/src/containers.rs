@@ -65,49 +65,20 @@ async fn list(State(engine): State<Shared>, Query(q): Q) -> ApiResult<Json<Value
         .get("limit")
         .and_then(|l| l.parse().ok())
         .filter(|l| *l > 0);
-    let f = filters(&q)?;
+    let query = berth_engine::container::filter::ListQuery {
+        all,
+        last: limit,
+        filters: filters(&q)?
+            .into_iter()
+            .flat_map(|(k, vs)| vs.into_iter().map(move |v| (k.clone(), v)))
+            .collect(),
+    };
     blocking(&engine, move |e| {
-        let mut list = e.list();
-        list.sort_by(|a, b| b.0.created.cmp(&a.0.created));
-        let mut out = Vec::new();
-        for (rec, st) in list {
-            let status_filter = f.get("status");
-            if !all && st.status != Status::Running && status_filter.is_none() {
-                continue;
-            }
-            if let Some(s) = status_filter {
-                if !s.iter().any(|x| x == st.status.as_str()) {
-                    continue;
-                }
-            }
-            if let Some(n) = f.get("name") {
-                if !n
-                    .iter()
-                    .any(|x| rec.name.contains(x.trim_start_matches('/')))
-                {
-                    continue;
-                }
-            }
-            if let Some(ids) = f.get("id") {
-                if !ids.iter().any(|x| rec.id.starts_with(x)) {
-                    continue;
-                }
-            }
-            let labels = rec.config.labels.clone().unwrap_or_default();
-            if let Some(ls) = f.get("label") {
-                let ok = ls.iter().all(|l| match l.split_once('=') {
-                    Some((k, v)) => labels.get(k).map(String::as_str) == Some(v),
-                    None => labels.contains_key(l),
-                });
-                if !ok {
-                    continue;
-                }
-            }
-            out.push(summary(e, &rec, &st));
-            if limit.is_some_and(|l| out.len() >= l) {
-                break;
-            }
-        }
+        let out: Vec<Value> = e
+            .list_containers(&query)?
+            .iter()
+            .map(|(rec, st)| summary(e, rec, st))
+            .collect();
         Ok(Json(Value::Array(out)))
     })
     .await

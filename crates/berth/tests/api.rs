@@ -1171,3 +1171,93 @@ fn docker_cli_edge_cases_answer_as_dockerd() {
     let o = cmd.env("DOCKER_BUILDKIT", "0").output().unwrap();
     assert_eq!(o.status.code(), Some(3), "{o:?}");
 }
+
+/// `berth ps` and `docker ps` through the daemon list the same containers for the same filters
+/// (one engine reading serves both): paused and restarting ones without `-a`, several labels
+/// (all must match), `exited`, `ancestor`, `status`, `before`/`since`, `-n`, unknown keys refused.
+#[test]
+fn berth_ps_and_docker_ps_agree_on_every_filter() {
+    let b = Berth::new();
+    let d = Daemon::start(&b);
+    let run = |args: &[&str]| b.ok(args).trim().to_string();
+    let first = run(&[
+        "run", "-d", "--name", "lab", "-l", "a=1", "-l", "b=2", "busybox", "sleep", "100",
+    ]);
+    run(&[
+        "run", "-d", "--name", "lab1", "-l", "a=1", "busybox", "sleep", "100",
+    ]);
+    b.fails(
+        &["run", "--name", "ex3", "busybox", "sh", "-c", "exit 3"],
+        3,
+    );
+    run(&["run", "-d", "--name", "paused", "busybox", "sleep", "100"]);
+    b.ok(&["pause", "paused"]);
+    run(&[
+        "run",
+        "-d",
+        "--name",
+        "again",
+        "--restart",
+        "always",
+        "busybox",
+        "sh",
+        "-c",
+        "exit 1",
+    ]);
+    b.wait_for(10, "a restart", || {
+        b.inspect("again", "{{.RestartCount}}") != "0"
+    });
+    let cases: &[&[&str]] = &[
+        &[],
+        &["-a"],
+        &["-f", "label=a=1"],
+        &["-f", "label=a=1", "-f", "label=b=2"],
+        &["-a", "-f", "exited=3"],
+        &["-f", "status=paused"],
+        &["-a", "-f", "ancestor=busybox"],
+        &["-a", "-f", "before=paused"],
+        &["-a", "-f", "since=lab1"],
+        &["-n", "2"],
+        &["-f", "name=lab"],
+    ];
+    for c in cases {
+        let mut args = vec!["ps", "-q", "--no-trunc"];
+        args.extend_from_slice(c);
+        let mine = b.ok(&args);
+        let theirs = d.ok(&args);
+        let sorted = |s: &str| {
+            let mut v: Vec<String> = s.split_whitespace().map(String::from).collect();
+            v.sort();
+            v
+        };
+        assert_eq!(sorted(&mine), sorted(&theirs), "ps {c:?}");
+    }
+    // Both labels: only the first container; without -a the paused and restarting ones count.
+    assert_eq!(
+        b.ok(&[
+            "ps",
+            "-q",
+            "--no-trunc",
+            "-f",
+            "label=a=1",
+            "-f",
+            "label=b=2"
+        ])
+        .trim(),
+        first
+    );
+    let live = b.ok(&["ps", "--format", "{{.Names}}"]);
+    assert!(
+        live.contains("paused") && live.contains("again") && !live.contains("ex3"),
+        "{live}"
+    );
+    // As the docker CLI: the daemon's words, exit code 1.
+    let o = b.run(&["ps", "-f", "bogus=1"]);
+    assert!(
+        o.code == 1 && o.stderr.contains("invalid filter 'bogus'"),
+        "{o:?}"
+    );
+    let (code, _, err) = d.docker(&["ps", "-f", "bogus=1"]);
+    assert!(code != 0 && err.contains("invalid filter"), "{err}");
+    b.ok(&["unpause", "paused"]);
+}

@@ -86,6 +86,7 @@ pub fn build(engine: &Engine, a: BuildArgs) -> CmdResult {
         network_mode: a.network.clone(),
         extra_hosts: a.add_host.clone(),
         cache_from: a.cache_from.clone(),
+        cancel: None,
     };
     let stdout = std::io::stdout();
     let quiet = a.quiet;

@@ -227,50 +227,6 @@ fn ps_row(engine: &Engine, rec: &ContainerRecord, st: &State, no_trunc: bool) ->
     })
 }
 
-fn matches_filter(
-    engine: &Engine,
-    rec: &ContainerRecord,
-    st: &State,
-    key: &str,
-    val: &str,
-) -> anyhow::Result<bool> {
-    Ok(match key {
-        "status" => {
-            const OK: &[&str] = &[
-                "created",
-                "restarting",
-                "running",
-                "removing",
-                "paused",
-                "exited",
-                "dead",
-            ];
-            if !OK.contains(&val) {
-                bail!("invalid filter 'status={val}'");
-            }
-            st.status.as_str() == val
-        }
-        "name" => rec.name.contains(val.trim_start_matches('/')),
-        "id" => rec.id.starts_with(val),
-        "exited" => st.status == Status::Exited && val.parse::<i32>().ok() == Some(st.exit_code),
-        "label" => {
-            let (k, v) = match val.split_once('=') {
-                Some((k, v)) => (k, Some(v)),
-                None => (val, None),
-            };
-            match rec.config.labels.as_ref().and_then(|l| l.get(k)) {
-                Some(x) => v.is_none_or(|v| v == x),
-                None => false,
-            }
-        }
-        "ancestor" => match engine.images.resolve(val) {
-            Ok(img) => img.id == rec.image,
-            Err(_) => rec.config.image == val,
-        },
-        other => bail!("invalid filter '{other}'"),
-    })
-}
-
 /// `berth ps`.
 pub fn ps(engine: &Engine, a: PsArgs) -> CmdResult {
     let mut filters = Vec::new();
@@ -285,36 +241,16 @@ pub fn ps(engine: &Engine, a: PsArgs) -> CmdResult {
     } else {
         a.last.filter(|n| *n > 0)
     };
-    let mut rows = Vec::new();
-    let list = engine.list();
-    let mut seen = 0;
-    for (rec, st) in &list {
-        if let Some(n) = last {
-            if seen >= n {
-                break;
-            }
-            seen += 1;
-        } else if !a.all
-            && !st.status.is_live()
-            && !filters.iter().any(|(k, _)| k == "status" || k == "exited")
-        {
-            continue;
-        }
-        // Same key: any value may match; different keys: all must.
-        let mut keys: Vec<&str> = filters.iter().map(|(k, _)| k.as_str()).collect();
-        keys.dedup();
-        let mut ok = true;
-        for k in keys {
-            let mut any = false;
-            for (_, v) in filters.iter().filter(|(fk, _)| fk == k) {
-                any |= matches_filter(engine, rec, st, k, v)?;
-            }
-            ok &= any;
-        }
-        if ok {
-            rows.push(ps_row(engine, rec, st, a.no_trunc));
-        }
-    }
+    let query = berth_engine::container::filter::ListQuery {
+        all: a.all,
+        last: last.map(|n| n as usize),
+        filters,
+    };
+    let rows: Vec<_> = engine
+        .list_containers(&query)?
+        .iter()
+        .map(|(rec, st)| ps_row(engine, rec, st, a.no_trunc))
+        .collect();
     if a.quiet {
         for r in &rows {
             println!("{}", r["ID"].as_str().unwrap_or(""));

@@ -46,6 +46,9 @@ pub struct BuildRequest {
     pub extra_hosts: Vec<String>,
     /// `--cache-from`: only these images (and what they were made from) serve as cache.
     pub cache_from: Vec<String>,
+    /// Set when the caller went away (an API client that closed its connection): the build
+    /// stops before its next step, leaving no containers behind.
+    pub cancel: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
 }
 
 /// Where the Dockerfile is.
@@ -274,6 +277,15 @@ impl Engine {
                 }
             }
             for step in steps {
+                if req
+                    .cancel
+                    .as_ref()
+                    .is_some_and(|c| c.load(std::sync::atomic::Ordering::Relaxed))
+                {
+                    return Err(Error::conflict(
+                        "the build was cancelled: its client went away",
+                    ));
+                }
                 n += 1;
                 out(&format!("Step {n}/{total} : {}\n", step.original));
                 self.step(

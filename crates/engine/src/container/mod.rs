@@ -5,6 +5,7 @@
 //! engine and the shim under the container's lock), the OCI bundle (`config.json`, `rootfs/`),
 //! the rw layer (`upper/`, `work/`), `hostname`, `hosts`, `resolv.conf` and the json-file log.
 
+pub mod filter;
 pub mod freeze;
 pub mod mounts;
 pub mod names;
