@@ -160,16 +160,23 @@ fn pause_freezes_and_unpause_resumes() {
     assert!(b
         .ok(&["ps", "--format", "{{.Status}}"])
         .contains("(Paused)"));
+    // A copy may catch the shell between truncating the file and writing it: read again.
     let read = |b: &Berth| -> u64 {
-        let o = b
-            .cmd(&["cp", &format!("{id}:/tmp/n"), "-"])
-            .output()
-            .unwrap();
-        let mut ar = tar::Archive::new(&o.stdout[..]);
-        let mut e = ar.entries().unwrap().next().unwrap().unwrap();
-        let mut s = String::new();
-        std::io::Read::read_to_string(&mut e, &mut s).unwrap();
-        s.trim().parse().unwrap()
+        for _ in 0..20 {
+            let o = b
+                .cmd(&["cp", &format!("{id}:/tmp/n"), "-"])
+                .output()
+                .unwrap();
+            let mut ar = tar::Archive::new(&o.stdout[..]);
+            let mut e = ar.entries().unwrap().next().unwrap().unwrap();
+            let mut s = String::new();
+            std::io::Read::read_to_string(&mut e, &mut s).unwrap();
+            if let Ok(n) = s.trim().parse() {
+                return n;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!("/tmp/n never held a number");
     };
     let a = read(&b);
     std::thread::sleep(Duration::from_millis(400));

@@ -803,3 +803,20 @@ fn mac_address_is_the_interfaces() {
         );
     }
 }
+
+#[test]
+fn a_container_that_left_every_network_leaves_no_namespace_behind() {
+    let b = Berth::new();
+    let id = b
+        .ok(&["run", "-d", "busybox", "sleep", "100"])
+        .trim()
+        .to_string();
+    b.ok(&["network", "disconnect", "bridge", &id]);
+    let ns = std::path::Path::new("/run/berth/netns").join(&id);
+    assert!(ns.exists(), "the running container keeps its namespace");
+    assert_eq!(b.ok(&["exec", &id, "ls", "/sys/class/net"]), "lo\n");
+    b.ok(&["stop", "-t", "0", &id]);
+    assert!(!ns.exists(), "{} is left mounted", ns.display());
+    let mounts = std::fs::read_to_string("/proc/self/mounts").unwrap();
+    assert!(!mounts.contains(&id), "a mount of the container is left");
+}

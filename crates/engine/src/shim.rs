@@ -653,6 +653,9 @@ fn supervise(
         if let Some(a) = crate::network::read_attachment(&dir) {
             crate::network::attach::teardown(&a);
             crate::network::hold_leases(&root, &dir);
+        } else {
+            // Every network left while it ran: the namespace has no attachment to name it.
+            crate::network::attach::drop_netns(id);
         }
         {
             let _lock = containers.lock(id).ok();

@@ -192,6 +192,14 @@ pub fn teardown(a: &Attachment) {
     let _ = std::fs::remove_file(&a.netns);
 }
 
+/// Unmounts a container's network namespace by its id: for a container whose every network
+/// was left while it ran, which has no attachment left to name the namespace (idempotent).
+pub fn drop_netns(id: &str) {
+    let p = Path::new("/run/berth/netns").join(id);
+    let _ = nix::mount::umount2(&p, nix::mount::MntFlags::MNT_DETACH);
+    let _ = std::fs::remove_file(&p);
+}
+
 /// Takes a bridge network's bridge and firewall entries away (`network rm`).
 pub fn remove_bridge(bridge: &str, subnet: &str) -> Result<()> {
     if let Some(i) = index(bridge) {

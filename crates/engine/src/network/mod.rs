@@ -808,6 +808,8 @@ pub fn hold_leases(root: &Root, dir: &std::path::Path) {
 pub fn detach(root: &Root, dir: &std::path::Path, id: &str) {
     let list = read_attachments(dir);
     let Some(primary) = list.first() else {
+        // Every network left while it ran: only the namespace is left to take away.
+        attach::drop_netns(id);
         return;
     };
     attach::teardown(primary);
