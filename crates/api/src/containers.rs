@@ -447,14 +447,16 @@ async fn logs(
         follow: truthy(q.get("follow")),
     };
     let (id, tty) = on_container(&engine, id, |e, id| {
+        // Refused before the answer starts; after that, the headers go out at once (dockerd's),
+        // even when no entry has come yet: clients inspect the container as soon as they have them.
+        e.check_logs_readable(&id)?;
         let tty = e.record(&id)?.config.tty;
         Ok((id, tty))
     })
     .await?;
     // The engine reads (and follows) on a thread of its own; the entries come through a channel
     // whose closing (the client went away) stops it.
-    let (tx, mut rx) = tokio::sync::mpsc::channel::<Bytes>(64);
-    let (err_tx, err_rx) = tokio::sync::oneshot::channel();
+    let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(64);
     let e = engine.clone();
     let _reader = crate::long_lived(move || {
         let r = e.logs(&id, &query, |l| {
@@ -473,26 +475,15 @@ async fn logs(
             };
             tx.blocking_send(Bytes::from(data)).is_ok()
         });
-        let _ = err_tx.send(r);
-    });
-    // An error before the first entry (a log driver that cannot be read) is an error answer.
-    let first = tokio::select! {
-        b = rx.recv() => b,
-        r = err_rx => {
-            if let Ok(Err(err)) = r {
-                return Err(err.into());
-            }
-            rx.recv().await
+        if let Err(err) = r {
+            eprintln!("berth daemon: logs of {id}: {err}");
         }
-    };
+    });
     // Each entry goes out as soon as it is read: a followed log's lines must not wait for the
     // next one.
-    let stream = futures_util::stream::unfold((first, rx), |(next, mut rx)| async move {
-        let b = match next {
-            Some(b) => b,
-            None => rx.recv().await?,
-        };
-        Some((Ok::<_, std::convert::Infallible>(b), (None, rx)))
+    let stream = futures_util::stream::unfold(rx, |mut rx| async move {
+        let b = rx.recv().await?;
+        Some((Ok::<_, std::convert::Infallible>(b), rx))
     });
     let ctype = if tty {
         "application/vnd.docker.raw-stream"

@@ -2256,6 +2256,16 @@ impl Engine {
         )
     }
 
+    /// Refuses a container whose log driver keeps nothing to read (`none`).
+    pub fn check_logs_readable(&self, id: &str) -> Result<()> {
+        if self.record(id)?.host_config.log_config.typ == "none" {
+            return Err(Error::invalid(
+                "configured logging driver does not support reading",
+            ));
+        }
+        Ok(())
+    }
+
     /// `docker logs`: hands each entry of `q` to `emit`, following while the container runs
     /// when asked; `emit` returning false stops (a client that went away).
     pub fn logs(
@@ -2264,11 +2274,7 @@ impl Engine {
         q: &LogQuery,
         mut emit: impl FnMut(&crate::logs::LogEntry) -> bool,
     ) -> Result<()> {
-        if self.record(id)?.host_config.log_config.typ == "none" {
-            return Err(Error::invalid(
-                "configured logging driver does not support reading",
-            ));
-        }
+        self.check_logs_readable(id)?;
         let path = self.containers.log_path(id);
         let in_range = |t: &str| -> bool {
             let Ok(t) = chrono::DateTime::parse_from_rfc3339(t) else {

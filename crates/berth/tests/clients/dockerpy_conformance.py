@@ -118,6 +118,15 @@ try:
     got = b"".join(gen)
     assert got == b"first\n", got
 
+    # A followed log answers at once, before any line it lets through has come: docker-py
+    # inspects the container as soon as it has the headers (here the container is auto-removed
+    # a moment later, and its stderr is not asked for).
+    try:
+        c.containers.run("busybox", 'sh -c ">&2 echo error && sleep 1 && exit 1"', auto_remove=True)
+        raise AssertionError("a failed run was not reported")
+    except docker.errors.ContainerError as e:
+        assert e.exit_status == 1 and e.stderr is None, e
+
     # A paused container is still running, as dockerd says.
     ctr = api.create_container("busybox", "sleep 100")
     made.append(ctr)
