@@ -1451,10 +1451,9 @@ impl Engine {
                 // Removed (AutoRemove) before we saw it stop.
                 Err(_) => break self.last_exit_code(id),
             };
-            if now.finished_at != before && now.status != Status::Running {
-                break now.exit_code;
-            }
-            if now.finished_at != before && restarts {
+            // A recorded exit ends the wait: once stopped, or under a restart policy even when
+            // the next run has started.
+            if now.finished_at != before && (now.status != Status::Running || restarts) {
                 break now.exit_code;
             }
             if now.status.is_live() && !restarts {
@@ -1542,10 +1541,7 @@ impl Engine {
             .links
             .iter()
             .flatten()
-            .filter(|l| {
-                let a = l.split_once(':').map_or(l.as_str(), |(_, a)| a);
-                a.rsplit('/').next() != Some(alias)
-            })
+            .filter(|l| crate::container::link_pair(l).is_none_or(|(_, a)| a != alias))
             .cloned()
             .collect();
         if kept.len() == before {

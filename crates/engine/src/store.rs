@@ -41,11 +41,17 @@ impl Root {
                 .ctx(|| "current dir".into())?
                 .join(path)
         };
+        fs::create_dir_all(&path).ctx(|| format!("create {}", path.display()))?;
+        // Parents first ("blobs" before "blobs/sha256"), one mkdir each.
+        let mut created = false;
         for sub in PRIVATE_DIRS.iter().copied().chain(["blobs/sha256"]) {
-            fs::create_dir_all(path.join(sub))
-                .ctx(|| format!("create {}", path.join(sub).display()))?;
+            match fs::create_dir(path.join(sub)) {
+                Ok(()) => created = true,
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+                Err(e) => return Err(Error::io(format!("create {}", path.join(sub).display()), e)),
+            }
         }
-        tighten(&path)?;
+        tighten(&path, created)?;
         Ok(Root { path })
     }
 
@@ -117,18 +123,24 @@ const PRIVATE_DIRS: &[&str] = &[
     "locks",
 ];
 
-/// Sets the root's modes, also on a root made by an older berth with 0755 everywhere.
-fn tighten(path: &Path) -> Result<()> {
+/// Sets the root's modes, also on a root made by an older berth with 0755 everywhere; `created`
+/// says this open made a folder, whose mode is then not set yet.
+fn tighten(path: &Path, created: bool) -> Result<()> {
     use std::os::unix::fs::PermissionsExt;
     let set = |p: &Path, mode: u32| {
         fs::set_permissions(p, fs::Permissions::from_mode(mode))
             .ctx(|| format!("chmod {}", p.display()))
     };
-    set(path, ROOT_MODE)?;
+    use std::os::unix::fs::MetadataExt;
+    // The root's own mode is set last, so finding it set means the folders are done: every
+    // later open costs one stat, not nine chmods (the CLI and every shim open the root).
+    if !created && fs::metadata(path).is_ok_and(|m| m.mode() & 0o7777 == ROOT_MODE) {
+        return Ok(());
+    }
     for d in PRIVATE_DIRS {
         set(&path.join(d), 0o700)?;
     }
-    Ok(())
+    set(path, ROOT_MODE)
 }
 
 /// True if a process with this pid exists.

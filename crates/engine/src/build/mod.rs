@@ -372,16 +372,12 @@ impl Engine {
             .iter()
             .filter_map(|n| self.images.resolve(n).ok())
             .any(|img| {
-                let mut cur = Some(img.id);
                 // Bounded: a chain is as long as the builds that made it.
-                for _ in 0..10_000 {
-                    match cur {
-                        Some(c) if c == id => return true,
-                        Some(c) => cur = self.images.get(&c).ok().and_then(|r| r.parent),
-                        None => return false,
-                    }
-                }
-                false
+                std::iter::successors(Some(img.id), |c| {
+                    self.images.get(c).ok().and_then(|r| r.parent)
+                })
+                .take(10_000)
+                .any(|c| c == id)
             })
     }
 

@@ -28,19 +28,14 @@ pub fn freeze(cg: &berth_runtime::Cgroup) -> Result<FrozenGuard> {
     }
     if pid == 0 {
         drop(w);
-        let keep = r.as_raw_fd() as u32;
-        // SAFETY: closing descriptors of this forked child; it keeps only the pipe and stdio.
-        unsafe {
-            if keep > 3 {
-                libc::syscall(libc::SYS_close_range, 3u32, keep - 1, 0u32);
-            }
-            libc::syscall(libc::SYS_close_range, keep + 1, u32::MAX, 0u32);
-        }
+        let keep = r.as_raw_fd();
+        // It keeps only the pipe and stdio.
+        crate::snapshot::close_all_but(&[keep]);
         let mut b = [0u8; 1];
         // Returns on EOF: the caller closed its end or is gone.
         loop {
             // SAFETY: read(2) into a one-byte buffer.
-            let n = unsafe { libc::read(keep as i32, b.as_mut_ptr().cast(), 1) };
+            let n = unsafe { libc::read(keep, b.as_mut_ptr().cast(), 1) };
             if n == 0
                 || (n < 0 && std::io::Error::last_os_error().raw_os_error() != Some(libc::EINTR))
             {

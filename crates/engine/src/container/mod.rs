@@ -328,14 +328,14 @@ impl HostConfig {
 
 /// Links in `name[:alias]` or Docker's `/name:/container/alias` form, as (name, alias).
 fn link_pairs_of<'a>(links: impl Iterator<Item = &'a String>) -> Vec<(&'a str, &'a str)> {
-    links
-        .filter_map(|l| {
-            let (target, alias) = l.split_once(':').unwrap_or((l, l));
-            let alias = alias.rsplit('/').next().unwrap_or(alias);
-            Some((target.trim_start_matches('/'), alias))
-                .filter(|(t, a)| !t.is_empty() && !a.is_empty())
-        })
-        .collect()
+    links.filter_map(|l| link_pair(l)).collect()
+}
+
+/// One link, `name[:alias]` or Docker's `/name:/container/alias`, as (name, alias).
+pub fn link_pair(l: &str) -> Option<(&str, &str)> {
+    let (target, alias) = l.split_once(':').unwrap_or((l, l));
+    let alias = alias.rsplit('/').next().unwrap_or(alias);
+    Some((target.trim_start_matches('/'), alias)).filter(|(t, a)| !t.is_empty() && !a.is_empty())
 }
 
 /// One `--device HOST[:CONTAINER[:PERMISSIONS]]`.

@@ -285,7 +285,7 @@ pub fn resolve_in_root_opt(
 }
 
 /// Closes every descriptor from 3 up except those in `keep` (close_range over the gaps).
-fn close_all_but(keep: &[std::os::fd::RawFd]) {
+pub(crate) fn close_all_but(keep: &[std::os::fd::RawFd]) {
     let mut keep: Vec<u32> = keep
         .iter()
         .filter(|f| **f >= 3)
