@@ -147,7 +147,7 @@ fn pause_freezes_and_unpause_resumes() {
             "busybox",
             "sh",
             "-c",
-            "i=0; while true; do i=$((i+1)); echo $i > /tmp/n; sleep 0.05; done",
+            "i=0; while true; do i=$((i+1)); echo $i > /tmp/t; mv /tmp/t /tmp/n; sleep 0.05; done",
         ])
         .trim()
         .to_string();
@@ -160,7 +160,8 @@ fn pause_freezes_and_unpause_resumes() {
     assert!(b
         .ok(&["ps", "--format", "{{.Status}}"])
         .contains("(Paused)"));
-    // A copy may catch the shell between truncating the file and writing it: read again.
+    // The shell renames each number into place, so /tmp/n is always whole, even when the
+    // freeze catches it mid-write; the retries only wait for the first number.
     let read = |b: &Berth| -> u64 {
         for _ in 0..20 {
             let o = b
