@@ -24,11 +24,17 @@ pub mod shim;
 pub mod signal;
 pub mod snapshot;
 pub mod store;
+mod system;
 pub mod volume;
 
-pub use engine::{
-    dir_size, host_memory, CommitRequest, ContainerStats, CopyEnd, CreateRequest, DiskUsage,
-    Engine, ExecRequest, HistoryItem, LogQuery, PathStat, UpdateRequest, WaitCondition,
-    DEFAULT_PATH,
-};
+pub use container::commit::CommitRequest;
+pub use container::copy::{CopyEnd, PathStat};
+pub use container::create::CreateRequest;
+pub use container::exec::ExecRequest;
+pub use container::logs::LogQuery;
+pub use container::resources::{host_memory, ContainerStats, UpdateRequest};
+pub use container::wait::WaitCondition;
+pub use engine::{Engine, DEFAULT_PATH};
 pub use error::{Error, ErrorKind, Result};
+pub use image::manage::HistoryItem;
+pub use system::{dir_size, DiskUsage};

@@ -280,3 +280,21 @@ pub fn remove_anonymous_of(root: &Root, rec: &crate::container::ContainerRecord)
         }
     }
 }
+
+impl crate::Engine {
+    /// Removes the volumes no container uses: anonymous ones, or with `all` named ones too;
+    /// returns their names and the bytes reclaimed.
+    pub fn prune_volumes(&self, all: bool) -> (Vec<String>, u64) {
+        let mut removed = Vec::new();
+        let mut bytes = 0;
+        for v in self.volumes.list() {
+            if (all || v.anonymous()) && crate::volume::users(&self.root, &v.name).is_empty() {
+                bytes += self.volumes.size(&v);
+                if self.volumes.remove(&v.name).is_ok() {
+                    removed.push(v.name);
+                }
+            }
+        }
+        (removed, bytes)
+    }
+}

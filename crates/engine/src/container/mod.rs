@@ -5,13 +5,26 @@
 //! engine and the shim under the container's lock), the OCI bundle (`config.json`, `rootfs/`),
 //! the rw layer (`upper/`, `work/`), `hostname`, `hosts`, `resolv.conf` and the json-file log.
 
+pub mod bundle;
+pub mod commit;
+pub mod copy;
+pub mod create;
+pub mod exec;
 pub mod filter;
 pub mod freeze;
+pub mod logs;
 pub mod mounts;
 pub mod names;
+pub mod pause;
+pub mod remove;
+pub mod resources;
 pub mod seccomp_profile;
 pub mod spec;
+pub mod start;
+pub mod stop;
 pub mod sysctl;
+pub mod validate;
+pub mod wait;
 
 use crate::error::{Error, Result};
 use crate::image::ContainerConfig;

@@ -8,6 +8,7 @@
 pub mod archive;
 pub mod config;
 pub mod filter;
+pub mod manage;
 
 use crate::content::{digest_hex, ContentStore};
 use crate::error::{Error, Result};

@@ -6,9 +6,12 @@
 //! network and takes it off again.
 
 pub mod attach;
+pub mod connect;
 pub mod dns;
 pub mod firewall;
+pub mod manage;
 pub mod netlink;
+pub mod plan;
 
 use crate::error::{Error, IoContext, Result};
 use crate::store::{self, Root};

@@ -1,0 +1,500 @@
+//! The bundle a start runs: the OCI spec, /etc/hosts, resolv.conf, hostname, links and volume copy-up, written afresh at every start.
+
+use crate::container::{spec, ContainerRecord};
+use crate::error::{Error, IoContext, Result};
+use crate::network::plan::network_mode_is_bridge;
+use crate::snapshot;
+use crate::store::{self};
+use crate::Engine;
+use std::path::{Path, PathBuf};
+
+/// The host's resolv.conf minus loopback name servers (unreachable from a container's own
+/// network namespace); Docker falls back to public resolvers when none are left.
+pub(crate) fn resolv_conf() -> String {
+    let host = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+    let mut out = String::new();
+    let mut servers = 0;
+    for line in host.lines() {
+        let t = line.trim();
+        if let Some(ns) = t.strip_prefix("nameserver") {
+            let ns = ns.trim();
+            if ns.starts_with("127.") || ns == "::1" {
+                continue;
+            }
+            servers += 1;
+        }
+        out.push_str(line);
+        out.push('\n');
+    }
+    if servers == 0 {
+        out.push_str("nameserver 8.8.8.8\nnameserver 8.8.4.4\n");
+    }
+    out
+}
+
+/// What one legacy link adds to a container at start.
+pub(crate) struct LinkEntry {
+    hosts_line: String,
+    env: Vec<String>,
+}
+
+/// Docker's link variables for `alias`: the lowest exposed port as `ALIAS_PORT`, each exposed
+/// port's `ALIAS_PORT_<n>_<PROTO>[_ADDR|_PORT|_PROTO]`, `ALIAS_NAME`, and the linked
+/// container's environment as `ALIAS_ENV_<k>` (HOME and PATH left out, as Docker does).
+pub(crate) fn link_env(
+    alias: &str,
+    link_name: &str,
+    ip: &str,
+    child: &crate::image::ContainerConfig,
+) -> Vec<String> {
+    let a = alias.to_uppercase().replace('-', "_");
+    let mut ports: Vec<(u16, String)> = child
+        .exposed_ports
+        .iter()
+        .flat_map(|m| m.keys())
+        .filter_map(|k| {
+            let (p, proto) = k.split_once('/').unwrap_or((k, "tcp"));
+            Some((p.parse().ok()?, proto.to_string()))
+        })
+        .collect();
+    ports.sort();
+    let mut env = Vec::new();
+    if let Some((p, proto)) = ports.first() {
+        env.push(format!("{a}_PORT={proto}://{ip}:{p}"));
+    }
+    for (p, proto) in &ports {
+        let k = format!("{a}_PORT_{p}_{}", proto.to_uppercase());
+        env.push(format!("{k}={proto}://{ip}:{p}"));
+        env.push(format!("{k}_ADDR={ip}"));
+        env.push(format!("{k}_PORT={p}"));
+        env.push(format!("{k}_PROTO={proto}"));
+    }
+    env.push(format!("{a}_NAME={link_name}"));
+    for e in child.env.iter().flatten() {
+        if let Some((k, v)) = e.split_once('=') {
+            if k != "HOME" && k != "PATH" {
+                env.push(format!("{a}_ENV_{k}={v}"));
+            }
+        }
+    }
+    env
+}
+
+impl Engine {
+    /// What the legacy links of a container on the default bridge give it at start: a hosts
+    /// line and Docker's `ALIAS_PORT_…`/`ALIAS_ENV_…` variables for each linked container,
+    /// which must be running there. On a user network links are names its DNS server answers
+    /// for this container alone, so nothing is written.
+    pub(crate) fn link_entries(&self, rec: &ContainerRecord) -> Result<Vec<LinkEntry>> {
+        let pairs = rec.host_config.link_pairs();
+        if pairs.is_empty() || rec.host_config.network_name() != Some("bridge") {
+            return Ok(Vec::new());
+        }
+        let mut out = Vec::new();
+        for (target, alias) in pairs {
+            let child = self
+                .resolve(target)
+                .ok()
+                .filter(|c| self.state(c).is_ok_and(|st| st.status.is_live()))
+                .ok_or_else(|| {
+                    Error::invalid(format!(
+                        "Cannot link to a non running container: /{target} AS /{}/{alias}",
+                        rec.name
+                    ))
+                })?;
+            let crec = self.record(&child)?;
+            let Some(a) = crate::network::read_attachments(&self.containers.dir(&child))
+                .into_iter()
+                .find(|a| a.network == "bridge")
+            else {
+                return Err(Error::invalid(format!(
+                    "Cannot link to /{target}, as it does not belong to the default network"
+                )));
+            };
+            let mut names = format!("{alias} {}", crec.config.hostname);
+            if alias != crec.name {
+                names = format!("{names} {}", crec.name);
+            }
+            out.push(LinkEntry {
+                hosts_line: format!("{}\t{names}\n", a.ip),
+                env: link_env(
+                    alias,
+                    &format!("/{}/{alias}", rec.name),
+                    &a.ip.to_string(),
+                    &crec.config,
+                ),
+            });
+        }
+        Ok(out)
+    }
+
+    /// The pid, ipc, uts and network namespace modes of a container: private, the host's, or
+    /// another running container's.
+    pub(crate) fn namespace_modes(
+        &self,
+        rec: &ContainerRecord,
+    ) -> Result<Vec<(&'static str, spec::NsMode)>> {
+        let hc = &rec.host_config;
+        let mut out = Vec::new();
+        for (kind, proc_name, mode) in [
+            ("pid", "pid", &hc.pid_mode),
+            ("ipc", "ipc", &hc.ipc_mode),
+            ("uts", "uts", &hc.uts_mode),
+            ("network", "net", &hc.network_mode),
+        ] {
+            let m = match mode.as_str() {
+                // Disconnected from every network: a namespace of its own with loopback only.
+                _ if kind == "network" && hc.disconnected => spec::NsMode::Private,
+                // On a bridge network: the namespace the starter prepares before the start.
+                _ if kind == "network" && network_mode_is_bridge(mode) => {
+                    spec::NsMode::Join(PathBuf::from(format!("/run/berth/netns/{}", rec.id)))
+                }
+                "" | "private" | "shareable" | "none" | "default" | "bridge" => {
+                    spec::NsMode::Private
+                }
+                "host" => spec::NsMode::Host,
+                other => match other.strip_prefix("container:") {
+                    Some(c) => {
+                        let cid = self.resolve(c)?;
+                        let st = self.state(&cid)?;
+                        if !st.status.is_live() {
+                            return Err(Error::conflict(format!("cannot join the {kind} namespace of container {c}: it is not running")));
+                        }
+                        spec::NsMode::Join(PathBuf::from(format!(
+                            "/proc/{}/ns/{proc_name}",
+                            st.pid
+                        )))
+                    }
+                    None => return Err(Error::invalid(format!("invalid {kind} mode: {other}"))),
+                },
+            };
+            out.push((kind, m));
+        }
+        Ok(out)
+    }
+
+    /// Resolves `user` against the container's own `/etc/passwd` and `/etc/group` (its rw layer
+    /// over the image's layers, read without mounting anything).
+    pub(crate) fn resolve_user(
+        &self,
+        rec: &ContainerRecord,
+        user: &str,
+    ) -> Result<spec::ResolvedUser> {
+        let upper = self.containers.dir(&rec.id).join("upper");
+        let read = |p: &str| {
+            self.images
+                .layers
+                .read_file(Some(&upper), &rec.layers, p)
+                .map(|b| String::from_utf8_lossy(&b).into_owned())
+        };
+        spec::resolve_user(
+            user,
+            read("/etc/passwd").as_deref(),
+            read("/etc/group").as_deref(),
+        )
+    }
+
+    pub(crate) fn prepare_bundle(
+        &self,
+        rec: &ContainerRecord,
+        console_size: Option<(u16, u16)>,
+    ) -> Result<()> {
+        let dir = self.containers.dir(&rec.id);
+        let mut user = self.resolve_user(rec, &rec.config.user)?;
+        for g in rec.host_config.group_add.iter().flatten() {
+            let gid = match g.parse::<u32>() {
+                Ok(n) => n,
+                Err(_) => {
+                    let upper = dir.join("upper");
+                    let group = self
+                        .images
+                        .layers
+                        .read_file(Some(&upper), &rec.layers, "/etc/group")
+                        .map(|b| String::from_utf8_lossy(&b).into_owned())
+                        .unwrap_or_default();
+                    group
+                        .lines()
+                        .find_map(|l| {
+                            let f: Vec<&str> = l.split(':').collect();
+                            (f.len() >= 3 && f[0] == g)
+                                .then(|| f[2].parse().ok())
+                                .flatten()
+                        })
+                        .ok_or_else(|| {
+                            Error::invalid(format!(
+                                "Unable to find group {g}: no matching entries in group file"
+                            ))
+                        })?
+                }
+            };
+            if !user.additional_gids.contains(&gid) {
+                user.additional_gids.push(gid);
+            }
+        }
+        let links = self.link_entries(rec)?;
+        let attachment = self.plan_network(rec)?;
+        let namespaces = self.namespace_modes(rec)?;
+        let mut devices = Vec::new();
+        for d in rec.host_config.devices.iter().flatten() {
+            use std::os::unix::fs::{FileTypeExt, MetadataExt};
+            let md = std::fs::metadata(&d.path_on_host).map_err(|e| {
+                Error::invalid(format!(
+                    "error gathering device information while adding custom device {:?}: {e}",
+                    d.path_on_host
+                ))
+            })?;
+            let typ = if md.file_type().is_block_device() {
+                'b'
+            } else if md.file_type().is_char_device() {
+                'c'
+            } else {
+                return Err(Error::invalid(format!("error gathering device information while adding custom device {:?}: not a device node", d.path_on_host)));
+            };
+            devices.push((
+                d.path_in_container.clone(),
+                typ,
+                libc::major(md.rdev()) as i64,
+                libc::minor(md.rdev()) as i64,
+                d.cgroup_permissions.clone(),
+            ));
+        }
+        let mut env = rec.config.env.clone().unwrap_or_default();
+        let has = |env: &Vec<String>, k: &str| {
+            env.iter()
+                .any(|e| e.split_once('=').map(|x| x.0) == Some(k))
+        };
+        if !has(&env, "HOSTNAME") {
+            env.insert(
+                1.min(env.len()),
+                format!("HOSTNAME={}", rec.config.hostname),
+            );
+        }
+        if rec.config.tty && !has(&env, "TERM") {
+            env.push("TERM=xterm".into());
+        }
+        if !has(&env, "HOME") {
+            env.push(format!("HOME={}", user.home));
+        }
+        for e in links.iter().flat_map(|l| &l.env) {
+            // The container's own variables win over a link's (Docker's order).
+            if !has(&env, e.split_once('=').map_or(e.as_str(), |x| x.0)) {
+                env.push(e.clone());
+            }
+        }
+        std::fs::write(dir.join("hostname"), format!("{}\n", rec.config.hostname))
+            .ctx(|| "write hostname".into())?;
+        let host_net = namespaces
+            .iter()
+            .any(|(k, m)| *k == "network" && *m == spec::NsMode::Host);
+        let hosts = if host_net {
+            // On the host's network the host's names are the right ones, as Docker does.
+            std::fs::read_to_string("/etc/hosts").unwrap_or_default()
+        } else {
+            let mut h = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::\tip6-localnet\nff00::\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n".to_string();
+            if let Some(a) = &attachment {
+                h.push_str(&format!("{}\t{}\n", a.ip, rec.config.hostname));
+            }
+            for l in &links {
+                h.push_str(&l.hosts_line);
+            }
+            for extra in rec.host_config.extra_hosts.iter().flatten() {
+                if let Some((name, ip)) = extra.split_once(':') {
+                    // `host-gateway`: the host as the container reaches it — its network's
+                    // gateway, else the default bridge's (Docker uses docker0's address).
+                    let ip = if ip == "host-gateway" {
+                        attachment
+                            .as_ref()
+                            .map(|a| a.gateway.to_string())
+                            .or_else(|| {
+                                let net = self.networks.get("bridge").ok()?;
+                                net.subnet().map(|(_, _, g)| g.to_string())
+                            })
+                            .unwrap_or_else(|| "127.0.0.1".into())
+                    } else {
+                        ip.to_string()
+                    };
+                    h.push_str(&format!("{ip}\t{name}\n"));
+                }
+            }
+            h
+        };
+        std::fs::write(dir.join("hosts"), hosts).ctx(|| "write hosts".into())?;
+        let hc = &rec.host_config;
+        let user_dns = hc.dns.iter().flatten().next().is_some()
+            || hc.dns_search.iter().flatten().next().is_some()
+            || hc.dns_options.iter().flatten().next().is_some();
+        let on_user_network = attachment.as_ref().is_some_and(|a| a.network != "bridge");
+        let resolv = if user_dns || on_user_network {
+            // Docker's rules: --dns/--dns-search/--dns-option replace the host's lines; on a
+            // user network the nameserver is the embedded one (which forwards to --dns).
+            let host = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+            let mut out = String::new();
+            if on_user_network {
+                out.push_str(&format!("nameserver {}\n", crate::network::dns::ADDRESS));
+            } else if let Some(d) = hc.dns.as_ref().filter(|d| !d.is_empty()) {
+                for n in d {
+                    out.push_str(&format!("nameserver {n}\n"));
+                }
+            } else {
+                out.extend(
+                    resolv_conf()
+                        .lines()
+                        .filter(|l| l.starts_with("nameserver"))
+                        .map(|l| format!("{l}\n")),
+                );
+            }
+            match hc.dns_search.as_ref().filter(|d| !d.is_empty()) {
+                Some(d) => out.push_str(&format!("search {}\n", d.join(" "))),
+                None => out.extend(
+                    host.lines()
+                        .filter(|l| l.trim_start().starts_with("search"))
+                        .map(|l| format!("{l}\n")),
+                ),
+            }
+            let mut opts: Vec<String> = hc.dns_options.clone().unwrap_or_default();
+            if on_user_network && !opts.iter().any(|o| o.starts_with("ndots")) {
+                opts.push("ndots:0".into());
+            }
+            if !opts.is_empty() {
+                out.push_str(&format!("options {}\n", opts.join(" ")));
+            }
+            out
+        } else if host_net {
+            std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default()
+        } else {
+            resolv_conf()
+        };
+        std::fs::write(dir.join("resolv.conf"), resolv).ctx(|| "write resolv.conf".into())?;
+        self.copy_up_volumes(rec)?;
+        let nofile_hard = {
+            let mut l = libc::rlimit {
+                rlim_cur: 0,
+                rlim_max: 0,
+            };
+            // SAFETY: getrlimit fills the struct.
+            unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut l) };
+            l.rlim_max
+        };
+        let inputs = spec::SpecInputs {
+            dir: &dir,
+            user: &user,
+            env,
+            cgroup_path: format!("{}/{}", self.cgroup_parent, rec.id),
+            cgroup_v2: berth_runtime::CgroupVersion::detect() == berth_runtime::CgroupVersion::V2,
+            nofile_hard,
+            namespaces,
+            devices,
+        };
+        let mut spec = spec::build(rec, &inputs)?;
+        if let (Some((rows, cols)), Some(p)) =
+            (console_size.filter(|_| rec.config.tty), spec.process_mut())
+        {
+            let b = oci_spec::runtime::BoxBuilder::default()
+                .height(rows as u64)
+                .width(cols as u64)
+                .build()
+                .map_err(|e| Error::internal(e.to_string()))?;
+            p.set_console_size(Some(b));
+        }
+        let data = serde_json::to_vec(&spec).map_err(|e| Error::internal(e.to_string()))?;
+        // The bundle is rewritten at every start, so it needs atomicity but not durability.
+        store::write_replace(&dir.join("config.json"), &data)?;
+        let bpf_path = dir.join("seccomp.bpf");
+        match spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()) {
+            Some(sc) => store::write_replace(&bpf_path, &self.seccomp_program(sc)?),
+            None => match std::fs::remove_file(&bpf_path) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                    Err(Error::io("remove seccomp.bpf", e))
+                }
+                _ => Ok(()),
+            },
+        }
+    }
+
+    /// Docker's copy-up: a volume that is still empty when first mounted gets the image's
+    /// content at its path (modes, owners and times kept), unless `nocopy` was asked.
+    pub(crate) fn copy_up_volumes(&self, rec: &ContainerRecord) -> Result<()> {
+        let dir = self.containers.dir(&rec.id);
+        let wanted: Vec<&crate::container::MountPoint> = rec
+            .mounts
+            .iter()
+            .filter(|m| {
+                m.typ == crate::container::MountType::Volume
+                    && !m.nocopy
+                    && m.source.starts_with(self.root.path())
+            })
+            .filter(|m| {
+                std::fs::read_dir(&m.source)
+                    .map(|mut d| d.next().is_none())
+                    .unwrap_or(false)
+            })
+            .filter(|m| {
+                self.images.layers.path_exists(
+                    Some(&dir.join("upper")),
+                    &rec.layers,
+                    &m.destination,
+                )
+            })
+            .collect();
+        if wanted.is_empty() {
+            return Ok(());
+        }
+        let jobs: Vec<(String, PathBuf)> = wanted
+            .iter()
+            .map(|m| (m.destination.clone(), m.source.clone()))
+            .collect();
+        let tmp = self.root.temp_path("copy-up");
+        let staged = tmp.clone();
+        // Through a tar and the layer unpacker, like `cp`: another container sharing the volume
+        // may plant symlinks in it meanwhile, and those resolve inside the volume.
+        let r = snapshot::in_private_rootfs(
+            &self.images.layers,
+            &rec.layers,
+            &dir,
+            &[],
+            move |rootfs| {
+                for (dest, target) in &jobs {
+                    let src = snapshot::resolve_in_root(rootfs, dest)?;
+                    if !src.is_dir() {
+                        continue;
+                    }
+                    let fail =
+                        |e: &dyn std::fmt::Display| format!("copy {dest} into its volume: {e}");
+                    let f = std::fs::File::create(&staged).map_err(|e| fail(&e))?;
+                    let mut b = tar::Builder::new(std::io::BufWriter::new(f));
+                    b.follow_symlinks(false);
+                    snapshot::changes::write_tree(&mut b, &src, Path::new("."), &[])
+                        .and_then(|()| {
+                            b.into_inner()
+                                .and_then(|mut w| std::io::Write::flush(&mut w))
+                        })
+                        .map_err(|e| fail(&e))?;
+                    let f = std::fs::File::open(&staged).map_err(|e| fail(&e))?;
+                    snapshot::unpack::unpack_layer(f, target).map_err(|e| fail(&e))?;
+                }
+                Ok(())
+            },
+        );
+        let _ = std::fs::remove_file(&tmp);
+        r
+    }
+
+    /// The compiled BPF program of a seccomp profile, from `cache/seccomp/<sha256 of the
+    /// profile>.bpf`, compiled (once) when missing.
+    pub(crate) fn seccomp_program(&self, sc: &oci_spec::runtime::LinuxSeccomp) -> Result<Vec<u8>> {
+        let json = serde_json::to_vec(sc).map_err(|e| Error::internal(e.to_string()))?;
+        let key = crate::content::sha256_digest(&json);
+        let dir = self.root.join("cache/seccomp");
+        let path = dir.join(format!("{}.bpf", &key[7..]));
+        if let Ok(b) = std::fs::read(&path) {
+            if !b.is_empty() && b.len() % 8 == 0 {
+                return Ok(b);
+            }
+        }
+        let bpf =
+            berth_runtime::seccomp::compile_bpf(sc).map_err(|e| Error::internal(e.to_string()))?;
+        std::fs::create_dir_all(&dir).ctx(|| format!("create {}", dir.display()))?;
+        store::write_replace(&path, &bpf)?;
+        Ok(bpf)
+    }
+}

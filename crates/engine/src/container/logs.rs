@@ -1,0 +1,72 @@
+//! `logs`: a container's log read through its driver.
+
+use crate::error::{Error, Result};
+use crate::Engine;
+
+/// What `logs` reads: a time window, the last N entries, and whether to follow.
+#[derive(Debug, Clone, Default)]
+pub struct LogQuery {
+    /// Entries at or after this time.
+    pub since: Option<chrono::DateTime<chrono::Utc>>,
+    /// Entries at or before this time (and no following).
+    pub until: Option<chrono::DateTime<chrono::Utc>>,
+    /// Only the last N of the existing entries.
+    pub tail: Option<usize>,
+    /// Keep reading new entries while the container runs.
+    pub follow: bool,
+}
+
+impl Engine {
+    /// Refuses a container whose log driver keeps nothing to read (`none`).
+    pub fn check_logs_readable(&self, id: &str) -> Result<()> {
+        if self.record(id)?.host_config.log_config.typ == "none" {
+            return Err(Error::invalid(
+                "configured logging driver does not support reading",
+            ));
+        }
+        Ok(())
+    }
+
+    /// `docker logs`: hands each entry of `q` to `emit`, following while the container runs
+    /// when asked; `emit` returning false stops (a client that went away).
+    pub fn logs(
+        &self,
+        id: &str,
+        q: &LogQuery,
+        mut emit: impl FnMut(&crate::logs::LogEntry) -> bool,
+    ) -> Result<()> {
+        self.check_logs_readable(id)?;
+        let path = self.containers.log_path(id);
+        let in_range = |t: &str| -> bool {
+            let Ok(t) = chrono::DateTime::parse_from_rfc3339(t) else {
+                return true;
+            };
+            let t = t.with_timezone(&chrono::Utc);
+            q.since.is_none_or(|s| t >= s) && q.until.is_none_or(|u| t <= u)
+        };
+        let offset = crate::logs::live_len(&path);
+        let mut entries: Vec<_> = crate::logs::read_all(&path)
+            .into_iter()
+            .filter(|e| in_range(&e.time))
+            .collect();
+        if let Some(n) = q.tail {
+            let skip = entries.len().saturating_sub(n);
+            entries.drain(..skip);
+        }
+        for e in &entries {
+            if !emit(e) {
+                return Ok(());
+            }
+        }
+        if q.follow && q.until.is_none() {
+            let running = || self.state(id).map(|s| s.status.is_live()).unwrap_or(false);
+            crate::logs::follow(
+                &path,
+                offset,
+                |e| !in_range(&e.time) || emit(e),
+                || !running(),
+            )?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,69 @@
+//! `pause`, `unpause`, and the freeze copies and commits hold.
+
+use crate::container::Status;
+use crate::error::{Error, Result};
+use crate::Engine;
+
+impl Engine {
+    /// `docker pause`: freezes every process of the container.
+    pub fn pause(&self, id: &str) -> Result<()> {
+        let _l = self.containers.lock(id)?;
+        let mut st = self.state_unlocked_check(id)?;
+        match st.status {
+            Status::Running => {}
+            Status::Paused => {
+                return Err(Error::conflict(format!("container {id} is already paused")))
+            }
+            _ => return Err(Error::conflict(format!("container {id} is not running"))),
+        }
+        self.cgroup(id).set_frozen(true)?;
+        st.status = Status::Paused;
+        self.containers.write_state(id, &st)?;
+        if let Ok(rec) = self.record(id) {
+            self.emit(&rec, "pause", &[]);
+        }
+        Ok(())
+    }
+
+    /// `docker unpause`.
+    pub fn unpause(&self, id: &str) -> Result<()> {
+        let _l = self.containers.lock(id)?;
+        let mut st = self.state_unlocked_check(id)?;
+        if st.status != Status::Paused {
+            return Err(Error::conflict(format!("container {id} is not paused")));
+        }
+        self.cgroup(id).set_frozen(false)?;
+        st.status = Status::Running;
+        self.containers.write_state(id, &st)?;
+        if let Ok(rec) = self.record(id) {
+            self.emit(&rec, "unpause", &[]);
+        }
+        Ok(())
+    }
+
+    /// Runs `f` with a running container frozen (processes stopped by the freezer cgroup), so
+    /// its files cannot change underneath (commit, and cp's defence against symlink races);
+    /// a stopped container is used as it is.
+    pub fn with_frozen<T>(
+        &self,
+        id: &str,
+        pause: bool,
+        f: impl FnOnce() -> Result<T>,
+    ) -> Result<T> {
+        let running = self.state(id)?.status == Status::Running;
+        if !(pause && running) {
+            return f();
+        }
+        let cg = self.cgroup(id);
+        let frozen = match crate::container::freeze::freeze(&cg) {
+            Ok(g) => Some(g),
+            // A container that stopped meanwhile has nothing left to freeze: its files are
+            // still, so the work goes on as for a stopped one.
+            Err(_) if self.state(id).is_ok_and(|s| !s.status.is_live()) => None,
+            Err(e) => return Err(e),
+        };
+        let r = f();
+        drop(frozen);
+        r
+    }
+}
