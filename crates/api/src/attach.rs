@@ -125,14 +125,14 @@ pub async fn attach(
     let shim = if running {
         let dir = engine.containers.dir(&id);
         berth_engine::shim::connect(&dir)
-            .map_err(|e| ApiError::new(409, format!("cannot attach to {id}: {e}")))?
+            .map_err(|e| ApiError::conflict(format!("cannot attach to {id}: {e}")))?
     } else {
-        let (mine, theirs) = StdUnix::pair().map_err(|e| ApiError::new(500, e.to_string()))?;
+        let (mine, theirs) = StdUnix::pair().map_err(|e| ApiError::internal(e.to_string()))?;
         PENDING.lock().unwrap().insert(id.clone(), theirs);
         mine
     };
     shim.set_nonblocking(true)
-        .map_err(|e| ApiError::new(500, e.to_string()))?;
+        .map_err(|e| ApiError::internal(e.to_string()))?;
     let upgrade = hyper::upgrade::on(&mut req);
     tokio::spawn(async move {
         let Ok(up) = upgrade.await else { return };

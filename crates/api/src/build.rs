@@ -40,8 +40,8 @@ fn string_map(raw: Option<&String>, what: &str) -> ApiResult<BTreeMap<String, St
     let Some(raw) = raw.filter(|s| !s.is_empty()) else {
         return Ok(BTreeMap::new());
     };
-    let v: BTreeMap<String, Value> = serde_json::from_str(raw)
-        .map_err(|e| ApiError::new(400, format!("invalid {what}: {e}")))?;
+    let v: BTreeMap<String, Value> =
+        serde_json::from_str(raw).map_err(|e| ApiError::invalid(format!("invalid {what}: {e}")))?;
     Ok(v.into_iter()
         .filter_map(|(k, v)| v.as_str().map(|s| (k, s.to_string())))
         .collect())
@@ -49,7 +49,7 @@ fn string_map(raw: Option<&String>, what: &str) -> ApiResult<BTreeMap<String, St
 
 /// A JSON list of strings (`cachefrom=["a","b"]`).
 fn string_list(raw: &str, what: &str) -> ApiResult<Vec<String>> {
-    serde_json::from_str(raw).map_err(|e| ApiError::new(400, format!("invalid {what}: {e}")))
+    serde_json::from_str(raw).map_err(|e| ApiError::invalid(format!("invalid {what}: {e}")))
 }
 
 async fn build(
@@ -64,20 +64,18 @@ async fn build(
         .all("t")
         .iter()
         .filter(|v| !v.is_empty())
-        .map(|v| Reference::parse(v).map_err(|e| ApiError::new(400, e.to_string())))
+        .map(|v| Reference::parse(v).map_err(|e| ApiError::invalid(e.to_string())))
         .collect::<ApiResult<Vec<_>>>()?;
     if let Some(p) = one("platform").filter(|p| !p.is_empty()) {
         let host = format!("linux/{}", berth_engine::image::config::host_arch());
         if p != host {
-            return Err(ApiError::new(
-                400,
-                format!("platform {p}: only this host's platform ({host}) can be built"),
-            ));
+            return Err(ApiError::invalid(format!(
+                "platform {p}: only this host's platform ({host}) can be built"
+            )));
         }
     }
     if one("remote").is_some_and(|r| !r.is_empty()) {
-        return Err(ApiError::new(
-            400,
+        return Err(ApiError::invalid(
             "remote build contexts are not supported: send the context as a tar",
         ));
     }

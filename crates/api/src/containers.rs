@@ -9,8 +9,7 @@ use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use berth_engine::container::{status_text, HostConfig, Status};
 use berth_engine::image::ContainerConfig;
-use berth_engine::reference::Reference;
-use berth_engine::{CreateRequest, ErrorKind};
+use berth_engine::CreateRequest;
 use serde_json::{json, Value};
 use std::collections::HashMap;
 
@@ -40,8 +39,8 @@ pub(crate) fn filters(q: &HashMap<String, String>) -> ApiResult<HashMap<String, 
     let Some(raw) = q.get("filters").filter(|s| !s.is_empty()) else {
         return Ok(HashMap::new());
     };
-    let v: Value = serde_json::from_str(raw)
-        .map_err(|e| ApiError::new(400, format!("invalid filter: {e}")))?;
+    let v: Value =
+        serde_json::from_str(raw).map_err(|e| ApiError::invalid(format!("invalid filter: {e}")))?;
     let mut out = HashMap::new();
     if let Some(m) = v.as_object() {
         for (k, vals) in m {
@@ -129,7 +128,7 @@ async fn create(State(engine): State<Shared>, Query(q): Q, body: Bytes) -> ApiRe
         json!({})
     } else {
         serde_json::from_slice(&body)
-            .map_err(|e| ApiError::new(400, format!("invalid JSON: {e}")))?
+            .map_err(|e| ApiError::invalid(format!("invalid JSON: {e}")))?
     };
     strip_nulls(&mut v);
     // `--mount` through the API: Docker's Mount objects, checked by the engine as the CLI's.
@@ -142,13 +141,12 @@ async fn create(State(engine): State<Shared>, Query(q): Q, body: Bytes) -> ApiRe
     }
     let host_config: HostConfig = match v.get("HostConfig") {
         Some(h) => serde_json::from_value(h.clone())
-            .map_err(|e| ApiError::new(400, format!("invalid HostConfig: {e}")))?,
+            .map_err(|e| ApiError::invalid(format!("invalid HostConfig: {e}")))?,
         None => HostConfig::default(),
     };
     let image = v["Image"].as_str().unwrap_or("").to_string();
     if image.is_empty() {
-        return Err(ApiError::new(
-            400,
+        return Err(ApiError::invalid(
             "config cannot be empty in order to create a container",
         ));
     }
@@ -197,11 +195,8 @@ async fn create(State(engine): State<Shared>, Query(q): Q, body: Bytes) -> ApiRe
         o.remove("NetworkingConfig");
     }
     let config: ContainerConfig = serde_json::from_value(v)
-        .map_err(|e| ApiError::new(400, format!("invalid container config: {e}")))?;
+        .map_err(|e| ApiError::invalid(format!("invalid container config: {e}")))?;
     let name = q.get("name").filter(|n| !n.is_empty()).cloned();
-    let shown = Reference::parse(&image)
-        .map(|r| r.familiar())
-        .unwrap_or(image.clone());
     let mounts = v_mounts
         .iter()
         .map(|m| mount_fields(m).into_request(&m.to_string()))
@@ -213,16 +208,7 @@ async fn create(State(engine): State<Shared>, Query(q): Q, body: Bytes) -> ApiRe
         host_config,
         mounts,
     };
-    let id = blocking(&engine, move |e| {
-        e.create(req).map_err(|err| {
-            if err.kind == ErrorKind::NotFound && err.message.starts_with("Unable to find image") {
-                berth_engine::Error::not_found(format!("No such image: {shown}"))
-            } else {
-                err
-            }
-        })
-    })
-    .await?;
+    let id = blocking(&engine, move |e| e.create(req)).await?;
     Ok((StatusCode::CREATED, Json(json!({"Id": id, "Warnings": []}))).into_response())
 }
 
@@ -350,10 +336,9 @@ async fn remove_link(
     Query(q): Q,
 ) -> ApiResult<StatusCode> {
     if !truthy(q.get("link")) {
-        return Err(ApiError::new(
-            404,
-            format!("No such container: {id}/{alias}"),
-        ));
+        return Err(ApiError::not_found(format!(
+            "No such container: {id}/{alias}"
+        )));
     }
     on_container(&engine, id, move |e, id| {
         e.remove_link(&id, &alias)?;
@@ -505,7 +490,7 @@ async fn rename(
     let new = q
         .get("name")
         .cloned()
-        .ok_or_else(|| ApiError::new(400, "name is required"))?;
+        .ok_or_else(|| ApiError::invalid("name is required"))?;
     on_container(&engine, id, move |e, id| e.rename(&id, &new)).await?;
     Ok(StatusCode::NO_CONTENT)
 }

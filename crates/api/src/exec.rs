@@ -76,7 +76,7 @@ struct Exec {
 static EXECS: LazyLock<Mutex<HashMap<String, Exec>>> = LazyLock::new(Default::default);
 
 fn no_such_exec(id: &str) -> ApiError {
-    ApiError::new(404, format!("No such exec instance: {id}"))
+    ApiError::not_found(format!("No such exec instance: {id}"))
 }
 
 async fn create(
@@ -86,7 +86,7 @@ async fn create(
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     let cmd = cfg.cmd.clone().unwrap_or_default();
     if cmd.is_empty() {
-        return Err(ApiError::new(400, "No exec command specified"));
+        return Err(ApiError::invalid("No exec command specified"));
     }
     let exec_id = berth_engine::store::random_hex(32);
     let x = exec_id.clone();
@@ -332,11 +332,11 @@ async fn start(
 ) -> ApiResult<Response> {
     let body = axum::body::to_bytes(std::mem::take(req.body_mut()), 1 << 20)
         .await
-        .map_err(|e| ApiError::new(400, e.to_string()))?;
+        .map_err(|e| ApiError::invalid(e.to_string()))?;
     let sc: StartConfig = if body.is_empty() {
         StartConfig::default()
     } else {
-        serde_json::from_slice(&body).map_err(|e| ApiError::new(400, e.to_string()))?
+        serde_json::from_slice(&body).map_err(|e| ApiError::invalid(e.to_string()))?
     };
     let (container, cfg) = {
         let mut execs = EXECS.lock().unwrap();
@@ -349,7 +349,7 @@ async fn start(
             } else {
                 "has already run"
             };
-            return Err(ApiError::new(409, format!("Exec command {exec_id} {what}")));
+            return Err(ApiError::conflict(format!("Exec command {exec_id} {what}")));
         }
         x.started = true;
         x.running = true;
@@ -371,7 +371,7 @@ async fn start(
         let launched =
             tokio::task::spawn_blocking(move || launch(&e, &x, &c, &k, false, true, None))
                 .await
-                .map_err(|e| ApiError::new(500, e.to_string()))?;
+                .map_err(|e| ApiError::internal(e.to_string()))?;
         let (pid, _) = launched.inspect_err(|err| finish(&exec_id, start_failure_code(err)))?;
         if let Some(x) = EXECS.lock().unwrap().get_mut(&exec_id) {
             x.pid = pid;

@@ -76,7 +76,7 @@ impl Fd {
 /// A pipe, both ends close-on-exec.
 pub fn pipe() -> ApiResult<(OwnedFd, OwnedFd)> {
     nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
-        .map_err(|e| ApiError::new(500, format!("pipe: {e}")))
+        .map_err(|e| ApiError::internal(format!("pipe: {e}")))
 }
 
 /// A body streaming what `f` writes into the descriptor it gets, `f` running on the blocking
@@ -94,7 +94,7 @@ pub fn piped_body(
         }
         drop(w);
     }));
-    let r = Fd::new(r).map_err(|e| ApiError::new(500, e.to_string()))?;
+    let r = Fd::new(r).map_err(|e| ApiError::internal(e.to_string()))?;
     let stream = futures_util::stream::unfold(r, |r| async move {
         let mut buf = vec![0u8; 64 * 1024];
         match r.read(&mut buf).await {
@@ -123,7 +123,7 @@ pub async fn piped_request<T: Send + 'static>(
         drop(r);
         out
     });
-    let w = Fd::new(w).map_err(|e| ApiError::new(500, e.to_string()))?;
+    let w = Fd::new(w).map_err(|e| ApiError::internal(e.to_string()))?;
     let mut data = body.into_data_stream();
     while let Some(chunk) = data.next().await {
         let Ok(chunk) = chunk else { break };

@@ -10,6 +10,7 @@ use axum::{Json, Router};
 use base64::Engine as _;
 use berth_engine::snapshot::changes::Change;
 use berth_engine::CopyEnd;
+use berth_engine::ErrorKind;
 use serde_json::{json, Value};
 use std::collections::HashMap;
 
@@ -29,7 +30,7 @@ fn path_of(q: &HashMap<String, String>) -> ApiResult<String> {
     q.get("path")
         .filter(|p| !p.is_empty())
         .cloned()
-        .ok_or_else(|| ApiError::new(400, "path is required"))
+        .ok_or_else(|| ApiError::invalid("path is required"))
 }
 
 /// The stat header `docker cp` reads: base64 of the JSON stat.
@@ -39,24 +40,19 @@ async fn stat_header(
     path: String,
 ) -> ApiResult<(String, HeaderValue)> {
     let name = id.clone();
-    let p = path.clone();
     let (id, st) = on_container(engine, id, move |e, id| {
-        let st = e.path_stat(&id, &p)?;
+        // The container exists: a missing thing is the path, named as dockerd does, with
+        // the container as the client called it.
+        let st = e.path_stat(&id, &path).map_err(|err| match err.kind {
+            ErrorKind::NotFound => berth_engine::Error::not_found(format!(
+                "Could not find the file {path} in container {name}"
+            )),
+            _ => err,
+        })?;
         Ok((id, st))
     })
-    .await
-    .map_err(|err| {
-        // dockerd names the container as the client did.
-        if err.status() == 404 && err.message().starts_with("Could not find") {
-            ApiError::new(
-                404,
-                format!("Could not find the file {path} in container {name}"),
-            )
-        } else {
-            err
-        }
-    })?;
-    let json = serde_json::to_vec(&st).map_err(|e| ApiError::new(500, e.to_string()))?;
+    .await?;
+    let json = serde_json::to_vec(&st).map_err(|e| ApiError::internal(e.to_string()))?;
     let v = base64::engine::general_purpose::STANDARD.encode(json);
     Ok((id, HeaderValue::from_str(&v).unwrap()))
 }

@@ -88,14 +88,14 @@ async fn commit(
     let q = QueryPairs::parse(raw.as_deref());
     let one = |k: &str| q.one(k).filter(|v| !v.is_empty());
     let container =
-        one("container").ok_or_else(|| ApiError::new(400, "a container is needed to commit"))?;
+        one("container").ok_or_else(|| ApiError::invalid("a container is needed to commit"))?;
     let reference = match one("repo") {
         Some(repo) => {
             let full = match one("tag") {
                 Some(t) => format!("{repo}:{t}"),
                 None => repo,
             };
-            Some(Reference::parse(&full).map_err(|e| ApiError::new(400, e.to_string()))?)
+            Some(Reference::parse(&full).map_err(|e| ApiError::invalid(e.to_string()))?)
         }
         None => None,
     };
@@ -148,10 +148,9 @@ async fn by_name(State(engine): State<Shared>, Path(rest): Path<String>) -> ApiR
         return save(engine, vec![name.to_string()]).await;
     }
     let Some(name) = rest.strip_suffix("/json") else {
-        return Err(ApiError::new(
-            404,
-            format!("page not found: /images/{rest}"),
-        ));
+        return Err(ApiError::not_found(format!(
+            "page not found: /images/{rest}"
+        )));
     };
     let name = name.to_string();
     blocking(&engine, move |e| {
@@ -180,7 +179,7 @@ async fn by_name_post(
 /// `GET /images/search`: there is no index to search here.
 async fn search() -> ApiError {
     ApiError::new(
-        501,
+        berth_engine::ErrorKind::NotImplemented,
         "search is not supported by berth: browse the registry instead",
     )
 }
@@ -209,10 +208,9 @@ async fn remove(
 /// `POST /images/{name}/tag?repo=&tag=`.
 async fn tag(engine: Shared, rest: String, q: HashMap<String, String>) -> ApiResult<StatusCode> {
     let Some(name) = rest.strip_suffix("/tag") else {
-        return Err(ApiError::new(
-            404,
-            format!("page not found: /images/{rest}"),
-        ));
+        return Err(ApiError::not_found(format!(
+            "page not found: /images/{rest}"
+        )));
     };
     let name = name.to_string();
     let repo = q.get("repo").cloned().unwrap_or_default();
@@ -341,7 +339,7 @@ async fn create(
         return import(engine, &q, &changes, src, body).await;
     }
     let Some(from) = q.get("fromImage").cloned() else {
-        return Err(ApiError::new(400, "fromImage or fromSrc is required"));
+        return Err(ApiError::invalid("fromImage or fromSrc is required"));
     };
     let tag = q.get("tag").cloned().unwrap_or_default();
     let name = if tag.is_empty() {
@@ -351,7 +349,7 @@ async fn create(
     } else {
         format!("{from}:{tag}")
     };
-    let r = Reference::parse(&name).map_err(|err| ApiError::new(400, err.to_string()))?;
+    let r = Reference::parse(&name).map_err(|err| ApiError::invalid(err.to_string()))?;
     let opts = PullOptions {
         platform: q.get("platform").filter(|p| !p.is_empty()).cloned(),
         credentials: registry_auth(&headers),
@@ -371,8 +369,7 @@ async fn import(
     body: Body,
 ) -> ApiResult<Response> {
     if src != "-" {
-        return Err(ApiError::new(
-            400,
+        return Err(ApiError::invalid(
             "importing from a URL is not supported: send the archive as the body",
         ));
     }
@@ -384,7 +381,7 @@ async fn import(
                 Some(t) => format!("{r}:{t}"),
                 None => r,
             })
-            .map_err(|err| ApiError::new(400, err.to_string()))?,
+            .map_err(|err| ApiError::invalid(err.to_string()))?,
         ),
         None => None,
     };
@@ -392,7 +389,7 @@ async fn import(
     let mut cfg = berth_engine::image::ContainerConfig::default();
     for c in changes {
         berth_engine::image::config::apply_change(&mut cfg, c)
-            .map_err(|e| ApiError::new(400, e.to_string()))?;
+            .map_err(|e| ApiError::invalid(e.to_string()))?;
     }
     let id = piped_request(&engine, body, move |e, fd| {
         // SAFETY: the pipe's read end, open for this call; ManuallyDrop leaves closing to it.
@@ -415,7 +412,7 @@ async fn push(
         Some(t) => format!("{name}:{t}"),
         None => name,
     };
-    let r = Reference::parse(&name).map_err(|err| ApiError::new(400, err.to_string()))?;
+    let r = Reference::parse(&name).map_err(|err| ApiError::invalid(err.to_string()))?;
     let creds = registry_auth(headers);
     progress_stream(&engine, move |e, progress| {
         let res = e.push(&r, creds.as_ref(), progress)?;

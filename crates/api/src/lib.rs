@@ -5,6 +5,7 @@
 mod attach;
 mod build;
 mod containers;
+mod error;
 mod exec;
 mod fdio;
 mod files;
@@ -18,60 +19,20 @@ mod volumes;
 
 use axum::body::Body;
 use axum::extract::Request;
-use axum::http::{StatusCode, Uri};
+use axum::http::Uri;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::Router;
-use berth_engine::{Engine, Error as EngineError};
-use serde_json::json;
+use berth_engine::Engine;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 pub use berth_engine::inspect::{API_VERSION, MIN_API_VERSION};
+pub use error::ApiError;
 pub use listen::{Endpoint, TlsFiles};
 
 /// Shared state of the handlers.
 pub type Shared = Arc<Engine>;
-
-/// An error answer: Docker's status code and `{"message": …}` body.
-#[derive(Debug)]
-pub struct ApiError {
-    status: StatusCode,
-    /// What the client is told.
-    pub message: String,
-}
-
-impl ApiError {
-    /// An error with `status`.
-    pub fn new(status: u16, message: impl Into<String>) -> Self {
-        ApiError {
-            status: StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
-            message: message.into(),
-        }
-    }
-
-    /// The HTTP status.
-    pub fn status(&self) -> u16 {
-        self.status.as_u16()
-    }
-
-    /// The message.
-    pub fn message(&self) -> &str {
-        &self.message
-    }
-}
-
-impl From<EngineError> for ApiError {
-    fn from(e: EngineError) -> Self {
-        ApiError::new(e.kind.http_status(), e.message)
-    }
-}
-
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        (self.status, axum::Json(json!({ "message": self.message }))).into_response()
-    }
-}
 
 /// What handlers return.
 pub type ApiResult<T> = std::result::Result<T, ApiError>;
@@ -97,7 +58,7 @@ pub async fn blocking<T: Send + 'static>(
     let e = engine.clone();
     tokio::task::spawn_blocking(move || f(&e))
         .await
-        .map_err(|e| ApiError::new(500, format!("handler failed: {e}")))?
+        .map_err(|e| ApiError::internal(format!("handler failed: {e}")))?
         .map_err(ApiError::from)
 }
 
@@ -115,8 +76,7 @@ pub fn long_lived<T: Send + 'static>(
     // count is bounded so that repeating it cannot exhaust the host.
     let started = if LONG_LIVED.fetch_add(1, Ordering::Relaxed) >= MAX_LONG_LIVED {
         LONG_LIVED.fetch_sub(1, Ordering::Relaxed);
-        Err(ApiError::new(
-            503,
+        Err(ApiError::unavailable(
             "too many long-running requests at once: try again later",
         ))
     } else {
@@ -128,12 +88,12 @@ pub fn long_lived<T: Send + 'static>(
             })
             .map_err(|e| {
                 LONG_LIVED.fetch_sub(1, Ordering::Relaxed);
-                ApiError::new(500, format!("start a thread: {e}"))
+                ApiError::internal(format!("start a thread: {e}"))
             })
     };
     async move {
         started?;
-        rx.await.map_err(|_| ApiError::new(500, "handler failed"))
+        rx.await.map_err(|_| ApiError::internal("handler failed"))
     }
 }
 
@@ -179,10 +139,10 @@ async fn strip_version(mut req: Request, next: Next) -> Response {
                 let max = version_tuple(API_VERSION).unwrap();
                 let min = version_tuple(MIN_API_VERSION).unwrap();
                 if v > max {
-                    return ApiError::new(400, format!("client version {ver} is too new. Maximum supported API version is {API_VERSION}")).into_response();
+                    return ApiError::invalid(format!("client version {ver} is too new. Maximum supported API version is {API_VERSION}")).into_response();
                 }
                 if v < min {
-                    return ApiError::new(400, format!("client version {ver} is too old. Minimum supported API version is {MIN_API_VERSION}, please upgrade your client to a newer version")).into_response();
+                    return ApiError::invalid(format!("client version {ver} is too old. Minimum supported API version is {MIN_API_VERSION}, please upgrade your client to a newer version")).into_response();
                 }
                 let mut new = format!("/{tail}");
                 if let Some(q) = req.uri().query() {
@@ -222,10 +182,11 @@ pub fn router(engine: Shared) -> Router {
         .merge(images::routes())
         .merge(swarm::routes())
         .fallback(|req: Request<Body>| async move {
-            ApiError::new(
-                404,
-                format!("page not found: {} {}", req.method(), req.uri().path()),
-            )
+            ApiError::not_found(format!(
+                "page not found: {} {}",
+                req.method(),
+                req.uri().path()
+            ))
         })
         .with_state(engine);
     Router::new()

@@ -143,7 +143,7 @@ async fn stats(
             async move {
                 tokio::task::spawn_blocking(move || engine.stats(&id))
                     .await
-                    .map_err(|e| ApiError::new(500, e.to_string()))?
+                    .map_err(|e| ApiError::internal(e.to_string()))?
                     .map_err(ApiError::from)
             }
         }

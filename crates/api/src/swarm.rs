@@ -40,16 +40,15 @@ pub fn routes() -> Router<Shared> {
 }
 
 async fn not_manager() -> ApiResult<()> {
-    Err(ApiError::new(503, NOT_MANAGER))
+    Err(ApiError::unavailable(NOT_MANAGER))
 }
 
 async fn not_in_swarm() -> ApiResult<()> {
-    Err(ApiError::new(503, "This node is not part of a swarm"))
+    Err(ApiError::unavailable("This node is not part of a swarm"))
 }
 
 async fn unsupported() -> ApiResult<()> {
-    Err(ApiError::new(
-        503,
+    Err(ApiError::unavailable(
         "swarm mode is not supported by berth: it runs containers on this host only",
     ))
 }

@@ -71,7 +71,7 @@ async fn events_stream(
     let mut filters = Vec::new();
     for (k, vals) in crate::containers::filters(&q)? {
         if !events::FILTER_KEYS.contains(&k.as_str()) {
-            return Err(ApiError::new(400, format!("invalid filter '{k}'")));
+            return Err(ApiError::invalid(format!("invalid filter '{k}'")));
         }
         filters.extend(vals.into_iter().map(|v| (k.clone(), v)));
     }

@@ -49,13 +49,10 @@ async fn create(
     Json(b): Json<CreateBody>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     if !b.driver.is_empty() && b.driver != "local" {
-        return Err(ApiError::new(
-            404,
-            format!(
-                "error looking up volume plugin {0}: plugin \"{0}\" not found",
-                b.driver
-            ),
-        ));
+        return Err(ApiError::not_found(format!(
+            "error looking up volume plugin {0}: plugin \"{0}\" not found",
+            b.driver
+        )));
     }
     let v = blocking(&engine, move |e| {
         let name = Some(b.name.as_str()).filter(|n| !n.is_empty());

@@ -1,12 +1,15 @@
-//! The engine's error type and the one place its kinds map to exit codes (and, later, HTTP).
+//! The engine's error type: distinct kinds (each front end maps them at its edge: HTTP in
+//! the api crate) and the exit codes Docker gives them.
 
 use std::io;
 
 /// What sort of failure an error is; decides the CLI exit code and the API status.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ErrorKind {
-    /// No such image, container, layer or file.
+    /// No such container, layer, network, volume or file.
     NotFound,
+    /// No such image here: the one kind a client answers by pulling.
+    ImageNotFound,
     /// A name or tag is taken.
     AlreadyExists,
     /// The request is malformed.
@@ -19,6 +22,10 @@ pub enum ErrorKind {
     NotExecutable,
     /// The container's command was not found (Docker's 127).
     CommandNotFound,
+    /// What this node cannot do by design, such as swarm (Docker's 503).
+    Unavailable,
+    /// A feature berth does not have (Docker's 501).
+    NotImplemented,
 }
 
 impl ErrorKind {
@@ -28,16 +35,6 @@ impl ErrorKind {
             ErrorKind::NotExecutable => 126,
             ErrorKind::CommandNotFound => 127,
             _ => 125,
-        }
-    }
-
-    /// The Docker Engine API's HTTP status for this kind of failure.
-    pub fn http_status(self) -> u16 {
-        match self {
-            ErrorKind::NotFound => 404,
-            ErrorKind::AlreadyExists | ErrorKind::Conflict => 409,
-            ErrorKind::InvalidArgument => 400,
-            _ => 500,
         }
     }
 }
@@ -67,6 +64,10 @@ impl Error {
     /// `NotFound` error.
     pub fn not_found(message: impl Into<String>) -> Self {
         Self::new(ErrorKind::NotFound, message)
+    }
+    /// `ImageNotFound` error.
+    pub fn image_not_found(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::ImageNotFound, message)
     }
     /// A command (a build's RUN) that ended with `code`.
     pub fn command_failed(message: impl Into<String>, code: i64) -> Self {

@@ -234,7 +234,7 @@ impl VolumeStore {
 }
 
 /// The tmpfs options (`o=`) of volume options whose `type` is tmpfs.
-fn tmpfs_options_of(options: &BTreeMap<String, String>) -> Option<Vec<String>> {
+pub(crate) fn tmpfs_options_of(options: &BTreeMap<String, String>) -> Option<Vec<String>> {
     (options.get("type").map(String::as_str) == Some("tmpfs")).then(|| {
         options
             .get("o")

@@ -480,12 +480,12 @@ fn create_container(engine: &Engine, a: &RunArgs) -> anyhow::Result<String> {
         }
     }
     let id = match engine.create(req.clone()) {
-        Err(e)
-            if e.kind == ErrorKind::NotFound
-                && e.message.starts_with("Unable to find image")
-                && a.pull == "missing" =>
-        {
-            eprintln!("{}", e.message);
+        Err(e) if e.kind == ErrorKind::ImageNotFound && a.pull == "missing" => {
+            // The docker CLI's line, before it pulls what the engine did not have.
+            let shown = berth_engine::reference::Reference::parse(&req.image)
+                .map(|r| r.familiar())
+                .unwrap_or_else(|_| req.image.clone());
+            eprintln!("Unable to find image '{shown}' locally");
             super::registry::pull_image(engine, &req.image, a.platform.clone(), &progress())?;
             engine.create(req)?
         }

@@ -1,4 +1,5 @@
-//! The bundle a start runs: the OCI spec, /etc/hosts, resolv.conf, hostname, links and volume copy-up, written afresh at every start.
+//! The bundle a start runs: the OCI spec, /etc/hosts, resolv.conf, hostname, links and volume copy-
+//! up, written afresh at every start.
 
 use crate::container::{spec, ContainerRecord};
 use crate::error::{Error, IoContext, Result};

@@ -1,4 +1,5 @@
-//! `cp` and the archive routes: tar streams in and out of a container, unpacked inside their destination.
+//! `cp` and the archive routes: tar streams in and out of a container, unpacked inside their
+//! destination.
 
 use crate::error::{Error, IoContext, Result};
 use crate::snapshot;

@@ -1,16 +1,18 @@
-//! `create`: the user's settings merged over the image's, validated, then the name, volumes and directory made, all undone on failure.
+//! `create`: the user's settings merged over the image's and every rule checked first; only
+//! then the name, volumes and directory are made, and a failure gives each of them back.
 
-use crate::container::validate::validate_host_config;
-use crate::container::validate::validate_hostname;
-use crate::container::{names, ContainerRecord, HostConfig, State};
+use crate::container::merge::{command_line, merge_config};
+use crate::container::mounts::{parse_tmpfs_flag, parse_volume_flag, MountRequest};
+use crate::container::validate::{validate_host_config, validate_hostname};
+use crate::container::{names, ContainerRecord, HostConfig, MountPoint, MountType, State};
 use crate::error::{Error, ErrorKind, IoContext, Result};
 use crate::image::ContainerConfig;
 use crate::network::plan::network_mode_is_bridge;
 use crate::reference::Reference;
 use crate::snapshot;
-use crate::store::{self};
+use crate::store;
 use crate::Engine;
-use crate::DEFAULT_PATH;
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 /// What `create` needs: the user's settings before the image's defaults are merged in.
@@ -26,7 +28,45 @@ pub struct CreateRequest {
     /// Host settings (`binds`, `tmpfs` and `volumes_from` are resolved into mounts).
     pub host_config: HostConfig,
     /// `--mount` requests.
-    pub mounts: Vec<crate::container::mounts::MountRequest>,
+    pub mounts: Vec<MountRequest>,
+}
+
+/// A mount as planned before anything exists: what it needs made at create.
+#[derive(Debug)]
+enum Needs {
+    /// Nothing: a tmpfs, an existing bind source, or a mount taken from another container.
+    Nothing,
+    /// A volume, named or anonymous (then with the options and flags asked for).
+    Volume {
+        name: Option<String>,
+        options: BTreeMap<String, String>,
+        readonly: bool,
+        nocopy: bool,
+    },
+    /// A bind source to make (`--mount type=bind` with create-source).
+    BindSource,
+}
+
+/// What a failed create gives back: the name it reserved and the volumes it made.
+struct Undo<'a> {
+    engine: &'a Engine,
+    name: Option<(String, String)>,
+    volumes: Vec<String>,
+    armed: bool,
+}
+
+impl Drop for Undo<'_> {
+    fn drop(&mut self) {
+        if !self.armed {
+            return;
+        }
+        if let Some((name, id)) = &self.name {
+            names::release(&self.engine.root, name, id);
+        }
+        for v in &self.volumes {
+            let _ = self.engine.volumes.remove(v);
+        }
+    }
 }
 
 impl Engine {
@@ -34,179 +74,37 @@ impl Engine {
     pub fn create(&self, req: CreateRequest) -> Result<String> {
         let mut hc = req.host_config;
         validate_host_config(&hc)?;
-        // Further networks named at create must exist (400, not 404: the docker CLI reads a
-        // 404 from create as a missing image).
-        for x in hc.extra_networks.iter().flatten() {
-            self.networks
-                .get(&x.name)
-                .map_err(|_| Error::invalid(format!("network {} not found", x.name)))?;
-        }
-        // Legacy links name containers that exist now (Docker checks at create too); the
-        // linked container's name is what is kept.
-        let mode = hc.network_mode.as_str();
-        if !hc.link_pairs().is_empty() && (mode == "host" || mode.starts_with("container:")) {
-            return Err(Error::invalid(format!(
-                "conflicting options: {} type networking can't be used with links. This would result in undefined behavior",
-                if mode == "host" { "host" } else { "container" }
-            )));
-        }
-        let mut links = Vec::new();
-        for (target, alias) in hc.link_pairs() {
-            let child = self.resolve(target).map_err(|e| {
-                Error::not_found(format!("could not get container for {target}: {e}"))
-            })?;
-            links.push(format!("{}:{alias}", self.record(&child)?.name));
-        }
-        if !links.is_empty() {
+        self.check_networks(&hc)?;
+        if let Some(links) = self.resolve_links(&hc)? {
             hc.links = Some(links);
         }
-        if network_mode_is_bridge(&hc.network_mode)
-            && !matches!(hc.network_mode.as_str(), "" | "default" | "bridge")
-        {
-            // Docker's message for a user network that does not exist — not a 404, which
-            // clients read as a missing image and try to pull.
-            self.networks
-                .get(&hc.network_mode)
-                .map_err(|e| Error::invalid(e.message))?;
-        }
         let img = self.images.resolve(&req.image).map_err(|e| match e.kind {
-            ErrorKind::NotFound => {
+            ErrorKind::ImageNotFound => {
                 let shown = Reference::parse(&req.image)
                     .map(|r| r.familiar())
                     .unwrap_or_else(|_| req.image.clone());
-                Error::not_found(format!("Unable to find image '{shown}' locally"))
+                Error::image_not_found(format!("No such image: {shown}"))
             }
             _ => e,
         })?;
         let icfg = self.images.config(&img.id)?.config;
         let u = req.config;
-
-        let mut cfg = icfg.clone();
-        cfg.image = req.image.clone();
-        if u.entrypoint.is_some() {
-            // `--entrypoint ''` arrives as [""]: no entrypoint, as Docker reads it.
-            cfg.entrypoint = u
-                .entrypoint
-                .clone()
-                .filter(|e| !e.is_empty() && e != &[String::new()]);
-            // A new entrypoint drops the image's command (Docker's rule).
-            cfg.cmd = None;
-        }
-        if u.cmd.is_some() {
-            cfg.cmd = u.cmd.clone();
-        }
-        let mut env = icfg.env.clone().unwrap_or_default();
-        if !env.iter().any(|e| e.starts_with("PATH=")) {
-            env.insert(0, DEFAULT_PATH.to_string());
-        }
-        for e in u.env.iter().flatten() {
-            let key = e.split_once('=').map(|x| x.0).unwrap_or(e);
-            env.retain(|x| x.split_once('=').map(|y| y.0).unwrap_or(x) != key);
-            env.push(e.clone());
-        }
-        cfg.env = Some(env);
-        if !u.user.is_empty() {
-            cfg.user = u.user.clone();
-        }
-        if !u.working_dir.is_empty() {
-            if !u.working_dir.starts_with('/') {
-                return Err(Error::invalid(format!(
-                    "the working directory '{}' is invalid, it needs to be an absolute path",
-                    u.working_dir
-                )));
-            }
-            cfg.working_dir = u.working_dir.clone();
-        }
-        if let Some(l) = &u.labels {
-            let labels = cfg.labels.get_or_insert_with(Default::default);
-            labels.extend(l.clone());
-        }
-        if let Some(p) = &u.exposed_ports {
-            let ports = cfg.exposed_ports.get_or_insert_with(Default::default);
-            ports.extend(p.clone());
-        }
-        if let Some(v) = &u.volumes {
-            cfg.volumes
-                .get_or_insert_with(Default::default)
-                .extend(v.clone());
-        }
-        // The image's ports as much as the client's: each becomes firewall text with -P.
-        for key in cfg.exposed_ports.iter().flat_map(|m| m.keys()) {
-            crate::network::parse_port_key(key)?;
-        }
-        if u.stop_signal.is_some() {
-            cfg.stop_signal = u.stop_signal.clone();
-        }
-        if let Some(s) = &cfg.stop_signal {
-            crate::signal::parse(s)?;
-        }
-        if u.stop_timeout.is_some() {
-            cfg.stop_timeout = u.stop_timeout;
-        }
-        if let Some(h) = &u.healthcheck {
-            // The user's settings override the image's field by field; a new test replaces it.
-            let mut merged = cfg
-                .healthcheck
-                .clone()
-                .unwrap_or_else(|| serde_json::json!({}));
-            if let (Some(m), Some(o)) = (merged.as_object_mut(), h.as_object()) {
-                for (k, v) in o {
-                    m.insert(k.clone(), v.clone());
-                }
-            }
-            cfg.healthcheck = Some(merged);
-        }
-        cfg.tty = u.tty;
-        cfg.open_stdin = u.open_stdin;
-        cfg.stdin_once = u.stdin_once;
-        cfg.attach_stdin = u.attach_stdin;
-        cfg.attach_stdout = u.attach_stdout;
-        cfg.attach_stderr = u.attach_stderr;
-        cfg.domainname = u.domainname.clone();
-
-        let mut full: Vec<String> = cfg.entrypoint.clone().unwrap_or_default();
-        full.extend(cfg.cmd.clone().unwrap_or_default());
-        if full.is_empty() {
-            return Err(Error::invalid("no command specified"));
-        }
-
-        let mut anonymous = Vec::new();
-        let mounts = match self.resolve_mounts(
-            &hc,
-            &req.mounts,
-            icfg.volumes.as_ref(),
-            u.volumes.as_ref(),
-            &mut anonymous,
-        ) {
-            Ok(m) => m,
-            Err(e) => {
-                for v in anonymous {
-                    let _ = self.volumes.remove(&v);
-                }
-                return Err(e);
-            }
-        };
-        let id = store::random_hex(32);
-        cfg.hostname = if !u.hostname.is_empty() {
-            u.hostname.clone()
-        } else if hc.network_mode == "host" {
-            // On the host's network the host's name, as Docker's.
-            nix::unistd::gethostname()
-                .ok()
-                .and_then(|h| h.into_string().ok())
-                .unwrap_or_else(|| id[..12].to_string())
-        } else if let Some(other) = hc.network_mode.strip_prefix("container:") {
-            // Sharing another container's network: its name too.
-            self.resolve(other)
-                .and_then(|o| self.record(&o))
-                .map(|r| r.config.hostname)
-                .unwrap_or_else(|_| id[..12].to_string())
-        } else {
-            id[..12].to_string()
-        };
+        let mut cfg = merge_config(&icfg, &u, &req.image)?;
         if !u.hostname.is_empty() {
             validate_hostname(&u.hostname)?;
         }
+        let planned =
+            self.plan_mounts(&hc, &req.mounts, icfg.volumes.as_ref(), u.volumes.as_ref())?;
+
+        // Everything is checked: from here on each thing made is given back on failure.
+        let id = store::random_hex(32);
+        cfg.hostname = self.hostname_for(&u.hostname, &hc, &id);
+        let mut undo = Undo {
+            engine: self,
+            name: None,
+            volumes: Vec::new(),
+            armed: true,
+        };
         let name = match &req.name {
             Some(n) => {
                 let n = n.trim_start_matches('/').to_string();
@@ -215,9 +113,12 @@ impl Engine {
             }
             None => names::generate(&self.root, &id)?,
         };
+        undo.name = Some((name.clone(), id.clone()));
+        let mounts = self.make_mounts(planned, &mut undo.volumes)?;
+        let full = command_line(&cfg);
         let rec = ContainerRecord {
             id: id.clone(),
-            name: name.clone(),
+            name,
             created: store::now_rfc3339(),
             image: img.id.clone(),
             path: full[0].clone(),
@@ -239,29 +140,88 @@ impl Engine {
         })();
         if let Err(e) = made {
             let _ = store::make_writable_and_remove(&tmp);
-            names::release(&self.root, &name, &id);
-            for v in &anonymous {
-                let _ = self.volumes.remove(v);
-            }
             return Err(e);
         }
+        undo.armed = false;
         self.emit(&rec, "create", &[]);
         Ok(id)
     }
 
-    /// Turns `-v`, `--mount`, `--tmpfs`, `--volumes-from` and the image's VOLUMEs into mount
-    /// points, creating the volumes they name; explicit mounts win over `--volumes-from` and
-    /// image volumes at the same path. Anonymous volumes made are added to `anonymous`.
-    pub(crate) fn resolve_mounts(
+    /// The networks a create names must exist: a missing one is a bad request (400), never a
+    /// 404, which clients read as a missing image and try to pull.
+    fn check_networks(&self, hc: &HostConfig) -> Result<()> {
+        for x in hc.extra_networks.iter().flatten() {
+            self.networks
+                .get(&x.name)
+                .map_err(|_| Error::invalid(format!("network {} not found", x.name)))?;
+        }
+        if network_mode_is_bridge(&hc.network_mode)
+            && !matches!(hc.network_mode.as_str(), "" | "default" | "bridge")
+        {
+            self.networks
+                .get(&hc.network_mode)
+                .map_err(|e| Error::invalid(e.message))?;
+        }
+        Ok(())
+    }
+
+    /// Legacy links name containers that exist now (Docker checks at create too); what is
+    /// kept is the linked container's name. None when there are no links.
+    fn resolve_links(&self, hc: &HostConfig) -> Result<Option<Vec<String>>> {
+        let pairs = hc.link_pairs();
+        if pairs.is_empty() {
+            return Ok(None);
+        }
+        let mode = hc.network_mode.as_str();
+        if mode == "host" || mode.starts_with("container:") {
+            return Err(Error::invalid(format!(
+                "conflicting options: {} type networking can't be used with links. This would result in undefined behavior",
+                if mode == "host" { "host" } else { "container" }
+            )));
+        }
+        let mut links = Vec::new();
+        for (target, alias) in pairs {
+            let child = self.resolve(target).map_err(|e| {
+                Error::not_found(format!("could not get container for {target}: {e}"))
+            })?;
+            links.push(format!("{}:{alias}", self.record(&child)?.name));
+        }
+        Ok(Some(links))
+    }
+
+    /// The container's hostname: the user's, else the host's on the host's network, another
+    /// container's when sharing its network, else the short id (Docker's).
+    fn hostname_for(&self, asked: &str, hc: &HostConfig, id: &str) -> String {
+        if !asked.is_empty() {
+            return asked.to_string();
+        }
+        let short = || id[..12].to_string();
+        if hc.network_mode == "host" {
+            return nix::unistd::gethostname()
+                .ok()
+                .and_then(|h| h.into_string().ok())
+                .unwrap_or_else(short);
+        }
+        if let Some(other) = hc.network_mode.strip_prefix("container:") {
+            return self
+                .resolve(other)
+                .and_then(|o| self.record(&o))
+                .map(|r| r.config.hostname)
+                .unwrap_or_else(|_| short());
+        }
+        short()
+    }
+
+    /// Plans `-v`, `--mount`, `--tmpfs`, `--volumes-from` and the image's VOLUMEs as mount
+    /// points, making nothing yet; explicit mounts win over `--volumes-from` and image volumes
+    /// at the same path.
+    fn plan_mounts(
         &self,
         hc: &HostConfig,
-        requests: &[crate::container::mounts::MountRequest],
-        image_volumes: Option<&std::collections::BTreeMap<String, serde_json::Value>>,
-        user_volumes: Option<&std::collections::BTreeMap<String, serde_json::Value>>,
-        anonymous: &mut Vec<String>,
-    ) -> Result<Vec<crate::container::MountPoint>> {
-        use crate::container::mounts::{parse_tmpfs_flag, parse_volume_flag, MountRequest};
-        use crate::container::{MountPoint, MountType};
+        requests: &[MountRequest],
+        image_volumes: Option<&BTreeMap<String, serde_json::Value>>,
+        user_volumes: Option<&BTreeMap<String, serde_json::Value>>,
+    ) -> Result<Vec<(MountPoint, Needs)>> {
         let mut explicit: Vec<MountRequest> = Vec::new();
         for b in hc.binds.iter().flatten() {
             explicit.push(parse_volume_flag(b)?);
@@ -275,9 +235,11 @@ impl Engine {
             };
             explicit.push(parse_tmpfs_flag(&spec)?);
         }
-        let mut points: Vec<MountPoint> = Vec::new();
+        let mut points: Vec<(MountPoint, Needs)> = Vec::new();
+        let taken =
+            |points: &[(MountPoint, Needs)], d: &str| points.iter().any(|p| p.0.destination == d);
         for r in &explicit {
-            if points.iter().any(|p| p.destination == r.destination()) {
+            if taken(&points, r.destination()) {
                 return Err(Error::invalid(format!(
                     "Duplicate mount point: {}",
                     r.destination()
@@ -295,29 +257,35 @@ impl Engine {
             };
             points.push(match r {
                 MountRequest::Volume { name, readonly, nocopy, options, .. } => {
-                    let v = self.volumes.create(name.as_deref(), Default::default(), options.iter().cloned().collect())?;
-                    if name.is_none() {
-                        anonymous.push(v.name.clone());
+                    if let Some(n) = name {
+                        crate::volume::validate_name(n)?;
                     }
-                    match v.tmpfs_options() {
-                        Some(opts) => MountPoint { name: Some(v.name), rw: !readonly, tmpfs_options: opts, ..base },
-                        None => MountPoint { typ: MountType::Volume, name: Some(v.name), source: v.mountpoint, rw: !readonly, nocopy: *nocopy, ..base },
+                    let options: BTreeMap<String, String> = options.iter().cloned().collect();
+                    // A volume that exists keeps its options; a new one's are checked now.
+                    let new = name.as_deref().is_none_or(|n| self.volumes.get(n).is_err());
+                    if let Some(o) = crate::volume::tmpfs_options_of(&options).filter(|_| new) {
+                        crate::container::mounts::check_tmpfs_options(&o)?;
                     }
+                    let needs = Needs::Volume { name: name.clone(), options, readonly: *readonly, nocopy: *nocopy };
+                    (base, needs)
                 }
                 MountRequest::Bind { source, readonly, propagation, create_source, .. } => {
                     let src = Path::new(source);
-                    if !src.exists() {
-                        if !create_source {
-                            return Err(Error::invalid(format!(
-                                "invalid mount config for type \"bind\": bind source path does not exist: {source}"
-                            )));
-                        }
-                        std::fs::create_dir_all(src).ctx(|| format!("create bind source {source}"))?;
-                    }
-                    MountPoint { typ: MountType::Bind, source: src.to_path_buf(), rw: !readonly, propagation: propagation.clone(), ..base }
+                    let needs = if src.exists() {
+                        Needs::Nothing
+                    } else if *create_source {
+                        Needs::BindSource
+                    } else {
+                        return Err(Error::invalid(format!(
+                            "invalid mount config for type \"bind\": bind source path does not exist: {source}"
+                        )));
+                    };
+                    let m = MountPoint { typ: MountType::Bind, source: src.to_path_buf(), rw: !readonly, propagation: propagation.clone(), ..base };
+                    (m, needs)
                 }
                 MountRequest::Tmpfs { options, .. } => {
-                    MountPoint { rw: !options.iter().any(|o| o == "ro"), tmpfs_options: options.clone(), ..base }
+                    let m = MountPoint { rw: !options.iter().any(|o| o == "ro"), tmpfs_options: options.clone(), ..base };
+                    (m, Needs::Nothing)
                 }
             });
         }
@@ -329,7 +297,7 @@ impl Engine {
                 .into_iter()
                 .filter(|m| m.typ != MountType::Tmpfs)
             {
-                if points.iter().any(|p| p.destination == m.destination) {
+                if taken(&points, &m.destination) {
                     continue;
                 }
                 match mode {
@@ -342,7 +310,7 @@ impl Engine {
                         )))
                     }
                 }
-                points.push(m);
+                points.push((m, Needs::Nothing));
             }
         }
         // The client's anonymous volumes (`Config.Volumes`, `-v /path`), then the image's.
@@ -356,7 +324,7 @@ impl Engine {
             );
         for (dest, from_image) in wanted {
             let d = dest.trim_end_matches('/');
-            if d.is_empty() || points.iter().any(|p| p.destination == d) {
+            if d.is_empty() || taken(&points, d) {
                 continue;
             }
             if !d.starts_with('/') {
@@ -376,21 +344,76 @@ impl Engine {
                     "invalid volume {dest:?} in the image: a volume cannot cover /proc, /sys or /dev"
                 )));
             }
-            let v = self
-                .volumes
-                .create(None, Default::default(), Default::default())?;
-            anonymous.push(v.name.clone());
-            points.push(MountPoint {
+            let m = MountPoint {
                 typ: MountType::Volume,
-                name: Some(v.name),
-                source: v.mountpoint,
+                name: None,
+                source: PathBuf::new(),
                 destination: d.to_string(),
                 rw: true,
                 propagation: String::new(),
                 nocopy: false,
                 tmpfs_options: vec![],
-            });
+            };
+            let needs = Needs::Volume {
+                name: None,
+                options: BTreeMap::new(),
+                readonly: false,
+                nocopy: false,
+            };
+            points.push((m, needs));
         }
         Ok(points)
+    }
+
+    /// Makes what the planned mounts need: volumes (those this call made, named or not, are
+    /// added to `made`, so a failure can give them back) and bind sources.
+    fn make_mounts(
+        &self,
+        planned: Vec<(MountPoint, Needs)>,
+        made: &mut Vec<String>,
+    ) -> Result<Vec<MountPoint>> {
+        let mut out = Vec::with_capacity(planned.len());
+        for (m, needs) in planned {
+            out.push(match needs {
+                Needs::Nothing => m,
+                Needs::BindSource => {
+                    std::fs::create_dir_all(&m.source)
+                        .ctx(|| format!("create bind source {}", m.source.display()))?;
+                    m
+                }
+                Needs::Volume {
+                    name,
+                    options,
+                    readonly,
+                    nocopy,
+                } => {
+                    let existed = name.as_deref().is_some_and(|n| self.volumes.get(n).is_ok());
+                    let v = self
+                        .volumes
+                        .create(name.as_deref(), Default::default(), options)?;
+                    if !existed {
+                        made.push(v.name.clone());
+                    }
+                    match v.tmpfs_options() {
+                        Some(opts) => MountPoint {
+                            typ: MountType::Tmpfs,
+                            name: Some(v.name),
+                            rw: !readonly,
+                            tmpfs_options: opts,
+                            ..m
+                        },
+                        None => MountPoint {
+                            typ: MountType::Volume,
+                            name: Some(v.name),
+                            source: v.mountpoint,
+                            rw: !readonly,
+                            nocopy,
+                            ..m
+                        },
+                    }
+                }
+            });
+        }
+        Ok(out)
     }
 }

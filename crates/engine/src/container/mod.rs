@@ -13,6 +13,7 @@ pub mod exec;
 pub mod filter;
 pub mod freeze;
 pub mod logs;
+pub mod merge;
 pub mod mounts;
 pub mod names;
 pub mod pause;

@@ -1,4 +1,5 @@
-//! Host settings checked before anything is made: the rules the kernel would otherwise be trusted with.
+//! Host settings checked before anything is made: the rules the kernel would otherwise be trusted
+//! with.
 
 use crate::container::{spec, HostConfig};
 use crate::error::{Error, Result};

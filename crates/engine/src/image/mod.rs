@@ -149,7 +149,7 @@ impl ImageStore {
     pub fn get(&self, id: &str) -> Result<ImageRecord> {
         let p = self.record_path(id)?;
         if !p.exists() {
-            return Err(Error::not_found(format!("No such image: {id}")));
+            return Err(Error::image_not_found(format!("No such image: {id}")));
         }
         store::read_json(&p)
     }
@@ -191,7 +191,7 @@ impl ImageStore {
 
     /// Finds an image by reference, full id, or unique id prefix (as `docker` does).
     pub fn resolve(&self, s: &str) -> Result<ImageRecord> {
-        let not_found = || Error::not_found(format!("No such image: {s}"));
+        let not_found = || Error::image_not_found(format!("No such image: {s}"));
         if let Ok(r) = Reference::parse(s) {
             if let Some(id) = self.repositories().get(&r.to_string()) {
                 return self.get(id);
