@@ -3,6 +3,7 @@
 mod cli;
 mod format;
 mod human;
+mod template;
 
 use clap::Parser;
 use std::path::PathBuf;

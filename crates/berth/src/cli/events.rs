@@ -1,7 +1,7 @@
 //! `berth events`: the host's event log, filtered, then followed.
 
 use super::EventsArgs;
-use crate::format::Template;
+use crate::template::Template;
 use crate::{CmdResult, Exit};
 use anyhow::anyhow;
 use berth_engine::events::{self, Event};

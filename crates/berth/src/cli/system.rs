@@ -1,7 +1,7 @@
 //! inspect, version, info.
 
 use super::{FormatArgs, InspectArgs};
-use crate::format::Template;
+use crate::template::Template;
 use crate::{CmdResult, Exit};
 use berth_engine::Engine;
 use serde_json::{json, Value};
