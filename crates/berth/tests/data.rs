@@ -126,6 +126,65 @@ fn anonymous_volumes_go_with_rm_v_and_rm_flag() {
 }
 
 #[test]
+fn a_refused_create_leaves_no_volume_and_no_name_behind() {
+    let b = Berth::new();
+    let ctx = b.path().join("ctx-vol");
+    std::fs::create_dir_all(&ctx).unwrap();
+    std::fs::write(ctx.join("Dockerfile"), "FROM busybox\nVOLUME /data\n").unwrap();
+    b.ok(&["build", "-q", "-t", "withvol", ctx.to_str().unwrap()]);
+    b.ok(&["create", "--name", "taken", "busybox"]);
+    let before = b.ok(&["volume", "ls", "-q"]);
+    for _ in 0..3 {
+        let o = b.fails(&["run", "--name", "taken", "withvol", "true"], 125);
+        assert!(o.stderr.contains("is already in use"), "{o:?}");
+    }
+    // Refused after the mounts were planned: a duplicate mount point, a bad --volumes-from
+    // mode, a new named volume beside a refused one.
+    b.fails(
+        &["create", "-v", "fresh:/x", "-v", "/tmp:/x", "withvol"],
+        125,
+    );
+    b.fails(
+        &[
+            "create",
+            "-v",
+            "fresh:/x",
+            "--volumes-from",
+            "taken:bogus",
+            "withvol",
+        ],
+        125,
+    );
+    b.fails(
+        &["create", "--name", "taken", "-v", "fresh:/x", "withvol"],
+        125,
+    );
+    assert_eq!(
+        b.ok(&["volume", "ls", "-q"]),
+        before,
+        "no volume was left behind"
+    );
+    assert_eq!(
+        b.ok(&["ps", "-aq"]).lines().count(),
+        1,
+        "only the first container exists"
+    );
+    // The name a failed create reserved is free again.
+    b.fails(
+        &[
+            "create",
+            "--name",
+            "fresh-name",
+            "--volumes-from",
+            "nosuch",
+            "busybox",
+        ],
+        125,
+    );
+    b.ok(&["create", "--name", "fresh-name", "busybox"]);
+}
+
+#[test]
 fn bind_mounts_and_tmpfs() {
     let b = Berth::new();
     let host = b.path().join("hostdir");

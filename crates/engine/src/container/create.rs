@@ -291,6 +291,16 @@ impl Engine {
         }
         for vf in hc.volumes_from.iter().flatten() {
             let (c, mode) = vf.split_once(':').unwrap_or((vf, ""));
+            let rw = match mode {
+                "ro" => Some(false),
+                "rw" => Some(true),
+                "" => None,
+                other => {
+                    return Err(Error::invalid(format!(
+                        "invalid mode for --volumes-from: {other}"
+                    )))
+                }
+            };
             let other = self.record(&self.resolve(c)?)?;
             for mut m in other
                 .mounts
@@ -300,15 +310,8 @@ impl Engine {
                 if taken(&points, &m.destination) {
                     continue;
                 }
-                match mode {
-                    "ro" => m.rw = false,
-                    "rw" => m.rw = true,
-                    "" => {}
-                    other => {
-                        return Err(Error::invalid(format!(
-                            "invalid mode for --volumes-from: {other}"
-                        )))
-                    }
+                if let Some(rw) = rw {
+                    m.rw = rw;
                 }
                 points.push((m, Needs::Nothing));
             }
