@@ -252,9 +252,11 @@ fn run_pulls_a_missing_image() {
     );
     // --pull never refuses, a missing repository fails with Docker's code and message.
     let c = Berth::empty();
+    // The docker CLI's words: it says it will pull only when it does.
     let out = c.fails(&["run", "--pull", "never", "--rm", &short, "true"], 125);
     assert!(
-        out.stderr.contains("Unable to find image"),
+        out.stderr.contains(&format!("No such image: {name}"))
+            && !out.stderr.contains("Unable to find image"),
         "{}",
         out.stderr
     );

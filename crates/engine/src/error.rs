@@ -4,7 +4,7 @@
 use std::io;
 
 /// What sort of failure an error is; decides the CLI exit code and the API status.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum ErrorKind {
     /// No such container, layer, network, volume or file.
     NotFound,

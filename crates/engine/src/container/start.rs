@@ -1,8 +1,9 @@
 //! `start`: the bundle, then a shim that reports the container's pid or why it could not start.
 
 use crate::container::Status;
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{Error, Result};
 use crate::shim;
+use crate::shim::reply::StarterReply;
 use crate::Engine;
 use std::io::Read;
 use std::os::fd::AsRawFd;
@@ -98,33 +99,19 @@ impl Engine {
             .map_err(give_back)?;
         drop(ready_w);
         drop(attach);
-        let mut msg = String::new();
-        let _ = std::fs::File::from(ready_r).read_to_string(&mut msg);
+        let mut bytes = Vec::new();
+        let _ = std::fs::File::from(ready_r).read_to_end(&mut bytes);
         let _ = child.wait();
-        if let Some(pid) = msg.strip_prefix("ok ") {
-            return pid
-                .trim()
-                .parse()
-                .map_err(|_| Error::internal(format!("shim said {msg:?}")));
+        match StarterReply::decode(&bytes, "the shim") {
+            StarterReply::Started { pid, .. } => Ok(pid),
+            StarterReply::Failed { kind, message } => Err(Error::new(
+                kind,
+                format!(
+                    "failed to create task for container {}: {message}",
+                    &id[..12]
+                ),
+            )),
         }
-        let rest = msg.strip_prefix("err ").unwrap_or("");
-        let (code, text) = rest
-            .split_once(' ')
-            .unwrap_or(("125", "the shim exited without reporting"));
-        let kind = match code {
-            "127" => ErrorKind::CommandNotFound,
-            "126" => ErrorKind::NotExecutable,
-            _ => ErrorKind::Internal,
-        };
-        let text = if msg.is_empty() {
-            "the shim exited without reporting".to_string()
-        } else {
-            text.to_string()
-        };
-        Err(Error::new(
-            kind,
-            format!("failed to create task for container {}: {text}", &id[..12]),
-        ))
     }
 
     /// After a host reboot (or whenever no shim runs any more): starts the containers whose

@@ -1,0 +1,82 @@
+//! The shim: berth re-executed (`berth shim`) to be a container's parent for its whole life.
+//!
+//! It clones the container through the runtime, then — single-threaded, in one poll loop —
+//! copies the container's output into the json-file log and to attached clients, feeds their
+//! input to the container, reaps it, records the exit in `state.json`, removes the container if
+//! `--rm` asked, tells the clients the exit code, and exits. It is detached from whoever started
+//! it (its own session, re-parented away), so the CLI may come and go, and no daemon is needed.
+//!
+//! Descriptors it is started with: 3, a pipe on which it reports the start (a
+//! [`reply::StarterReply`]); optionally 4, a socket of a first attached client.
+//!
+//! Attach protocol (stream socket, both ways): frames of `[kind: u8][len: u32 BE][payload]`.
+
+mod io;
+pub mod reply;
+mod restart;
+mod starter;
+mod supervise;
+
+pub use io::{
+    attach_socket, connect, read_frame, short_path, write_frame, FRAME_EXIT, FRAME_RESIZE,
+    FRAME_STDERR, FRAME_STDIN, FRAME_STDIN_EOF, FRAME_STDOUT,
+};
+
+use crate::container::ContainerRecord;
+use crate::store::Root;
+use reply::StarterReply;
+use std::os::fd::{FromRawFd, RawFd};
+use std::path::Path;
+
+/// Descriptor on which the shim reports the start.
+pub const READY_FD: RawFd = 3;
+/// Descriptor of the first attached client, when present.
+pub const ATTACH_FD: RawFd = 4;
+
+/// Runs the shim for container `id` under state root `root`; returns the process exit code.
+pub fn run(root: &Path, id: &str, has_attach: bool) -> i32 {
+    // SAFETY: setsid/fork/_exit before any other thread exists.
+    unsafe {
+        libc::setsid();
+        match libc::fork() {
+            -1 => return 125,
+            0 => {}
+            _ => libc::_exit(0),
+        }
+        // A shim outlives terminals and its starter; stray job-control signals must not end it.
+        libc::signal(libc::SIGHUP, libc::SIG_IGN);
+        libc::signal(libc::SIGINT, libc::SIG_IGN);
+        libc::signal(libc::SIGTERM, libc::SIG_IGN);
+        libc::signal(libc::SIGPIPE, libc::SIG_IGN);
+    }
+    // SAFETY: fds 3 and 4 were set up by our starter for us alone.
+    let mut ready = Some(unsafe { std::fs::File::from_raw_fd(READY_FD) });
+    let mut clients: Vec<std::os::unix::net::UnixStream> = Vec::new();
+    if has_attach {
+        // SAFETY: as above.
+        clients.push(unsafe { std::os::unix::net::UnixStream::from_raw_fd(ATTACH_FD) });
+    }
+    let done = supervise::Supervisor::open(root, id, &mut ready, &mut clients)
+        .and_then(supervise::Supervisor::supervise);
+    match done {
+        Ok(()) => 0,
+        Err(message) => {
+            let failed = StarterReply::Failed {
+                kind: crate::error::ErrorKind::Internal,
+                message,
+            };
+            supervise::report(&mut ready, &failed);
+            125
+        }
+    }
+}
+
+/// Records a container event from the shim.
+fn emit(root: &Root, rec: &ContainerRecord, action: &str, extra: &[(&str, &str)]) {
+    let mut attrs: Vec<(&str, &str)> = vec![
+        ("image", rec.config.image.as_str()),
+        ("name", rec.name.as_str()),
+    ];
+    attrs.extend_from_slice(extra);
+    crate::events::emit(root, "container", action, &rec.id, &attrs);
+}
