@@ -262,15 +262,16 @@ pub fn request(a: &RunArgs) -> anyhow::Result<CreateRequest> {
             exposed.insert(format!("{p}/{proto}"), serde_json::json!({}));
         }
     }
+    // The engine's rules, with the docker CLI's words for a bad flag.
+    use berth_engine::container::validate::{validate_dns_server, validate_extra_host};
     for d in &a.dns {
-        if d.parse::<std::net::IpAddr>().is_err() {
-            bail!("invalid argument \"{d}\" for \"--dns\" flag: {d} is not an ip address");
+        if let Err(e) = validate_dns_server(d) {
+            bail!("invalid argument \"{d}\" for \"--dns\" flag: {e}");
         }
     }
     for h in &a.add_host {
-        match h.split_once(':') {
-            Some((n, ip)) if !n.is_empty() && ip.parse::<std::net::IpAddr>().is_ok() => {}
-            _ => bail!("invalid argument \"{h}\" for \"--add-host\" flag: invalid IP address in add-host: {h}"),
+        if let Err(e) = validate_extra_host(h) {
+            bail!("invalid argument \"{h}\" for \"--add-host\" flag: {e}");
         }
     }
     let mut sysctls = BTreeMap::new();

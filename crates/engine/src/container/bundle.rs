@@ -1,6 +1,7 @@
 //! The bundle a start runs: the OCI spec, /etc/hosts, resolv.conf, hostname, links and volume copy-
 //! up, written afresh at every start.
 
+use crate::container::etc_files;
 use crate::container::{spec, ContainerRecord};
 use crate::error::{Error, IoContext, Result};
 use crate::network::plan::network_mode_is_bridge;
@@ -8,30 +9,6 @@ use crate::snapshot;
 use crate::store::{self};
 use crate::Engine;
 use std::path::{Path, PathBuf};
-
-/// The host's resolv.conf minus loopback name servers (unreachable from a container's own
-/// network namespace); Docker falls back to public resolvers when none are left.
-pub(crate) fn resolv_conf() -> String {
-    let host = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
-    let mut out = String::new();
-    let mut servers = 0;
-    for line in host.lines() {
-        let t = line.trim();
-        if let Some(ns) = t.strip_prefix("nameserver") {
-            let ns = ns.trim();
-            if ns.starts_with("127.") || ns == "::1" {
-                continue;
-            }
-            servers += 1;
-        }
-        out.push_str(line);
-        out.push('\n');
-    }
-    if servers == 0 {
-        out.push_str("nameserver 8.8.8.8\nnameserver 8.8.4.4\n");
-    }
-    out
-}
 
 /// What one legacy link adds to a container at start.
 pub(crate) struct LinkEntry {
@@ -180,6 +157,7 @@ impl Engine {
         &self,
         rec: &ContainerRecord,
         user: &str,
+        group_add: Option<&[String]>,
     ) -> Result<spec::ResolvedUser> {
         let upper = self.containers.dir(&rec.id).join("upper");
         let read = |p: &str| {
@@ -188,11 +166,10 @@ impl Engine {
                 .read_file(Some(&upper), &rec.layers, p)
                 .map(|b| String::from_utf8_lossy(&b).into_owned())
         };
-        spec::resolve_user(
-            user,
-            read("/etc/passwd").as_deref(),
-            read("/etc/group").as_deref(),
-        )
+        let group = read("/etc/group");
+        let mut u = spec::resolve_user(user, read("/etc/passwd").as_deref(), group.as_deref())?;
+        spec::add_groups(&mut u, group_add.unwrap_or_default(), group.as_deref())?;
+        Ok(u)
     }
 
     pub(crate) fn prepare_bundle(
@@ -201,37 +178,8 @@ impl Engine {
         console_size: Option<(u16, u16)>,
     ) -> Result<()> {
         let dir = self.containers.dir(&rec.id);
-        let mut user = self.resolve_user(rec, &rec.config.user)?;
-        for g in rec.host_config.group_add.iter().flatten() {
-            let gid = match g.parse::<u32>() {
-                Ok(n) => n,
-                Err(_) => {
-                    let upper = dir.join("upper");
-                    let group = self
-                        .images
-                        .layers
-                        .read_file(Some(&upper), &rec.layers, "/etc/group")
-                        .map(|b| String::from_utf8_lossy(&b).into_owned())
-                        .unwrap_or_default();
-                    group
-                        .lines()
-                        .find_map(|l| {
-                            let f: Vec<&str> = l.split(':').collect();
-                            (f.len() >= 3 && f[0] == g)
-                                .then(|| f[2].parse().ok())
-                                .flatten()
-                        })
-                        .ok_or_else(|| {
-                            Error::invalid(format!(
-                                "Unable to find group {g}: no matching entries in group file"
-                            ))
-                        })?
-                }
-            };
-            if !user.additional_gids.contains(&gid) {
-                user.additional_gids.push(gid);
-            }
-        }
+        let user =
+            self.resolve_user(rec, &rec.config.user, rec.host_config.group_add.as_deref())?;
         let links = self.link_entries(rec)?;
         let attachment = self.plan_network(rec)?;
         let namespaces = self.namespace_modes(rec)?;
@@ -259,29 +207,14 @@ impl Engine {
                 d.cgroup_permissions.clone(),
             ));
         }
-        let mut env = rec.config.env.clone().unwrap_or_default();
-        let has = |env: &Vec<String>, k: &str| {
-            env.iter()
-                .any(|e| e.split_once('=').map(|x| x.0) == Some(k))
-        };
-        if !has(&env, "HOSTNAME") {
-            env.insert(
-                1.min(env.len()),
-                format!("HOSTNAME={}", rec.config.hostname),
-            );
-        }
-        if rec.config.tty && !has(&env, "TERM") {
-            env.push("TERM=xterm".into());
-        }
-        if !has(&env, "HOME") {
-            env.push(format!("HOME={}", user.home));
-        }
-        for e in links.iter().flat_map(|l| &l.env) {
-            // The container's own variables win over a link's (Docker's order).
-            if !has(&env, e.split_once('=').map_or(e.as_str(), |x| x.0)) {
-                env.push(e.clone());
-            }
-        }
+        let link_env: Vec<String> = links.iter().flat_map(|l| l.env.clone()).collect();
+        let env = etc_files::start_env(
+            rec.config.env.clone().unwrap_or_default(),
+            &rec.config.hostname,
+            rec.config.tty,
+            &user.home,
+            &link_env,
+        );
         std::fs::write(dir.join("hostname"), format!("{}\n", rec.config.hostname))
             .ctx(|| "write hostname".into())?;
         let host_net = namespaces
@@ -291,80 +224,39 @@ impl Engine {
             // On the host's network the host's names are the right ones, as Docker does.
             std::fs::read_to_string("/etc/hosts").unwrap_or_default()
         } else {
-            let mut h = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::\tip6-localnet\nff00::\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n".to_string();
-            if let Some(a) = &attachment {
-                h.push_str(&format!("{}\t{}\n", a.ip, rec.config.hostname));
-            }
-            for l in &links {
-                h.push_str(&l.hosts_line);
-            }
-            for extra in rec.host_config.extra_hosts.iter().flatten() {
-                if let Some((name, ip)) = extra.split_once(':') {
-                    // `host-gateway`: the host as the container reaches it — its network's
-                    // gateway, else the default bridge's (Docker uses docker0's address).
-                    let ip = if ip == "host-gateway" {
-                        attachment
-                            .as_ref()
-                            .map(|a| a.gateway.to_string())
-                            .or_else(|| {
-                                let net = self.networks.get("bridge").ok()?;
-                                net.subnet().map(|(_, _, g)| g.to_string())
-                            })
-                            .unwrap_or_else(|| "127.0.0.1".into())
-                    } else {
-                        ip.to_string()
-                    };
-                    h.push_str(&format!("{ip}\t{name}\n"));
-                }
-            }
-            h
+            // `host-gateway`: the host as the container reaches it — its network's gateway,
+            // else the default bridge's (Docker uses docker0's address).
+            let gateway = attachment
+                .as_ref()
+                .map(|a| a.gateway.to_string())
+                .or_else(|| {
+                    let net = self.networks.get("bridge").ok()?;
+                    net.subnet().map(|(_, _, g)| g.to_string())
+                })
+                .unwrap_or_else(|| "127.0.0.1".into());
+            let link_lines: Vec<String> = links.iter().map(|l| l.hosts_line.clone()).collect();
+            etc_files::hosts_file(&etc_files::HostsInputs {
+                own: attachment
+                    .as_ref()
+                    .map(|a| (a.ip.to_string(), rec.config.hostname.as_str())),
+                link_lines: &link_lines,
+                extra_hosts: rec.host_config.extra_hosts.as_deref().unwrap_or_default(),
+                host_gateway: &gateway,
+            })
         };
         std::fs::write(dir.join("hosts"), hosts).ctx(|| "write hosts".into())?;
         let hc = &rec.host_config;
-        let user_dns = hc.dns.iter().flatten().next().is_some()
-            || hc.dns_search.iter().flatten().next().is_some()
-            || hc.dns_options.iter().flatten().next().is_some();
+        let host_resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
         let on_user_network = attachment.as_ref().is_some_and(|a| a.network != "bridge");
-        let resolv = if user_dns || on_user_network {
-            // Docker's rules: --dns/--dns-search/--dns-option replace the host's lines; on a
-            // user network the nameserver is the embedded one (which forwards to --dns).
-            let host = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
-            let mut out = String::new();
-            if on_user_network {
-                out.push_str(&format!("nameserver {}\n", crate::network::dns::ADDRESS));
-            } else if let Some(d) = hc.dns.as_ref().filter(|d| !d.is_empty()) {
-                for n in d {
-                    out.push_str(&format!("nameserver {n}\n"));
-                }
-            } else {
-                out.extend(
-                    resolv_conf()
-                        .lines()
-                        .filter(|l| l.starts_with("nameserver"))
-                        .map(|l| format!("{l}\n")),
-                );
-            }
-            match hc.dns_search.as_ref().filter(|d| !d.is_empty()) {
-                Some(d) => out.push_str(&format!("search {}\n", d.join(" "))),
-                None => out.extend(
-                    host.lines()
-                        .filter(|l| l.trim_start().starts_with("search"))
-                        .map(|l| format!("{l}\n")),
-                ),
-            }
-            let mut opts: Vec<String> = hc.dns_options.clone().unwrap_or_default();
-            if on_user_network && !opts.iter().any(|o| o.starts_with("ndots")) {
-                opts.push("ndots:0".into());
-            }
-            if !opts.is_empty() {
-                out.push_str(&format!("options {}\n", opts.join(" ")));
-            }
-            out
-        } else if host_net {
-            std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default()
-        } else {
-            resolv_conf()
-        };
+        let embedded = crate::network::dns::ADDRESS.to_string();
+        let resolv = etc_files::resolv_file(&etc_files::ResolvInputs {
+            host: &host_resolv,
+            host_network: host_net,
+            embedded: on_user_network.then_some(embedded.as_str()),
+            dns: hc.dns.as_deref().unwrap_or_default(),
+            search: hc.dns_search.as_deref().unwrap_or_default(),
+            options: hc.dns_options.as_deref().unwrap_or_default(),
+        });
         std::fs::write(dir.join("resolv.conf"), resolv).ctx(|| "write resolv.conf".into())?;
         self.copy_up_volumes(rec)?;
         let nofile_hard = {

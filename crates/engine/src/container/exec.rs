@@ -64,7 +64,7 @@ impl Engine {
             env.push("TERM=xterm".into());
         }
         if let Some(u) = &req.user {
-            let ru = self.resolve_user(&rec, u)?;
+            let ru = self.resolve_user(&rec, u, None)?;
             let user = process.user_mut();
             user.set_uid(ru.uid);
             user.set_gid(ru.gid);

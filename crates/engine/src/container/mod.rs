@@ -9,6 +9,7 @@ pub mod bundle;
 pub mod commit;
 pub mod copy;
 pub mod create;
+pub mod etc_files;
 pub mod exec;
 pub mod filter;
 pub mod freeze;

@@ -244,6 +244,34 @@ pub fn resolve_user(user: &str, passwd: Option<&str>, group: Option<&str>) -> Re
     Ok(out)
 }
 
+/// Adds `--group-add` groups (names from the image's /etc/group, or numbers) to `user`'s
+/// supplementary groups.
+pub fn add_groups(user: &mut ResolvedUser, groups: &[String], group: Option<&str>) -> Result<()> {
+    for g in groups {
+        let gid = match g.parse::<u32>() {
+            Ok(n) => n,
+            Err(_) => group
+                .unwrap_or("")
+                .lines()
+                .find_map(|l| {
+                    let f: Vec<&str> = l.split(':').collect();
+                    (f.len() >= 3 && f[0] == g)
+                        .then(|| f[2].parse().ok())
+                        .flatten()
+                })
+                .ok_or_else(|| {
+                    Error::invalid(format!(
+                        "Unable to find group {g}: no matching entries in group file"
+                    ))
+                })?,
+        };
+        if !user.additional_gids.contains(&gid) {
+            user.additional_gids.push(gid);
+        }
+    }
+    Ok(())
+}
+
 /// How a container gets one kind of namespace.
 #[derive(Debug, Clone, PartialEq)]
 pub enum NsMode {

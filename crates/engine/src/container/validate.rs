@@ -27,6 +27,12 @@ pub(crate) fn validate_host_config(hc: &HostConfig) -> Result<()> {
             "invalid restart policy: maximum retry count cannot be negative",
         ));
     }
+    for h in hc.extra_hosts.iter().flatten() {
+        validate_extra_host(h)?;
+    }
+    for d in hc.dns.iter().flatten() {
+        validate_dns_server(d)?;
+    }
     if hc.memory != 0 && hc.memory < 6 * 1024 * 1024 {
         return Err(Error::invalid("Minimum memory limit allowed is 6MB"));
     }
@@ -125,6 +131,31 @@ pub(crate) fn validate_host_config(hc: &HostConfig) -> Result<()> {
     Ok(())
 }
 
+/// `--add-host name:ip`: a name without blanks and an IP address or `host-gateway`
+/// (Docker's check; each becomes a line of the container's /etc/hosts).
+pub fn validate_extra_host(entry: &str) -> Result<()> {
+    let ok = entry.split_once(':').is_some_and(|(name, ip)| {
+        !name.is_empty()
+            && !name.chars().any(char::is_whitespace)
+            && (ip == "host-gateway" || ip.parse::<std::net::IpAddr>().is_ok())
+    });
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::invalid(format!(
+            "invalid IP address in add-host: {entry:?}"
+        )))
+    }
+}
+
+/// `--dns`: a name server is an IP address.
+pub fn validate_dns_server(server: &str) -> Result<()> {
+    server
+        .parse::<std::net::IpAddr>()
+        .map(|_| ())
+        .map_err(|_| Error::invalid(format!("{server} is not an ip address")))
+}
+
 /// A unicast MAC address, `xx:xx:xx:xx:xx:xx`.
 pub(crate) fn validate_mac(mac: &str) -> Result<()> {
     let ok = mac.split(':').count() == 6
@@ -161,6 +192,7 @@ pub(crate) fn validate_device(d: &crate::container::DeviceMapping) -> Result<()>
     Ok(())
 }
 
+/// A hostname of DNS labels (letters, digits, `-`), as Docker accepts.
 pub(crate) fn validate_hostname(h: &str) -> Result<()> {
     let ok = h.len() <= 253
         && h.split('.').all(|l| {
@@ -172,5 +204,92 @@ pub(crate) fn validate_hostname(h: &str) -> Result<()> {
         Ok(())
     } else {
         Err(Error::invalid(format!("invalid hostname format: {h}")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::container::{DeviceMapping, RestartPolicy};
+
+    fn refused(hc: HostConfig) -> String {
+        validate_host_config(&hc).unwrap_err().message
+    }
+
+    #[test]
+    fn restart_policies_and_limits_are_checked_as_dockers() {
+        assert!(validate_host_config(&HostConfig::default()).is_ok());
+        let policy = |name: &str, n| HostConfig {
+            restart_policy: RestartPolicy {
+                name: name.into(),
+                maximum_retry_count: n,
+            },
+            ..Default::default()
+        };
+        assert!(refused(policy("sometimes", 0)).contains("unknown policy 'sometimes'"));
+        assert!(refused(policy("always", 3)).contains("only be used with 'on-failure'"));
+        assert!(refused(policy("on-failure", -1)).contains("cannot be negative"));
+        assert!(validate_host_config(&policy("on-failure", 3)).is_ok());
+        let m = HostConfig {
+            memory: 1024,
+            ..Default::default()
+        };
+        assert_eq!(refused(m), "Minimum memory limit allowed is 6MB");
+    }
+
+    #[test]
+    fn extra_hosts_are_a_name_and_an_address() {
+        for ok in ["db:10.0.0.2", "gw:host-gateway", "v6:::1", "x:fe80::1"] {
+            assert!(validate_extra_host(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "db",
+            ":1.2.3.4",
+            "db:nowhere",
+            "a b:1.2.3.4",
+            "x\n1.1.1.1 evil:1.2.3.4",
+        ] {
+            assert!(validate_extra_host(bad).is_err(), "{bad:?}");
+        }
+        let hc = HostConfig {
+            extra_hosts: Some(vec!["db:999.1.1.1".into()]),
+            ..Default::default()
+        };
+        assert!(refused(hc).contains("add-host"));
+        assert!(validate_dns_server("9.9.9.9").is_ok());
+        assert!(validate_dns_server("dns.example").is_err());
+    }
+
+    #[test]
+    fn macs_devices_and_hostnames() {
+        assert!(validate_mac("02:42:ac:11:00:02").is_ok());
+        for bad in [
+            "01:00:5e:00:00:01",
+            "02:42:ac:11:00",
+            "zz:42:ac:11:00:02",
+            "",
+        ] {
+            assert!(validate_mac(bad).is_err(), "{bad:?}");
+        }
+        let dev = |p: &str, perms: &str| DeviceMapping {
+            path_on_host: "/dev/null".into(),
+            path_in_container: p.into(),
+            cgroup_permissions: perms.into(),
+        };
+        assert!(validate_device(&dev("/dev/xnull", "rwm")).is_ok());
+        for (p, perms) in [
+            ("/dev/../etc/x", "rw"),
+            ("/etc/x", "rw"),
+            ("/dev/", "rw"),
+            ("/dev/a//b", "r"),
+            ("/dev/ok", "rwx"),
+            ("/dev/ok", "rr"),
+        ] {
+            assert!(validate_device(&dev(p, perms)).is_err(), "{p} {perms}");
+        }
+        assert!(validate_hostname("web-1.example").is_ok());
+        for bad in ["", "a..b", "under_score", &"x".repeat(64)] {
+            assert!(validate_hostname(bad).is_err(), "{bad:?}");
+        }
     }
 }
