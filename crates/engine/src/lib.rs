@@ -10,6 +10,7 @@ pub mod content;
 mod engine;
 pub mod error;
 pub mod events;
+pub mod exec_root;
 pub mod health;
 pub mod human;
 pub mod idle;

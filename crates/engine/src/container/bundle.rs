@@ -125,7 +125,7 @@ impl Engine {
                 _ if kind == "network" && hc.disconnected => spec::NsMode::Private,
                 // On a bridge network: the namespace the starter prepares before the start.
                 _ if kind == "network" && network_mode_is_bridge(mode) => {
-                    spec::NsMode::Join(PathBuf::from(format!("/run/berth/netns/{}", rec.id)))
+                    spec::NsMode::Join(crate::exec_root::netns_path(&rec.id))
                 }
                 "" | "private" | "shareable" | "none" | "default" | "bridge" => {
                     spec::NsMode::Private

@@ -1,7 +1,7 @@
 //! Putting a container on its bridge network and taking it off.
 //!
 //! The network namespace is made before the container, as CNI plugins do: a bind mount at
-//! `/run/berth/netns/<id>` that the OCI spec joins by path (so runc or crun can start the
+//! `<runtime root>/netns/<id>` that the OCI spec joins by path (so runc or crun can start the
 //! container the same way). The shim (single-threaded) sets it up just before it forks the
 //! starter, so it can bind its DNS socket inside, and takes it down after the container exits;
 //! the engine does the same for a container whose shim died.
@@ -10,7 +10,6 @@ use super::netlink::{index, Netlink};
 use super::{firewall, Attachment};
 use crate::error::{Error, Result};
 use std::os::fd::{AsFd, AsRawFd};
-use std::path::Path;
 
 const MTU: u32 = 1500;
 
@@ -28,12 +27,12 @@ fn mac_bytes(mac: &str) -> [u8; 6] {
 
 /// Where the once-per-bridge markers live, named for the firewall's version: a newer berth
 /// brings the table of a running host up to date at its first start on each bridge.
-const FIREWALL_MARKERS: &str = "/run/berth/firewall.2";
+const FIREWALL_MARKERS: &str = "firewall.2";
 
 /// The bridge with its gateway address, up, allowed to carry 127.0.0.1 traffic for published
-/// ports, and known to the firewall (done once per bridge: a marker in /run/berth says so).
+/// ports, and known to the firewall (done once per bridge: a marker in the runtime root says so).
 fn ensure_bridge(h: &mut Netlink, a: &Attachment) -> Result<u32> {
-    let marker = Path::new(FIREWALL_MARKERS).join(&a.bridge);
+    let marker = crate::exec_root::exec_path(FIREWALL_MARKERS).join(&a.bridge);
     let existed = index(&a.bridge).is_some();
     let br = h.ensure_bridge(&a.bridge, MTU).map_err(io("bridge"))?;
     if existed && marker.exists() {
@@ -47,7 +46,7 @@ fn ensure_bridge(h: &mut Netlink, a: &Attachment) -> Result<u32> {
         "1",
     );
     firewall::add_network(&a.bridge, &a.subnet, a.internal)?;
-    let _ = std::fs::create_dir_all(FIREWALL_MARKERS);
+    let _ = std::fs::create_dir_all(crate::exec_root::exec_path(FIREWALL_MARKERS));
     let _ = std::fs::write(&marker, &a.subnet);
     Ok(br)
 }
@@ -195,7 +194,7 @@ pub fn teardown(a: &Attachment) {
 /// Unmounts a container's network namespace by its id: for a container whose every network
 /// was left while it ran, which has no attachment left to name the namespace (idempotent).
 pub fn drop_netns(id: &str) {
-    let p = Path::new("/run/berth/netns").join(id);
+    let p = crate::exec_root::netns_path(id);
     let _ = nix::mount::umount2(&p, nix::mount::MntFlags::MNT_DETACH);
     let _ = std::fs::remove_file(&p);
 }
@@ -206,6 +205,6 @@ pub fn remove_bridge(bridge: &str, subnet: &str) -> Result<()> {
         let mut h = Netlink::open().map_err(io("netlink"))?;
         h.del_link(i).map_err(io("delete bridge"))?;
     }
-    let _ = std::fs::remove_file(Path::new(FIREWALL_MARKERS).join(bridge));
+    let _ = std::fs::remove_file(crate::exec_root::exec_path(FIREWALL_MARKERS).join(bridge));
     firewall::remove_network(bridge, subnet)
 }

@@ -3,7 +3,6 @@
 use crate::container::validate::validate_mac;
 use crate::error::{Error, Result};
 use crate::Engine;
-use std::path::Path;
 
 impl Engine {
     /// `network connect`: the container joins one more network; a running one gets its next
@@ -84,7 +83,7 @@ impl Engine {
         let dir = self.containers.dir(&id);
         if live {
             let mut list = crate::network::read_attachments(&dir);
-            if !Path::new("/run/berth/netns").join(&id).exists() {
+            if !crate::exec_root::netns_path(&id).exists() {
                 return Err(Error::conflict(format!(
                     "container {id} has no network namespace to add an interface to"
                 )));
@@ -94,7 +93,7 @@ impl Engine {
             let n = (0..)
                 .find(|k| !list.iter().any(|a| a.iface == format!("eth{k}")))
                 .unwrap_or(0);
-            let live = |owner: &str| Path::new("/run/berth/netns").join(owner).exists();
+            let live = |owner: &str| crate::exec_root::netns_path(owner).exists();
             let wanted = ip
                 .map(|s| {
                     s.parse()

@@ -110,9 +110,10 @@ fn nft(batch: &str) -> Result<()> {
 
 /// A host-wide lock: several berth roots share the one table.
 fn lock() -> Result<crate::store::Lock> {
-    std::fs::create_dir_all("/run/berth")
-        .map_err(|e| Error::internal(format!("create /run/berth: {e}")))?;
-    crate::store::Lock::exclusive(std::path::Path::new("/run/berth/firewall.lock"))
+    let root = crate::exec_root::exec_root();
+    std::fs::create_dir_all(root)
+        .map_err(|e| Error::internal(format!("create {}: {e}", root.display())))?;
+    crate::store::Lock::exclusive(&root.join("firewall.lock"))
 }
 
 fn nft_lists(what: &[&str]) -> bool {

@@ -182,10 +182,12 @@ fn host_routes() -> Vec<(Ipv4Addr, u8)> {
 
 /// Where subnets are reserved host-wide (one file per bridge holding its CIDR): several berth
 /// roots share the host, and a network's bridge (with its route) may not exist yet.
-const RESERVED: &str = "/run/berth/subnets";
+fn reserved_dir() -> PathBuf {
+    crate::exec_root::exec_path("subnets")
+}
 
 fn reserved_subnets() -> Vec<(Ipv4Addr, u8)> {
-    let Ok(rd) = std::fs::read_dir(RESERVED) else {
+    let Ok(rd) = std::fs::read_dir(reserved_dir()) else {
         return Vec::new();
     };
     rd.flatten()
@@ -196,26 +198,27 @@ fn reserved_subnets() -> Vec<(Ipv4Addr, u8)> {
 
 /// The subnet reserved for `bridge`, if any.
 pub fn reserved_subnet(bridge: &str) -> Option<String> {
-    std::fs::read_to_string(std::path::Path::new(RESERVED).join(bridge))
+    std::fs::read_to_string(reserved_dir().join(bridge))
         .ok()
         .map(|s| s.trim().to_string())
 }
 
 fn reserve(bridge: &str, subnet: &str) -> Result<()> {
-    std::fs::create_dir_all(RESERVED).ctx(|| format!("create {RESERVED}"))?;
-    std::fs::write(std::path::Path::new(RESERVED).join(bridge), subnet)
-        .ctx(|| format!("reserve subnet {subnet}"))
+    let dir = reserved_dir();
+    std::fs::create_dir_all(&dir).ctx(|| format!("create {}", dir.display()))?;
+    std::fs::write(dir.join(bridge), subnet).ctx(|| format!("reserve subnet {subnet}"))
 }
 
 /// Gives a bridge's subnet back.
 pub fn unreserve(bridge: &str) {
-    let _ = std::fs::remove_file(std::path::Path::new(RESERVED).join(bridge));
+    let _ = std::fs::remove_file(reserved_dir().join(bridge));
 }
 
 /// A host-wide lock for choosing subnets.
 fn host_lock() -> Result<store::Lock> {
-    std::fs::create_dir_all("/run/berth").ctx(|| "create /run/berth".into())?;
-    store::Lock::exclusive(std::path::Path::new("/run/berth/subnets.lock"))
+    let root = crate::exec_root::exec_root();
+    std::fs::create_dir_all(root).ctx(|| format!("create {}", root.display()))?;
+    store::Lock::exclusive(&root.join("subnets.lock"))
 }
 
 /// The networks of one root.
@@ -242,7 +245,7 @@ impl NetworkStore {
     /// host, so its leases are host-wide; a user network's are its own.
     fn leases(&self, net: &NetworkRecord) -> PathBuf {
         if net.bridge() == DEFAULT_BRIDGE {
-            PathBuf::from("/run/berth/leases").join(DEFAULT_BRIDGE)
+            crate::exec_root::exec_path("leases").join(DEFAULT_BRIDGE)
         } else {
             self.dir().join(&net.id).join("leases")
         }

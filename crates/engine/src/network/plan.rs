@@ -3,7 +3,6 @@
 use crate::container::ContainerRecord;
 use crate::error::{Error, Result};
 use crate::Engine;
-use std::path::{Path, PathBuf};
 
 /// The ports a starting container publishes on `net` (ephemeral host ports chosen now).
 pub(crate) fn published_ports(
@@ -95,7 +94,7 @@ impl Engine {
             return Err(Error::invalid(format!("network {name} has no subnet")));
         }
         // A container still running on that lease (a crash leftover) holds it; gone ones not.
-        let live = |owner: &str| Path::new("/run/berth/netns").join(owner).exists();
+        let live = |owner: &str| crate::exec_root::netns_path(owner).exists();
         let wanted = hc
             .ipv4_address
             .as_deref()
@@ -179,7 +178,7 @@ impl Engine {
             gateway,
             mac: crate::network::mac_for(ip),
             ports: Vec::new(),
-            netns: PathBuf::from(format!("/run/berth/netns/{id}")),
+            netns: crate::exec_root::netns_path(id),
             subnet: format!("{subnet}/{prefix}"),
             internal: net.internal,
         })
