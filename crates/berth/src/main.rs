@@ -161,6 +161,10 @@ fn run(c: cli::Cli) -> i32 {
         );
         return 0;
     }
+    if let Some(r) = &c.exec_root {
+        // Read by the engine once, and inherited by the shims and the daemon's children.
+        std::env::set_var("BERTH_EXEC_ROOT", r);
+    }
     let root = c
         .root
         .clone()

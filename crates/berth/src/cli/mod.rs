@@ -30,6 +30,10 @@ pub struct Cli {
     /// State root (default /var/lib/berth, or $BERTH_ROOT)
     #[arg(long, global = true, env = "BERTH_ROOT")]
     pub root: Option<PathBuf>,
+    /// Runtime root: network namespaces and host-wide reservations (default /run/berth, or
+    /// $BERTH_EXEC_ROOT)
+    #[arg(long = "exec-root", global = true, env = "BERTH_EXEC_ROOT")]
+    pub exec_root: Option<PathBuf>,
     /// Print version information and quit
     #[arg(short = 'v', long = "version")]
     pub version: bool,
