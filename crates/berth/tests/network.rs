@@ -835,18 +835,39 @@ fn a_runtime_root_of_its_own_holds_the_namespaces_and_reservations() {
         String::from_utf8_lossy(&o.stdout).into_owned()
     };
     // A subnet of its own: the shared default bridge's leases live in the default root.
-    with_root(&["network", "create", "--subnet", "10.251.77.0/24", "own-root"]);
-    let id = with_root(&["run", "-d", "--network", "own-root", "busybox", "sleep", "100"])
-        .trim()
-        .to_string();
+    with_root(&[
+        "network",
+        "create",
+        "--subnet",
+        "10.251.77.0/24",
+        "own-root",
+    ]);
+    let id = with_root(&[
+        "run",
+        "-d",
+        "--network",
+        "own-root",
+        "busybox",
+        "sleep",
+        "100",
+    ])
+    .trim()
+    .to_string();
     let ns = run_root.join("netns").join(&id);
     let ok = ns.exists()
         && !std::path::Path::new("/run/berth/netns").join(&id).exists()
-        && run_root.join("subnets").read_dir().is_ok_and(|mut d| d.next().is_some());
+        && run_root
+            .join("subnets")
+            .read_dir()
+            .is_ok_and(|mut d| d.next().is_some());
     let ip = with_root(&["exec", &id, "ip", "-4", "-o", "addr", "show", "eth0"]);
     with_root(&["rm", "-f", &id]);
     with_root(&["network", "rm", "own-root"]);
-    assert!(ok, "the namespace and the subnet are kept under {}", run_root.display());
+    assert!(
+        ok,
+        "the namespace and the subnet are kept under {}",
+        run_root.display()
+    );
     assert!(ip.contains("10.251.77."), "{ip}");
     assert!(!ns.exists(), "{} is left after rm", ns.display());
 }

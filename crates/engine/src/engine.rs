@@ -2,11 +2,11 @@
 //! operations live with their domain (`container/create.rs`, `network/connect.rs`, …), each
 //! an `impl Engine` block of its own.
 
-use crate::container::{self, ContainerRecord, ContainerStore, State, Status};
+use crate::container::{self, ContainerRecord, ContainerStore, State, StateLock};
 use crate::error::Result;
 use crate::image::{ImageRecord, ImageStore};
 use crate::reference::Reference;
-use crate::store::{self, Root};
+use crate::store::Root;
 use std::path::{Path, PathBuf};
 
 /// Default PATH for containers whose image sets none (Docker's).
@@ -93,24 +93,22 @@ impl Engine {
         if !st.status.is_live() || container::same_process(st.shim_pid, st.shim_start) {
             return Ok(st);
         }
-        let _l = self.containers.lock(id)?;
-        self.state_unlocked_check(id)
+        let lock = self.containers.lock(id)?;
+        self.state_locked(&lock)
     }
 
-    /// The state check for callers that already hold the container's lock.
-    pub(crate) fn state_unlocked_check(&self, id: &str) -> Result<State> {
+    /// [`Engine::state`] for callers that hold the container's lock.
+    pub(crate) fn state_locked(&self, lock: &StateLock) -> Result<State> {
+        let id = lock.id();
         let mut st = self.containers.state_raw(id)?;
         if st.status.is_live() && !container::same_process(st.shim_pid, st.shim_start) {
             let cg =
                 berth_runtime::Cgroup::open(Path::new(&format!("{}/{id}", self.cgroup_parent)));
             cg.signal_all(libc::SIGKILL);
             let _ = cg.destroy();
-            st.status = Status::Exited;
-            st.exit_code = 137;
-            st.pid = 0;
+            st.exited(137, false);
             st.error = "the container's shim died; the container was killed".into();
-            st.finished_at = store::now_rfc3339();
-            self.containers.write_state(id, &st)?;
+            self.containers.write_state(lock, &st)?;
             crate::network::detach(&self.root, &self.containers.dir(id), id);
         }
         Ok(st)

@@ -499,6 +499,46 @@ pub struct State {
     pub health: Option<crate::health::Health>,
 }
 
+impl State {
+    /// The run ended with `code`: no process, the time of the end, no stop pending.
+    pub fn exited(&mut self, code: i32, oom: bool) {
+        self.status = Status::Exited;
+        self.pid = 0;
+        self.exit_code = code;
+        self.finished_at = store::now_rfc3339();
+        self.oom_killed = oom;
+        self.stopping = false;
+    }
+
+    /// The user stops or kills it: no restart policy brings it back.
+    pub fn stopped_by_user(&mut self) {
+        self.stopping = true;
+        self.manual_stop = true;
+    }
+
+    /// It could not start: Docker's exit code for `kind` and the reason, no process.
+    pub fn failed_to_start(&mut self, kind: crate::error::ErrorKind, message: &str) {
+        self.exit_code = kind.exit_code();
+        self.error = message.to_string();
+        self.pid = 0;
+    }
+}
+
+/// A container's lock, held: the only way to write its state, so no state is written by a
+/// process that does not hold it (the engine, or the shim).
+#[derive(Debug)]
+pub struct StateLock {
+    id: String,
+    _lock: Option<Lock>,
+}
+
+impl StateLock {
+    /// The container it locks.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+}
+
 /// The containers of one root.
 #[derive(Debug, Clone)]
 pub struct ContainerStore {
@@ -517,8 +557,20 @@ impl ContainerStore {
     }
 
     /// Takes the container's lock.
-    pub fn lock(&self, id: &str) -> Result<Lock> {
-        Lock::exclusive(&self.dir(id).join("lock"))
+    pub fn lock(&self, id: &str) -> Result<StateLock> {
+        Ok(StateLock {
+            id: id.to_string(),
+            _lock: Some(Lock::exclusive(&self.dir(id).join("lock"))?),
+        })
+    }
+
+    /// The lock the engine holds for a shim's first start while it waits for the shim's
+    /// report: the shim writes the start under it, and must not take it again.
+    pub(crate) fn held_by_starter(&self, id: &str) -> StateLock {
+        StateLock {
+            id: id.to_string(),
+            _lock: None,
+        }
     }
 
     /// Reads a record.
@@ -550,7 +602,8 @@ impl ContainerStore {
 
     /// Writes the state; the caller holds the container's lock. Atomic but not synced: a state
     /// lost to a power failure is recomputed (a shim that no longer runs means "exited").
-    pub fn write_state(&self, id: &str, st: &State) -> Result<()> {
+    pub fn write_state(&self, lock: &StateLock, st: &State) -> Result<()> {
+        let id = lock.id.as_str();
         let data = serde_json::to_vec(st).map_err(|e| Error::internal(e.to_string()))?;
         store::write_replace(&self.dir(id).join("state.json"), &data)
     }

@@ -7,8 +7,8 @@ use crate::Engine;
 impl Engine {
     /// `docker pause`: freezes every process of the container.
     pub fn pause(&self, id: &str) -> Result<()> {
-        let _l = self.containers.lock(id)?;
-        let mut st = self.state_unlocked_check(id)?;
+        let lock = self.containers.lock(id)?;
+        let mut st = self.state_locked(&lock)?;
         match st.status {
             Status::Running => {}
             Status::Paused => {
@@ -18,7 +18,7 @@ impl Engine {
         }
         self.cgroup(id).set_frozen(true)?;
         st.status = Status::Paused;
-        self.containers.write_state(id, &st)?;
+        self.containers.write_state(&lock, &st)?;
         if let Ok(rec) = self.record(id) {
             self.emit(&rec, "pause", &[]);
         }
@@ -27,14 +27,14 @@ impl Engine {
 
     /// `docker unpause`.
     pub fn unpause(&self, id: &str) -> Result<()> {
-        let _l = self.containers.lock(id)?;
-        let mut st = self.state_unlocked_check(id)?;
+        let lock = self.containers.lock(id)?;
+        let mut st = self.state_locked(&lock)?;
         if st.status != Status::Paused {
             return Err(Error::conflict(format!("container {id} is not paused")));
         }
         self.cgroup(id).set_frozen(false)?;
         st.status = Status::Running;
-        self.containers.write_state(id, &st)?;
+        self.containers.write_state(&lock, &st)?;
         if let Ok(rec) = self.record(id) {
             self.emit(&rec, "unpause", &[]);
         }

@@ -93,7 +93,7 @@ impl Engine {
     /// `docker update`: new limits (and restart policy) for a container, applied at once when
     /// it runs and kept for its next starts.
     pub fn update(&self, id: &str, req: &UpdateRequest) -> Result<()> {
-        let _l = self.containers.lock(id)?;
+        let lock = self.containers.lock(id)?;
         let mut rec = self.record(id)?;
         let mut hc = rec.host_config.clone();
         if let Some(m) = req.memory {
@@ -127,7 +127,7 @@ impl Engine {
             hc.restart_policy = r.clone();
         }
         validate_host_config(&hc)?;
-        let st = self.state_unlocked_check(id)?;
+        let st = self.state_locked(&lock)?;
         if st.status.is_live() {
             let res: oci_spec::runtime::LinuxResources = serde_json::from_value(spec::limits(&hc))
                 .map_err(|e| Error::internal(e.to_string()))?;

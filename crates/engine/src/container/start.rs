@@ -40,8 +40,8 @@ impl Engine {
         console_size: Option<(u16, u16)>,
     ) -> Result<i32> {
         let rec = self.record(id)?;
-        let _lock = self.containers.lock(id)?;
-        let st = self.state_unlocked_check(id)?;
+        let lock = self.containers.lock(id)?;
+        let st = self.state_locked(&lock)?;
         if st.status.is_live() {
             return Ok(st.pid);
         }

@@ -123,12 +123,11 @@ impl Engine {
 
     /// Records that the user is stopping the container, so its shim does not restart it.
     pub(crate) fn mark_stopping(&self, id: &str) -> Result<()> {
-        let _l = self.containers.lock(id)?;
+        let lock = self.containers.lock(id)?;
         let mut st = self.containers.state_raw(id)?;
         if st.status.is_live() {
-            st.stopping = true;
-            st.manual_stop = true;
-            self.containers.write_state(id, &st)?;
+            st.stopped_by_user();
+            self.containers.write_state(&lock, &st)?;
         }
         Ok(())
     }

@@ -33,9 +33,9 @@ impl Engine {
         let mac = endpoint.as_ref().and_then(|e| e.mac_address.clone());
         let id = self.resolve(container)?;
         let net = self.networks.get(network)?;
-        let _l = self.containers.lock(&id)?;
+        let lock = self.containers.lock(&id)?;
         let mut rec = self.record(&id)?;
-        let live = self.state_unlocked_check(&id)?.status.is_live();
+        let live = self.state_locked(&lock)?.status.is_live();
         let hc = &mut rec.host_config;
         // A container disconnected from every network (docker-compose disconnects and connects
         // again to set aliases) takes this one as its network mode's.
@@ -124,9 +124,9 @@ impl Engine {
     pub fn disconnect_network(&self, container: &str, network: &str) -> Result<()> {
         let id = self.resolve(container)?;
         let net = self.networks.get(network)?;
-        let _l = self.containers.lock(&id)?;
+        let lock = self.containers.lock(&id)?;
         let mut rec = self.record(&id)?;
-        let running = self.state_unlocked_check(&id)?.status.is_live();
+        let running = self.state_locked(&lock)?.status.is_live();
         let hc = &mut rec.host_config;
         let primary = hc.network_name().unwrap_or_default().to_string();
         if net.driver == "host" || hc.network_mode == "host" {

@@ -6,7 +6,7 @@ use super::io::{self, Output, FRAME_EXIT, FRAME_RESIZE, FRAME_STDERR, FRAME_STDI
 use super::io::{FRAME_STDIN_EOF, FRAME_STDOUT};
 use super::reply::StarterReply;
 use super::restart::{should_restart, stopped_during, Backoff};
-use crate::container::{self, ContainerRecord, ContainerStore, State, Status};
+use crate::container::{self, ContainerRecord, ContainerStore, State, StateLock, Status};
 use crate::error::ErrorKind;
 use crate::health::{Check, Health, Probe};
 use crate::logs::LogWriter;
@@ -260,7 +260,7 @@ impl<'a> Supervisor<'a> {
         // SAFETY: waitpid until no child is left.
         while unsafe { libc::waitpid(-1, std::ptr::null_mut(), 0) } > 0 {}
         let (id, containers) = (self.id, &self.containers);
-        let _lock = (!first).then(|| containers.lock(id).ok());
+        let lock = self.lock(first);
         let mut st = containers.state_raw(id).unwrap_or_default();
         st.status = if first {
             Status::Created
@@ -268,10 +268,8 @@ impl<'a> Supervisor<'a> {
             st.finished_at = store::now_rfc3339();
             Status::Exited
         };
-        st.exit_code = kind.exit_code();
-        st.error = message.clone();
-        st.pid = 0;
-        let _ = containers.write_state(id, &st);
+        st.failed_to_start(kind, &message);
+        put(containers, &lock, &st);
         crate::network::detach(&self.root, &self.dir, id);
         if first {
             if self.rec.host_config.auto_remove {
@@ -284,7 +282,7 @@ impl<'a> Supervisor<'a> {
     /// Records the run as running. At the first start the engine holds the container's lock
     /// until we report, so the write is ours alone; at a restart we take the lock ourselves.
     fn record_running(&mut self, first: bool, pid: i32) -> Result<(), String> {
-        let _lock = (!first).then(|| self.containers.lock(self.id).ok());
+        let lock = self.lock(first);
         let old = self.containers.state_raw(self.id).unwrap_or_default();
         // A stop that came while this restart was made holds: no further restart.
         let stopping = !first && old.stopping;
@@ -308,11 +306,27 @@ impl<'a> Supervisor<'a> {
             manual_stop: !first && old.manual_stop,
             health: self.check.as_ref().map(|_| Health::starting()),
         };
-        self.containers.write_state(self.id, &st).map_err(|e| {
+        let written = match &lock {
+            Some(l) => self
+                .containers
+                .write_state(l, &st)
+                .map_err(|e| e.to_string()),
+            None => Err(format!("container {} is gone", self.id)),
+        };
+        written.inspect_err(|_| {
             // SAFETY: killing our own child.
             unsafe { libc::kill(pid, libc::SIGKILL) };
-            e.to_string()
         })
+    }
+
+    /// The container's lock for a state write: at the first start the one the engine holds
+    /// for us until we report; later our own. None when the container is gone.
+    fn lock(&self, first: bool) -> Option<StateLock> {
+        if first {
+            Some(self.containers.held_by_starter(self.id))
+        } else {
+            self.containers.lock(self.id).ok()
+        }
     }
 
     /// Serves the run until it has exited and its output is drained (or 2 s have passed).
@@ -481,12 +495,12 @@ impl<'a> Supervisor<'a> {
         unsafe { libc::waitpid(ppid, std::ptr::null_mut(), 0) };
         let in_start = run.started.elapsed() < c.start_period;
         if let Ok(p) = serde_json::from_slice::<Probe>(&data) {
-            let _lock = self.containers.lock(self.id).ok();
+            let lock = self.containers.lock(self.id).ok();
             let mut st = self.containers.state_raw(self.id).unwrap_or_default();
             let h = st.health.get_or_insert_with(Health::starting);
             let changed = h.record(p, c, in_start);
             let status = h.status.clone();
-            let _ = self.containers.write_state(self.id, &st);
+            put(&self.containers, &lock, &st);
             if changed {
                 super::emit(
                     &self.root,
@@ -609,22 +623,21 @@ impl<'a> Supervisor<'a> {
             self.clients.clear();
             st.status = Status::Restarting;
             st.restart_count += 1;
-            let _ = containers.write_state(id, &st);
+            put(containers, &lock, &st);
             drop(lock);
             if !stopped_during(containers, id, backoff.next(run.started.elapsed())) {
                 return true;
             }
-            let _lock = containers.lock(id).ok();
+            let lock = containers.lock(id).ok();
             let mut st = containers.state_raw(id).unwrap_or_default();
             st.status = Status::Exited;
             st.stopping = false;
-            let _ = containers.write_state(id, &st);
+            put(containers, &lock, &st);
             crate::network::detach(&self.root, &self.dir, id);
             return false;
         }
-        st.status = Status::Exited;
-        st.stopping = false;
-        let _ = containers.write_state(id, &st);
+        st.exited(code, oom);
+        put(containers, &lock, &st);
         crate::network::detach(&self.root, &self.dir, id);
         if self.rec.host_config.auto_remove {
             // Docker's --rm takes the container's anonymous volumes with it.
@@ -646,6 +659,13 @@ struct Exit {
     code: i32,
     /// The kernel's OOM killer acted.
     oom: bool,
+}
+
+/// Writes the state under `lock`; a container that is gone has none to write.
+fn put(containers: &ContainerStore, lock: &Option<StateLock>, st: &State) {
+    if let Some(l) = lock {
+        let _ = containers.write_state(l, st);
+    }
 }
 
 /// Tells each client the run's exit code.
