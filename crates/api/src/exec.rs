@@ -14,7 +14,6 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use berth_engine::container::Status;
 use berth_engine::ExecRequest;
 use hyper_util::rt::TokioIo;
 use serde::Deserialize;
@@ -85,29 +84,10 @@ async fn create(
     Json(cfg): Json<ExecConfig>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     let cmd = cfg.cmd.clone().unwrap_or_default();
-    if cmd.is_empty() {
-        return Err(ApiError::invalid("No exec command specified"));
-    }
     let exec_id = berth_engine::store::random_hex(32);
     let x = exec_id.clone();
     let container = on_container(&engine, name, move |e, id| {
-        let st = e.state(&id)?;
-        if st.status == Status::Paused {
-            return Err(berth_engine::Error::conflict(format!(
-                "Container {id} is paused, unpause the container before exec"
-            )));
-        }
-        if st.status != Status::Running {
-            return Err(berth_engine::Error::conflict(format!(
-                "container {id} is not running"
-            )));
-        }
-        let rec = e.record(&id)?;
-        e.emit(
-            &rec,
-            "exec_create",
-            &[("execID", &x), ("execCommand", &cmd.join(" "))],
-        );
+        e.exec_create(&id, &cmd, &x)?;
         Ok(id)
     })
     .await?;

@@ -9,7 +9,6 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use berth_engine::image::filter::{created_of, ImageFilters};
 use berth_engine::reference::Reference;
 use berth_engine::registry::auth::Credentials;
 use berth_engine::registry::pull::PullEvent;
@@ -42,38 +41,17 @@ async fn list(State(engine): State<Shared>, Query(q): Q) -> ApiResult<Json<Value
         .flat_map(|(k, vals)| vals.into_iter().map(move |v| (k.clone(), v)))
         .collect();
     blocking(&engine, move |e| {
-        let filters = ImageFilters::parse(&pairs, |name| created_of(&e.images, name))?;
-        let mut out = Vec::new();
-        for img in e.images.list() {
-            if img.intermediate && !all {
-                continue;
-            }
-            let cfg = e.images.config(&img.id)?;
-            let mut s = summary(e, &img, &cfg);
-            let tags = s["RepoTags"].as_array().cloned().unwrap_or_default();
-            let labels = cfg.config.labels.clone().unwrap_or_default();
-            let created = cfg.created.clone().unwrap_or_default();
-            if !filters.keep_image(tags.is_empty(), &created, &labels) {
-                continue;
-            }
-            if filters.by_reference() {
-                // Only the names that match are listed, as dockerd does.
-                let kept: Vec<Value> = tags
-                    .into_iter()
-                    .filter(|t| {
-                        let t = t.as_str().unwrap_or("");
-                        let (repo, tag) = t.rsplit_once(':').unwrap_or((t, ""));
-                        filters.keep_name(repo, tag)
-                    })
-                    .collect();
-                if kept.is_empty() {
-                    continue;
-                }
-                s["RepoTags"] = Value::Array(kept);
-            }
-            out.push(s);
-        }
-        out.sort_by(|a, b| b["Created"].as_i64().cmp(&a["Created"].as_i64()));
+        let out: Vec<Value> = e
+            .list_images(all, &pairs)?
+            .iter()
+            .map(|i| {
+                let mut s = summary(e, &i.record, &i.config);
+                // Only the names that pass a reference filter are listed, as dockerd does.
+                let tags: Vec<String> = i.tags.iter().map(|(r, t)| format!("{r}:{t}")).collect();
+                s["RepoTags"] = json!(tags);
+                s
+            })
+            .collect();
         Ok(Json(Value::Array(out)))
     })
     .await

@@ -333,23 +333,6 @@ pub fn strip_nulls(v: &mut serde_json::Value) {
     }
 }
 
-/// Docker's rule for a `filters` query: every key must match, by any one of its values.
-pub fn filters_match(
-    filters: &std::collections::HashMap<String, Vec<String>>,
-    mut matches: impl FnMut(&str, &str) -> berth_engine::Result<bool>,
-) -> berth_engine::Result<bool> {
-    for (k, vals) in filters {
-        let mut any = false;
-        for v in vals {
-            any |= matches(k, v)?;
-        }
-        if !any {
-            return Ok(false);
-        }
-    }
-    Ok(true)
-}
-
 /// Docker's boolean query values: "1", "true", "True".
 /// A query string as its pairs in order: parameters that repeat (`t`, `changes`, `names`)
 /// would keep only their last value in a map.

@@ -6,7 +6,6 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use berth_engine::network;
 use berth_engine::network::CreateNetwork;
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -25,21 +24,16 @@ pub fn routes() -> Router<Shared> {
 }
 
 async fn list(State(engine): State<Shared>, Query(q): Q) -> ApiResult<Json<Value>> {
-    let filters = crate::containers::filters(&q)?;
+    let pairs: Vec<(String, String)> = crate::containers::filters(&q)?
+        .into_iter()
+        .flat_map(|(k, vals)| vals.into_iter().map(move |v| (k.clone(), v)))
+        .collect();
     blocking(&engine, move |e| {
-        let mut out = Vec::new();
-        for n in e.networks.list()? {
-            // Every network counts as dangling here: berth keeps no unused-network index.
-            let keep = crate::filters_match(&filters, |k, v| {
-                if k == "dangling" {
-                    return Ok(true);
-                }
-                network::matches(&n, k, v)
-            })?;
-            if keep {
-                out.push(e.inspect_network(&n));
-            }
-        }
+        let out: Vec<Value> = e
+            .list_networks(&pairs)?
+            .iter()
+            .map(|n| e.inspect_network(n))
+            .collect();
         Ok(Json(Value::Array(out)))
     })
     .await

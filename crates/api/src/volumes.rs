@@ -5,7 +5,6 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use berth_engine::volume;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, HashMap};
@@ -21,14 +20,16 @@ pub fn routes() -> Router<Shared> {
 }
 
 async fn list(State(engine): State<Shared>, Query(q): Q) -> ApiResult<Json<Value>> {
-    let filters = crate::containers::filters(&q)?;
+    let pairs: Vec<(String, String)> = crate::containers::filters(&q)?
+        .into_iter()
+        .flat_map(|(k, vals)| vals.into_iter().map(move |v| (k.clone(), v)))
+        .collect();
     blocking(&engine, move |e| {
-        let mut out = Vec::new();
-        for v in e.volumes.list() {
-            if crate::filters_match(&filters, |k, x| volume::matches(&e.root, &v, k, x))? {
-                out.push(serde_json::to_value(&v).unwrap_or_default());
-            }
-        }
+        let out: Vec<Value> = e
+            .list_volumes(&pairs)?
+            .iter()
+            .map(|v| serde_json::to_value(v).unwrap_or_default())
+            .collect();
         Ok(Json(json!({"Volumes": out, "Warnings": []})))
     })
     .await

@@ -1261,3 +1261,78 @@ fn berth_ps_and_docker_ps_agree_on_every_filter() {
     assert!(code != 0 && err.contains("invalid filter"), "{err}");
     b.ok(&["unpause", "paused"]);
 }
+
+#[test]
+fn berth_and_docker_agree_on_image_volume_and_network_lists() {
+    let b = Berth::new();
+    let d = Daemon::start(&b);
+    b.ok(&[
+        "volume", "create", "--label", "a=1", "--label", "b=2", "vol-ab",
+    ]);
+    b.ok(&["volume", "create", "--label", "a=1", "vol-a"]);
+    b.ok(&["volume", "create", "other"]);
+    b.ok(&["create", "-v", "vol-a:/x", "busybox"]);
+    b.ok(&[
+        "network", "create", "--label", "a=1", "--label", "b=2", "net-ab",
+    ]);
+    b.ok(&["network", "create", "--label", "a=1", "net-a"]);
+    b.ok(&["create", "--network", "net-a", "busybox"]);
+    b.ok(&["tag", "busybox", "mine/one:1"]);
+    b.ok(&["tag", "busybox", "mine/two:2"]);
+    let sorted = |s: String| {
+        let mut v: Vec<String> = s.split_whitespace().map(String::from).collect();
+        v.sort();
+        v
+    };
+    let cases: &[&[&str]] = &[
+        &["volume", "ls", "-q"],
+        &["volume", "ls", "-q", "-f", "label=a=1"],
+        &["volume", "ls", "-q", "-f", "label=a=1", "-f", "label=b=2"],
+        &["volume", "ls", "-q", "-f", "name=vol-a", "-f", "name=other"],
+        &["volume", "ls", "-q", "-f", "dangling=true"],
+        &["network", "ls", "-q"],
+        &["network", "ls", "-q", "-f", "label=a=1", "-f", "label=b=2"],
+        &[
+            "network",
+            "ls",
+            "-q",
+            "-f",
+            "name=net-ab",
+            "-f",
+            "name=host",
+        ],
+        &["network", "ls", "-q", "-f", "dangling=true"],
+        &[
+            "network",
+            "ls",
+            "-q",
+            "-f",
+            "dangling=false",
+            "-f",
+            "type=custom",
+        ],
+        &["images", "--format", "{{.Repository}}:{{.Tag}}"],
+        &[
+            "images",
+            "--format",
+            "{{.Repository}}:{{.Tag}}",
+            "-f",
+            "reference=mine/*",
+        ],
+        &["images", "--format", "{{.Repository}}:{{.Tag}}", "mine/one"],
+        &["images", "-q", "-f", "dangling=false"],
+    ];
+    for c in cases {
+        assert_eq!(sorted(b.ok(c)), sorted(d.ok(c)), "{c:?}");
+    }
+    let bad = b.run(&["volume", "ls", "-f", "colour=red"]);
+    assert!(
+        bad.code != 0 && bad.stderr.contains("invalid filter 'colour'"),
+        "{bad:?}"
+    );
+    let (code, _, err) = d.docker(&["network", "ls", "-f", "colour=red"]);
+    assert!(
+        code != 0 && err.contains("invalid filter 'colour'"),
+        "{err}"
+    );
+}

@@ -44,18 +44,41 @@ impl VolumeRecord {
     }
 }
 
-/// Docker's `volume ls` filters: dangling, name (substring), driver, label[=value].
-pub fn matches(root: &Root, v: &VolumeRecord, key: &str, val: &str) -> Result<bool> {
-    Ok(match key {
-        "dangling" => users(root, &v.name).is_empty() == matches!(val, "true" | "1"),
-        "name" => v.name.contains(val),
-        "driver" => v.driver == val,
-        "label" => match val.split_once('=') {
-            Some((k, x)) => v.labels.get(k).map(String::as_str) == Some(x),
-            None => v.labels.contains_key(val),
-        },
-        other => return Err(Error::invalid(format!("invalid filter '{other}'"))),
-    })
+/// Docker's `volume ls` filters, parsed: each key by any of its values, but every `label`.
+#[derive(Debug, Default)]
+pub struct VolumeFilters {
+    dangling: Option<bool>,
+    names: Vec<String>,
+    drivers: Vec<String>,
+    labels: Vec<String>,
+}
+
+impl VolumeFilters {
+    /// Reads `(key, value)` pairs; an unknown key is refused, as Docker does.
+    pub fn parse(pairs: &[(String, String)]) -> Result<VolumeFilters> {
+        let mut f = VolumeFilters::default();
+        for (k, v) in pairs {
+            match k.as_str() {
+                "dangling" => f.dangling = Some(matches!(v.as_str(), "true" | "1")),
+                "name" => f.names.push(v.clone()),
+                "driver" => f.drivers.push(v.clone()),
+                "label" => f.labels.push(v.clone()),
+                other => return Err(Error::invalid(format!("invalid filter '{other}'"))),
+            }
+        }
+        Ok(f)
+    }
+
+    /// Whether `v` passes; `in_use` says whether a container uses it.
+    pub fn keep(&self, v: &VolumeRecord, in_use: bool) -> bool {
+        self.dangling.is_none_or(|d| d != in_use)
+            && (self.names.is_empty() || self.names.iter().any(|n| v.name.contains(n.as_str())))
+            && (self.drivers.is_empty() || self.drivers.contains(&v.driver))
+            && self.labels.iter().all(|l| match l.split_once('=') {
+                Some((k, x)) => v.labels.get(k).map(String::as_str) == Some(x),
+                None => v.labels.contains_key(l.as_str()),
+            })
+    }
 }
 
 /// The volumes of one root.
@@ -282,6 +305,17 @@ pub fn remove_anonymous_of(root: &Root, rec: &crate::container::ContainerRecord)
 }
 
 impl crate::Engine {
+    /// The volumes `volume ls` and `GET /volumes` show, by Docker's filters.
+    pub fn list_volumes(&self, filters: &[(String, String)]) -> Result<Vec<VolumeRecord>> {
+        let f = VolumeFilters::parse(filters)?;
+        Ok(self
+            .volumes
+            .list()
+            .into_iter()
+            .filter(|v| f.keep(v, !users(&self.root, &v.name).is_empty()))
+            .collect())
+    }
+
     /// Removes the volumes no container uses: anonymous ones, or with `all` named ones too;
     /// returns their names and the bytes reclaimed.
     pub fn prune_volumes(&self, all: bool) -> (Vec<String>, u64) {
@@ -296,5 +330,51 @@ impl crate::Engine {
             }
         }
         (removed, bytes)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vol(name: &str, labels: &[(&str, &str)]) -> VolumeRecord {
+        VolumeRecord {
+            name: name.into(),
+            driver: "local".into(),
+            mountpoint: PathBuf::new(),
+            created_at: String::new(),
+            labels: labels
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            options: BTreeMap::new(),
+            scope: "local".into(),
+        }
+    }
+
+    fn f(pairs: &[(&str, &str)]) -> VolumeFilters {
+        let p: Vec<(String, String)> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        VolumeFilters::parse(&p).unwrap()
+    }
+
+    #[test]
+    fn names_by_any_value_labels_by_every_one() {
+        let v = vol("data-1", &[("a", "1"), ("b", "2")]);
+        assert!(f(&[("name", "zzz"), ("name", "ta-")]).keep(&v, false));
+        assert!(!f(&[("name", "zzz")]).keep(&v, false));
+        assert!(f(&[("label", "a"), ("label", "b=2")]).keep(&v, false));
+        assert!(!f(&[("label", "a"), ("label", "c")]).keep(&v, false));
+        assert!(f(&[("dangling", "true")]).keep(&v, false));
+        assert!(!f(&[("dangling", "true")]).keep(&v, true));
+        assert!(f(&[("dangling", "false")]).keep(&v, true));
+        assert!(f(&[("driver", "local")]).keep(&v, true));
+        let bad = [("colour".to_string(), "red".to_string())];
+        assert!(
+            VolumeFilters::parse(&bad).is_err(),
+            "refused even with no volume to test"
+        );
     }
 }

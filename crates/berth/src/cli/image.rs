@@ -5,7 +5,6 @@ use crate::format::{list_format, print_list};
 use crate::{human, CmdResult};
 use anyhow::{anyhow, bail, Context};
 use berth_engine::image::config::apply_change;
-use berth_engine::image::filter::{created_of, ImageFilters};
 use berth_engine::image::ContainerConfig;
 use berth_engine::reference::Reference;
 use berth_engine::Engine;
@@ -21,12 +20,7 @@ fn short_id(id: &str, no_trunc: bool) -> String {
 
 /// `berth images`.
 pub fn images(engine: &Engine, a: ImagesArgs) -> CmdResult {
-    let want = a
-        .repository
-        .as_deref()
-        .map(Reference::parse_named)
-        .transpose()?;
-    let pairs: Vec<(String, String)> = a
+    let mut pairs: Vec<(String, String)> = a
         .filter
         .iter()
         .map(|f| {
@@ -35,69 +29,40 @@ pub fn images(engine: &Engine, a: ImagesArgs) -> CmdResult {
                 .ok_or_else(|| anyhow!("bad format of filter (expected name=value)"))
         })
         .collect::<Result<_, _>>()?;
-    let filters = ImageFilters::parse(&pairs, |name| created_of(&engine.images, name))?;
-    let mut imgs: Vec<_> = engine
-        .images
-        .list()
-        .into_iter()
-        .filter_map(|r| engine.images.config(&r.id).ok().map(|c| (r, c)))
-        .collect();
-    imgs.sort_by(|a, b| b.1.created.cmp(&a.1.created));
+    // `images REPOSITORY[:TAG]` is a reference filter, as the docker CLI sends it.
+    if let Some(r) = &a.repository {
+        let w = Reference::parse_named(r)?;
+        let name = match w.tag().filter(|_| r.contains(':')) {
+            Some(t) => format!("{}:{t}", w.familiar_name()),
+            None => w.familiar_name(),
+        };
+        pairs.push(("reference".into(), name));
+    }
     let mut rows = Vec::new();
-    for (img, cfg) in &imgs {
-        let refs = engine.images.refs_of(&img.id);
-        // A build's intermediate steps are its cache, shown only with -a (as Docker's are).
-        if img.intermediate && refs.is_empty() && !a.all {
-            continue;
+    for i in engine.list_images(a.all, &pairs)? {
+        let created = i.config.created.clone().unwrap_or_default();
+        let digest = i
+            .digests
+            .first()
+            .and_then(|d| d.split_once('@'))
+            .map_or_else(|| "<none>".to_string(), |(_, d)| d.to_string());
+        let mut names = i.tags.clone();
+        if names.is_empty() {
+            names.push(("<none>".into(), "<none>".into()));
         }
-        let created = cfg.created.clone().unwrap_or_default();
-        let labels = cfg.config.labels.clone().unwrap_or_default();
-        if !filters.keep_image(refs.is_empty(), &created, &labels) {
-            continue;
-        }
-        let size = engine.images.size(img);
-        let digest = refs
-            .iter()
-            .find_map(|r| r.digest().map(str::to_string))
-            .unwrap_or_else(|| "<none>".into());
-        let mut pairs: Vec<(String, String)> = refs
-            .iter()
-            .filter(|r| r.tag().is_some())
-            .map(|r| (r.familiar_name(), r.tag().unwrap_or("").to_string()))
-            .collect();
-        if let Some(w) = &want {
-            pairs.retain(|(repo, tag)| {
-                *repo == w.familiar_name() && w.tag().is_none_or(|t| t == tag)
-            });
-            if pairs.is_empty() {
-                continue;
-            }
-        }
-        if filters.by_reference() {
-            pairs.retain(|(repo, tag)| filters.keep_name(repo, tag));
-            if pairs.is_empty() {
-                continue;
-            }
-        }
-        if pairs.is_empty() {
-            pairs.push(("<none>".into(), "<none>".into()));
-        }
-        for (repo, tag) in pairs {
+        for (repo, tag) in names {
             rows.push(json!({
-                "Repository": repo, "Tag": tag, "Digest": digest, "ID": short_id(&img.id, a.no_trunc),
+                "Repository": repo, "Tag": tag, "Digest": digest, "ID": short_id(&i.record.id, a.no_trunc),
                 "CreatedSince": if created.is_empty() { "N/A".to_string() } else { format!("{} ago", human::duration(human::since(&created))) },
-                "CreatedAt": human::created_at(&created), "Size": human::size(size), "VirtualSize": human::size(size),
+                "CreatedAt": human::created_at(&created), "Size": human::size(i.size), "VirtualSize": human::size(i.size),
                 "SharedSize": "N/A", "UniqueSize": "N/A", "Containers": "N/A",
             }));
         }
     }
     if a.quiet {
-        let mut seen = std::collections::HashSet::new();
+        // One line a row, as the docker CLI prints it: an image with two tags twice.
         for r in &rows {
-            let id = r["ID"].as_str().unwrap_or("");
-            if seen.insert(id.to_string()) {
-                println!("{id}");
-            }
+            println!("{}", r["ID"].as_str().unwrap_or(""));
         }
         return Ok(0);
     }

@@ -22,19 +22,19 @@ fn key_values(items: &[String], what: &str) -> anyhow::Result<BTreeMap<String, S
 }
 
 fn ls(engine: &Engine, a: VolumeLsArgs) -> CmdResult {
+    let pairs: Vec<(String, String)> = a
+        .filter
+        .iter()
+        .map(|f| {
+            f.split_once('=')
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .ok_or_else(|| anyhow!("bad format of filter (expected name=value)"))
+        })
+        .collect::<Result<_, _>>()?;
     let mut rows = Vec::new();
-    for n in engine.networks.list()? {
-        let mut ok = true;
-        for f in &a.filter {
-            let (k, v) = f
-                .split_once('=')
-                .ok_or_else(|| anyhow!("bad format of filter (expected name=value)"))?;
-            ok &= berth_engine::network::matches(&n, k, v)?;
-        }
-        if ok {
-            rows.push(json!({"ID": &n.id[..12], "Name": n.name, "Driver": n.driver, "Scope": n.scope,
-                             "IPv6": "false", "Internal": n.internal.to_string(), "CreatedAt": n.created}));
-        }
+    for n in engine.list_networks(&pairs)? {
+        rows.push(json!({"ID": &n.id[..12], "Name": n.name, "Driver": n.driver, "Scope": n.scope,
+                         "IPv6": "false", "Internal": n.internal.to_string(), "CreatedAt": n.created}));
     }
     if a.quiet {
         for r in &rows {

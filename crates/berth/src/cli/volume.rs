@@ -4,7 +4,6 @@ use super::{VolumeCmd, VolumeCreateArgs, VolumeLsArgs};
 use crate::format::{list_format, print_list};
 use crate::{human, CmdResult};
 use anyhow::{anyhow, bail};
-use berth_engine::volume;
 use berth_engine::Engine;
 use serde_json::json;
 use std::collections::BTreeMap;
@@ -78,19 +77,19 @@ fn create(engine: &Engine, a: VolumeCreateArgs) -> CmdResult {
 }
 
 fn ls(engine: &Engine, a: VolumeLsArgs) -> CmdResult {
+    let pairs: Vec<(String, String)> = a
+        .filter
+        .iter()
+        .map(|f| {
+            f.split_once('=')
+                .map(|(k, x)| (k.to_string(), x.to_string()))
+                .ok_or_else(|| anyhow!("bad format of filter (expected name=value)"))
+        })
+        .collect::<Result<_, _>>()?;
     let mut rows = Vec::new();
-    for v in engine.volumes.list() {
-        let mut ok = true;
-        for f in &a.filter {
-            let (k, x) = f
-                .split_once('=')
-                .ok_or_else(|| anyhow!("bad format of filter (expected name=value)"))?;
-            ok &= volume::matches(&engine.root, &v, k, x)?;
-        }
-        if ok {
-            let labels: Vec<String> = v.labels.iter().map(|(k, x)| format!("{k}={x}")).collect();
-            rows.push(json!({"Driver": v.driver, "Name": v.name, "Mountpoint": v.mountpoint, "Scope": v.scope, "Labels": labels.join(","), "Size": "N/A"}));
-        }
+    for v in engine.list_volumes(&pairs)? {
+        let labels: Vec<String> = v.labels.iter().map(|(k, x)| format!("{k}={x}")).collect();
+        rows.push(json!({"Driver": v.driver, "Name": v.name, "Mountpoint": v.mountpoint, "Scope": v.scope, "Labels": labels.join(","), "Size": "N/A"}));
     }
     if a.quiet {
         for r in &rows {

@@ -1,8 +1,8 @@
 //! `exec` and `top`, and the terminal an exec runs on.
 
-use crate::container::{spec, Status};
+use crate::container::{spec, State, Status};
 use crate::error::{Error, IoContext, Result};
-use crate::store::{self};
+use crate::store;
 use crate::Engine;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::path::Path;
@@ -29,20 +29,41 @@ pub struct ExecRequest {
     pub exec_id: Option<String>,
 }
 
+/// Docker's rule: a process joins only a running container, and a paused one says so.
+fn can_exec(id: &str, st: &State) -> Result<()> {
+    match st.status {
+        Status::Running => Ok(()),
+        Status::Paused => Err(Error::conflict(format!(
+            "Container {id} is paused, unpause the container before exec"
+        ))),
+        _ => Err(Error::conflict(format!("container {id} is not running"))),
+    }
+}
+
 impl Engine {
+    /// Records an exec instance of `cmd` in container `id` under `exec_id` (the API's
+    /// `POST /containers/{id}/exec`): refused as `exec` would be, announced with
+    /// `exec_create`; it starts with [`Engine::exec`] given the same id.
+    pub fn exec_create(&self, id: &str, cmd: &[String], exec_id: &str) -> Result<()> {
+        if cmd.is_empty() {
+            return Err(Error::invalid("No exec command specified"));
+        }
+        can_exec(id, &self.state(id)?)?;
+        let rec = self.record(id)?;
+        self.emit(
+            &rec,
+            "exec_create",
+            &[("execID", exec_id), ("execCommand", &cmd.join(" "))],
+        );
+        Ok(())
+    }
+
     /// Runs one more process in a running container (Docker's `exec`); returns its host pid.
     /// The process is the caller's child: the caller waits for it and gets its exit code.
     pub fn exec(&self, id: &str, req: &ExecRequest) -> Result<i32> {
         let rec = self.record(id)?;
         let st = self.state(id)?;
-        if st.status == Status::Paused {
-            return Err(Error::conflict(format!(
-                "container {id} is paused, unpause the container before exec"
-            )));
-        }
-        if st.status != Status::Running {
-            return Err(Error::conflict(format!("container {id} is not running")));
-        }
+        can_exec(id, &st)?;
         if req.cmd.is_empty() {
             return Err(Error::invalid("no command specified"));
         }

@@ -8,6 +8,7 @@
 pub mod archive;
 pub mod config;
 pub mod filter;
+pub mod list;
 pub mod manage;
 
 use crate::content::{digest_hex, ContentStore};

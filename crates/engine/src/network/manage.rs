@@ -13,6 +13,47 @@ impl Engine {
         self.networks.create(req)
     }
 
+    /// The networks `network ls` and `GET /networks` show, by Docker's filters: each key by
+    /// any of its values, but every `label`; `dangling` is a user network no container uses
+    /// (`false`: the predefined ones and those in use).
+    pub fn list_networks(
+        &self,
+        filters: &[(String, String)],
+    ) -> Result<Vec<crate::network::NetworkRecord>> {
+        let probe = crate::network::NetworkRecord::default();
+        for (k, v) in filters {
+            if k != "dangling" {
+                // Unknown keys are refused even when there is no network to test.
+                crate::network::matches(&probe, k, v)?;
+            }
+        }
+        let mut out = Vec::new();
+        'net: for n in self.networks.list()? {
+            let mut by_key: std::collections::BTreeMap<&str, Vec<bool>> = Default::default();
+            for (k, v) in filters {
+                let hit = if k == "dangling" {
+                    let dangling = !n.predefined() && self.network_users(&n).is_empty();
+                    dangling == matches!(v.as_str(), "true" | "1")
+                } else {
+                    crate::network::matches(&n, k, v)?
+                };
+                by_key.entry(k.as_str()).or_default().push(hit);
+            }
+            for (k, hits) in by_key {
+                let keep = if k == "label" {
+                    hits.iter().all(|h| *h)
+                } else {
+                    hits.iter().any(|h| *h)
+                };
+                if !keep {
+                    continue 'net;
+                }
+            }
+            out.push(n);
+        }
+        Ok(out)
+    }
+
     /// Containers whose network mode or connected networks name `net` (by name or id).
     pub(crate) fn network_users(
         &self,
