@@ -34,6 +34,14 @@ pub fn routes() -> Router<Shared> {
         .route("/containers/{id}/{alias}", delete(remove_link))
 }
 
+/// The `filters` query as the (key, value) pairs the engine's list rules read.
+pub(crate) fn filter_pairs(q: &HashMap<String, String>) -> ApiResult<Vec<(String, String)>> {
+    Ok(filters(q)?
+        .into_iter()
+        .flat_map(|(k, vals)| vals.into_iter().map(move |v| (k.clone(), v)))
+        .collect())
+}
+
 /// Docker's `filters` query: `{"status":["running"],"name":{"web":true}}` (both shapes).
 pub(crate) fn filters(q: &HashMap<String, String>) -> ApiResult<HashMap<String, Vec<String>>> {
     let Some(raw) = q.get("filters").filter(|s| !s.is_empty()) else {

@@ -20,10 +20,7 @@ pub fn routes() -> Router<Shared> {
 }
 
 async fn list(State(engine): State<Shared>, Query(q): Q) -> ApiResult<Json<Value>> {
-    let pairs: Vec<(String, String)> = crate::containers::filters(&q)?
-        .into_iter()
-        .flat_map(|(k, vals)| vals.into_iter().map(move |v| (k.clone(), v)))
-        .collect();
+    let pairs = crate::containers::filter_pairs(&q)?;
     blocking(&engine, move |e| {
         let out: Vec<Value> = e
             .list_volumes(&pairs)?

@@ -4,7 +4,7 @@
 use super::{ContainersArgs, KillArgs, LogsArgs, PruneArgs, PsArgs, RenameArgs, RmArgs, StopArgs};
 use crate::format::{list_format, print_list};
 use crate::{human, CmdResult, Exit};
-use anyhow::{anyhow, bail};
+use anyhow::bail;
 use berth_engine::container::{ContainerRecord, State, Status};
 use berth_engine::Engine;
 use serde_json::{json, Value};
@@ -229,13 +229,7 @@ fn ps_row(engine: &Engine, rec: &ContainerRecord, st: &State, no_trunc: bool) ->
 
 /// `berth ps`.
 pub fn ps(engine: &Engine, a: PsArgs) -> CmdResult {
-    let mut filters = Vec::new();
-    for f in &a.filter {
-        let (k, v) = f
-            .split_once('=')
-            .ok_or_else(|| anyhow!("bad format of filter (expected name=value)"))?;
-        filters.push((k.to_string(), v.to_string()));
-    }
+    let filters = super::filters::filter_pairs(&a.filter)?;
     let last = if a.latest {
         Some(1)
     } else {

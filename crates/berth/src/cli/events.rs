@@ -54,15 +54,12 @@ pub fn events(engine: &Engine, a: EventsArgs) -> CmdResult {
         .as_deref()
         .map(super::container::parse_time)
         .transpose()?;
-    let mut filters = Vec::new();
-    for f in &a.filter {
-        let (k, v) = f
-            .split_once('=')
-            .ok_or_else(|| anyhow!("bad format of filter (expected name=value)"))?;
-        if !events::FILTER_KEYS.contains(&k) {
-            return Err(anyhow!("invalid filter '{k}'"));
-        }
-        filters.push((k.to_string(), v.to_string()));
+    let filters = super::filters::filter_pairs(&a.filter)?;
+    if let Some((k, _)) = filters
+        .iter()
+        .find(|(k, _)| !events::FILTER_KEYS.contains(&k.as_str()))
+    {
+        return Err(anyhow!("invalid filter '{k}'"));
     }
     let template = a
         .format

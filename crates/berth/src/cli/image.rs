@@ -20,15 +20,7 @@ fn short_id(id: &str, no_trunc: bool) -> String {
 
 /// `berth images`.
 pub fn images(engine: &Engine, a: ImagesArgs) -> CmdResult {
-    let mut pairs: Vec<(String, String)> = a
-        .filter
-        .iter()
-        .map(|f| {
-            f.split_once('=')
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .ok_or_else(|| anyhow!("bad format of filter (expected name=value)"))
-        })
-        .collect::<Result<_, _>>()?;
+    let mut pairs: Vec<(String, String)> = super::filters::filter_pairs(&a.filter)?;
     // `images REPOSITORY[:TAG]` is a reference filter, as the docker CLI sends it.
     if let Some(r) = &a.repository {
         let w = Reference::parse_named(r)?;

@@ -7,6 +7,7 @@ pub mod container;
 pub mod events;
 pub mod exec;
 pub mod files;
+pub mod filters;
 pub mod image;
 pub mod network;
 pub mod registry;

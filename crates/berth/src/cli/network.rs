@@ -22,15 +22,7 @@ fn key_values(items: &[String], what: &str) -> anyhow::Result<BTreeMap<String, S
 }
 
 fn ls(engine: &Engine, a: VolumeLsArgs) -> CmdResult {
-    let pairs: Vec<(String, String)> = a
-        .filter
-        .iter()
-        .map(|f| {
-            f.split_once('=')
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .ok_or_else(|| anyhow!("bad format of filter (expected name=value)"))
-        })
-        .collect::<Result<_, _>>()?;
+    let pairs: Vec<(String, String)> = super::filters::filter_pairs(&a.filter)?;
     let mut rows = Vec::new();
     for n in engine.list_networks(&pairs)? {
         rows.push(json!({"ID": &n.id[..12], "Name": n.name, "Driver": n.driver, "Scope": n.scope,

@@ -77,15 +77,7 @@ fn create(engine: &Engine, a: VolumeCreateArgs) -> CmdResult {
 }
 
 fn ls(engine: &Engine, a: VolumeLsArgs) -> CmdResult {
-    let pairs: Vec<(String, String)> = a
-        .filter
-        .iter()
-        .map(|f| {
-            f.split_once('=')
-                .map(|(k, x)| (k.to_string(), x.to_string()))
-                .ok_or_else(|| anyhow!("bad format of filter (expected name=value)"))
-        })
-        .collect::<Result<_, _>>()?;
+    let pairs: Vec<(String, String)> = super::filters::filter_pairs(&a.filter)?;
     let mut rows = Vec::new();
     for v in engine.list_volumes(&pairs)? {
         let labels: Vec<String> = v.labels.iter().map(|(k, x)| format!("{k}={x}")).collect();
