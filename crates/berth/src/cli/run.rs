@@ -213,19 +213,7 @@ pub fn request(a: &RunArgs) -> anyhow::Result<CreateRequest> {
     if a.rm && !restart.name.is_empty() {
         bail!("Conflicting options: cannot specify both --restart and --rm");
     }
-    let nano_cpus = match &a.cpus {
-        Some(c) => {
-            let f: f64 = c.parse().map_err(|_| anyhow!("invalid argument \"{c}\" for \"--cpus\" flag: failed to parse {c} as a rational number"))?;
-            (f * 1e9).round() as i64
-        }
-        None => 0,
-    };
-    let memory_swap = match a.memory_swap.as_deref() {
-        Some("-1") => -1,
-        Some(s) => crate::human::parse_ram(s)
-            .map_err(|e| anyhow!("invalid argument \"{s}\" for \"--memory-swap\" flag: {e}"))?,
-        None => 0,
-    };
+    let limits = a.limits.parse()?;
     let network = match a.network.as_deref() {
         None | Some("default") => "bridge".to_string(),
         Some(other) => other.to_string(),
@@ -314,15 +302,11 @@ pub fn request(a: &RunArgs) -> anyhow::Result<CreateRequest> {
     }
     let hc = HostConfig {
         auto_remove: a.rm,
-        memory: match &a.memory {
-            Some(m) => crate::human::parse_ram(m)
-                .map_err(|e| anyhow!("invalid argument \"{m}\" for \"-m, --memory\" flag: {e}"))?,
-            None => 0,
-        },
-        memory_swap,
-        nano_cpus,
-        cpu_shares: a.cpu_shares.unwrap_or(0),
-        pids_limit: a.pids_limit,
+        memory: limits.memory.unwrap_or(0),
+        memory_swap: limits.memory_swap.unwrap_or(0),
+        nano_cpus: limits.nano_cpus.unwrap_or(0),
+        cpu_shares: limits.cpu_shares.unwrap_or(0),
+        pids_limit: limits.pids_limit,
         privileged: a.privileged,
         readonly_rootfs: a.read_only,
         cap_add: (!a.cap_add.is_empty()).then(|| a.cap_add.clone()),

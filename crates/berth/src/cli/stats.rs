@@ -3,7 +3,6 @@
 use super::{StatsArgs, UpdateArgs};
 use crate::format::{list_format, render_list};
 use crate::{human, CmdResult, Exit};
-use anyhow::anyhow;
 use berth_engine::{ContainerStats, Engine, UpdateRequest};
 use serde_json::{json, Value};
 use std::io::Write;
@@ -118,33 +117,13 @@ pub fn stats(engine: &Engine, a: StatsArgs) -> CmdResult {
 
 /// `berth update`.
 pub fn update(engine: &Engine, a: UpdateArgs) -> CmdResult {
+    let l = a.limits.parse()?;
     let req = UpdateRequest {
-        memory: a
-            .memory
-            .as_deref()
-            .map(|m| {
-                human::parse_ram(m)
-                    .map_err(|e| anyhow!("invalid argument \"{m}\" for \"-m, --memory\" flag: {e}"))
-            })
-            .transpose()?,
-        memory_swap: match a.memory_swap.as_deref() {
-            Some("-1") => Some(-1),
-            Some(s) => Some(human::parse_ram(s).map_err(|e| {
-                anyhow!("invalid argument \"{s}\" for \"--memory-swap\" flag: {e}")
-            })?),
-            None => None,
-        },
-        nano_cpus: a
-            .cpus
-            .as_deref()
-            .map(|c| {
-                c.parse::<f64>()
-                    .map(|f| (f * 1e9).round() as i64)
-                    .map_err(|_| anyhow!("invalid argument \"{c}\" for \"--cpus\" flag"))
-            })
-            .transpose()?,
-        cpu_shares: a.cpu_shares,
-        pids_limit: a.pids_limit,
+        memory: l.memory,
+        memory_swap: l.memory_swap,
+        nano_cpus: l.nano_cpus,
+        cpu_shares: l.cpu_shares,
+        pids_limit: l.pids_limit,
         restart_policy: a
             .restart
             .as_deref()

@@ -6,9 +6,8 @@ use super::scratch::Scratch;
 use super::stage::Stage;
 use super::{ignore, outside_context, BuildRequest};
 use crate::error::{Error, IoContext, Result};
-use crate::image::ContainerConfig;
 use crate::rooted::{self, Rooted};
-use crate::{store, CreateRequest, Engine};
+use crate::{store, Engine};
 use std::path::{Path, PathBuf};
 
 impl Engine {
@@ -68,18 +67,8 @@ impl Engine {
                 };
                 std::fs::create_dir_all(&tmp).ctx(|| "temp dir".into())?;
                 let src = Rooted::open(&tmp).ctx(|| "temp dir".into())?;
-                let cid = self.create(CreateRequest {
-                    image,
-                    config: ContainerConfig {
-                        cmd: Some(vec!["true".into()]),
-                        ..Default::default()
-                    },
-                    ..Default::default()
-                })?;
-                let scratch = Scratch {
-                    engine: self,
-                    id: cid.clone(),
-                };
+                let scratch = Scratch::of_image(self, image)?;
+                let cid = scratch.id.clone();
                 let mut sources = Vec::new();
                 for w in &words {
                     let clean = rooted::clean_clamped(w);
@@ -207,18 +196,8 @@ impl Engine {
             out(" ---> Using cache\n");
             return self.advance(st, id, out);
         }
-        let cid = self.create(CreateRequest {
-            image: st.image.clone(),
-            config: ContainerConfig {
-                cmd: Some(vec!["true".into()]),
-                ..Default::default()
-            },
-            ..Default::default()
-        })?;
-        let scratch = Scratch {
-            engine: self,
-            id: cid.clone(),
-        };
+        let scratch = Scratch::of_image(self, st.image.clone())?;
+        let cid = scratch.id.clone();
         let tp = tar_path.clone();
         self.with_stopped_root(&cid, move |root| {
             let f = std::fs::File::open(&tp).map_err(|e| e.to_string())?;

@@ -13,6 +13,21 @@ pub(super) struct Scratch<'a> {
     pub(super) id: String,
 }
 
+impl<'a> Scratch<'a> {
+    /// A created (never started) container of `image` whose root a step writes into.
+    pub(super) fn of_image(engine: &'a Engine, image: String) -> Result<Scratch<'a>> {
+        let id = engine.create(crate::CreateRequest {
+            image,
+            config: crate::image::ContainerConfig {
+                cmd: Some(vec!["true".into()]),
+                ..Default::default()
+            },
+            ..Default::default()
+        })?;
+        Ok(Scratch { engine, id })
+    }
+}
+
 impl Drop for Scratch<'_> {
     fn drop(&mut self) {
         let _ = self.engine.remove(&self.id, true, true);

@@ -41,9 +41,7 @@ impl Engine {
         if st.status == Status::Restarting {
             // Between two runs there is no process: ending the restart loop is the kill
             // (Docker's).
-            self.mark_stopping(id)?;
-            self.wait_shim(&st, Some(Duration::from_secs(30)));
-            return Ok(());
+            return self.end_restart_loop(id, &st);
         }
         if !matches!(st.status, Status::Running | Status::Paused) {
             return Err(Error::conflict(format!(
@@ -77,10 +75,7 @@ impl Engine {
         let rec = self.record(id)?;
         let st = self.state(id)?;
         if st.status == Status::Restarting {
-            // Between two runs: the shim sees the flag and ends instead of restarting.
-            self.mark_stopping(id)?;
-            self.wait_shim(&st, Some(Duration::from_secs(30)));
-            return Ok(());
+            return self.end_restart_loop(id, &st);
         }
         if !matches!(st.status, Status::Running | Status::Paused) {
             return Ok(());
@@ -118,6 +113,14 @@ impl Engine {
         if let Ok(rec) = self.record(id) {
             self.emit(&rec, "restart", &[]);
         }
+        Ok(())
+    }
+
+    /// Between two runs of a restart policy: the shim sees the flag and ends instead of
+    /// starting the next run.
+    fn end_restart_loop(&self, id: &str, st: &State) -> Result<()> {
+        self.mark_stopping(id)?;
+        self.wait_shim(st, Some(Duration::from_secs(30)));
         Ok(())
     }
 

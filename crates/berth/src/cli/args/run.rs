@@ -1,5 +1,6 @@
 //! Flags of `run`, `create`, `start`, `attach` (cli/run.rs).
 
+use super::LimitArgs;
 use clap::Args;
 use std::path::PathBuf;
 
@@ -45,21 +46,9 @@ pub struct RunArgs {
     /// Allocate a pseudo-TTY
     #[arg(short = 't', long)]
     pub tty: bool,
-    /// Memory limit
-    #[arg(short = 'm', long)]
-    pub memory: Option<String>,
-    /// Swap limit equal to memory plus swap: '-1' to enable unlimited swap
-    #[arg(long = "memory-swap", allow_hyphen_values = true)]
-    pub memory_swap: Option<String>,
-    /// Number of CPUs
-    #[arg(long)]
-    pub cpus: Option<String>,
-    /// CPU shares (relative weight)
-    #[arg(short = 'c', long = "cpu-shares")]
-    pub cpu_shares: Option<i64>,
-    /// Tune container pids limit (set -1 for unlimited)
-    #[arg(long = "pids-limit", allow_hyphen_values = true)]
-    pub pids_limit: Option<i64>,
+    /// Resource limits.
+    #[command(flatten)]
+    pub limits: LimitArgs,
     /// Logging driver for the container
     #[arg(long = "log-driver")]
     pub log_driver: Option<String>,

@@ -1,5 +1,6 @@
 //! Flags of `stats` and `update` (cli/stats.rs).
 
+use super::LimitArgs;
 use clap::Args;
 
 /// Flags of `stats`.
@@ -24,21 +25,9 @@ pub struct StatsArgs {
 /// Flags of `update`.
 #[derive(Args, Debug)]
 pub struct UpdateArgs {
-    /// Memory limit
-    #[arg(short = 'm', long)]
-    pub memory: Option<String>,
-    /// Swap limit equal to memory plus swap: -1 to enable unlimited swap
-    #[arg(long = "memory-swap", allow_hyphen_values = true)]
-    pub memory_swap: Option<String>,
-    /// Number of CPUs
-    #[arg(long)]
-    pub cpus: Option<String>,
-    /// CPU shares (relative weight)
-    #[arg(short = 'c', long = "cpu-shares")]
-    pub cpu_shares: Option<i64>,
-    /// Tune container pids limit (set -1 for unlimited)
-    #[arg(long = "pids-limit", allow_hyphen_values = true)]
-    pub pids_limit: Option<i64>,
+    /// Resource limits.
+    #[command(flatten)]
+    pub limits: LimitArgs,
     /// Restart policy to apply when a container exits
     #[arg(long)]
     pub restart: Option<String>,
