@@ -159,6 +159,18 @@ fn a_refused_create_leaves_no_volume_and_no_name_behind() {
         &["create", "--name", "taken", "-v", "fresh:/x", "withvol"],
         125,
     );
+    // A second volume whose driver options are refused: checked before the first is made.
+    b.fails(
+        &[
+            "create",
+            "-v",
+            "fresh:/x",
+            "--mount",
+            "type=volume,source=other,target=/y,volume-opt=type=nfs",
+            "withvol",
+        ],
+        125,
+    );
     assert_eq!(
         b.ok(&["volume", "ls", "-q"]),
         before,

@@ -822,7 +822,7 @@ fn a_container_that_left_every_network_leaves_no_namespace_behind() {
 }
 
 #[test]
-fn a_runtime_root_of_its_own_holds_the_namespaces_and_reservations() {
+fn a_runtime_root_of_its_own_holds_the_namespaces_and_the_host_keeps_reservations() {
     let b = Berth::new();
     let run_root = b.path().join("exec-root");
     let with_root = |args: &[&str]| {
@@ -834,7 +834,7 @@ fn a_runtime_root_of_its_own_holds_the_namespaces_and_reservations() {
         assert!(o.status.success(), "{args:?}: {o:?}");
         String::from_utf8_lossy(&o.stdout).into_owned()
     };
-    // A subnet of its own: the shared default bridge's leases live in the default root.
+    // A network of its own; its subnet is reserved host-wide, where every berth looks.
     with_root(&[
         "network",
         "create",
@@ -854,20 +854,45 @@ fn a_runtime_root_of_its_own_holds_the_namespaces_and_reservations() {
     .trim()
     .to_string();
     let ns = run_root.join("netns").join(&id);
+    let reserved = std::fs::read_dir("/run/berth/subnets")
+        .map(|d| {
+            d.flatten().any(|e| {
+                std::fs::read_to_string(e.path()).is_ok_and(|c| c.trim() == "10.251.77.0/24")
+            })
+        })
+        .unwrap_or(false);
     let ok = ns.exists()
         && !std::path::Path::new("/run/berth/netns").join(&id).exists()
-        && run_root
-            .join("subnets")
-            .read_dir()
-            .is_ok_and(|mut d| d.next().is_some());
+        && !run_root.join("subnets").exists()
+        && reserved;
     let ip = with_root(&["exec", &id, "ip", "-4", "-o", "addr", "show", "eth0"]);
     with_root(&["rm", "-f", &id]);
     with_root(&["network", "rm", "own-root"]);
     assert!(
         ok,
-        "the namespace and the subnet are kept under {}",
+        "the namespace is kept under {}, the subnet host-wide",
         run_root.display()
     );
     assert!(ip.contains("10.251.77."), "{ip}");
     assert!(!ns.exists(), "{} is left after rm", ns.display());
+}
+
+#[test]
+fn a_runtime_root_others_could_write_is_refused() {
+    let b = Berth::new();
+    let open = b.path().join("open-root");
+    std::fs::create_dir_all(&open).unwrap();
+    std::fs::set_permissions(&open, std::os::unix::fs::PermissionsExt::from_mode(0o777)).unwrap();
+    for (root, why) in [
+        (open.to_str().unwrap(), "writable by no other user"),
+        ("relative/root", "absolute path"),
+    ] {
+        let o = b
+            .cmd(&["ps"])
+            .env("BERTH_EXEC_ROOT", root)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(!o.status.success() && err.contains(why), "{root}: {err}");
+    }
 }

@@ -34,6 +34,7 @@ pub struct Engine {
 impl Engine {
     /// Opens the state root at `root`, sweeping leftovers of crashed processes.
     pub fn open(root: &Path) -> Result<Engine> {
+        crate::exec_root::check()?;
         let root = Root::open(root)?;
         root.sweep_temp();
         let shim_binary =

@@ -81,6 +81,44 @@ impl VolumeFilters {
     }
 }
 
+/// Where a new volume's data lives by its options, refusing options the local driver lacks:
+/// its own `_data`, or the host directory `o=bind,device=` names. Checked before anything is
+/// made, so a create that would fail here makes nothing.
+pub fn mountpoint_for(
+    dir: &std::path::Path,
+    options: &BTreeMap<String, String>,
+) -> Result<PathBuf> {
+    if let Some(o) = tmpfs_options_of(options) {
+        crate::container::mounts::check_tmpfs_options(&o)?;
+    }
+    Ok(match options.get("type").map(String::as_str) {
+        None => dir.join("_data"),
+        Some("none")
+            if options
+                .get("o")
+                .is_some_and(|o| o.split(',').any(|x| x == "bind")) =>
+        {
+            let dev = options
+                .get("device")
+                .ok_or_else(|| Error::invalid("a bind volume needs -o device=<host path>"))?;
+            let p = PathBuf::from(dev);
+            if !p.is_dir() {
+                return Err(Error::invalid(format!(
+                    "failed to mount local volume: no such directory: {dev}"
+                )));
+            }
+            p
+        }
+        // Memory, mounted fresh for each container that uses it.
+        Some("tmpfs") => dir.join("_data"),
+        Some(t) => {
+            return Err(Error::invalid(format!(
+                "volume option type={t} is not supported (supported: tmpfs, and none with o=bind)"
+            )))
+        }
+    })
+}
+
 /// The volumes of one root.
 #[derive(Debug, Clone)]
 pub struct VolumeStore {
@@ -119,6 +157,17 @@ impl VolumeStore {
         labels: BTreeMap<String, String>,
         options: BTreeMap<String, String>,
     ) -> Result<VolumeRecord> {
+        self.create_reporting(name, labels, options).map(|(v, _)| v)
+    }
+
+    /// [`VolumeStore::create`], also saying whether this call made the volume (false: it
+    /// existed, or another creator won the race), so a failed create gives back only its own.
+    pub fn create_reporting(
+        &self,
+        name: Option<&str>,
+        labels: BTreeMap<String, String>,
+        options: BTreeMap<String, String>,
+    ) -> Result<(VolumeRecord, bool)> {
         let (name, mut labels) = match name {
             Some(n) => {
                 validate_name(n)?;
@@ -131,37 +180,9 @@ impl VolumeStore {
             }
         };
         if let Ok(v) = self.get(&name) {
-            return Ok(v);
+            return Ok((v, false));
         }
-        if let Some(o) = tmpfs_options_of(&options) {
-            crate::container::mounts::check_tmpfs_options(&o)?;
-        }
-        let mountpoint = match options.get("type").map(String::as_str) {
-            None => self.dir(&name).join("_data"),
-            Some("none")
-                if options
-                    .get("o")
-                    .is_some_and(|o| o.split(',').any(|x| x == "bind")) =>
-            {
-                let dev = options
-                    .get("device")
-                    .ok_or_else(|| Error::invalid("a bind volume needs -o device=<host path>"))?;
-                let p = PathBuf::from(dev);
-                if !p.is_dir() {
-                    return Err(Error::invalid(format!(
-                        "failed to mount local volume: no such directory: {dev}"
-                    )));
-                }
-                p
-            }
-            // Memory, mounted fresh for each container that uses it.
-            Some("tmpfs") => self.dir(&name).join("_data"),
-            Some(t) => {
-                return Err(Error::invalid(format!(
-                "volume option type={t} is not supported (supported: tmpfs, and none with o=bind)"
-            )))
-            }
-        };
+        let mountpoint = mountpoint_for(&self.dir(&name), &options)?;
         labels.retain(|k, _| !k.is_empty());
         let rec = VolumeRecord {
             name: name.clone(),
@@ -183,7 +204,7 @@ impl VolumeStore {
             let _ = store::make_writable_and_remove(&tmp);
             // Lost a race with another creator of the same name: theirs is as good.
             if let Ok(v) = self.get(&name) {
-                return Ok(v);
+                return Ok((v, false));
             }
         }
         made?;
@@ -194,7 +215,7 @@ impl VolumeStore {
             &rec.name,
             &[("driver", "local")],
         );
-        Ok(rec)
+        Ok((rec, true))
     }
 
     /// A volume by name.

@@ -64,7 +64,8 @@ impl Drop for Undo<'_> {
             names::release(&self.engine.root, name, id);
         }
         for v in &self.volumes {
-            let _ = self.engine.volumes.remove(v);
+            // Another container may have come to use a named one meanwhile: it stays then.
+            let _ = self.engine.volumes.remove_unused(v);
         }
     }
 }
@@ -262,9 +263,8 @@ impl Engine {
                     }
                     let options: BTreeMap<String, String> = options.iter().cloned().collect();
                     // A volume that exists keeps its options; a new one's are checked now.
-                    let new = name.as_deref().is_none_or(|n| self.volumes.get(n).is_err());
-                    if let Some(o) = crate::volume::tmpfs_options_of(&options).filter(|_| new) {
-                        crate::container::mounts::check_tmpfs_options(&o)?;
+                    if name.as_deref().is_none_or(|n| self.volumes.get(n).is_err()) {
+                        crate::volume::mountpoint_for(Path::new("/"), &options)?;
                     }
                     let needs = Needs::Volume { name: name.clone(), options, readonly: *readonly, nocopy: *nocopy };
                     (base, needs)
@@ -376,12 +376,12 @@ impl Engine {
         made: &mut Vec<String>,
     ) -> Result<Vec<MountPoint>> {
         let mut out = Vec::with_capacity(planned.len());
+        let mut bind_sources = Vec::new();
         for (m, needs) in planned {
             out.push(match needs {
                 Needs::Nothing => m,
                 Needs::BindSource => {
-                    std::fs::create_dir_all(&m.source)
-                        .ctx(|| format!("create bind source {}", m.source.display()))?;
+                    bind_sources.push(m.source.clone());
                     m
                 }
                 Needs::Volume {
@@ -390,11 +390,12 @@ impl Engine {
                     readonly,
                     nocopy,
                 } => {
-                    let existed = name.as_deref().is_some_and(|n| self.volumes.get(n).is_ok());
-                    let v = self
-                        .volumes
-                        .create(name.as_deref(), Default::default(), options)?;
-                    if !existed {
+                    let (v, new) = self.volumes.create_reporting(
+                        name.as_deref(),
+                        Default::default(),
+                        options,
+                    )?;
+                    if new {
                         made.push(v.name.clone());
                     }
                     match v.tmpfs_options() {
@@ -416,6 +417,11 @@ impl Engine {
                     }
                 }
             });
+        }
+        // Bind sources last: they are host folders a failure does not take back.
+        for src in bind_sources {
+            std::fs::create_dir_all(&src)
+                .ctx(|| format!("create bind source {}", src.display()))?;
         }
         Ok(out)
     }

@@ -1,7 +1,7 @@
 //! `start`: the bundle, then a shim that reports the container's pid or why it could not start.
 
 use crate::container::Status;
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 use crate::shim;
 use crate::shim::reply::StarterReply;
 use crate::Engine;
@@ -104,13 +104,26 @@ impl Engine {
         let _ = child.wait();
         match StarterReply::decode(&bytes, "the shim") {
             StarterReply::Started { pid, .. } => Ok(pid),
-            StarterReply::Failed { kind, message } => Err(Error::new(
-                kind,
-                format!(
-                    "failed to create task for container {}: {message}",
-                    &id[..12]
-                ),
-            )),
+            StarterReply::Failed { kind, message } => {
+                // A shim that died before it reported left its network plan behind.
+                crate::network::detach(&self.root, &dir, id);
+                // Kinds that name the request or the command keep their meaning; anything
+                // else (a missing layer or bundle file) is the engine's own failure, not the
+                // caller's "no such container".
+                let kind = match kind {
+                    ErrorKind::InvalidArgument
+                    | ErrorKind::CommandNotFound
+                    | ErrorKind::NotExecutable => kind,
+                    _ => ErrorKind::Internal,
+                };
+                Err(Error::new(
+                    kind,
+                    format!(
+                        "failed to create task for container {}: {message}",
+                        &id[..12]
+                    ),
+                ))
+            }
         }
     }
 

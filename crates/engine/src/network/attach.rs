@@ -30,9 +30,9 @@ fn mac_bytes(mac: &str) -> [u8; 6] {
 const FIREWALL_MARKERS: &str = "firewall.2";
 
 /// The bridge with its gateway address, up, allowed to carry 127.0.0.1 traffic for published
-/// ports, and known to the firewall (done once per bridge: a marker in the runtime root says so).
+/// ports, and known to the firewall (done once per bridge: a host-wide marker says so).
 fn ensure_bridge(h: &mut Netlink, a: &Attachment) -> Result<u32> {
-    let marker = crate::exec_root::exec_path(FIREWALL_MARKERS).join(&a.bridge);
+    let marker = crate::exec_root::host_path(FIREWALL_MARKERS).join(&a.bridge);
     let existed = index(&a.bridge).is_some();
     let br = h.ensure_bridge(&a.bridge, MTU).map_err(io("bridge"))?;
     if existed && marker.exists() {
@@ -46,7 +46,7 @@ fn ensure_bridge(h: &mut Netlink, a: &Attachment) -> Result<u32> {
         "1",
     );
     firewall::add_network(&a.bridge, &a.subnet, a.internal)?;
-    let _ = std::fs::create_dir_all(crate::exec_root::exec_path(FIREWALL_MARKERS));
+    let _ = std::fs::create_dir_all(crate::exec_root::host_path(FIREWALL_MARKERS));
     let _ = std::fs::write(&marker, &a.subnet);
     Ok(br)
 }
@@ -84,7 +84,22 @@ pub fn setup(list: &[Attachment]) -> Result<()> {
     if let Some(dir) = a.netns.parent() {
         std::fs::create_dir_all(dir).map_err(io("netns directory"))?;
     }
-    std::fs::File::create(&a.netns).map_err(io("netns file"))?;
+    // A fresh file, never one a link planted there points to (a crash's leftover goes first).
+    let _ = nix::mount::umount2(
+        &a.netns,
+        nix::mount::MntFlags::MNT_DETACH | nix::mount::MntFlags::UMOUNT_NOFOLLOW,
+    );
+    let _ = std::fs::remove_file(&a.netns);
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+            .open(&a.netns)
+            .map_err(io("netns file"))?;
+    }
     nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNET)
         .map_err(|e| Error::internal(format!("network setup: unshare: {e}")))?;
     let inside = (|| -> Result<()> {
@@ -205,6 +220,6 @@ pub fn remove_bridge(bridge: &str, subnet: &str) -> Result<()> {
         let mut h = Netlink::open().map_err(io("netlink"))?;
         h.del_link(i).map_err(io("delete bridge"))?;
     }
-    let _ = std::fs::remove_file(crate::exec_root::exec_path(FIREWALL_MARKERS).join(bridge));
+    let _ = std::fs::remove_file(crate::exec_root::host_path(FIREWALL_MARKERS).join(bridge));
     firewall::remove_network(bridge, subnet)
 }

@@ -110,10 +110,9 @@ fn nft(batch: &str) -> Result<()> {
 
 /// A host-wide lock: several berth roots share the one table.
 fn lock() -> Result<crate::store::Lock> {
-    let root = crate::exec_root::exec_root();
-    std::fs::create_dir_all(root)
-        .map_err(|e| Error::internal(format!("create {}: {e}", root.display())))?;
-    crate::store::Lock::exclusive(&root.join("firewall.lock"))
+    std::fs::create_dir_all(crate::exec_root::DEFAULT)
+        .map_err(|e| Error::internal(format!("create /run/berth: {e}")))?;
+    crate::store::Lock::exclusive(&crate::exec_root::host_path("firewall.lock"))
 }
 
 fn nft_lists(what: &[&str]) -> bool {

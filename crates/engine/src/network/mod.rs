@@ -183,7 +183,7 @@ fn host_routes() -> Vec<(Ipv4Addr, u8)> {
 /// Where subnets are reserved host-wide (one file per bridge holding its CIDR): several berth
 /// roots share the host, and a network's bridge (with its route) may not exist yet.
 fn reserved_dir() -> PathBuf {
-    crate::exec_root::exec_path("subnets")
+    crate::exec_root::host_path("subnets")
 }
 
 fn reserved_subnets() -> Vec<(Ipv4Addr, u8)> {
@@ -216,9 +216,9 @@ pub fn unreserve(bridge: &str) {
 
 /// A host-wide lock for choosing subnets.
 fn host_lock() -> Result<store::Lock> {
-    let root = crate::exec_root::exec_root();
-    std::fs::create_dir_all(root).ctx(|| format!("create {}", root.display()))?;
-    store::Lock::exclusive(&root.join("subnets.lock"))
+    let lock = crate::exec_root::host_path("subnets.lock");
+    std::fs::create_dir_all(crate::exec_root::DEFAULT).ctx(|| "create /run/berth".into())?;
+    store::Lock::exclusive(&lock)
 }
 
 /// The networks of one root.
@@ -245,7 +245,7 @@ impl NetworkStore {
     /// host, so its leases are host-wide; a user network's are its own.
     fn leases(&self, net: &NetworkRecord) -> PathBuf {
         if net.bridge() == DEFAULT_BRIDGE {
-            crate::exec_root::exec_path("leases").join(DEFAULT_BRIDGE)
+            crate::exec_root::host_path("leases").join(DEFAULT_BRIDGE)
         } else {
             self.dir().join(&net.id).join("leases")
         }
