@@ -1,8 +1,7 @@
 //! `exec` and `top`.
 
-use super::run::{
-    detach_keys, env_entry, read_env_file, restore_terminal, terminal_size, DetachMatcher, RawMode,
-};
+use super::attach::{detach_keys, restore_terminal, terminal_size, DetachMatcher, RawMode};
+use super::create_request::{env_entry, read_env_file};
 use super::{ExecArgs, TopArgs};
 use crate::{CmdResult, Exit};
 use anyhow::Context;
@@ -53,7 +52,7 @@ fn set_size(master: &OwnedFd) {
 /// terminal on SIGWINCH; a SIGTERM/SIGHUP with a terminal restores it and quits.
 fn signal_thread(pid: i32, master: Option<std::sync::Arc<OwnedFd>>) {
     use nix::sys::signal::Signal;
-    let set = super::run::forwarded_signals();
+    let set = super::attach::forwarded_signals();
     let _ = set.thread_block();
     std::thread::spawn(move || loop {
         let Ok(sig) = set.wait() else { continue };

@@ -2,8 +2,10 @@
 //! and validate only); each command file turns them into engine calls and prints.
 
 mod args;
+pub mod attach;
 pub mod build;
 pub mod container;
+pub mod create_request;
 pub mod events;
 pub mod exec;
 pub mod files;

@@ -127,7 +127,7 @@ pub fn update(engine: &Engine, a: UpdateArgs) -> CmdResult {
         restart_policy: a
             .restart
             .as_deref()
-            .map(|r| super::run::parse_restart(Some(r)))
+            .map(|r| super::create_request::parse_restart(Some(r)))
             .transpose()?,
         cpuset_cpus: a.cpuset_cpus.clone(),
         cpuset_mems: a.cpuset_mems.clone(),
