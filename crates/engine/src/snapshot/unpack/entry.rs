@@ -8,7 +8,7 @@ use std::os::fd::{AsFd, OwnedFd};
 use rustix::fs::{self as rfs, AtFlags, FileType, Mode, OFlags, Timestamps};
 use rustix::io::Errno;
 
-use super::meta::{perm, read_meta, set_xattrs, Meta, XattrTarget};
+use super::meta::{chown_entry, perm, read_meta, set_xattrs, Meta, XattrTarget};
 use super::name::{clean_path, cname, join, lossy, NameError};
 use super::root::{make_dirs, open_dir_in_root, remove_existing};
 use super::whiteout::{WHITEOUT_META_PREFIX, WHITEOUT_PREFIX};
@@ -225,14 +225,7 @@ impl Unpacker {
         let name = cname(base);
         remove_existing(dir.as_fd(), &name, false).ctx(shown, "removing existing entry")?;
         rfs::symlinkat(target, &dir, &name).ctx(shown, "creating symlink")?;
-        rfs::chownat(
-            &dir,
-            &name,
-            Some(meta.uid),
-            Some(meta.gid),
-            AtFlags::SYMLINK_NOFOLLOW,
-        )
-        .ctx(shown, "changing owner")?;
+        chown_entry(dir.as_fd(), &name, meta).ctx(shown, "changing owner")?;
         set_xattrs(XattrTarget::At(dir.as_fd(), &name), meta, shown)?;
         rfs::utimensat(&dir, &name, &meta.times, AtFlags::SYMLINK_NOFOLLOW)
             .ctx(shown, "setting times")
@@ -318,14 +311,7 @@ impl Unpacker {
         let name = cname(base);
         remove_existing(dir.as_fd(), &name, false).ctx(shown, "removing existing entry")?;
         rfs::mknodat(&dir, &name, ftype, meta.mode, dev).ctx(shown, "creating device node")?;
-        rfs::chownat(
-            &dir,
-            &name,
-            Some(meta.uid),
-            Some(meta.gid),
-            AtFlags::SYMLINK_NOFOLLOW,
-        )
-        .ctx(shown, "changing owner")?;
+        chown_entry(dir.as_fd(), &name, meta).ctx(shown, "changing owner")?;
         // We just created this name and it is not a symlink. Linux fchmodat has no
         // AT_SYMLINK_NOFOLLOW before fchmodat2, so we pass no flags.
         rfs::chmodat(&dir, &name, meta.mode, AtFlags::empty()).ctx(shown, "changing mode")?;

@@ -28,6 +28,17 @@ pub(super) enum XattrTarget<'a> {
     At(BorrowedFd<'a>, &'a CStr),
 }
 
+/// Gives `name` in `dir` the entry's owner, never through a link (the name may be one).
+pub(super) fn chown_entry(dir: BorrowedFd<'_>, name: &CStr, meta: &Meta) -> rustix::io::Result<()> {
+    rfs::chownat(
+        dir,
+        name,
+        Some(meta.uid),
+        Some(meta.gid),
+        rfs::AtFlags::SYMLINK_NOFOLLOW,
+    )
+}
+
 /// Only the permission bits: file-type bits in a header mode are noise.
 pub(super) fn perm(mode: u32) -> Mode {
     Mode::from_raw_mode(mode & 0o7777)

@@ -3,9 +3,9 @@
 use std::ffi::CStr;
 use std::os::fd::AsFd;
 
-use rustix::fs::{self as rfs, AtFlags, FileType, Mode, OFlags, XattrFlags};
+use rustix::fs::{self as rfs, FileType, Mode, OFlags, XattrFlags};
 
-use super::meta::Meta;
+use super::meta::{chown_entry, Meta};
 use super::name::cname;
 use super::root::remove_existing;
 use super::{Ctx, UnpackError, Unpacker};
@@ -65,14 +65,7 @@ impl Unpacker {
             rfs::makedev(0, 0),
         )
         .ctx(shown, "creating whiteout device")?;
-        rfs::chownat(
-            &dir,
-            &name,
-            Some(meta.uid),
-            Some(meta.gid),
-            AtFlags::SYMLINK_NOFOLLOW,
-        )
-        .ctx(shown, "changing whiteout owner")
+        chown_entry(dir.as_fd(), &name, meta).ctx(shown, "changing whiteout owner")
     }
 }
 
