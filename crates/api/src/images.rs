@@ -195,10 +195,7 @@ async fn tag(engine: Shared, rest: String, q: HashMap<String, String>) -> ApiRes
         .cloned()
         .unwrap_or_else(|| "latest".into());
     blocking(&engine, move |e| {
-        let img = e.image(&name)?;
-        let r = Reference::parse(&format!("{repo}:{t}"))
-            .map_err(|err| berth_engine::Error::invalid(err.to_string()))?;
-        e.images.tag(&img.id, &r)?;
+        e.tag_image(&name, &Reference::parse(&format!("{repo}:{t}"))?)?;
         Ok(StatusCode::CREATED)
     })
     .await

@@ -1,6 +1,6 @@
 //! `/volumes`: list, create, inspect, remove, prune (the local driver).
 
-use crate::{blocking, truthy, ApiError, ApiResult, Shared};
+use crate::{blocking, truthy, ApiResult, Shared};
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
@@ -46,16 +46,11 @@ async fn create(
     State(engine): State<Shared>,
     Json(b): Json<CreateBody>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
-    if !b.driver.is_empty() && b.driver != "local" {
-        return Err(ApiError::not_found(format!(
-            "error looking up volume plugin {0}: plugin \"{0}\" not found",
-            b.driver
-        )));
-    }
     let v = blocking(&engine, move |e| {
         let name = Some(b.name.as_str()).filter(|n| !n.is_empty());
-        e.volumes.create(
+        e.create_volume(
             name,
+            &b.driver,
             b.labels.unwrap_or_default(),
             b.driver_opts.unwrap_or_default(),
         )
@@ -78,11 +73,7 @@ async fn remove(
     Query(q): Q,
 ) -> ApiResult<StatusCode> {
     let force = truthy(q.get("force"));
-    blocking(&engine, move |e| match e.volumes.remove_unused(&name) {
-        Err(err) if force && err.kind == berth_engine::ErrorKind::NotFound => Ok(()),
-        r => r,
-    })
-    .await?;
+    blocking(&engine, move |e| e.remove_volume(&name, force)).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

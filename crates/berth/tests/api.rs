@@ -1335,4 +1335,23 @@ fn berth_and_docker_agree_on_image_volume_and_network_lists() {
         code != 0 && err.contains("invalid filter 'colour'"),
         "{err}"
     );
+    // The volume and tag rules are the engine's, whichever front end asks.
+    let mine = b.run(&["volume", "create", "-d", "nfs", "x"]);
+    let (code, _, theirs) = d.docker(&["volume", "create", "-d", "nfs", "x"]);
+    assert!(
+        mine.code != 0 && mine.stderr.contains("plugin \"nfs\" not found"),
+        "{mine:?}"
+    );
+    assert!(
+        code != 0 && theirs.contains("plugin \"nfs\" not found"),
+        "{theirs}"
+    );
+    b.ok(&["volume", "rm", "-f", "no-such-volume"]);
+    d.ok(&["volume", "rm", "-f", "no-such-volume"]);
+    let digest = format!("mine/one@sha256:{}", "a".repeat(64));
+    let out = b.run(&["tag", "busybox", &digest]);
+    assert!(
+        out.code != 0 && out.stderr.contains("digest reference"),
+        "{out:?}"
+    );
 }

@@ -326,6 +326,30 @@ pub fn remove_anonymous_of(root: &Root, rec: &crate::container::ContainerRecord)
 }
 
 impl crate::Engine {
+    /// `volume create` with `driver` (berth has the local driver only, empty meaning it).
+    pub fn create_volume(
+        &self,
+        name: Option<&str>,
+        driver: &str,
+        labels: BTreeMap<String, String>,
+        options: BTreeMap<String, String>,
+    ) -> Result<VolumeRecord> {
+        if !driver.is_empty() && driver != "local" {
+            return Err(Error::not_found(format!(
+                "error looking up volume plugin {driver}: plugin \"{driver}\" not found"
+            )));
+        }
+        self.volumes.create(name, labels, options)
+    }
+
+    /// `volume rm`: only a volume no container uses; with `force` a missing one is no error.
+    pub fn remove_volume(&self, name: &str, force: bool) -> Result<()> {
+        match self.volumes.remove_unused(name) {
+            Err(e) if force && e.kind == ErrorKind::NotFound => Ok(()),
+            r => r,
+        }
+    }
+
     /// The volumes `volume ls` and `GET /volumes` show, by Docker's filters.
     pub fn list_volumes(&self, filters: &[(String, String)]) -> Result<Vec<VolumeRecord>> {
         let f = VolumeFilters::parse(filters)?;

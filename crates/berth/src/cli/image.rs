@@ -145,12 +145,7 @@ pub fn save(engine: &Engine, a: SaveArgs) -> CmdResult {
 
 /// `berth tag`.
 pub fn tag(engine: &Engine, a: TagArgs) -> CmdResult {
-    let img = engine.images.resolve(&a.source)?;
-    let target = Reference::parse(&a.target)?;
-    if target.digest().is_some() {
-        bail!("refusing to create a tag with a digest reference");
-    }
-    engine.images.tag(&img.id, &target)?;
+    engine.tag_image(&a.source, &Reference::parse(&a.target)?)?;
     Ok(0)
 }
 

@@ -3,7 +3,7 @@
 use super::{VolumeCmd, VolumeCreateArgs, VolumeLsArgs};
 use crate::format::{list_format, print_list};
 use crate::{human, CmdResult};
-use anyhow::{anyhow, bail};
+use anyhow::anyhow;
 use berth_engine::Engine;
 use serde_json::json;
 use std::collections::BTreeMap;
@@ -32,11 +32,7 @@ pub fn run(engine: &Engine, cmd: VolumeCmd) -> CmdResult {
         VolumeCmd::Rm(a) => {
             let mut failed = false;
             for n in &a.names {
-                let res = match engine.volumes.remove_unused(n) {
-                    Err(e) if a.force && e.kind == berth_engine::ErrorKind::NotFound => Ok(()),
-                    r => r,
-                };
-                match res {
+                match engine.remove_volume(n, a.force) {
                     Ok(()) => println!("{n}"),
                     Err(e) => {
                         eprintln!("Error response from daemon: {}", e.message);
@@ -64,11 +60,9 @@ pub fn run(engine: &Engine, cmd: VolumeCmd) -> CmdResult {
 }
 
 fn create(engine: &Engine, a: VolumeCreateArgs) -> CmdResult {
-    if a.driver != "local" {
-        bail!("error looking up volume plugin {}: plugin \"{}\" not found (berth has the local driver)", a.driver, a.driver);
-    }
-    let v = engine.volumes.create(
+    let v = engine.create_volume(
         a.name.as_deref(),
+        &a.driver,
         key_values(&a.label, "label")?,
         key_values(&a.opt, "option")?,
     )?;

@@ -23,6 +23,17 @@ pub struct HistoryItem {
 }
 
 impl Engine {
+    /// `tag`: another name for the image `source` names; a digest cannot be a tag.
+    pub fn tag_image(&self, source: &str, target: &Reference) -> Result<()> {
+        if target.digest().is_some() {
+            return Err(Error::invalid(
+                "refusing to create a tag with a digest reference",
+            ));
+        }
+        let img = self.image(source)?;
+        self.images.tag(&img.id, target)
+    }
+
     /// `history`: the image's steps, newest first; only the newest has an id (Docker's
     /// `<missing>` for the others, whose images are not kept).
     pub fn history(&self, name: &str) -> Result<Vec<HistoryItem>> {
