@@ -6,9 +6,7 @@ use axum::body::Body;
 use axum::extract::{Path, Query, Request, State};
 use axum::http::StatusCode;
 use axum::response::Response;
-use berth_engine::shim::{
-    FRAME_EXIT, FRAME_RESIZE, FRAME_STDERR, FRAME_STDIN, FRAME_STDIN_EOF, FRAME_STDOUT,
-};
+use berth_engine::shim::{FRAME_EXIT, FRAME_STDERR, FRAME_STDIN, FRAME_STDIN_EOF, FRAME_STDOUT};
 use hyper_util::rt::TokioIo;
 use std::collections::HashMap;
 use std::os::unix::net::UnixStream as StdUnix;
@@ -123,9 +121,7 @@ pub async fn attach(
     })
     .await?;
     let shim = if running {
-        let dir = engine.containers.dir(&id);
-        berth_engine::shim::connect(&dir)
-            .map_err(|e| ApiError::conflict(format!("cannot attach to {id}: {e}")))?
+        engine.attach_stream(&id)?
     } else {
         let (mine, theirs) = StdUnix::pair().map_err(|e| ApiError::internal(e.to_string()))?;
         PENDING.lock().unwrap().insert(id.clone(), theirs);
@@ -286,11 +282,7 @@ pub async fn resize(
     let h: u16 = q.get("h").and_then(|v| v.parse().ok()).unwrap_or(0);
     let w: u16 = q.get("w").and_then(|v| v.parse().ok()).unwrap_or(0);
     on_container(&engine, id, move |e, id| {
-        if let Ok(mut s) = berth_engine::shim::connect(&e.containers.dir(&id)) {
-            let mut p = h.to_be_bytes().to_vec();
-            p.extend_from_slice(&w.to_be_bytes());
-            let _ = berth_engine::shim::write_frame(&mut s, FRAME_RESIZE, &p);
-        }
+        e.resize_tty(&id, h, w);
         Ok(StatusCode::OK)
     })
     .await

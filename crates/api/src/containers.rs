@@ -97,7 +97,8 @@ pub(crate) fn summary(
     rec: &berth_engine::container::ContainerRecord,
     st: &berth_engine::container::State,
 ) -> Value {
-    let ports: Vec<Value> = berth_engine::network::read_attachment(&e.containers.dir(&rec.id))
+    let ports: Vec<Value> = e
+        .network_attachment(&rec.id)
         .map(|a| a.ports)
         .unwrap_or_default()
         .iter()

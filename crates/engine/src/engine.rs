@@ -115,6 +115,28 @@ impl Engine {
         Ok(st)
     }
 
+    /// A running container's shim as one more attached client (Docker's attach).
+    pub fn attach_stream(&self, id: &str) -> Result<std::os::unix::net::UnixStream> {
+        crate::shim::connect(&self.containers.dir(id))
+            .map_err(|e| crate::Error::conflict(format!("cannot attach to {id}: {e}")))
+    }
+
+    /// Gives a running container's terminal a new size (rows, columns); a container that is
+    /// not running has none to resize.
+    pub fn resize_tty(&self, id: &str, rows: u16, cols: u16) {
+        if let Ok(mut s) = crate::shim::connect(&self.containers.dir(id)) {
+            let mut p = rows.to_be_bytes().to_vec();
+            p.extend_from_slice(&cols.to_be_bytes());
+            let _ = crate::shim::write_frame(&mut s, crate::shim::FRAME_RESIZE, &p);
+        }
+    }
+
+    /// The container's attachment to its first network (its address and published ports),
+    /// while it has one.
+    pub fn network_attachment(&self, id: &str) -> Option<crate::network::Attachment> {
+        crate::network::read_attachment(&self.containers.dir(id))
+    }
+
     /// Every container with its state, newest first.
     pub fn list(&self) -> Vec<(ContainerRecord, State)> {
         let mut v: Vec<(ContainerRecord, State)> = self

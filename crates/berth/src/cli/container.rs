@@ -180,7 +180,7 @@ fn ps_row(engine: &Engine, rec: &ContainerRecord, st: &State, no_trunc: bool) ->
         .map(|(k, v)| format!("{k}={v}"))
         .collect();
     // Docker's PORTS column: 0.0.0.0:8080->80/tcp, and exposed ports without a binding.
-    let attachment = berth_engine::network::read_attachment(&engine.containers.dir(&rec.id));
+    let attachment = engine.network_attachment(&rec.id);
     let mut ports: Vec<String> = attachment
         .iter()
         .flat_map(|a| a.ports.iter())

@@ -123,8 +123,8 @@ pub fn run(engine: &Engine, cmd: NetworkCmd) -> CmdResult {
 /// `berth port CONTAINER [PRIVATE_PORT[/PROTO]]`.
 pub fn port(engine: &Engine, a: PortArgs) -> CmdResult {
     let id = engine.resolve(&a.container)?;
-    let dir = engine.containers.dir(&id);
-    let maps = berth_engine::network::read_attachment(&dir)
+    let maps = engine
+        .network_attachment(&id)
         .map(|x| x.ports)
         .unwrap_or_default();
     let want = a.port.as_deref().map(|p| {

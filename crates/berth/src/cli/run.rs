@@ -139,8 +139,7 @@ pub fn attach(engine: &Engine, a: super::AttachArgs) -> CmdResult {
         }
         .into());
     }
-    let sock = berth_engine::shim::connect(&engine.containers.dir(&id))
-        .context("connect to the container's shim")?;
+    let sock = engine.attach_stream(&id)?;
     let keys = detach_keys(a.detach_keys.as_deref())?;
     attach_stream(
         engine,
