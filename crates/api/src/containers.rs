@@ -216,6 +216,7 @@ async fn create(State(engine): State<Shared>, Query(q): Q, body: Bytes) -> ApiRe
         config,
         host_config,
         mounts,
+        build_step: false,
     };
     let id = blocking(&engine, move |e| e.create(req)).await?;
     Ok((StatusCode::CREATED, Json(json!({"Id": id, "Warnings": []}))).into_response())

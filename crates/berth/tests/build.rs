@@ -107,7 +107,7 @@ fn builds_every_instruction_and_caches() {
         "[\"CMD-SHELL\",\"test -f /app/greeting\"] 2"
     );
     assert!(b.ok(&["history", "app:1"]).lines().count() > 10);
-    assert_eq!(b.ok(&["ps", "-aq"]), "", "no build container left");
+    assert_eq!(b.containers_on_disk(), 0, "no build container left");
     // Unchanged: every step from cache, same image.
     let id1 = cfg("{{.Id}}");
     let o = b.run(&[
@@ -197,7 +197,7 @@ fn failing_run_reports_and_leaves_nothing() {
             .contains("The command '/bin/sh -c echo before; exit 3' returned a non-zero code: 3"),
         "{o:?}"
     );
-    assert_eq!(b.ok(&["ps", "-aq"]), "");
+    assert_eq!(b.containers_on_disk(), 0, "no build container left");
     b.fails(&["image", "inspect", "bad:1"], 1);
     assert_ne!(
         b.run(&["build", ctx.join("nope").to_str().unwrap()]).code,
@@ -287,4 +287,29 @@ fn onbuild_triggers_run_in_the_child_build_and_are_not_inherited() {
         "triggered\nfrom the child's context\n"
     );
     assert_eq!(b.inspect("onb/child", "{{json .Config.OnBuild}}"), "null");
+}
+
+#[test]
+fn a_builds_step_containers_are_not_listed() {
+    let b = Berth::new();
+    let ctx = context(&b, "FROM busybox\nRUN touch /started && sleep 2\n", &[]);
+    let mut build = b
+        .cmd(&["build", "-q", ctx.to_str().unwrap()])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    b.wait_for(10, "the RUN step's container", || {
+        b.containers_on_disk() == 1
+    });
+    let listed = b.ok(&["ps", "-aq"]);
+    assert!(build.wait().unwrap().success());
+    assert_eq!(
+        listed, "",
+        "ps -a lists no build step, as BuildKit's are no containers"
+    );
+    assert_eq!(
+        b.containers_on_disk(),
+        0,
+        "the step's container is gone after the build"
+    );
 }

@@ -121,6 +121,13 @@ impl Berth {
         self.root.path()
     }
 
+    /// Containers in the state root, listed or not (a build's steps are not listed).
+    pub fn containers_on_disk(&self) -> usize {
+        std::fs::read_dir(self.root.path().join("containers"))
+            .map(|d| d.count())
+            .unwrap_or(0)
+    }
+
     pub fn cmd(&self, args: &[&str]) -> Command {
         let mut c = Command::new(BERTH);
         c.env("BERTH_ROOT", self.root.path()).args(args);

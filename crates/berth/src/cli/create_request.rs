@@ -425,5 +425,6 @@ pub fn request(a: &RunArgs) -> anyhow::Result<CreateRequest> {
         image: a.image.clone(),
         config,
         host_config: hc,
+        build_step: false,
     })
 }

@@ -84,6 +84,7 @@ impl Engine {
             config: cfg,
             host_config: hc,
             mounts: vec![],
+            build_step: true,
         })?;
         let scratch = Scratch {
             engine: self,

@@ -22,6 +22,7 @@ impl<'a> Scratch<'a> {
                 cmd: Some(vec!["true".into()]),
                 ..Default::default()
             },
+            build_step: true,
             ..Default::default()
         })?;
         Ok(Scratch { engine, id })

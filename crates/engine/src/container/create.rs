@@ -29,6 +29,8 @@ pub struct CreateRequest {
     pub host_config: HostConfig,
     /// `--mount` requests.
     pub mounts: Vec<MountRequest>,
+    /// Made by a build for one of its steps (hidden from container lists).
+    pub build_step: bool,
 }
 
 /// A mount as planned before anything exists: what it needs made at create.
@@ -128,6 +130,7 @@ impl Engine {
             host_config: hc,
             layers: img.diff_ids(),
             mounts,
+            build_step: req.build_step,
         };
         // Build the directory aside and rename it into place, so a crash never leaves a
         // half-made container visible.

@@ -48,7 +48,11 @@ impl Engine {
                 return Err(Error::invalid(format!("invalid filter 'health={v}'")));
             }
         }
-        let list = self.list();
+        let list: Vec<_> = self
+            .list()
+            .into_iter()
+            .filter(|(r, _)| !r.build_step)
+            .collect();
         // before/since name containers; they bound the list by creation time.
         let created_of = |name: &str| -> Result<String> {
             let id = self.resolve(name)?;

@@ -389,6 +389,10 @@ pub struct ContainerRecord {
     /// Volumes, binds and tmpfs mounts, resolved at create.
     #[serde(default)]
     pub mounts: Vec<MountPoint>,
+    /// A build step's container: left out of container lists, as BuildKit's steps are no
+    /// containers at all (a build whose client stopped reading must not show in `ps`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub build_step: bool,
 }
 
 /// How a mount point is backed.
