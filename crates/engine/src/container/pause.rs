@@ -50,20 +50,29 @@ impl Engine {
         pause: bool,
         f: impl FnOnce() -> Result<T>,
     ) -> Result<T> {
-        let running = self.state(id)?.status == Status::Running;
-        if !(pause && running) {
+        let st = self.state(id)?;
+        if !(pause && st.status == Status::Running) {
             return f();
         }
         let cg = self.cgroup(id);
         let frozen = match crate::container::freeze::freeze(&cg) {
             Ok(g) => Some(g),
             // A container that stopped meanwhile has nothing left to freeze: its files are
-            // still, so the work goes on as for a stopped one.
-            Err(_) if self.state(id).is_ok_and(|s| !s.status.is_live()) => None,
+            // still, so the work goes on as for a stopped one. Its shim reaps it and removes
+            // its cgroup a moment before it records the exit, so a gone process counts too.
+            Err(_) if self.state(id).is_ok_and(|s| !s.status.is_live()) || !alive(st.pid) => None,
             Err(e) => return Err(e),
         };
         let r = f();
         drop(frozen);
         r
     }
+}
+
+/// Whether process `pid` still exists (reaped ones do not).
+fn alive(pid: i32) -> bool {
+    // SAFETY: kill(2) with signal 0 only checks that the process exists.
+    pid > 0
+        && (unsafe { libc::kill(pid, 0) } == 0
+            || std::io::Error::last_os_error().raw_os_error() != Some(libc::ESRCH))
 }
