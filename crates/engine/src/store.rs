@@ -80,15 +80,15 @@ impl Root {
             .join(format!("{what}-{}-{}", std::process::id(), random_hex(8)))
     }
 
-    /// Removes temp files whose owning process is gone (after a crash or `kill -9`).
+    /// Removes temp files whose owning process is gone (after a crash or `kill -9`); a name
+    /// that names no owner is a leftover too.
     pub fn sweep_temp(&self) {
         let Ok(rd) = fs::read_dir(self.path.join("tmp")) else {
             return;
         };
         for e in rd.flatten() {
             let name = e.file_name().to_string_lossy().into_owned();
-            let pid: Option<i32> = name.split('-').nth(1).and_then(|p| p.parse().ok());
-            if let Some(pid) = pid {
+            if let Some(pid) = temp_owner(&name) {
                 if pid_alive(pid) {
                     continue;
                 }
@@ -106,6 +106,39 @@ impl Root {
     pub fn lock(&self, name: &str) -> Result<Lock> {
         Lock::exclusive(&self.path.join("locks").join(name))
     }
+}
+
+/// Puts a new file with `data` at `dest`, whole or not at all: written and synced at `tmp`
+/// (on the same file system), then hard-linked into place, which fails with `AlreadyExists`
+/// when `dest` exists; the folder is synced so the new name survives a power loss.
+pub fn link_new(tmp: &Path, dest: &Path, data: &[u8]) -> std::io::Result<()> {
+    if let Some(d) = tmp.parent() {
+        fs::create_dir_all(d)?;
+    }
+    let r = (|| {
+        let mut f = fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(tmp)?;
+        std::io::Write::write_all(&mut f, data)?;
+        f.sync_all()?;
+        fs::hard_link(tmp, dest)?;
+        if let Some(d) = dest.parent() {
+            fs::File::open(d)?.sync_all()?;
+        }
+        Ok(())
+    })();
+    let _ = fs::remove_file(tmp);
+    r
+}
+
+/// The pid that owns a temp name `<what>-<pid>-<random>`, read from the right: `what` may
+/// hold dashes itself (`build-context`, `build-copy`).
+fn temp_owner(name: &str) -> Option<i32> {
+    let mut parts = name.rsplitn(3, '-');
+    let (_random, pid, _what) = (parts.next()?, parts.next()?, parts.next()?);
+    pid.parse().ok()
 }
 
 /// The root's own mode: others may pass through (to reach nothing), never list or read.
@@ -273,6 +306,29 @@ pub const ZERO_TIME: &str = "0001-01-01T00:00:00Z";
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn temp_owners_are_read_from_the_right() {
+        assert_eq!(temp_owner("create-42-0a1b2c3d4e5f6a7b"), Some(42));
+        assert_eq!(temp_owner("build-context-42-0a1b2c3d4e5f6a7b"), Some(42));
+        assert_eq!(temp_owner("build-src-7-00"), Some(7));
+        assert_eq!(temp_owner("stray"), None);
+        assert_eq!(temp_owner("a-b"), None);
+    }
+
+    #[test]
+    fn the_sweep_keeps_what_live_processes_own() {
+        let d = tempfile::tempdir().unwrap();
+        let root = Root::open(d.path()).unwrap();
+        let live = root.temp_path("build-context");
+        std::fs::create_dir_all(&live).unwrap();
+        // A pid that cannot exist (above the kernel's pid_max limit).
+        let dead = root.path().join("tmp").join("build-copy-4194305-00ff");
+        std::fs::create_dir_all(&dead).unwrap();
+        root.sweep_temp();
+        assert!(live.exists(), "a live build's files were swept");
+        assert!(!dead.exists(), "a dead owner's files stayed");
+    }
 
     #[test]
     fn atomic_write_replaces_whole_file() {

@@ -2,8 +2,7 @@
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::store::{self, Root};
-use std::fs::{self, OpenOptions};
-use std::io::Write;
+use std::fs;
 
 const ADJECTIVES: &[&str] = &[
     "admiring",
@@ -152,15 +151,13 @@ pub fn lookup(root: &Root, name: &str) -> Option<String> {
 pub fn reserve(root: &Root, name: &str, id: &str) -> Result<()> {
     validate(name)?;
     let p = root.join("names").join(name);
+    // The creating process's pid lets others tell an in-progress create from the leftover
+    // of a crashed one. The file is written whole aside, then linked into place (which fails
+    // when the name is taken): a kill or a full disk never leaves an empty name behind.
+    let content = format!("{id}\n{}\n", std::process::id());
     for _ in 0..2 {
-        match OpenOptions::new().write(true).create_new(true).open(&p) {
-            Ok(mut f) => {
-                // The creating process's pid lets others tell an in-progress create from the
-                // leftover of a crashed one.
-                f.write_all(format!("{id}\n{}\n", std::process::id()).as_bytes())
-                    .map_err(|e| Error::io("write name", e))?;
-                return Ok(());
-            }
+        match store::link_new(&root.temp_path("name"), &p, content.as_bytes()) {
+            Ok(()) => return Ok(()),
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
                 let content = fs::read_to_string(&p).unwrap_or_default();
                 let mut lines = content.lines();
@@ -169,9 +166,9 @@ pub fn reserve(root: &Root, name: &str, id: &str) -> Result<()> {
                     .next()
                     .and_then(|l| l.trim().parse().ok())
                     .unwrap_or(0);
-                let stale = owner.len() == 64
-                    && !root.container_dir(&owner).exists()
-                    && !store::pid_alive(creator);
+                // An empty or garbled file is an older berth's crash leftover.
+                let stale = owner.len() != 64
+                    || (!root.container_dir(&owner).exists() && !store::pid_alive(creator));
                 if stale {
                     let _ = fs::remove_file(&p);
                     continue;
@@ -219,6 +216,19 @@ pub fn generate(root: &Root, id: &str) -> Result<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_empty_name_left_by_a_crash_holds_nothing() {
+        let d = tempfile::tempdir().unwrap();
+        let root = Root::open(d.path()).unwrap();
+        fs::create_dir_all(root.join("names")).unwrap();
+        fs::write(root.join("names").join("web"), "").unwrap();
+        let a = "a".repeat(64);
+        reserve(&root, "web", &a).unwrap();
+        assert_eq!(lookup(&root, "web").as_deref(), Some(a.as_str()));
+        let tmp: Vec<_> = fs::read_dir(root.join("tmp")).unwrap().collect();
+        assert!(tmp.is_empty(), "the name's temp file stayed: {tmp:?}");
+    }
 
     #[test]
     fn names_are_unique_and_released() {

@@ -406,7 +406,9 @@ impl NetworkStore {
                         let fresh = std::fs::metadata(&p)
                             .and_then(|m| m.modified())
                             .is_ok_and(|t| t.elapsed().is_ok_and(|e| e.as_secs() < 90));
-                        if holder == owner || (!holder.is_empty() && !fresh && !live(&holder)) {
+                        // An empty one is a lease whose writer died before it wrote (a
+                        // kill, a full disk): once it is not fresh it holds nothing.
+                        if holder == owner || (!fresh && (holder.is_empty() || !live(&holder))) {
                             let _ = std::fs::remove_file(&p);
                             continue;
                         }
@@ -521,6 +523,45 @@ pub(crate) fn validate_name(name: &str) -> Result<()> {
 mod tests {
     use super::*;
     use crate::store::Root;
+
+    #[test]
+    fn an_empty_lease_left_by_a_crash_holds_its_address_only_while_fresh() {
+        let d = tempfile::tempdir().unwrap();
+        let root = Root::open(d.path()).unwrap();
+        let s = NetworkStore::new(&root);
+        let net = s
+            .create(&CreateNetwork {
+                name: "empty-lease".into(),
+                subnet: Some("10.98.0.0/29".into()),
+                ..Default::default()
+            })
+            .unwrap();
+        let ip = Ipv4Addr::new(10, 98, 0, 2);
+        let dir = s.leases(&net);
+        std::fs::create_dir_all(&dir).unwrap();
+        let lease = dir.join(ip.to_string());
+        std::fs::write(&lease, "").unwrap();
+        let live = |_: &str| true;
+        let fresh = s.lease(&net, "x", Some(ip), &live);
+        let old = std::time::SystemTime::now() - std::time::Duration::from_secs(120);
+        std::fs::File::options()
+            .write(true)
+            .open(&lease)
+            .unwrap()
+            .set_modified(old)
+            .unwrap();
+        let stale = s.lease(&net, "x", Some(ip), &live);
+        s.remove(&net).unwrap();
+        assert!(
+            fresh.is_err(),
+            "a fresh empty lease may be a start in progress"
+        );
+        assert_eq!(
+            stale.unwrap(),
+            ip,
+            "an old empty lease is a crash's leftover"
+        );
+    }
 
     #[test]
     fn leases_are_exclusive_and_crashed_owners_give_them_back() {
