@@ -176,16 +176,27 @@ pub fn files(path: &Path) -> Vec<PathBuf> {
 /// Reads every entry of the log at `path`, oldest first; undecodable lines are skipped.
 pub fn read_all(path: &Path) -> Vec<LogEntry> {
     let mut out = Vec::new();
-    for f in files(path) {
-        if let Ok(file) = File::open(&f) {
+    for_each(path, |e| {
+        out.push(e);
+        true
+    });
+    out
+}
+
+/// Hands each entry of the log, rotated files first, to `f` one at a time (no more than one
+/// line in memory), until `f` says stop.
+pub fn for_each(path: &Path, mut f: impl FnMut(LogEntry) -> bool) {
+    for p in files(path) {
+        if let Ok(file) = File::open(&p) {
             for line in BufReader::new(file).lines().map_while(|l| l.ok()) {
                 if let Ok(e) = serde_json::from_str(&line) {
-                    out.push(e);
+                    if !f(e) {
+                        return;
+                    }
                 }
             }
         }
     }
-    out
 }
 
 /// Follows the live log from byte `offset`, handing each new entry to `emit`, until `done`
@@ -260,6 +271,33 @@ pub fn live_len(path: &Path) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn entries_stream_in_order_across_rotations_and_stop_when_asked() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("c-json.log");
+        let mut opts = BTreeMap::new();
+        opts.insert("max-size".to_string(), "200".to_string());
+        opts.insert("max-file".to_string(), "5".to_string());
+        let mut w = LogWriter::open(&p, &opts).unwrap();
+        for i in 0..12 {
+            w.write("stdout", format!("line {i}\n").as_bytes()).unwrap();
+        }
+        drop(w);
+        let mut seen = Vec::new();
+        for_each(&p, |e| {
+            seen.push(e.log.trim().to_string());
+            true
+        });
+        let n: Vec<usize> = seen.iter().map(|l| l[5..].parse().unwrap()).collect();
+        assert!(n.windows(2).all(|w| w[0] < w[1]) && *n.last().unwrap() == 11, "{seen:?}");
+        let mut count = 0;
+        for_each(&p, |_| {
+            count += 1;
+            count < 3
+        });
+        assert_eq!(count, 3, "it stops when asked");
+    }
 
     #[test]
     fn sizes_parse() {

@@ -45,18 +45,30 @@ impl Engine {
             q.since.is_none_or(|s| t >= s) && q.until.is_none_or(|u| t <= u)
         };
         let offset = crate::logs::live_len(&path);
-        let mut entries: Vec<_> = crate::logs::read_all(&path)
-            .into_iter()
-            .filter(|e| in_range(&e.time))
-            .collect();
-        if let Some(n) = q.tail {
-            let skip = entries.len().saturating_sub(n);
-            entries.drain(..skip);
-        }
-        for e in &entries {
-            if !emit(e) {
-                return Ok(());
+        // Entries are streamed; `--tail N` keeps only the last N in memory, whatever the
+        // log's size.
+        let mut going = true;
+        match q.tail {
+            Some(n) => {
+                let mut last = std::collections::VecDeque::with_capacity(n.min(4096));
+                crate::logs::for_each(&path, |e| {
+                    if n > 0 && in_range(&e.time) {
+                        if last.len() == n {
+                            last.pop_front();
+                        }
+                        last.push_back(e);
+                    }
+                    true
+                });
+                going = last.iter().all(&mut emit);
             }
+            None => crate::logs::for_each(&path, |e| {
+                going = !in_range(&e.time) || emit(&e);
+                going
+            }),
+        }
+        if !going {
+            return Ok(());
         }
         if q.follow && q.until.is_none() {
             let running = || self.state(id).map(|s| s.status.is_live()).unwrap_or(false);
