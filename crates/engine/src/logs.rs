@@ -290,7 +290,10 @@ mod tests {
             true
         });
         let n: Vec<usize> = seen.iter().map(|l| l[5..].parse().unwrap()).collect();
-        assert!(n.windows(2).all(|w| w[0] < w[1]) && *n.last().unwrap() == 11, "{seen:?}");
+        assert!(
+            n.windows(2).all(|w| w[0] < w[1]) && *n.last().unwrap() == 11,
+            "{seen:?}"
+        );
         let mut count = 0;
         for_each(&p, |_| {
             count += 1;

@@ -524,6 +524,17 @@ mod tests {
     use super::*;
     use crate::store::Root;
 
+    /// Ages a lease past the time a starting container may hold it.
+    fn make_old(lease: &std::path::Path) {
+        let old = std::time::SystemTime::now() - std::time::Duration::from_secs(120);
+        std::fs::File::options()
+            .write(true)
+            .open(lease)
+            .unwrap()
+            .set_modified(old)
+            .unwrap();
+    }
+
     #[test]
     fn an_empty_lease_left_by_a_crash_holds_its_address_only_while_fresh() {
         let d = tempfile::tempdir().unwrap();
@@ -543,13 +554,7 @@ mod tests {
         std::fs::write(&lease, "").unwrap();
         let live = |_: &str| true;
         let fresh = s.lease(&net, "x", Some(ip), &live);
-        let old = std::time::SystemTime::now() - std::time::Duration::from_secs(120);
-        std::fs::File::options()
-            .write(true)
-            .open(&lease)
-            .unwrap()
-            .set_modified(old)
-            .unwrap();
+        make_old(&lease);
         let stale = s.lease(&net, "x", Some(ip), &live);
         s.remove(&net).unwrap();
         assert!(
@@ -590,13 +595,7 @@ mod tests {
             .join(&net.id)
             .join("leases")
             .join(a.to_string());
-        let old = std::time::SystemTime::now() - std::time::Duration::from_secs(120);
-        std::fs::File::options()
-            .write(true)
-            .open(&lease)
-            .unwrap()
-            .set_modified(old)
-            .unwrap();
+        make_old(&lease);
         let c = s.lease(&net, "c", Some(a), &|o: &str| o != "a").unwrap();
         assert_eq!(c, a);
         s.release(&net, b, "b");
