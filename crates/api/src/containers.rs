@@ -441,12 +441,14 @@ async fn logs(
         tail: q.get("tail").and_then(|t| t.parse().ok()),
         follow: truthy(q.get("follow")),
     };
-    let (id, tty) = on_container(&engine, id, |e, id| {
+    let (id, tty, log) = on_container(&engine, id, |e, id| {
         // Refused before the answer starts; after that, the headers go out at once (dockerd's),
         // even when no entry has come yet: clients inspect the container as soon as they have them.
-        e.check_logs_readable(&id)?;
+        // The log is opened now: a container removed before the reader runs still gives
+        // every line it wrote (docker-py's run reads its followed logs after the removal).
+        let log = e.open_logs(&id)?;
         let tty = e.record(&id)?.config.tty;
-        Ok((id, tty))
+        Ok((id, tty, log))
     })
     .await?;
     // The engine reads (and follows) on a thread of its own; the entries come through a channel
@@ -454,7 +456,7 @@ async fn logs(
     let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(64);
     let e = engine.clone();
     let _reader = crate::long_lived(move || {
-        let r = e.logs(&id, &query, |l| {
+        let r = e.logs_from(&id, log, &query, |l| {
             if !((l.stream == "stdout" && want_out) || (l.stream == "stderr" && want_err)) {
                 return true;
             }

@@ -183,6 +183,76 @@ pub fn read_all(path: &Path) -> Vec<LogEntry> {
     out
 }
 
+/// A container's log files, opened: what they hold stays readable after the container is
+/// removed, so a client that asked before the removal gets every line.
+#[derive(Debug)]
+pub struct OpenLog {
+    path: PathBuf,
+    rotated: Vec<File>,
+    live: Option<File>,
+}
+
+impl OpenLog {
+    /// Opens the rotated files (oldest first) and the live one at `path`.
+    pub fn open(path: &Path) -> OpenLog {
+        let mut rotated = Vec::new();
+        let mut live = None;
+        for p in files(path) {
+            if let Ok(f) = File::open(&p) {
+                if p == path {
+                    live = Some(f);
+                } else {
+                    rotated.push(f);
+                }
+            }
+        }
+        OpenLog {
+            path: path.to_path_buf(),
+            rotated,
+            live,
+        }
+    }
+
+    /// Hands each entry written so far to `f` until it says stop (then false); returns
+    /// whether it went through, and the live file's length it read to, from which
+    /// [`OpenLog::follow`] goes on.
+    pub fn read_existing(&self, mut f: impl FnMut(&LogEntry) -> bool) -> (bool, u64) {
+        let offset = self
+            .live
+            .as_ref()
+            .and_then(|l| l.metadata().ok())
+            .map_or(0, |m| m.len());
+        let mut each = |r: &mut dyn BufRead| {
+            for line in r.lines().map_while(|l| l.ok()) {
+                if let Ok(e) = serde_json::from_str::<LogEntry>(&line) {
+                    if !f(&e) {
+                        return false;
+                    }
+                }
+            }
+            true
+        };
+        let mut going = true;
+        for r in &self.rotated {
+            going = going && each(&mut BufReader::new(r));
+        }
+        if let (true, Some(l)) = (going, &self.live) {
+            going = each(&mut BufReader::new(std::io::Read::take(l, offset)));
+        }
+        (going, offset)
+    }
+
+    /// Follows the live file from `offset` (see [`follow`]).
+    pub fn follow(
+        self,
+        offset: u64,
+        emit: impl FnMut(&LogEntry) -> bool,
+        done: impl Fn() -> bool,
+    ) -> Result<()> {
+        follow(&self.path, self.live, offset, emit, done)
+    }
+}
+
 /// Hands each entry of the log, rotated files first, to `f` one at a time (no more than one
 /// line in memory), until `f` says stop.
 pub fn for_each(path: &Path, mut f: impl FnMut(LogEntry) -> bool) {
@@ -199,20 +269,27 @@ pub fn for_each(path: &Path, mut f: impl FnMut(LogEntry) -> bool) {
     }
 }
 
-/// Follows the live log from byte `offset`, handing each new entry to `emit`, until `done`
-/// says the writer is finished and nothing new arrived. Copes with rotation (the file shrinks
-/// or is replaced) by starting over at the new file's beginning.
+/// Follows the live log from byte `offset` of `cur` (the live file as opened, else opened
+/// here), handing each new entry to `emit`, until `done` says the writer is finished and
+/// nothing new arrived. At a rotation (the path names another file) the old file is read to
+/// its end before the new one is followed from its beginning; a removed log is read to the end
+/// of what it holds.
 pub fn follow(
     path: &Path,
+    mut cur: Option<File>,
     mut offset: u64,
     mut emit: impl FnMut(&LogEntry) -> bool,
     done: impl Fn() -> bool,
 ) -> Result<()> {
+    use std::os::unix::fs::MetadataExt;
     let mut pending = String::new();
     loop {
         let finished = done();
         let mut progressed = false;
-        if let Ok(mut f) = File::open(path) {
+        if cur.is_none() {
+            cur = File::open(path).ok();
+        }
+        if let Some(f) = cur.as_mut() {
             let len = f.metadata().map(|m| m.len()).unwrap_or(0);
             if len < offset {
                 offset = 0;
@@ -220,7 +297,7 @@ pub fn follow(
             }
             if len > offset {
                 f.seek(SeekFrom::Start(offset)).ctx(|| "seek log".into())?;
-                let mut r = BufReader::new(f);
+                let mut r = BufReader::new(&*f);
                 let mut line = String::new();
                 loop {
                     line.clear();
@@ -230,11 +307,10 @@ pub fn follow(
                     }
                     offset += n as u64;
                     progressed = true;
+                    pending.push_str(&line);
                     if !line.ends_with('\n') {
-                        pending.push_str(&line);
                         continue;
                     }
-                    pending.push_str(&line);
                     if let Ok(e) = serde_json::from_str::<LogEntry>(&pending) {
                         if !emit(&e) {
                             return Ok(());
@@ -242,6 +318,16 @@ pub fn follow(
                     }
                     pending.clear();
                 }
+            }
+            let rotated = match (fs::metadata(path), f.metadata()) {
+                (Ok(p), Ok(m)) => p.ino() != m.ino() || p.dev() != m.dev(),
+                _ => false,
+            };
+            if !progressed && rotated {
+                cur = File::open(path).ok();
+                offset = 0;
+                pending.clear();
+                continue;
             }
         }
         if finished && !progressed {
@@ -300,6 +386,47 @@ mod tests {
             count < 3
         });
         assert_eq!(count, 3, "it stops when asked");
+    }
+
+    #[test]
+    fn an_opened_log_gives_its_lines_after_its_container_is_removed() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("c-json.log");
+        let mut opts = BTreeMap::new();
+        opts.insert("max-size".to_string(), "200".to_string());
+        opts.insert("max-file".to_string(), "3".to_string());
+        let mut w = LogWriter::open(&p, &opts).unwrap();
+        for i in 0..6 {
+            w.write("stdout", format!("line {i}\n").as_bytes()).unwrap();
+        }
+        drop(w);
+        let log = OpenLog::open(&p);
+        for f in files(&p) {
+            fs::remove_file(f).unwrap();
+        }
+        let mut seen = Vec::new();
+        let (went, offset) = log.read_existing(|e| {
+            seen.push(e.log.clone());
+            true
+        });
+        assert!(went && offset > 0);
+        assert_eq!(
+            seen.last().map(String::as_str),
+            Some("line 5\n"),
+            "{seen:?}"
+        );
+        // Following a removed log ends once its writer is done, having lost nothing.
+        let mut more = 0;
+        log.follow(
+            offset,
+            |_| {
+                more += 1;
+                true
+            },
+            || true,
+        )
+        .unwrap();
+        assert_eq!(more, 0);
     }
 
     #[test]

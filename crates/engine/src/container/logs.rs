@@ -27,16 +27,33 @@ impl Engine {
         Ok(())
     }
 
+    /// The container's log, opened: read it with [`Engine::logs_from`]. The API opens it
+    /// before it answers, so a container removed meanwhile still gives its lines.
+    pub fn open_logs(&self, id: &str) -> Result<crate::logs::OpenLog> {
+        self.check_logs_readable(id)?;
+        Ok(crate::logs::OpenLog::open(&self.containers.log_path(id)))
+    }
+
     /// `docker logs`: hands each entry of `q` to `emit`, following while the container runs
     /// when asked; `emit` returning false stops (a client that went away).
     pub fn logs(
         &self,
         id: &str,
         q: &LogQuery,
+        emit: impl FnMut(&crate::logs::LogEntry) -> bool,
+    ) -> Result<()> {
+        let log = self.open_logs(id)?;
+        self.logs_from(id, log, q, emit)
+    }
+
+    /// [`Engine::logs`] of a log already opened.
+    pub fn logs_from(
+        &self,
+        id: &str,
+        log: crate::logs::OpenLog,
+        q: &LogQuery,
         mut emit: impl FnMut(&crate::logs::LogEntry) -> bool,
     ) -> Result<()> {
-        self.check_logs_readable(id)?;
-        let path = self.containers.log_path(id);
         let in_range = |t: &str| -> bool {
             let Ok(t) = chrono::DateTime::parse_from_rfc3339(t) else {
                 return true;
@@ -44,40 +61,26 @@ impl Engine {
             let t = t.with_timezone(&chrono::Utc);
             q.since.is_none_or(|s| t >= s) && q.until.is_none_or(|u| t <= u)
         };
-        let offset = crate::logs::live_len(&path);
-        // Entries are streamed; `--tail N` keeps only the last N in memory, whatever the
-        // log's size.
-        let mut going = true;
-        match q.tail {
+        let running = || self.state(id).map(|s| s.status.is_live()).unwrap_or(false);
+        let (going, offset) = match q.tail {
+            // `--tail N` keeps only the last N in memory, whatever the log's size.
             Some(n) => {
                 let mut last = std::collections::VecDeque::with_capacity(n.min(4096));
-                crate::logs::for_each(&path, |e| {
+                let (_, offset) = log.read_existing(|e| {
                     if n > 0 && in_range(&e.time) {
                         if last.len() == n {
                             last.pop_front();
                         }
-                        last.push_back(e);
+                        last.push_back(e.clone());
                     }
                     true
                 });
-                going = last.iter().all(&mut emit);
+                (last.iter().all(&mut emit), offset)
             }
-            None => crate::logs::for_each(&path, |e| {
-                going = !in_range(&e.time) || emit(&e);
-                going
-            }),
-        }
-        if !going {
-            return Ok(());
-        }
-        if q.follow && q.until.is_none() {
-            let running = || self.state(id).map(|s| s.status.is_live()).unwrap_or(false);
-            crate::logs::follow(
-                &path,
-                offset,
-                |e| !in_range(&e.time) || emit(e),
-                || !running(),
-            )?;
+            None => log.read_existing(|e| !in_range(&e.time) || emit(e)),
+        };
+        if going && q.follow && q.until.is_none() {
+            log.follow(offset, |e| !in_range(&e.time) || emit(e), || !running())?;
         }
         Ok(())
     }
