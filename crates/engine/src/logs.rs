@@ -176,8 +176,8 @@ pub fn files(path: &Path) -> Vec<PathBuf> {
 /// Reads every entry of the log at `path`, oldest first; undecodable lines are skipped.
 pub fn read_all(path: &Path) -> Vec<LogEntry> {
     let mut out = Vec::new();
-    for_each(path, |e| {
-        out.push(e);
+    OpenLog::open(path).read_existing(|e| {
+        out.push(e.clone());
         true
     });
     out
@@ -250,22 +250,6 @@ impl OpenLog {
         done: impl Fn() -> bool,
     ) -> Result<()> {
         follow(&self.path, self.live, offset, emit, done)
-    }
-}
-
-/// Hands each entry of the log, rotated files first, to `f` one at a time (no more than one
-/// line in memory), until `f` says stop.
-pub fn for_each(path: &Path, mut f: impl FnMut(LogEntry) -> bool) {
-    for p in files(path) {
-        if let Ok(file) = File::open(&p) {
-            for line in BufReader::new(file).lines().map_while(|l| l.ok()) {
-                if let Ok(e) = serde_json::from_str(&line) {
-                    if !f(e) {
-                        return;
-                    }
-                }
-            }
-        }
     }
 }
 
@@ -349,29 +333,29 @@ pub fn timestamp(e: &LogEntry) -> String {
         .unwrap_or_else(|_| e.time.clone())
 }
 
-/// Current size of the live log (where `follow` starts after printing what exists).
-pub fn live_len(path: &Path) -> u64 {
-    fs::metadata(path).map(|m| m.len()).unwrap_or(0)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    /// A log of `lines` stdout lines `line <i>` in 200-byte files, at most `max_file`.
+    fn rotated_log(d: &Path, max_file: u32, lines: usize) -> PathBuf {
+        let p = d.join("c-json.log");
+        let mut opts = BTreeMap::new();
+        opts.insert("max-size".to_string(), "200".to_string());
+        opts.insert("max-file".to_string(), max_file.to_string());
+        let mut w = LogWriter::open(&p, &opts).unwrap();
+        for i in 0..lines {
+            w.write("stdout", format!("line {i}\n").as_bytes()).unwrap();
+        }
+        p
+    }
+
     #[test]
     fn entries_stream_in_order_across_rotations_and_stop_when_asked() {
         let d = tempfile::tempdir().unwrap();
-        let p = d.path().join("c-json.log");
-        let mut opts = BTreeMap::new();
-        opts.insert("max-size".to_string(), "200".to_string());
-        opts.insert("max-file".to_string(), "5".to_string());
-        let mut w = LogWriter::open(&p, &opts).unwrap();
-        for i in 0..12 {
-            w.write("stdout", format!("line {i}\n").as_bytes()).unwrap();
-        }
-        drop(w);
+        let p = rotated_log(d.path(), 5, 12);
         let mut seen = Vec::new();
-        for_each(&p, |e| {
+        OpenLog::open(&p).read_existing(|e| {
             seen.push(e.log.trim().to_string());
             true
         });
@@ -381,25 +365,18 @@ mod tests {
             "{seen:?}"
         );
         let mut count = 0;
-        for_each(&p, |_| {
+        let (went, _) = OpenLog::open(&p).read_existing(|_| {
             count += 1;
             count < 3
         });
+        assert!(!went);
         assert_eq!(count, 3, "it stops when asked");
     }
 
     #[test]
     fn an_opened_log_gives_its_lines_after_its_container_is_removed() {
         let d = tempfile::tempdir().unwrap();
-        let p = d.path().join("c-json.log");
-        let mut opts = BTreeMap::new();
-        opts.insert("max-size".to_string(), "200".to_string());
-        opts.insert("max-file".to_string(), "3".to_string());
-        let mut w = LogWriter::open(&p, &opts).unwrap();
-        for i in 0..6 {
-            w.write("stdout", format!("line {i}\n").as_bytes()).unwrap();
-        }
-        drop(w);
+        let p = rotated_log(d.path(), 3, 6);
         let log = OpenLog::open(&p);
         for f in files(&p) {
             fs::remove_file(f).unwrap();
