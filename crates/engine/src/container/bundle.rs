@@ -225,12 +225,17 @@ impl Engine {
             std::fs::read_to_string("/etc/hosts").unwrap_or_default()
         } else {
             // `host-gateway`: the host as the container reaches it — its network's gateway,
-            // else the default bridge's (Docker uses docker0's address).
+            // else the default bridge's (Docker uses docker0's address). Looked up only when
+            // an `--add-host` asks: a start reads no network record it does not need.
+            let extra_hosts = rec.host_config.extra_hosts.as_deref().unwrap_or_default();
+            let wants_gateway = extra_hosts.iter().any(|h| h.ends_with(":host-gateway"));
             let gateway = attachment
                 .as_ref()
                 .map(|a| a.gateway.to_string())
                 .or_else(|| {
-                    let net = self.networks.get("bridge").ok()?;
+                    let net = wants_gateway
+                        .then(|| self.networks.get("bridge").ok())
+                        .flatten()?;
                     net.subnet().map(|(_, _, g)| g.to_string())
                 })
                 .unwrap_or_else(|| "127.0.0.1".into());
@@ -240,7 +245,7 @@ impl Engine {
                     .as_ref()
                     .map(|a| (a.ip.to_string(), rec.config.hostname.as_str())),
                 link_lines: &link_lines,
-                extra_hosts: rec.host_config.extra_hosts.as_deref().unwrap_or_default(),
+                extra_hosts,
                 host_gateway: &gateway,
             })
         };
