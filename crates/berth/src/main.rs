@@ -292,6 +292,9 @@ fn dispatch(engine: &berth_engine::Engine, cmd: cli::Cmd) -> CmdResult {
             cmd: cli::SystemCmd::Prune(a),
         } => sy::prune(engine, a),
         Cmd::System {
+            cmd: cli::SystemCmd::Check(a),
+        } => sy::check(engine, a),
+        Cmd::System {
             cmd: cli::SystemCmd::Boot,
         } => sy::boot(engine),
         Cmd::System {

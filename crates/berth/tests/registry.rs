@@ -935,3 +935,51 @@ fn docker_cli_logs_in_pushes_and_pulls_through_the_api() {
         "every --change applied"
     );
 }
+
+#[test]
+fn a_pull_racing_rmi_of_an_image_sharing_its_layers_records_it_whole() {
+    let reg = Registry::start(None);
+    let a = Berth::new();
+    let base = format!("{}/race/base:1", reg.addr);
+    let top = format!("{}/race/top:1", reg.addr);
+    a.ok(&["tag", "busybox", &base]);
+    a.ok(&["push", "-q", &base]);
+    a.ok(&[
+        "run",
+        "--name",
+        "grow",
+        "busybox",
+        "sh",
+        "-c",
+        "head -c 3000000 /dev/urandom > /big",
+    ]);
+    a.ok(&["commit", "grow", &top]);
+    a.ok(&["push", "-q", &top]);
+    let b = Berth::empty();
+    for _ in 0..8 {
+        b.ok(&["pull", "-q", &base]);
+        // The pull finds busybox's layer "Already exists"; the rmi deletes it meanwhile.
+        let pull = b
+            .cmd(&["pull", "-q", &top])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(5));
+        b.ok(&["rmi", &base]);
+        let out = pull.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(
+            b.ok(&["run", "--rm", &top, "sh", "-c", "wc -c < /big"])
+                .trim(),
+            "3000000"
+        );
+        b.ok(&["rmi", &top]);
+    }
+    let out = b.run(&["system", "check"]);
+    assert_eq!(out.code, 0, "{}", out.stdout);
+}

@@ -13,6 +13,7 @@ mod lifecycle2;
 mod logs;
 mod network;
 mod registry;
+mod reliability;
 mod robustness;
 mod security;
 mod terminal;

@@ -130,6 +130,7 @@ impl ContentStore {
         if let Some(d) = expected {
             digest_hex(d)?;
             if self.exists(d) {
+                crate::store::touch(&self.path(d)?);
                 return Ok((
                     d.to_string(),
                     fs::metadata(self.path(d)?).map(|m| m.len()).unwrap_or(0),
@@ -166,6 +167,18 @@ impl ContentStore {
             let _ = fs::remove_file(&tmp);
         }
         result
+    }
+
+    /// The digests of all blobs stored.
+    pub fn list(&self) -> Vec<String> {
+        let Ok(rd) = fs::read_dir(self.root.join("blobs/sha256")) else {
+            return Vec::new();
+        };
+        rd.flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n.len() == 64 && n.bytes().all(|b| b.is_ascii_hexdigit()))
+            .map(|n| format!("sha256:{n}"))
+            .collect()
     }
 
     /// Deletes a blob; absent is fine.

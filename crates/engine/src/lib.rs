@@ -38,4 +38,5 @@ pub use container::wait::WaitCondition;
 pub use engine::{Engine, DEFAULT_PATH};
 pub use error::{Error, ErrorKind, Result};
 pub use image::manage::HistoryItem;
+pub use system::check::{CheckReport, Problem, Severity};
 pub use system::{dir_size, DiskUsage};

@@ -102,6 +102,33 @@ impl Root {
         }
     }
 
+    /// Marks a live operation that stores blobs or layers before the image record naming them
+    /// (pull, load, import, build, commit): orphan collection keeps all that is newer than the
+    /// oldest live one. A killed operation's mark is swept with its owner.
+    pub fn begin(&self, what: &str) -> Result<Operation> {
+        let path = self.temp_path(&format!("op-{what}"));
+        OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&path)
+            .ctx(|| format!("create {}", path.display()))?;
+        Ok(Operation { path })
+    }
+
+    /// When the oldest operation still running began (none: `None`).
+    pub fn oldest_operation(&self) -> Option<std::time::SystemTime> {
+        fs::read_dir(self.path.join("tmp"))
+            .ok()?
+            .flatten()
+            .filter(|e| {
+                let name = e.file_name().to_string_lossy().into_owned();
+                name.starts_with("op-") && temp_owner(&name).is_some_and(pid_alive)
+            })
+            .filter_map(|e| e.metadata().and_then(|m| m.modified()).ok())
+            .min()
+    }
+
     /// Takes an exclusive lock named `name`, released when the guard drops.
     pub fn lock(&self, name: &str) -> Result<Lock> {
         Lock::exclusive(&self.path.join("locks").join(name))
@@ -135,7 +162,7 @@ pub fn link_new(tmp: &Path, dest: &Path, data: &[u8]) -> std::io::Result<()> {
 
 /// The pid that owns a temp name `<what>-<pid>-<random>`, read from the right: `what` may
 /// hold dashes itself (`build-context`, `build-copy`).
-fn temp_owner(name: &str) -> Option<i32> {
+pub(crate) fn temp_owner(name: &str) -> Option<i32> {
     let mut parts = name.rsplitn(3, '-');
     let (_random, pid, _what) = (parts.next()?, parts.next()?, parts.next()?);
     pid.parse().ok()
@@ -176,6 +203,14 @@ fn tighten(path: &Path, created: bool) -> Result<()> {
     set(path, ROOT_MODE)
 }
 
+/// Marks `p` as just used: a blob or layer a live operation takes as present must not look
+/// older than it to a concurrent orphan collection.
+pub fn touch(p: &Path) {
+    if let Ok(f) = File::open(p) {
+        let _ = f.set_modified(std::time::SystemTime::now());
+    }
+}
+
 /// True if a process with this pid exists.
 pub fn pid_alive(pid: i32) -> bool {
     // SAFETY: kill with signal 0 only checks existence and permission.
@@ -193,6 +228,18 @@ pub fn make_writable_and_remove(p: &Path) -> std::io::Result<()> {
             // As root this mostly succeeds at once; a chattr'ed file is the rare exception.
             fs::remove_dir_all(p)
         }
+    }
+}
+
+/// A live operation's mark in `tmp/`, removed when dropped.
+#[derive(Debug)]
+pub struct Operation {
+    path: PathBuf,
+}
+
+impl Drop for Operation {
+    fn drop(&mut self) {
+        let _ = fs::remove_file(&self.path);
     }
 }
 
@@ -328,6 +375,22 @@ mod tests {
         root.sweep_temp();
         assert!(live.exists(), "a live build's files were swept");
         assert!(!dead.exists(), "a dead owner's files stayed");
+    }
+
+    #[test]
+    fn operations_are_live_until_dropped_or_dead() {
+        let d = tempfile::tempdir().unwrap();
+        let root = Root::open(d.path()).unwrap();
+        assert!(root.oldest_operation().is_none());
+        let op = root.begin("pull").unwrap();
+        assert!(root.oldest_operation().is_some());
+        drop(op);
+        assert!(root.oldest_operation().is_none());
+        // A killed operation's mark: its owner is gone, so it holds nothing back.
+        fs::write(root.join("tmp/op-pull-4194305-00ff"), "").unwrap();
+        assert!(root.oldest_operation().is_none());
+        root.sweep_temp();
+        assert_eq!(fs::read_dir(root.join("tmp")).unwrap().count(), 0);
     }
 
     #[test]

@@ -562,7 +562,13 @@ fn v1_hierarchies(root: &Path) -> Vec<PathBuf> {
         if !mp.starts_with(root) {
             continue;
         }
-        if superopts.split(',').any(|o| V1_CONTROLLERS.contains(&o)) && !out.contains(&mp) {
+        // Named hierarchies too (`name=systemd`): that is where a login session or a service
+        // is tracked and killed as a whole, and a container or shim must leave it as runc's do.
+        if superopts
+            .split(',')
+            .any(|o| V1_CONTROLLERS.contains(&o) || o.starts_with("name="))
+            && !out.contains(&mp)
+        {
             out.push(mp);
         }
     }

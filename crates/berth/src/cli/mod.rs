@@ -299,6 +299,8 @@ pub enum SystemCmd {
     Df(FormatArgs),
     /// Remove unused data
     Prune(SystemPruneArgs),
+    /// Check the store and what containers hold on the host, and repair it
+    Check(SystemCheckArgs),
     /// Display system-wide information
     Info(FormatArgs),
     /// Start the containers whose restart policy says so (run once at boot, e.g. from systemd)

@@ -245,6 +245,41 @@ pub fn prune(engine: &Engine, a: super::SystemPruneArgs) -> CmdResult {
     Ok(0)
 }
 
+/// `berth system check [--repair]`: one line a problem, then a summary; exits 1 while any
+/// problem is left unrepaired.
+pub fn check(engine: &Engine, a: super::SystemCheckArgs) -> CmdResult {
+    use berth_engine::Severity;
+    let report = engine.system_check(a.repair)?;
+    for p in &report.problems {
+        let kind = match p.severity {
+            Severity::Damage => "damaged",
+            Severity::Leftover => "leftover",
+        };
+        let size = if p.bytes > 0 {
+            format!(" ({})", crate::human::size(p.bytes))
+        } else {
+            String::new()
+        };
+        let done = if p.repaired { " — repaired" } else { "" };
+        println!("{kind}: {}{size}{done}", p.what);
+    }
+    println!(
+        "Checked {} images, {} layers, {} blobs, {} containers",
+        report.images, report.layers, report.blobs, report.containers
+    );
+    let left = report.unrepaired();
+    if report.problems.is_empty() {
+        println!("No damage found");
+    } else {
+        println!(
+            "{} problems found, {} repaired",
+            report.problems.len(),
+            report.problems.len() - left
+        );
+    }
+    Ok(if left > 0 { 1 } else { 0 })
+}
+
 /// `berth system boot`.
 pub fn boot(engine: &Engine) -> CmdResult {
     let mut failed = false;

@@ -90,6 +90,7 @@ impl Engine {
         out: &mut dyn FnMut(&str),
         done: &mut dyn FnMut(&str),
     ) -> Result<String> {
+        let _op = self.root.begin("build")?;
         let context = Rooted::open(&req.context).ctx(|| "open the build context".into())?;
         let (shown, bytes) = match &req.dockerfile {
             Some(DockerfileAt::Host(p)) => (p.display().to_string(), std::fs::read(p)),

@@ -83,6 +83,7 @@ impl Engine {
 
     /// `docker commit`: a new image whose top layer is exactly the container's changes.
     pub fn commit(&self, id: &str, req: &CommitRequest) -> Result<String> {
+        let _op = self.root.begin("commit")?;
         let rec = self.record(id)?;
         let mut run = rec.config.clone();
         // The image gets the container's settings minus what belongs to this container only.

@@ -140,6 +140,16 @@ impl Engine {
             snapshot::prepare_rw(&tmp)?;
             store::write_json(&tmp.join("container.json"), &rec)?;
             store::write_json(&tmp.join("state.json"), &State::default())?;
+            // `rmi` decides under the images lock whether a container uses the image: the
+            // container appears under it too, so the image cannot go between our lookup and
+            // this rename.
+            let _l = self.images.lock()?;
+            self.images.get(&img.id).map_err(|_| {
+                Error::conflict(format!(
+                    "image {} was removed while the container was being created",
+                    req.image
+                ))
+            })?;
             std::fs::rename(&tmp, self.containers.dir(&id)).ctx(|| "store container".into())
         })();
         if let Err(e) = made {

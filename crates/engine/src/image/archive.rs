@@ -68,6 +68,7 @@ impl ImageStore {
         message: Option<&str>,
         tag: Option<&Reference>,
     ) -> Result<String> {
+        let _op = self.root.begin("import")?;
         let tmp = self.root_temp("import");
         let result = (|| {
             let mut f = File::create(&tmp).ctx(|| format!("create {}", tmp.display()))?;
@@ -117,6 +118,7 @@ impl ImageStore {
     /// `docker load`: reads a docker-archive or OCI-layout tarball; returns, per image, the
     /// names it was tagged with (empty when untagged) and its id.
     pub fn load(&self, reader: impl Read) -> Result<Vec<(Vec<Reference>, String)>> {
+        let _op = self.root.begin("load")?;
         let dir = self.root_temp("load");
         let result = (|| {
             fs::create_dir_all(&dir).ctx(|| format!("create {}", dir.display()))?;

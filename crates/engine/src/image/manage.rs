@@ -221,6 +221,11 @@ impl Engine {
             self.images.delete_locked(&img.id)?;
             out.push(img.id);
         }
+        // What killed pulls, commits and removals left behind goes too.
+        for (o, size) in self.find_orphans() {
+            self.remove_orphan(&o)?;
+            bytes += size;
+        }
         Ok((out, bytes))
     }
 }

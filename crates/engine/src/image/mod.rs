@@ -126,6 +126,14 @@ impl ImageStore {
         intermediate: bool,
         parent: Option<&str>,
     ) -> Result<String> {
+        // Under the images lock (every caller holds it) an `rmi` or prune cannot run between
+        // this check and the record: an image is never recorded with a layer gone.
+        if let Some(l) = self.missing(&layers).first() {
+            return Err(Error::conflict(format!(
+                "layer {} was removed while this image was being stored (a concurrent rmi or prune); try again",
+                l.diff_id
+            )));
+        }
         let id = self.content.write(config_bytes)?;
         let path = self.record_path(&id)?;
         if let Ok(mut rec) = store::read_json::<ImageRecord>(&path) {
@@ -144,6 +152,14 @@ impl ImageStore {
         };
         store::write_json(&path, &rec)?;
         Ok(id)
+    }
+
+    /// The layers of `layers` whose unpacked directory or blob is not stored (any more).
+    pub fn missing<'a>(&self, layers: &'a [LayerRef]) -> Vec<&'a LayerRef> {
+        layers
+            .iter()
+            .filter(|l| !(self.layers.exists(&l.diff_id) && self.content.exists(&l.blob)))
+            .collect()
     }
 
     /// An image record by exact id.

@@ -306,6 +306,7 @@ impl<R: Read> Read for Shared<'_, R> {
     }
 }
 
+#[derive(Clone)]
 struct LayerJob {
     digest: String,
     size: u64,
@@ -347,6 +348,8 @@ fn fetch_layer(
     };
     let have_layer = images.layers.exists(&job.diff_id);
     if have_layer && images.content.exists(&job.digest) {
+        crate::store::touch(&images.layers.dir(&job.diff_id)?);
+        crate::store::touch(&images.content.path(&job.digest)?);
         ev("Already exists", None);
         return Ok(reference);
     }
@@ -531,19 +534,17 @@ fn pull_from(
         .to_string();
     let cfg_size = v["config"]["size"].as_u64();
     let layers_json = v["layers"].as_array().cloned().unwrap_or_default();
-    // The image may be complete here already: then nothing is fetched.
+    let _op = root.begin("pull")?;
+    // The image may be complete here already: then nothing is fetched. Checked under the
+    // images lock, so an `rmi` cannot take it away between the check and the tag.
     if let Ok(rec) = images.get(&cfg_digest) {
-        if rec
-            .layers
-            .iter()
-            .all(|l| images.layers.exists(&l.diff_id) && images.content.exists(&l.blob))
-        {
+        let _l = images.lock()?;
+        if images.get(&cfg_digest).is_ok() && images.missing(&rec.layers).is_empty() {
             // Docker says "up to date" only when the name already meant this image.
             let already = images
                 .resolve(&reference.to_string())
                 .is_ok_and(|r| r.id == rec.id);
-            images.content.write(&body)?;
-            tag_pulled(images, reference, &rec.id, &digest)?;
+            tag_pulled(images, reference, &rec.id, &digest, &body)?;
             return Ok(PullResult {
                 id: rec.id,
                 digest,
@@ -603,8 +604,53 @@ fn pull_from(
             });
         }
     }
-    // Layers at once, each in its own thread and directory; Docker fetches three at a time and
-    // unpacks one after another.
+    let mut layers = fetch_all(c, root, images, &cfg_digest, &jobs, progress)?;
+    // A layer taken as "Already exists" may have been deleted since by an `rmi` or prune of
+    // another image: checked again under the images lock, the image is recorded only whole,
+    // and what went missing is fetched again.
+    let mut tries = 0;
+    let id = loop {
+        let l = images.lock()?;
+        let missing: Vec<usize> = (0..layers.len())
+            .filter(|&i| !images.missing(&layers[i..=i]).is_empty())
+            .collect();
+        if missing.is_empty() {
+            let id = images.put(&cfg_bytes, layers)?;
+            tag_pulled(images, reference, &id, &digest, &body)?;
+            break id;
+        }
+        drop(l);
+        tries += 1;
+        if tries > 3 {
+            return Err(Error::conflict(format!(
+                "the layers of {} kept being removed while it was pulled; try again",
+                reference.familiar()
+            )));
+        }
+        let again: Vec<LayerJob> = missing.iter().map(|&i| jobs[i].clone()).collect();
+        let fetched = fetch_all(c, root, images, &cfg_digest, &again, progress)?;
+        for (i, l) in missing.into_iter().zip(fetched) {
+            layers[i] = l;
+        }
+    };
+    crate::events::emit(root, "image", "pull", &reference.to_string(), &[]);
+    Ok(PullResult {
+        id,
+        digest,
+        downloaded: true,
+    })
+}
+
+/// Fetches `jobs`' layers at once, each in its own thread and directory (Docker fetches three
+/// at a time and unpacks one after another); on a failure, what this pull fetched is dropped.
+fn fetch_all(
+    c: &Client,
+    root: &Root,
+    images: &ImageStore,
+    cfg_digest: &str,
+    jobs: &[LayerJob],
+    progress: &(dyn Fn(PullEvent) + Sync),
+) -> Result<Vec<LayerRef>> {
     let slots: Vec<std::sync::Mutex<Option<Result<LayerRef>>>> =
         jobs.iter().map(|_| std::sync::Mutex::new(None)).collect();
     let next = std::sync::atomic::AtomicUsize::new(0);
@@ -629,22 +675,10 @@ fn pull_from(
         .collect();
     if let Some(e) = results.iter().find_map(|r| r.as_ref().err()) {
         let e = Error::new(e.kind, e.message.clone());
-        discard(images, &cfg_digest, &results);
+        discard(images, cfg_digest, &results);
         return Err(e);
     }
-    let layers: Vec<LayerRef> = results.into_iter().map(|r| r.expect("checked")).collect();
-    images.content.write(&body)?;
-    let id = {
-        let _l = images.lock()?;
-        images.put(&cfg_bytes, layers)?
-    };
-    tag_pulled(images, reference, &id, &digest)?;
-    crate::events::emit(root, "image", "pull", &reference.to_string(), &[]);
-    Ok(PullResult {
-        id,
-        digest,
-        downloaded: true,
-    })
+    Ok(results.into_iter().map(|r| r.expect("checked")).collect())
 }
 
 /// A failed pull keeps nothing: the config and the layers it fetched that no image uses.
@@ -670,8 +704,16 @@ fn discard(images: &ImageStore, cfg_digest: &str, results: &[Result<LayerRef>]) 
     }
 }
 
-fn tag_pulled(images: &ImageStore, reference: &Reference, id: &str, digest: &str) -> Result<()> {
-    let _l = images.lock()?;
+/// Names the pulled image by its reference and its manifest digest, keeping the manifest; the
+/// caller holds the images lock.
+fn tag_pulled(
+    images: &ImageStore,
+    reference: &Reference,
+    id: &str,
+    digest: &str,
+    manifest: &[u8],
+) -> Result<()> {
+    images.content.write(manifest)?;
     if reference.digest().is_none() {
         images.tag_locked(id, reference)?;
     }

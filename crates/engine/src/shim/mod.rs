@@ -32,6 +32,8 @@ use std::path::Path;
 pub const READY_FD: RawFd = 3;
 /// Descriptor of the first attached client, when present.
 pub const ATTACH_FD: RawFd = 4;
+/// The cgroup under which each shim has one of its own (`berth-shim/<id>`).
+pub const SHIM_CGROUP: &str = "berth-shim";
 
 /// Runs the shim for container `id` under state root `root`; returns the process exit code.
 pub fn run(root: &Path, id: &str, has_attach: bool) -> i32 {
@@ -56,8 +58,12 @@ pub fn run(root: &Path, id: &str, has_attach: bool) -> i32 {
         // SAFETY: as above.
         clients.push(unsafe { std::os::unix::net::UnixStream::from_raw_fd(ATTACH_FD) });
     }
+    let own = own_cgroup(id);
     let done = supervise::Supervisor::open(root, id, &mut ready, &mut clients)
         .and_then(supervise::Supervisor::supervise);
+    if let Some(cg) = own {
+        leave_cgroup(&cg);
+    }
     match done {
         Ok(()) => 0,
         Err(message) => {
@@ -68,6 +74,27 @@ pub fn run(root: &Path, id: &str, has_attach: bool) -> i32 {
             supervise::report(&mut ready, &failed);
             125
         }
+    }
+}
+
+/// Moves the shim into a cgroup of its own: left in the cgroup of the CLI or daemon that
+/// started it, the end of a login session or a restart of the service would kill it, and its
+/// container with it. Best effort: without cgroups the shim still runs.
+fn own_cgroup(id: &str) -> Option<berth_runtime::Cgroup> {
+    let cg = berth_runtime::Cgroup::open(Path::new(&format!("{SHIM_CGROUP}/{id}")));
+    cg.create(None).ok()?;
+    if cg.add(std::process::id() as i32).is_err() {
+        let _ = cg.destroy();
+        return None;
+    }
+    Some(cg)
+}
+
+/// Leaves the shim's cgroup for the root one and removes it, so no empty cgroup stays.
+fn leave_cgroup(cg: &berth_runtime::Cgroup) {
+    let top = berth_runtime::Cgroup::open(Path::new(""));
+    if top.add(std::process::id() as i32).is_ok() {
+        let _ = cg.destroy();
     }
 }
 

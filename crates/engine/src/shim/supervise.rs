@@ -661,10 +661,19 @@ struct Exit {
     oom: bool,
 }
 
-/// Writes the state under `lock`; a container that is gone has none to write.
+/// How long the shim keeps trying to record a state, a second apart.
+const PUT_TRIES: u32 = 60;
+
+/// Writes the state under `lock`, trying again for a while when it fails (a full disk, whose
+/// space may come back): an exit not recorded would later read as a dead shim, with no exit
+/// code, and end the restart policy. A container that is gone has no state to write.
 fn put(containers: &ContainerStore, lock: &Option<StateLock>, st: &State) {
-    if let Some(l) = lock {
-        let _ = containers.write_state(l, st);
+    let Some(l) = lock else { return };
+    for _ in 0..PUT_TRIES {
+        if !containers.dir(l.id()).exists() || containers.write_state(l, st).is_ok() {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_secs(1));
     }
 }
 

@@ -75,6 +75,7 @@ impl LayerStore {
     ) -> Result<LayerInfo> {
         if let Some(d) = expected {
             if self.exists(d) {
+                store::touch(&self.dir(d)?);
                 return self.info(d);
             }
         }

@@ -25,7 +25,7 @@ pub use network::{
 pub use registry::{LoginArgs, LogoutArgs, PullArgs, PushArgs};
 pub use run::{AttachArgs, RunArgs, StartArgs};
 pub use stats::{StatsArgs, UpdateArgs};
-pub use system::{DaemonArgs, FormatArgs, InspectArgs, ShimArgs, SystemPruneArgs};
+pub use system::{DaemonArgs, FormatArgs, InspectArgs, ShimArgs, SystemCheckArgs, SystemPruneArgs};
 pub use volume::{VolumeCreateArgs, VolumeInspectArgs, VolumeLsArgs, VolumeRmArgs};
 
 use clap::Args;

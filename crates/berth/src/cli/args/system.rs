@@ -16,6 +16,14 @@ pub struct SystemPruneArgs {
     pub force: bool,
 }
 
+/// Flags of `system check`.
+#[derive(Args, Debug)]
+pub struct SystemCheckArgs {
+    /// Repair what can be repaired (remove leftovers and damaged images no container uses)
+    #[arg(short = 'r', long)]
+    pub repair: bool,
+}
+
 /// Flags of `inspect`.
 #[derive(Args, Debug)]
 pub struct InspectArgs {

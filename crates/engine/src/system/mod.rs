@@ -1,5 +1,8 @@
 //! `system df`: what images, containers and volumes hold on disk.
 
+pub mod check;
+pub mod orphans;
+
 use crate::Engine;
 use std::collections::HashMap;
 use std::path::Path;

@@ -1,0 +1,173 @@
+//! Orphans: layers and blobs no image, name or container needs, left by an operation killed
+//! between storing them and recording the image (a pull, load, import, build or commit), or by
+//! an `rmi` killed between removing the record and its layers. They are collected only once
+//! they are older than every live operation, which may still be about to record them.
+
+use crate::error::Result;
+use crate::store;
+use crate::Engine;
+use std::collections::HashSet;
+use std::path::PathBuf;
+use std::time::SystemTime;
+
+/// One orphaned thing in the store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Orphan {
+    /// An unpacked layer, by diff id.
+    Layer(String),
+    /// A blob, by digest.
+    Blob(String),
+}
+
+impl Orphan {
+    /// Where it lives.
+    fn path(&self, engine: &Engine) -> Option<PathBuf> {
+        match self {
+            Orphan::Layer(d) => engine.images.layers.dir(d).ok(),
+            Orphan::Blob(d) => engine.images.content.path(d).ok(),
+        }
+    }
+}
+
+impl std::fmt::Display for Orphan {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Orphan::Layer(d) => write!(f, "orphaned layer {d}"),
+            Orphan::Blob(d) => write!(f, "orphaned blob {d}"),
+        }
+    }
+}
+
+/// What every image, name and container of the root refers to.
+pub(crate) struct Referenced {
+    /// Diff ids of layers.
+    pub layers: HashSet<String>,
+    /// Digests of blobs: configs, layer blobs, kept manifests.
+    pub blobs: HashSet<String>,
+}
+
+impl Engine {
+    /// What the store's records refer to; read under the images lock to be exact.
+    pub(crate) fn referenced(&self) -> Referenced {
+        let mut r = Referenced {
+            layers: HashSet::new(),
+            blobs: HashSet::new(),
+        };
+        for img in self.images.list() {
+            r.blobs.insert(img.id.clone());
+            for l in img.layers {
+                r.layers.insert(l.diff_id);
+                r.blobs.insert(l.blob);
+            }
+        }
+        for (name, _) in self.images.all_refs() {
+            if let Some(d) = name.digest() {
+                r.blobs.insert(d.to_string());
+            }
+        }
+        // A container whose image was removed by force still runs on its layers.
+        for id in self.containers.ids() {
+            if let Ok(rec) = self.containers.record(&id) {
+                r.layers.extend(rec.layers);
+            }
+        }
+        r
+    }
+
+    /// The orphans older than every live operation; the caller holds the images lock.
+    pub(crate) fn find_orphans(&self) -> Vec<(Orphan, u64)> {
+        let refs = self.referenced();
+        let cutoff = self.root.oldest_operation();
+        let old_enough = |p: &std::path::Path| {
+            let Some(cutoff) = cutoff else { return true };
+            std::fs::symlink_metadata(p)
+                .and_then(|m| m.modified())
+                .is_ok_and(|t| t < cutoff)
+        };
+        let mut out = Vec::new();
+        for diff in self.images.layers.list() {
+            if refs.layers.contains(&diff) {
+                continue;
+            }
+            let o = Orphan::Layer(diff.clone());
+            if o.path(self).is_some_and(|p| old_enough(&p)) {
+                let size = self.images.layers.info(&diff).map(|i| i.size).unwrap_or(0);
+                out.push((o, size));
+            }
+        }
+        for digest in self.images.content.list() {
+            if refs.blobs.contains(&digest) {
+                continue;
+            }
+            let o = Orphan::Blob(digest);
+            if let Some(p) = o.path(self).filter(|p| old_enough(p)) {
+                let size = std::fs::metadata(&p).map(|m| m.len()).unwrap_or(0);
+                out.push((o, size));
+            }
+        }
+        out
+    }
+
+    /// Removes one orphan (the caller holds the images lock).
+    pub(crate) fn remove_orphan(&self, o: &Orphan) -> Result<()> {
+        match o {
+            Orphan::Layer(d) => self.images.layers.remove(d),
+            Orphan::Blob(d) => self.images.content.delete(d),
+        }
+    }
+
+    /// Collects the orphans older than every live operation (an image prune does it too);
+    /// returns what went and the bytes freed.
+    pub fn collect_orphans(&self) -> Result<(Vec<Orphan>, u64)> {
+        let _l = self.images.lock()?;
+        self.root.sweep_temp();
+        let mut gone = Vec::new();
+        let mut bytes = 0;
+        for (o, size) in self.find_orphans() {
+            self.remove_orphan(&o)?;
+            bytes += size;
+            gone.push(o);
+        }
+        Ok((gone, bytes))
+    }
+}
+
+/// Temp files that an atomic write (`.<name>.tmp-<pid>-<rand>`) left beside a record when its
+/// process was killed, in the folders that hold records.
+pub(crate) fn stray_temp_files(engine: &Engine) -> Vec<PathBuf> {
+    let mut dirs = vec![
+        engine.root.path().to_path_buf(),
+        engine.root.join("images"),
+        engine.root.join("networks"),
+    ];
+    for top in ["containers", "volumes"] {
+        if let Ok(rd) = std::fs::read_dir(engine.root.join(top)) {
+            dirs.extend(rd.flatten().map(|e| e.path()).filter(|p| p.is_dir()));
+        }
+    }
+    let mut out = Vec::new();
+    for d in dirs {
+        let Ok(rd) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in rd.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if !name.starts_with('.') || !name.contains(".tmp-") {
+                continue;
+            }
+            if store::temp_owner(&name).is_some_and(store::pid_alive) {
+                continue;
+            }
+            out.push(e.path());
+        }
+    }
+    out
+}
+
+/// True if `t` is older than `secs` seconds: runtime leftovers younger than that may belong to
+/// a start still under way.
+pub(crate) fn older_than(t: std::io::Result<SystemTime>, secs: u64) -> bool {
+    t.ok()
+        .and_then(|t| t.elapsed().ok())
+        .is_some_and(|e| e.as_secs() >= secs)
+}
