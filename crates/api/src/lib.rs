@@ -199,6 +199,20 @@ pub fn default_socket() -> PathBuf {
     PathBuf::from("/run/berth/berth.sock")
 }
 
+/// How often the daemon collects what killed operations left in the store.
+const ORPHAN_PERIOD: std::time::Duration = std::time::Duration::from_secs(600);
+
+/// Collects orphaned layers and blobs at start and every [`ORPHAN_PERIOD`]: a daemon that runs
+/// for months must not keep what crashed pulls and commits left.
+async fn collect_orphans(engine: Shared) {
+    let mut tick = tokio::time::interval(ORPHAN_PERIOD);
+    loop {
+        tick.tick().await;
+        let e = engine.clone();
+        let _ = tokio::task::spawn_blocking(move || e.collect_orphans()).await;
+    }
+}
+
 /// Serves the API on every endpoint until SIGTERM or SIGINT; containers keep running (their
 /// shims own them). Refuses a unix socket another daemon answers on, and TCP without TLS.
 pub fn serve(
@@ -214,7 +228,8 @@ pub fn serve(
         .build()?;
     let mut sockets = Vec::new();
     let r = rt.block_on(async {
-        let app = router(Arc::new(engine));
+        let shared = Arc::new(engine);
+        let app = router(shared.clone());
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         let mut servers: Vec<std::pin::Pin<Box<dyn std::future::Future<Output = std::io::Result<()>>>>> = Vec::new();
         for ep in endpoints {
@@ -256,6 +271,7 @@ pub fn serve(
             }
         }
         tokio::spawn(shrink_when_idle());
+        tokio::spawn(collect_orphans(shared));
         let signals = async move {
             let mut term =
                 tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())

@@ -151,6 +151,15 @@ fn prune_collects_orphans_but_not_what_a_live_operation_just_stored() {
 }
 
 #[test]
+fn the_daemon_collects_orphans_when_it_starts() {
+    let b = Berth::new();
+    let orphan = plant_orphan_layer(&b, 'd');
+    let _d = crate::api::Daemon::start(&b);
+    b.wait_for(10, "the daemon to collect the orphan", || !orphan.exists());
+    assert_eq!(b.ok(&["run", "--rm", "busybox", "echo", "ok"]).trim(), "ok");
+}
+
+#[test]
 fn rmi_racing_create_never_leaves_a_container_without_its_image() {
     let b = Berth::new();
     let mut outcomes = (0, 0);
