@@ -209,7 +209,11 @@ async fn collect_orphans(engine: Shared) {
     loop {
         tick.tick().await;
         let e = engine.clone();
-        let _ = tokio::task::spawn_blocking(move || e.collect_orphans()).await;
+        let _ = tokio::task::spawn_blocking(move || {
+            berth_engine::container::names::sweep(&e.root);
+            e.collect_orphans()
+        })
+        .await;
     }
 }
 

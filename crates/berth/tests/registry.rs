@@ -1,87 +1,16 @@
 //! Registries: push and pull against Debian's real `docker-registry` on loopback (plain, with
 //! htpasswd Basic auth, behind a proxy that cuts a download), indexes and platforms, corruption.
 
-use crate::common::Berth;
+use crate::common::{Berth, Registry};
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
-
-/// A `docker-registry` on a free 127.0.0.1 port with its own storage; killed on drop.
-struct Registry {
-    child: Child,
-    dir: tempfile::TempDir,
-    addr: String,
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn wait_port(addr: &str) {
-    let t = Instant::now();
-    while TcpStream::connect(addr).is_err() {
-        assert!(
-            t.elapsed() < Duration::from_secs(15),
-            "registry on {addr} did not come up"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
+use std::time::Duration;
 
 impl Registry {
-    fn start(basic: Option<(&str, &str)>) -> Registry {
-        Self::start_with(basic, "")
-    }
-
-    /// A registry with `extra` appended to its config (the token auth section).
-    fn start_with(basic: Option<(&str, &str)>, extra: &str) -> Registry {
-        assert!(
-            Path::new("/usr/bin/docker-registry").exists(),
-            "these tests need Debian's docker-registry: apt-get install docker-registry"
-        );
-        let dir = tempfile::Builder::new()
-            .prefix("reg")
-            .tempdir_in("/tmp")
-            .unwrap();
-        let addr = format!("127.0.0.1:{}", free_port());
-        let mut auth = String::new();
-        if let Some((u, p)) = basic {
-            let out = Command::new("htpasswd")
-                .args(["-Bbn", u, p])
-                .output()
-                .expect("these tests need htpasswd: apt-get install apache2-utils");
-            assert!(out.status.success());
-            std::fs::write(dir.path().join("htpasswd"), out.stdout).unwrap();
-            auth = format!(
-                "auth:\n  htpasswd:\n    realm: berth-test\n    path: {}\n",
-                dir.path().join("htpasswd").display()
-            );
-        }
-        let cfg = format!(
-            "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: {addr}\n{auth}{extra}",
-            dir.path().join("data").display()
-        );
-        std::fs::write(dir.path().join("config.yml"), cfg).unwrap();
-        let log = std::fs::File::create(dir.path().join("log")).unwrap();
-        let child = Command::new("/usr/bin/docker-registry")
-            .arg("serve")
-            .arg(dir.path().join("config.yml"))
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .unwrap();
-        wait_port(&addr);
-        Registry { child, dir, addr }
-    }
-
     /// Where the registry keeps a blob's bytes.
     fn blob_path(&self, digest: &str) -> PathBuf {
         let hex = digest.trim_start_matches("sha256:");
@@ -113,13 +42,6 @@ impl Registry {
             None => vec![],
         };
         (status, body)
-    }
-}
-
-impl Drop for Registry {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 

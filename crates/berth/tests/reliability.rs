@@ -165,11 +165,7 @@ fn rmi_racing_create_never_leaves_a_container_without_its_image() {
     let mut outcomes = (0, 0);
     for i in 0..12 {
         let name = format!("race:{i}");
-        b.ok(&[
-            "commit",
-            b.ok(&["create", "busybox", "true"]).trim(),
-            &name,
-        ]);
+        b.ok(&["commit", b.ok(&["create", "busybox", "true"]).trim(), &name]);
         let create = b
             .cmd(&["create", "--name", &format!("c{i}"), &name, "true"])
             .stdout(std::process::Stdio::null())

@@ -31,6 +31,16 @@ fn killed_shim_is_noticed_and_cleaned_up() {
                 .unwrap_or(true)
     });
     assert!(cgroup_dirs(&id).is_empty());
+    let shim_cgroups: Vec<_> = std::fs::read_dir("/sys/fs/cgroup")
+        .unwrap()
+        .flatten()
+        .map(|h| h.path().join("berth-shim").join(&id))
+        .filter(|d| d.exists())
+        .collect();
+    assert!(
+        shim_cgroups.is_empty(),
+        "the killed shim's cgroup stayed: {shim_cgroups:?}"
+    );
     b.ok(&["start", &id]);
     assert_eq!(
         b.inspect(&id, "{{.State.Running}}"),

@@ -107,6 +107,7 @@ impl Engine {
                 berth_runtime::Cgroup::open(Path::new(&format!("{}/{id}", self.cgroup_parent)));
             cg.signal_all(libc::SIGKILL);
             let _ = cg.destroy();
+            let _ = crate::shim::own_cgroup_of(id).destroy();
             st.exited(137, false);
             st.error = "the container's shim died; the container was killed".into();
             self.containers.write_state(lock, &st)?;
@@ -146,6 +147,10 @@ impl Engine {
             .filter_map(|id| {
                 let r = self.containers.record(&id).ok()?;
                 let s = self.state(&id).ok()?;
+                if r.abandoned_build_step() && !s.status.is_live() {
+                    let _ = self.remove(&id, true, true);
+                    return None;
+                }
                 Some((r, s))
             })
             .collect();

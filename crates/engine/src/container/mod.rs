@@ -393,6 +393,20 @@ pub struct ContainerRecord {
     /// containers at all (a build whose client stopped reading must not show in `ps`).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub build_step: bool,
+    /// A build step's builder process (pid, start time): once it is gone, nothing will
+    /// remove the step's container but the next listing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub builder: Option<(i32, u64)>,
+}
+
+impl ContainerRecord {
+    /// A build step whose builder was killed: a leftover no one else will remove.
+    pub fn abandoned_build_step(&self) -> bool {
+        self.build_step
+            && !self
+                .builder
+                .is_some_and(|(pid, start)| same_process(pid, start))
+    }
 }
 
 /// How a mount point is backed.

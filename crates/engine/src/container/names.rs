@@ -193,6 +193,26 @@ pub fn release(root: &Root, name: &str, id: &str) {
     }
 }
 
+/// Removes the names a killed create left: no container of that id, and its creator gone.
+pub fn sweep(root: &Root) {
+    let Ok(rd) = fs::read_dir(root.join("names")) else {
+        return;
+    };
+    for e in rd.flatten() {
+        let content = fs::read_to_string(e.path()).unwrap_or_default();
+        let mut lines = content.lines();
+        let owner = lines.next().unwrap_or("").trim();
+        let creator: i32 = lines
+            .next()
+            .and_then(|l| l.trim().parse().ok())
+            .unwrap_or(0);
+        let held = owner.len() == 64 && root.container_dir(owner).exists();
+        if !held && !store::pid_alive(creator) {
+            let _ = fs::remove_file(e.path());
+        }
+    }
+}
+
 /// Picks a free `adjective_surname` name and reserves it for `id`.
 pub fn generate(root: &Root, id: &str) -> Result<String> {
     for attempt in 0..20 {
@@ -228,6 +248,22 @@ mod tests {
         assert_eq!(lookup(&root, "web").as_deref(), Some(a.as_str()));
         let tmp: Vec<_> = fs::read_dir(root.join("tmp")).unwrap().collect();
         assert!(tmp.is_empty(), "the name's temp file stayed: {tmp:?}");
+    }
+
+    #[test]
+    fn a_sweep_takes_only_names_of_killed_creates() {
+        let d = tempfile::tempdir().unwrap();
+        let root = Root::open(d.path()).unwrap();
+        let (a, b) = ("a".repeat(64), "b".repeat(64));
+        fs::create_dir_all(root.container_dir(&a)).unwrap();
+        reserve(&root, "kept", &a).unwrap();
+        // A create under way: its container directory is not there yet.
+        reserve(&root, "busy", &b).unwrap();
+        fs::write(root.join("names/killed"), format!("{b}\n4194305\n")).unwrap();
+        sweep(&root);
+        assert_eq!(lookup(&root, "kept").as_deref(), Some(a.as_str()));
+        assert_eq!(lookup(&root, "busy").as_deref(), Some(b.as_str()));
+        assert_eq!(lookup(&root, "killed"), None);
     }
 
     #[test]

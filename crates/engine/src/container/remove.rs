@@ -50,6 +50,11 @@ impl Engine {
         // Normally gone with the container's exit; this covers a shim that died first.
         let _ = berth_runtime::Cgroup::open(Path::new(&format!("{}/{id}", self.cgroup_parent)))
             .destroy();
+        // A killed shim leaves its own cgroup too; a live one (--rm finishing) keeps it.
+        let shim = crate::shim::own_cgroup_of(id);
+        if shim.pids().is_empty() {
+            let _ = shim.destroy();
+        }
         if !self.containers.dir(id).exists() {
             return Ok(()); // --rm beat us to it
         }
@@ -131,6 +136,7 @@ impl Engine {
                 out.push(rec.id);
             }
         }
+        crate::container::names::sweep(&self.root);
         Ok((out, bytes))
     }
 }

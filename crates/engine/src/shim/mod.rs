@@ -81,13 +81,18 @@ pub fn run(root: &Path, id: &str, has_attach: bool) -> i32 {
 /// started it, the end of a login session or a restart of the service would kill it, and its
 /// container with it. Best effort: without cgroups the shim still runs.
 fn own_cgroup(id: &str) -> Option<berth_runtime::Cgroup> {
-    let cg = berth_runtime::Cgroup::open(Path::new(&format!("{SHIM_CGROUP}/{id}")));
+    let cg = own_cgroup_of(id);
     cg.create(None).ok()?;
     if cg.add(std::process::id() as i32).is_err() {
         let _ = cg.destroy();
         return None;
     }
     Some(cg)
+}
+
+/// The cgroup of container `id`'s shim (removed by whoever finds the shim killed).
+pub fn own_cgroup_of(id: &str) -> berth_runtime::Cgroup {
+    berth_runtime::Cgroup::open(Path::new(&format!("{SHIM_CGROUP}/{id}")))
 }
 
 /// Leaves the shim's cgroup for the root one and removes it, so no empty cgroup stays.

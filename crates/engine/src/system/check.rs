@@ -289,6 +289,11 @@ impl Checker<'_> {
             }
             // Reading the state marks a container whose shim died as exited.
             let live = e.state(&id).is_ok_and(|s| s.status.is_live());
+            if rec.abandoned_build_step() && !live {
+                let what = format!("build step container {id} of a build that was killed");
+                self.found(Severity::Leftover, what, || e.remove(&id, true, true));
+                continue;
+            }
             if !rec.build_step && e.images.get(&rec.image).is_err() {
                 let what = format!(
                     "container {} uses image {} that is gone",
