@@ -6,6 +6,7 @@ mod build;
 mod common;
 mod containers;
 mod data;
+mod disk_full;
 mod images;
 mod isolation;
 mod lifecycle;

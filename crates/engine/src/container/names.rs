@@ -226,8 +226,11 @@ pub fn generate(root: &Root, id: &str) -> Result<String> {
         if attempt > 5 {
             name.push_str(&(n % 10).to_string());
         }
-        if reserve(root, &name, id).is_ok() {
-            return Ok(name);
+        match reserve(root, &name, id) {
+            Ok(()) => return Ok(name),
+            // Taken: draw another. Anything else (a full disk) is the answer.
+            Err(e) if e.kind == ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(e),
         }
     }
     Err(Error::internal("could not generate a free container name"))

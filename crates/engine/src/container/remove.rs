@@ -39,7 +39,13 @@ impl Engine {
                     rec.name
                 )));
             }
-            self.mark_stopping(id)?;
+            if self.mark_stopping(id).is_err() {
+                // The flag could not be written (a full disk, where removing is how space
+                // comes back): without it the shim might restart the container, so the shim
+                // goes first, and its container with its cgroup below.
+                let _ = signal_pid(st.shim_pid, libc::SIGKILL);
+                self.cgroup(id).signal_all(libc::SIGKILL);
+            }
             // Frozen by `pause` or by a copy whatever the state says: SIGKILL needs a thaw.
             let _ = self.cgroup(id).set_frozen(false);
             // A restarting container has no process (pid 0): the flag alone ends its loop.

@@ -368,6 +368,24 @@ fn show_mount(rootfs: &Path, m: &ShownMount) -> std::result::Result<(), String> 
     Ok(())
 }
 
+/// overlayfs mounts read-only, without failing, when it cannot make its work directory: a
+/// full disk would then read as "read-only file system" to whoever writes.
+fn read_only_fallback(rootfs: &Path, dir: &Path) -> std::result::Result<(), String> {
+    let Ok(st) = nix::sys::statvfs::statvfs(rootfs) else {
+        return Ok(());
+    };
+    if !st.flags().contains(nix::sys::statvfs::FsFlags::ST_RDONLY) {
+        return Ok(());
+    }
+    let full =
+        nix::sys::statvfs::statvfs(&dir.join("upper")).is_ok_and(|u| u.blocks_available() == 0);
+    Err(if full {
+        "mount the container's root file system: No space left on device".to_string()
+    } else {
+        "mount the container's root file system: overlayfs could not make its work directory and mounted it read-only".to_string()
+    })
+}
+
 /// [`in_private_rootfs`] with the container's `mounts` shown at their destinations.
 pub fn in_private_rootfs_with(
     layers: &LayerStore,
@@ -416,6 +434,7 @@ pub fn in_private_rootfs_with(
                 Some(m.options.join(",").as_str()),
             )
             .map_err(|e| format!("mount the container's root file system: {e}"))?;
+            read_only_fallback(&rootfs, dir)?;
             nix::unistd::chdir("/").map_err(|e| format!("chdir: {e}"))?;
             for sm in mounts {
                 show_mount(&rootfs, sm)?;
