@@ -35,6 +35,11 @@ impl Daemon {
         Daemon { child, socket }
     }
 
+    /// The daemon's pid.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// A docker CLI command pointed at this daemon.
     pub fn cmd(&self, args: &[&str]) -> Command {
         let mut c = Command::new("docker");

@@ -160,6 +160,41 @@ fn the_daemon_collects_orphans_when_it_starts() {
 }
 
 #[test]
+fn copying_from_a_running_container_leaves_the_daemon_no_descriptor() {
+    let b = Berth::new();
+    b.ok(&["run", "-d", "--name", "src", "busybox", "sleep", "60"]);
+    let d = crate::api::Daemon::start(&b);
+    let fds = || {
+        std::fs::read_dir(format!("/proc/{}/fd", d.pid()))
+            .unwrap()
+            .count()
+    };
+    let dest = tempfile::tempdir().unwrap();
+    let copy = |i: usize| {
+        let out = d
+            .cmd(&[
+                "cp",
+                "src:/etc/passwd",
+                dest.path().join(format!("p{i}")).to_str().unwrap(),
+            ])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+    };
+    copy(0);
+    let before = fds();
+    for i in 1..=20 {
+        copy(i);
+    }
+    // The blocking pool's threads come and go; a leak grows by one per copy.
+    let after = fds();
+    assert!(
+        after < before + 5,
+        "{before} descriptors before 20 copies, {after} after"
+    );
+}
+
+#[test]
 fn rmi_racing_create_never_leaves_a_container_without_its_image() {
     let b = Berth::new();
     let mut outcomes = (0, 0);

@@ -352,7 +352,8 @@ impl Engine {
             &[],
             move |rootfs| {
                 for (dest, target) in &jobs {
-                    let src = snapshot::resolve_in_root(rootfs, dest)?;
+                    let resolved = snapshot::resolve_in_root(rootfs, dest)?;
+                    let src = &resolved.path;
                     if !src.is_dir() {
                         continue;
                     }

@@ -262,8 +262,9 @@ impl Engine {
     pub(crate) fn copy_in(&self, id: &str, fd: RawFd, dest: &str, archive: bool) -> Result<()> {
         let dest = dest.to_string();
         self.with_root(id, &[fd], move |root| {
-            let d = snapshot::resolve_in_root(root, &dest)
+            let resolved = snapshot::resolve_in_root(root, &dest)
                 .map_err(|_| format!("no such directory in the container: {dest}"))?;
+            let d = &resolved.path;
             if !d.is_dir() {
                 return Err(format!("extraction point is not a directory: {dest}"));
             }

@@ -235,11 +235,14 @@ pub struct Resolved {
     pub path: PathBuf,
     /// The link's target when the object is a symlink that was not followed.
     pub link: Option<PathBuf>,
+    /// The opened object, held so `path` names it for as long as this lives (a daemon's
+    /// `cp` of a running container must not leave one descriptor behind per call).
+    pub fd: std::os::fd::OwnedFd,
 }
 
 /// Resolves `path` inside `root` as if `root` were `/` (symlinks included, never escaping it).
-pub fn resolve_in_root(root: &Path, path: &str) -> std::result::Result<PathBuf, String> {
-    resolve_in_root_opt(root, path, true).map(|r| r.path)
+pub fn resolve_in_root(root: &Path, path: &str) -> std::result::Result<Resolved, String> {
+    resolve_in_root_opt(root, path, true)
 }
 
 /// [`resolve_in_root`], optionally not following a symlink in the last component.
@@ -277,11 +280,11 @@ pub fn resolve_in_root_opt(
             .ok()
             .map(|t| PathBuf::from(std::ffi::OsString::from_vec(t.into_bytes())))
     };
-    // Leaked on purpose: the caller uses the path while this short-lived helper process lives.
-    let raw = std::os::fd::IntoRawFd::into_raw_fd(fd);
+    let raw = std::os::fd::AsRawFd::as_raw_fd(&fd);
     Ok(Resolved {
         path: PathBuf::from(format!("/proc/self/fd/{raw}")),
         link,
+        fd,
     })
 }
 
