@@ -20,6 +20,17 @@ pub const FRAME_STDIN_EOF: u8 = 4;
 /// Frame kind: terminal size, rows and columns as u16 BE (client → shim).
 pub const FRAME_RESIZE: u8 = 5;
 
+/// How long a write to an attached client may block before the client is dropped: one that
+/// stops reading must not stall the container's output, its log and its DNS answers.
+const CLIENT_STALL: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// An attached client's socket as the shim uses it: blocking, with writes bounded in time.
+pub(super) fn client(c: UnixStream) -> UnixStream {
+    let _ = c.set_nonblocking(false);
+    let _ = c.set_write_timeout(Some(CLIENT_STALL));
+    c
+}
+
 /// Writes one frame.
 pub fn write_frame(w: &mut impl Write, kind: u8, payload: &[u8]) -> std::io::Result<()> {
     let mut head = [0u8; 5];

@@ -56,7 +56,9 @@ pub fn run(root: &Path, id: &str, has_attach: bool) -> i32 {
     let mut clients: Vec<std::os::unix::net::UnixStream> = Vec::new();
     if has_attach {
         // SAFETY: as above.
-        clients.push(unsafe { std::os::unix::net::UnixStream::from_raw_fd(ATTACH_FD) });
+        clients.push(io::client(unsafe {
+            std::os::unix::net::UnixStream::from_raw_fd(ATTACH_FD)
+        }));
     }
     let own = own_cgroup(id);
     let done = supervise::Supervisor::open(root, id, &mut ready, &mut clients)

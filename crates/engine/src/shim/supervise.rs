@@ -386,8 +386,7 @@ impl<'a> Supervisor<'a> {
                 .flatten();
             self.on_clients(run, slots.clients);
             if let Some(c) = accepted {
-                let _ = c.set_nonblocking(false);
-                self.clients.push(c);
+                self.clients.push(io::client(c));
             }
         }
     }
