@@ -69,7 +69,13 @@ struct Exec {
     pid: i32,
     /// The terminal's master side, for resizes.
     master: Option<Arc<Fd>>,
+    /// When its process ended.
+    ended: Option<std::time::Instant>,
 }
+
+/// How long an ended exec instance stays inspectable, as dockerd's exec GC keeps them: a
+/// container exec'd into every minute for months must not grow the table for ever.
+const ENDED_KEPT: std::time::Duration = std::time::Duration::from_secs(300);
 
 /// Exec instances by id.
 static EXECS: LazyLock<Mutex<HashMap<String, Exec>>> = LazyLock::new(Default::default);
@@ -93,7 +99,9 @@ async fn create(
     .await?;
     let mut execs = EXECS.lock().unwrap();
     // Instances of containers that are gone go with them, as dockerd's.
-    execs.retain(|_, x| engine.record(&x.container).is_ok());
+    execs.retain(|_, x| {
+        engine.record(&x.container).is_ok() && x.ended.is_none_or(|t| t.elapsed() < ENDED_KEPT)
+    });
     execs.insert(
         exec_id.clone(),
         Exec {
@@ -104,6 +112,7 @@ async fn create(
             exit_code: None,
             pid: 0,
             master: None,
+            ended: None,
         },
     );
     Ok((StatusCode::CREATED, Json(json!({ "Id": exec_id }))))
@@ -299,6 +308,7 @@ fn finish(exec_id: &str, code: i32) {
     if let Some(x) = EXECS.lock().unwrap().get_mut(exec_id) {
         x.running = false;
         x.exit_code = Some(code);
+        x.ended = Some(std::time::Instant::now());
         // The terminal goes with the process: a long-lived container's execs must not pile
         // up descriptors.
         x.master = None;

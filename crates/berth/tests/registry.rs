@@ -905,3 +905,93 @@ fn a_pull_racing_rmi_of_an_image_sharing_its_layers_records_it_whole() {
     let out = b.run(&["system", "check"]);
     assert_eq!(out.code, 0, "{}", out.stdout);
 }
+
+/// A registry that serves one manifest whose config is `config_size` bytes (claimed in the
+/// manifest when `claimed`), and streams that many bytes for the config; returns its address.
+fn hostile_registry(config_size: usize, claimed: bool) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let cfg = format!("sha256:{}", "ab".repeat(32));
+    let layer = format!("sha256:{}", "cd".repeat(32));
+    let size = if claimed {
+        format!(",\"size\":{config_size}")
+    } else {
+        String::new()
+    };
+    let manifest = format!(
+        r#"{{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"{cfg}"{size}}},"layers":[{{"mediaType":"application/vnd.oci.image.layer.v1.tar","digest":"{layer}","size":10}}]}}"#
+    );
+    std::thread::spawn(move || {
+        for conn in listener.incoming().take(20) {
+            let Ok(mut c) = conn else { break };
+            let mut req = [0u8; 4096];
+            let n = c.read(&mut req).unwrap_or(0);
+            let line = String::from_utf8_lossy(&req[..n])
+                .lines()
+                .next()
+                .unwrap_or("")
+                .to_string();
+            let path = line.split(' ').nth(1).unwrap_or("");
+            let (ctype, body): (&str, Vec<u8>) = if path == "/v2/" {
+                ("application/json", b"{}".to_vec())
+            } else if path.contains("/manifests/") {
+                (
+                    "application/vnd.oci.image.manifest.v1+json",
+                    manifest.clone().into_bytes(),
+                )
+            } else if path.contains(&cfg) {
+                ("application/octet-stream", Vec::new())
+            } else {
+                let _ = c.write_all(
+                    b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+                );
+                continue;
+            };
+            let len = if body.is_empty() {
+                config_size
+            } else {
+                body.len()
+            };
+            let _ = write!(
+                c,
+                "HTTP/1.1 200 OK\r\nContent-Type: {ctype}\r\nContent-Length: {len}\r\nConnection: close\r\n\r\n"
+            );
+            if body.is_empty() {
+                let chunk = vec![b' '; 1 << 20];
+                let mut sent = 0;
+                while sent < config_size {
+                    let k = chunk.len().min(config_size - sent);
+                    if c.write_all(&chunk[..k]).is_err() {
+                        break;
+                    }
+                    sent += k;
+                }
+            } else {
+                let _ = c.write_all(&body);
+            }
+        }
+    });
+    addr
+}
+
+#[test]
+fn an_oversized_image_config_is_refused() {
+    for claimed in [true, false] {
+        let addr = hostile_registry(17 << 20, claimed);
+        let b = Berth::empty();
+        let out = b.run(&["pull", &format!("{addr}/big/bb:huge")]);
+        assert_eq!(out.code, 1, "{out:?}");
+        let said = if claimed {
+            "more than the 16 MiB accepted"
+        } else {
+            "limit"
+        };
+        assert!(
+            out.stderr.contains(said),
+            "claimed {claimed}: {}",
+            out.stderr
+        );
+        assert!(is_empty_dir(&b.path().join("blobs/sha256")), "no blob kept");
+        assert!(is_empty_dir(&b.path().join("tmp")), "no temp files left");
+    }
+}

@@ -219,7 +219,10 @@ fn an_attached_client_that_stops_reading_does_not_stall_the_container() {
         "the container waited on its stalled client"
     );
     let last = b.ok(&["logs", "--tail", "1", &id]);
-    assert!(last.trim_end().ends_with("done"), "the log lost the end: {last}");
+    assert!(
+        last.trim_end().ends_with("done"),
+        "the log lost the end: {last}"
+    );
 }
 
 #[test]

@@ -249,18 +249,49 @@ pub struct Lock {
     _file: File,
 }
 
+/// How long a lock is waited for: long enough for any operation that holds one (a `cp` of a
+/// big tree out of a frozen container), short enough that a holder stuck for good is an error
+/// naming the lock, not a command that hangs for ever.
+pub const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(300);
+
 impl Lock {
-    /// Blocks until the exclusive lock on `path` is ours.
+    /// Waits (at most [`LOCK_WAIT`]) until the exclusive lock on `path` is ours.
     pub fn exclusive(path: &Path) -> Result<Lock> {
+        Self::exclusive_within(path, LOCK_WAIT)
+    }
+
+    /// [`Lock::exclusive`], waiting at most `wait`; then an `Unavailable` error.
+    pub fn exclusive_within(path: &Path, wait: std::time::Duration) -> Result<Lock> {
+        use rustix::fs::{flock, FlockOperation};
         let file = OpenOptions::new()
             .create(true)
             .truncate(false)
             .write(true)
             .open(path)
             .ctx(|| format!("open lock {}", path.display()))?;
-        rustix::fs::flock(file.as_fd(), rustix::fs::FlockOperation::LockExclusive)
-            .map_err(|e| Error::internal(format!("lock {}: {e}", path.display())))?;
-        Ok(Lock { _file: file })
+        let deadline = std::time::Instant::now() + wait;
+        let mut pause = std::time::Duration::from_millis(1);
+        loop {
+            match flock(file.as_fd(), FlockOperation::NonBlockingLockExclusive) {
+                Ok(()) => return Ok(Lock { _file: file }),
+                Err(rustix::io::Errno::WOULDBLOCK) | Err(rustix::io::Errno::INTR) => {}
+                Err(e) => {
+                    return Err(Error::internal(format!("lock {}: {e}", path.display())));
+                }
+            }
+            if std::time::Instant::now() >= deadline {
+                return Err(Error::new(
+                    crate::error::ErrorKind::Unavailable,
+                    format!(
+                        "timed out after {} s waiting for {}: another berth process holds it",
+                        wait.as_secs(),
+                        path.display()
+                    ),
+                ));
+            }
+            std::thread::sleep(pause);
+            pause = (pause * 2).min(std::time::Duration::from_millis(20));
+        }
     }
 }
 
@@ -391,6 +422,21 @@ mod tests {
         assert!(root.oldest_operation().is_none());
         root.sweep_temp();
         assert_eq!(fs::read_dir(root.join("tmp")).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn a_lock_held_for_good_is_an_error_naming_it() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("images");
+        let held = Lock::exclusive(&p).unwrap();
+        let e = Lock::exclusive_within(&p, std::time::Duration::from_millis(50)).unwrap_err();
+        assert_eq!(e.kind, crate::error::ErrorKind::Unavailable);
+        assert!(
+            e.message.contains("images") && e.message.contains("another berth process"),
+            "{e}"
+        );
+        drop(held);
+        Lock::exclusive_within(&p, std::time::Duration::from_millis(50)).unwrap();
     }
 
     #[test]

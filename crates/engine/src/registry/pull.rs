@@ -116,6 +116,10 @@ impl Platform {
     }
 }
 
+/// The largest image config read from a registry (Docker Hub's biggest are a few hundred KiB):
+/// a hostile registry must not fill the disk or the memory with one.
+const MAX_CONFIG: u64 = 16 << 20;
+
 /// Fetches a manifest by tag or digest; checks the body against the digest it was asked by.
 fn fetch_manifest(c: &Client, reference: &str) -> Result<(Vec<u8>, String, String)> {
     let url = c.url(&format!("manifests/{reference}"))?;
@@ -554,14 +558,19 @@ fn pull_from(
     }
     let cfg_bytes = {
         let url = c.url(&format!("blobs/{cfg_digest}"))?;
-        let reply = c.send("GET", &url, &c.pull_scope(), &[], None)?;
+        let mut reply = c.send("GET", &url, &c.pull_scope(), &[], None)?;
         if reply.status >= 300 {
             return Err(c.status_error(&format!("fetch config {cfg_digest}"), reply));
         }
-        let (d, _) =
-            images
-                .content
-                .ingest(reply.body.into_reader(), Some(&cfg_digest), cfg_size)?;
+        if cfg_size.is_some_and(|n| n > MAX_CONFIG) {
+            return Err(Error::invalid(format!(
+                "image config {cfg_digest} is {} bytes, more than the {} MiB accepted",
+                cfg_size.unwrap_or(0),
+                MAX_CONFIG >> 20
+            )));
+        }
+        let body = reply.body.with_config().limit(MAX_CONFIG).reader();
+        let (d, _) = images.content.ingest(body, Some(&cfg_digest), cfg_size)?;
         images.content.read(&d)?
     };
     let cfg: ImageConfig = serde_json::from_slice(&cfg_bytes)
