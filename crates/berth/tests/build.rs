@@ -313,3 +313,39 @@ fn a_builds_step_containers_are_not_listed() {
         "the step's container is gone after the build"
     );
 }
+
+#[test]
+fn copy_streams_a_big_file_instead_of_holding_it_in_memory() {
+    let b = Berth::new();
+    let ctx = context(&b, "FROM busybox\nCOPY big /big\n", &[]);
+    // 256 MiB, sparse on the host: the copy reads every byte of it.
+    std::fs::File::create(ctx.join("big"))
+        .unwrap()
+        .set_len(256 << 20)
+        .unwrap();
+    let child = b
+        .cmd(&["build", "-q", "-t", "big:1", ctx.to_str().unwrap()])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut status = 0;
+    // SAFETY: an all-zero rusage is a valid value for wait4 to fill.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: waiting for our own child, with valid out-pointers.
+    let r = unsafe { libc::wait4(child.id() as i32, &mut status, 0, &mut usage) };
+    assert_eq!(r, child.id() as i32);
+    assert!(
+        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+        "build failed"
+    );
+    let peak_mib = usage.ru_maxrss / 1024;
+    assert!(
+        peak_mib < 128,
+        "the build held {peak_mib} MiB for a 256 MiB file"
+    );
+    assert_eq!(
+        b.ok(&["run", "--rm", "big:1", "sh", "-c", "wc -c < /big"])
+            .trim(),
+        (256u64 << 20).to_string()
+    );
+}

@@ -99,16 +99,16 @@ pub(super) fn add_file(
             .root
             .open_read(src.rel, src.follow)
             .ctx(|| format!("read {}", src.rel))?;
-        // The size was read before opening: a file that changed meanwhile must not make a
-        // header that lies about its body.
-        let mut data = Vec::with_capacity(md.len() as usize);
-        f.take(md.len())
-            .read_to_end(&mut data)
-            .ctx(|| format!("read {}", src.rel))?;
-        h.set_size(data.len() as u64);
-        d.update(&data);
-        b.append_data(&mut h, name, &data[..])
-            .ctx(|| "write tar".into())
+        // The size was read before opening: streamed (never whole in memory) and exactly
+        // that long, so a file that changes meanwhile cannot make the header lie.
+        h.set_size(md.len());
+        let body = Hashed {
+            inner: f.take(md.len()),
+            d,
+            left: md.len(),
+        };
+        b.append_data(&mut h, name, body)
+            .ctx(|| format!("read {}", src.rel))
     } else {
         // Sockets, fifos and devices of a context are not copied: reading a fifo would block.
         Ok(())
@@ -187,7 +187,6 @@ pub(super) fn add_archive(
     d: &mut sha2::Sha256,
     count: &mut usize,
 ) -> Result<()> {
-    use sha2::Digest;
     let f = std::io::BufReader::new(root.open_read(rel, true).ctx(|| format!("open {rel}"))?);
     let plain = crate::snapshot::unpack::decompress(f).ctx(|| "read archive".into())?;
     let mut ar = tar::Archive::new(plain);
@@ -206,10 +205,7 @@ pub(super) fn add_archive(
         .trim_start_matches('/')
         .to_string();
         let mut h = e.header().clone();
-        let mut data = Vec::new();
-        e.read_to_end(&mut data).ctx(|| "read archive".into())?;
         feed(d, &name, &h);
-        d.update(&data);
         match e.header().entry_type() {
             tar::EntryType::Symlink | tar::EntryType::Link => {
                 let t = e
@@ -220,11 +216,46 @@ pub(super) fn add_archive(
                     .unwrap_or_default();
                 b.append_link(&mut h, &name, t).ctx(|| "write tar".into())?;
             }
-            _ => b
-                .append_data(&mut h, &name, &data[..])
-                .ctx(|| "write tar".into())?,
+            _ => {
+                let left = e.size();
+                let body = Hashed {
+                    inner: &mut e,
+                    d,
+                    left,
+                };
+                b.append_data(&mut h, &name, body)
+                    .ctx(|| "read archive".into())?
+            }
         }
         *count += 1;
     }
     Ok(())
+}
+
+/// A file's bytes on their way into the tar, hashed as they pass, exactly `left` of them: a
+/// source that ends early is an error, never a short body under a longer header.
+struct Hashed<'a, R> {
+    inner: R,
+    d: &'a mut sha2::Sha256,
+    left: u64,
+}
+
+impl<R: Read> Read for Hashed<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        use sha2::Digest;
+        if self.left == 0 {
+            return Ok(0);
+        }
+        let cap = buf.len().min(self.left as usize);
+        let n = self.inner.read(&mut buf[..cap])?;
+        if n == 0 {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::UnexpectedEof,
+                "the file shrank while it was copied",
+            ));
+        }
+        self.d.update(&buf[..n]);
+        self.left -= n as u64;
+        Ok(n)
+    }
 }
