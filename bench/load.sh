@@ -68,9 +68,9 @@ launch() {
     for i in $(seq 1 "$n"); do
         code=$((i % 100))
         if (( i % 2 )); then
-            ( "${half_a[@]}" run --rm busybox sh -c "sleep 2; exit $code" >/dev/null 2>>"$out.err"; echo "$i $? $code" >>"$out" ) &
+            ( set +e; "${half_a[@]}" run --rm busybox sh -c "sleep 2; exit $code" >/dev/null 2>>"$out.err"; echo "$i $? $code" >>"$out" ) &
         else
-            ( "${half_b[@]}" run --rm busybox sh -c "sleep 2; exit $code" >/dev/null 2>>"$out.err"; echo "$i $? $code" >>"$out" ) &
+            ( set +e; "${half_b[@]}" run --rm busybox sh -c "sleep 2; exit $code" >/dev/null 2>>"$out.err"; echo "$i $? $code" >>"$out" ) &
         fi
         pids+=($!)
     done
@@ -110,14 +110,15 @@ measure berth berth
 left=$("$berth" ps -aq | wc -l)
 shims=$(pgrep -fc "shim --root $BERTH_ROOT" || true)
 veths=$(( $(ls /sys/class/net | grep -c '^veth' || true) - veths_before ))
-cgroups=$(find /sys/fs/cgroup/*/berth /sys/fs/cgroup/*/berth-shim -mindepth 1 -maxdepth 1 -type d 2>/dev/null | wc -l)
+cgroups=$( (find /sys/fs/cgroup/*/berth /sys/fs/cgroup/*/berth-shim -mindepth 1 -maxdepth 1 -type d 2>/dev/null || true) | wc -l)
 echo "        left behind: $left containers, $shims shims, $veths veths, $cgroups cgroups"
 kill "$bpid"; wait "$bpid" 2>/dev/null || true
 bpid=
 
 ip netns add "$ns"
 ip netns exec "$ns" ip link set lo up
-ip netns exec "$ns" dockerd --data-root "$work/docker" --exec-root "$work/docker-exec" \
+# nsenter, not `ip netns exec`: that remounts /sys, and dockerd would find no cgroups.
+nsenter --net="/run/netns/$ns" dockerd --data-root "$work/docker" --exec-root "$work/docker-exec" \
     --pidfile "$work/docker.pid" -H "unix://$work/docker.sock" >"$work/dockerd.log" 2>&1 &
 dpid=$!
 export DOCKER_HOST=unix://$work/docker.sock

@@ -161,6 +161,7 @@ impl ContentStore {
             }
             let dest = self.path(&digest)?;
             fs::rename(&tmp, &dest).ctx(|| format!("store blob {digest}"))?;
+            crate::store::sync_dir(&self.root.join("blobs/sha256"));
             Ok((digest, n))
         })();
         if result.is_err() {

@@ -203,6 +203,14 @@ fn tighten(path: &Path, created: bool) -> Result<()> {
     set(path, ROOT_MODE)
 }
 
+/// Makes a rename or a new name in the folder `dir` survive a power loss (best effort: the
+/// data itself was synced before).
+pub fn sync_dir(dir: &Path) {
+    if let Ok(d) = File::open(dir) {
+        let _ = d.sync_all();
+    }
+}
+
 /// Marks `p` as just used: a blob or layer a live operation takes as present must not look
 /// older than it to a concurrent orphan collection.
 pub fn touch(p: &Path) {
@@ -327,7 +335,11 @@ fn write_via_temp(path: &Path, data: &[u8], sync: bool) -> Result<()> {
         if sync {
             f.sync_data()?;
         }
-        fs::rename(&tmp, path)
+        fs::rename(&tmp, path)?;
+        if sync {
+            sync_dir(dir);
+        }
+        Ok(())
     })();
     if res.is_err() {
         let _ = fs::remove_file(&tmp);

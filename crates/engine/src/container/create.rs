@@ -154,7 +154,9 @@ impl Engine {
                     req.image
                 ))
             })?;
-            std::fs::rename(&tmp, self.containers.dir(&id)).ctx(|| "store container".into())
+            std::fs::rename(&tmp, self.containers.dir(&id)).ctx(|| "store container".into())?;
+            store::sync_dir(&self.root.join("containers"));
+            Ok(())
         })();
         if let Err(e) = made {
             let _ = store::make_writable_and_remove(&tmp);

@@ -388,17 +388,15 @@ impl NetworkStore {
         let try_take = |ip: Ipv4Addr| -> Result<bool> {
             let p = dir.join(ip.to_string());
             for _ in 0..2 {
-                match std::fs::OpenOptions::new()
-                    .write(true)
-                    .create_new(true)
-                    .open(&p)
-                {
-                    Ok(mut f) => {
-                        use std::io::Write;
-                        f.write_all(owner.as_bytes())
-                            .ctx(|| format!("write lease {}", p.display()))?;
-                        return Ok(true);
-                    }
+                // Written whole aside and linked into place (failing when taken): a kill or a
+                // full disk never leaves an empty lease that holds the address.
+                let tmp = dir.join(format!(
+                    ".{ip}.tmp-{}-{}",
+                    std::process::id(),
+                    crate::store::random_hex(6)
+                ));
+                match crate::store::link_new(&tmp, &p, owner.as_bytes()) {
+                    Ok(()) => return Ok(true),
                     Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
                         let holder = std::fs::read_to_string(&p).unwrap_or_default();
                         // A lease touched lately belongs to a container starting, or waiting

@@ -102,7 +102,9 @@ impl LayerStore {
             };
             store::write_json(&tmp.join("layer.json"), &info)?;
             let dest = self.dir(&diff_id)?;
-            if let Err(e) = fs::rename(&tmp, &dest) {
+            let renamed = fs::rename(&tmp, &dest);
+            store::sync_dir(&self.root.join("layers"));
+            if let Err(e) = renamed {
                 // Someone else unpacked the same layer meanwhile: theirs is as good as ours.
                 if !dest.join("layer.json").exists() {
                     return Err(Error::io(format!("store layer {diff_id}"), e));

@@ -140,10 +140,14 @@ pub(crate) fn stray_temp_files(engine: &Engine) -> Vec<PathBuf> {
         engine.root.join("images"),
         engine.root.join("networks"),
     ];
-    for top in ["containers", "volumes"] {
+    for top in ["containers", "volumes", "networks"] {
         if let Ok(rd) = std::fs::read_dir(engine.root.join(top)) {
             dirs.extend(rd.flatten().map(|e| e.path()).filter(|p| p.is_dir()));
         }
+    }
+    // Leases are written aside and linked into place, in their own folders.
+    for net in engine.networks.list().unwrap_or_default() {
+        dirs.push(engine.networks.leases(&net));
     }
     let mut out = Vec::new();
     for d in dirs {
