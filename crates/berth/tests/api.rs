@@ -17,7 +17,7 @@ pub struct Daemon {
 impl Daemon {
     pub fn start(b: &Berth) -> Daemon {
         let socket = b.path().join("api.sock");
-        let child = Command::new(BERTH)
+        let child = Command::new(&*BERTH)
             .env("BERTH_ROOT", b.path())
             .args(["daemon", "-H", &format!("unix://{}", socket.display())])
             .stdout(Stdio::null())
@@ -823,7 +823,7 @@ fn tcp_needs_tls_with_client_certificates_and_several_sockets_serve_at_once() {
         .port();
     let tcp = format!("tcp://127.0.0.1:{port}");
     // TCP without TLS is refused.
-    let o = Command::new(BERTH)
+    let o = Command::new(&*BERTH)
         .env("BERTH_ROOT", b.path())
         .args(["daemon", "-H", &tcp])
         .output()
@@ -837,7 +837,7 @@ fn tcp_needs_tls_with_client_certificates_and_several_sockets_serve_at_once() {
     let unix = b.path().join("api.sock");
     let second = b.path().join("second.sock");
     let p = |f: &str| dir.join(f).display().to_string();
-    let mut child = Command::new(BERTH)
+    let mut child = Command::new(&*BERTH)
         .env("BERTH_ROOT", b.path())
         .args([
             "daemon",

@@ -7,7 +7,11 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-pub const BERTH: &str = env!("CARGO_BIN_EXE_berth");
+/// The berth binary under test: the one cargo built, or `BERTH_TEST_BIN` (a long trial run
+/// keeps its own copy while the tree is rebuilt).
+pub static BERTH: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    std::env::var("BERTH_TEST_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_berth").into())
+});
 
 /// Fails the test (it does not skip) unless we are root with busybox-static installed.
 pub fn require_root() {
@@ -130,7 +134,7 @@ impl Berth {
     }
 
     pub fn cmd(&self, args: &[&str]) -> Command {
-        let mut c = Command::new(BERTH);
+        let mut c = Command::new(&*BERTH);
         c.env("BERTH_ROOT", self.root.path()).args(args);
         c
     }

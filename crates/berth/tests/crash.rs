@@ -140,16 +140,8 @@ impl Ctx {
         c
     }
 
-    /// Removes every container but the anchor, waiting for `run --rm`'s own removal first.
+    /// Removes every container but the anchor.
     fn remove_containers(&self) {
-        let t = Instant::now();
-        loop {
-            let ids = self.others();
-            if ids.is_empty() || t.elapsed() > Duration::from_secs(3) {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
         for id in self.others() {
             self.run(&["rm", "-f", &id]);
         }
@@ -283,7 +275,14 @@ fn ops() -> Vec<Op> {
             setup: none,
             before: none,
             command: |c| c.cmd(&["run", "--rm", "busybox", "true"]),
-            after: Ctx::remove_containers,
+            after: |c| {
+                // The shim removes the container by itself: given a moment to, first.
+                let t = Instant::now();
+                while !c.others().is_empty() && t.elapsed() < Duration::from_secs(3) {
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+                c.remove_containers();
+            },
         },
         Op {
             name: "shim",

@@ -73,7 +73,11 @@ fn system_check_finds_and_repairs_what_crashes_leave() {
     // A container whose state file was lost, and a name held for a container that is gone.
     let kept = b.inspect("kept", "{{.Id}}");
     std::fs::write(b.container_dir(&kept).join("state.json"), "{trunc").unwrap();
-    std::fs::write(b.path().join("names/ghost"), format!("{}\n1\n", hex('b'))).unwrap();
+    std::fs::write(
+        b.path().join("names/ghost"),
+        format!("{}\n4194305\n", hex('b')),
+    )
+    .unwrap();
     set_old(&b.path().join("names/ghost"));
     std::fs::write(b.path().join("images/.x.json.tmp-4194301-ab"), "half").unwrap();
 
@@ -118,6 +122,35 @@ fn system_check_finds_and_repairs_what_crashes_leave() {
         b.ok(&["run", "--rm", "busybox", "echo", "whole"]).trim(),
         "whole"
     );
+}
+
+#[test]
+fn a_forged_shim_command_line_is_never_killed_by_a_repair() {
+    let b = Berth::new();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("shim"), "import time\ntime.sleep(30)\n").unwrap();
+    // Any user can run `python3 shim --root <root> <id>`: a command line like a shim's.
+    let mut forged: Vec<std::process::Child> = [hex('e'), "../system.slice/ssh.service".into()]
+        .iter()
+        .map(|id| {
+            std::process::Command::new("python3")
+                .current_dir(dir.path())
+                .args(["shim", "--root", b.path().to_str().unwrap(), id])
+                .spawn()
+                .expect("this test needs python3")
+        })
+        .collect();
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let (out, _) = check(&b, true);
+    for f in forged.iter_mut() {
+        assert!(
+            f.try_wait().unwrap().is_none(),
+            "a repair killed a process that is no shim:\n{out}"
+        );
+        let _ = f.kill();
+        let _ = f.wait();
+    }
+    assert!(!out.contains("shim "), "{out}");
 }
 
 /// Sets a file's times an hour back.

@@ -516,7 +516,7 @@ fn a_copy_whose_caller_dies_leaves_the_container_running() {
     // A frozen container would hang the exec: bounded by timeout(1).
     b.wait_for(15, "the container to answer again", || {
         std::process::Command::new("timeout")
-            .args(["3", crate::common::BERTH, "exec", "cc", "true"])
+            .args(["3", crate::common::BERTH.as_str(), "exec", "cc", "true"])
             .env("BERTH_ROOT", b.path())
             .status()
             .is_ok_and(|s| s.success())
@@ -651,7 +651,7 @@ nft flush chain ip berth not_ours
 if ip netns exec {na} busybox ping -c 1 -W 1 10.214.2.2 >/dev/null; then echo routed-without-guard; fi
 {berth} network rm fw{tag} >/dev/null
 "#,
-        berth = crate::common::BERTH,
+        berth = crate::common::BERTH.as_str(),
         n = u8::from_str_radix(&tag[..2], 16).unwrap(),
     );
     let o = std::process::Command::new("unshare")

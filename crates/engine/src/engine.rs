@@ -107,7 +107,7 @@ impl Engine {
                 berth_runtime::Cgroup::open(Path::new(&format!("{}/{id}", self.cgroup_parent)));
             cg.signal_all(libc::SIGKILL);
             let _ = cg.destroy();
-            let _ = crate::shim::own_cgroup_of(id).destroy();
+            crate::shim::own_cgroup_of(id).remove_if_empty();
             st.exited(137, false);
             st.error = "the container's shim died; the container was killed".into();
             self.containers.write_state(lock, &st)?;

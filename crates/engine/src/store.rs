@@ -116,17 +116,26 @@ impl Root {
         Ok(Operation { path })
     }
 
-    /// When the oldest operation still running began (none: `None`).
-    pub fn oldest_operation(&self) -> Option<std::time::SystemTime> {
-        fs::read_dir(self.path.join("tmp"))
-            .ok()?
-            .flatten()
-            .filter(|e| {
-                let name = e.file_name().to_string_lossy().into_owned();
-                name.starts_with("op-") && temp_owner(&name).is_some_and(pid_alive)
-            })
-            .filter_map(|e| e.metadata().and_then(|m| m.modified()).ok())
-            .min()
+    /// When the oldest operation still running began (none: `None`); an error when `tmp/`
+    /// cannot be read, since then no operation can be ruled out.
+    pub fn oldest_operation(&self) -> Result<Option<std::time::SystemTime>> {
+        let dir = self.path.join("tmp");
+        let rd = fs::read_dir(&dir).ctx(|| format!("read {}", dir.display()))?;
+        let mut oldest = None;
+        for e in rd {
+            let e = e.ctx(|| format!("read {}", dir.display()))?;
+            let name = e.file_name().to_string_lossy().into_owned();
+            if !(name.starts_with("op-") && temp_owner(&name).is_some_and(pid_alive)) {
+                continue;
+            }
+            // A mark whose time cannot be read holds everything back.
+            let t = e
+                .metadata()
+                .and_then(|m| m.modified())
+                .unwrap_or(std::time::UNIX_EPOCH);
+            oldest = Some(oldest.map_or(t, |o: std::time::SystemTime| o.min(t)));
+        }
+        Ok(oldest)
     }
 
     /// Takes an exclusive lock named `name`, released when the guard drops.
@@ -201,6 +210,22 @@ fn tighten(path: &Path, created: bool) -> Result<()> {
         set(&path.join(d), 0o700)?;
     }
     set(path, ROOT_MODE)
+}
+
+/// True for the name of a temp file an atomic write or a link_new left beside its target
+/// (`.<name>.tmp-<pid>-<rand>`) whose process is gone.
+pub fn is_dead_temp(name: &str) -> bool {
+    name.starts_with('.') && name.contains(".tmp-") && !temp_owner(name).is_some_and(pid_alive)
+}
+
+/// Removes the temp files of dead processes in `dir` (a folder records are linked into).
+pub fn sweep_dead_temp(dir: &Path) {
+    let Ok(rd) = fs::read_dir(dir) else { return };
+    for e in rd.flatten() {
+        if is_dead_temp(&e.file_name().to_string_lossy()) {
+            let _ = fs::remove_file(e.path());
+        }
+    }
 }
 
 /// Makes a rename or a new name in the folder `dir` survive a power loss (best effort: the
@@ -424,14 +449,14 @@ mod tests {
     fn operations_are_live_until_dropped_or_dead() {
         let d = tempfile::tempdir().unwrap();
         let root = Root::open(d.path()).unwrap();
-        assert!(root.oldest_operation().is_none());
+        assert!(root.oldest_operation().unwrap().is_none());
         let op = root.begin("pull").unwrap();
-        assert!(root.oldest_operation().is_some());
+        assert!(root.oldest_operation().unwrap().is_some());
         drop(op);
-        assert!(root.oldest_operation().is_none());
+        assert!(root.oldest_operation().unwrap().is_none());
         // A killed operation's mark: its owner is gone, so it holds nothing back.
         fs::write(root.join("tmp/op-pull-4194305-00ff"), "").unwrap();
-        assert!(root.oldest_operation().is_none());
+        assert!(root.oldest_operation().unwrap().is_none());
         root.sweep_temp();
         assert_eq!(fs::read_dir(root.join("tmp")).unwrap().count(), 0);
     }

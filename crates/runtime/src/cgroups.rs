@@ -85,12 +85,23 @@ impl Cgroup {
         Self::open_at(Path::new("/sys/fs/cgroup"), Version::detect(), rel)
     }
 
+    /// [`Cgroup::open`] in v1's named hierarchies too (`name=systemd`), where a login session
+    /// or a service is tracked and killed as a whole: what a shim must leave. Only for a
+    /// process's own placement; controllers, pids and stats are read from [`Cgroup::open`]'s.
+    pub fn open_everywhere(rel: &Path) -> Cgroup {
+        Self::open_in(Path::new("/sys/fs/cgroup"), Version::detect(), rel, true)
+    }
+
     /// Names the cgroup `rel` under the cgroup file system at `root` laid out as `version`.
     pub fn open_at(root: &Path, version: Version, rel: &Path) -> Cgroup {
+        Self::open_in(root, version, rel, false)
+    }
+
+    fn open_in(root: &Path, version: Version, rel: &Path, named: bool) -> Cgroup {
         let rel = rel.strip_prefix("/").unwrap_or(rel).to_path_buf();
         let dirs = match version {
             Version::V2 => vec![(root.to_path_buf(), root.join(&rel))],
-            Version::V1 => v1_hierarchies(root)
+            Version::V1 => v1_hierarchies(root, named)
                 .into_iter()
                 .map(|mp| {
                     let dir = mp.join(&rel);
@@ -495,6 +506,20 @@ impl Cgroup {
         }
     }
 
+    /// Removes the directories that are empty, killing nothing: a cgroup something still uses
+    /// (a new shim of the same container) stays. True when none is left.
+    pub fn remove_if_empty(&self) -> bool {
+        let mut all = true;
+        for (_, dir) in &self.dirs {
+            match fs::remove_dir(dir) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(_) => all = false,
+            }
+        }
+        all
+    }
+
     /// Kills whatever is left, removes the directories, and the parent when it is empty.
     /// Tries every directory and reports the first error.
     pub fn destroy(&self) -> Result<()> {
@@ -540,8 +565,9 @@ impl Cgroup {
     }
 }
 
-/// The v1 hierarchies' mount points that carry a controller berth uses.
-fn v1_hierarchies(root: &Path) -> Vec<PathBuf> {
+/// The v1 hierarchies' mount points that carry a controller berth uses, and with `named` the
+/// named ones (`name=systemd`) too.
+fn v1_hierarchies(root: &Path, named: bool) -> Vec<PathBuf> {
     let Ok(info) = fs::read_to_string("/proc/self/mountinfo") else {
         return Vec::new();
     };
@@ -562,13 +588,10 @@ fn v1_hierarchies(root: &Path) -> Vec<PathBuf> {
         if !mp.starts_with(root) {
             continue;
         }
-        // Named hierarchies too (`name=systemd`): that is where a login session or a service
-        // is tracked and killed as a whole, and a container or shim must leave it as runc's do.
-        if superopts
+        let wanted = superopts
             .split(',')
-            .any(|o| V1_CONTROLLERS.contains(&o) || o.starts_with("name="))
-            && !out.contains(&mp)
-        {
+            .any(|o| V1_CONTROLLERS.contains(&o) || (named && o.starts_with("name=")));
+        if wanted && !out.contains(&mp) {
             out.push(mp);
         }
     }

@@ -131,10 +131,13 @@ impl Engine {
             layers: img.diff_ids(),
             mounts,
             build_step: req.build_step,
-            builder: req.build_step.then(|| {
-                let me = std::process::id() as i32;
-                (me, crate::container::proc_start_time(me).unwrap_or(0))
-            }),
+            builder: req
+                .build_step
+                .then(|| {
+                    let me = std::process::id() as i32;
+                    crate::container::proc_start_time(me).map(|t| (me, t))
+                })
+                .flatten(),
         };
         // Build the directory aside and rename it into place, so a crash never leaves a
         // half-made container visible.

@@ -400,12 +400,13 @@ pub struct ContainerRecord {
 }
 
 impl ContainerRecord {
-    /// A build step whose builder was killed: a leftover no one else will remove.
+    /// A build step whose builder was killed: a leftover no one else will remove. A step of
+    /// an older berth, which recorded no builder, is never judged so.
     pub fn abandoned_build_step(&self) -> bool {
         self.build_step
-            && !self
+            && self
                 .builder
-                .is_some_and(|(pid, start)| same_process(pid, start))
+                .is_some_and(|(pid, start)| !same_process(pid, start))
     }
 }
 

@@ -193,21 +193,27 @@ pub fn release(root: &Root, name: &str, id: &str) {
     }
 }
 
-/// Removes the names a killed create left: no container of that id, and its creator gone.
+/// True for the name file at `path` that a killed create left: no container of its id, and
+/// its creator gone.
+pub fn is_stale(root: &Root, path: &std::path::Path) -> bool {
+    let content = fs::read_to_string(path).unwrap_or_default();
+    let mut lines = content.lines();
+    let owner = lines.next().unwrap_or("").trim();
+    let creator: i32 = lines
+        .next()
+        .and_then(|l| l.trim().parse().ok())
+        .unwrap_or(0);
+    let held = owner.len() == 64 && root.container_dir(owner).exists();
+    !held && !store::pid_alive(creator)
+}
+
+/// Removes the names killed creates left.
 pub fn sweep(root: &Root) {
     let Ok(rd) = fs::read_dir(root.join("names")) else {
         return;
     };
     for e in rd.flatten() {
-        let content = fs::read_to_string(e.path()).unwrap_or_default();
-        let mut lines = content.lines();
-        let owner = lines.next().unwrap_or("").trim();
-        let creator: i32 = lines
-            .next()
-            .and_then(|l| l.trim().parse().ok())
-            .unwrap_or(0);
-        let held = owner.len() == 64 && root.container_dir(owner).exists();
-        if !held && !store::pid_alive(creator) {
+        if is_stale(root, &e.path()) {
             let _ = fs::remove_file(e.path());
         }
     }

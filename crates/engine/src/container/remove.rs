@@ -57,10 +57,7 @@ impl Engine {
         let _ = berth_runtime::Cgroup::open(Path::new(&format!("{}/{id}", self.cgroup_parent)))
             .destroy();
         // A killed shim leaves its own cgroup too; a live one (--rm finishing) keeps it.
-        let shim = crate::shim::own_cgroup_of(id);
-        if shim.pids().is_empty() {
-            let _ = shim.destroy();
-        }
+        crate::shim::own_cgroup_of(id).remove_if_empty();
         if !self.containers.dir(id).exists() {
             return Ok(()); // --rm beat us to it
         }
@@ -143,6 +140,7 @@ impl Engine {
             }
         }
         crate::container::names::sweep(&self.root);
+        self.networks.sweep_lease_temps();
         Ok((out, bytes))
     }
 }

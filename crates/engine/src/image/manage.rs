@@ -222,9 +222,11 @@ impl Engine {
             out.push(img.id);
         }
         // What killed pulls, commits and removals left behind goes too.
-        for (o, size) in self.find_orphans() {
-            self.remove_orphan(&o)?;
-            bytes += size;
+        // (Skipped whole when some record cannot be read: nothing is judged unreferenced then.)
+        for (o, size) in self.find_orphans().unwrap_or_default() {
+            if self.remove_orphan(&o).is_ok() {
+                bytes += size;
+            }
         }
         Ok((out, bytes))
     }

@@ -189,6 +189,35 @@ impl ImageStore {
             .collect()
     }
 
+    /// Every image record, failing on one that cannot be read: what deletes by "nothing
+    /// refers to it" must never take an unreadable record for an absent one.
+    pub fn list_strict(&self) -> Result<Vec<ImageRecord>> {
+        let dir = self.root.join("images");
+        let rd = fs::read_dir(&dir).map_err(|e| Error::io(format!("read {}", dir.display()), e))?;
+        let mut out = Vec::new();
+        for e in rd {
+            let e = e.map_err(|e| Error::io(format!("read {}", dir.display()), e))?;
+            if e.file_name().to_string_lossy().ends_with(".json") {
+                out.push(store::read_json(&e.path())?);
+            }
+        }
+        Ok(out)
+    }
+
+    /// The digests of the kept manifests (the name table's `@sha256:` references), failing when
+    /// the table cannot be read.
+    pub fn manifest_digests_strict(&self) -> Result<Vec<String>> {
+        let p = self.root.join("repositories.json");
+        let repos: Repositories = match fs::metadata(&p) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Repositories::new(),
+            _ => store::read_json(&p)?,
+        };
+        Ok(repos
+            .keys()
+            .filter_map(|k| k.rsplit_once('@').map(|(_, d)| d.to_string()))
+            .collect())
+    }
+
     /// Every reference that names image `id` (tags and digests), full form.
     pub fn refs_of(&self, id: &str) -> Vec<Reference> {
         self.repositories()

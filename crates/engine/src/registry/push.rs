@@ -185,6 +185,8 @@ pub fn push(
     credentials: Option<&crate::registry::auth::Credentials>,
     progress: &(dyn Fn(PullEvent) + Sync),
 ) -> Result<PushResult> {
+    // The manifest is stored before it is named: not an orphan meanwhile.
+    let _op = root.begin("push")?;
     let rec = images.resolve(&reference.to_string()).map_err(|_| {
         Error::not_found(format!(
             "An image does not exist locally with the tag: {}",

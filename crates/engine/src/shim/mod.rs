@@ -86,23 +86,25 @@ fn own_cgroup(id: &str) -> Option<berth_runtime::Cgroup> {
     let cg = own_cgroup_of(id);
     cg.create(None).ok()?;
     if cg.add(std::process::id() as i32).is_err() {
-        let _ = cg.destroy();
+        // Placed in some hierarchies only: back to the root in all, then the empty cgroup goes
+        // (never `destroy`, whose fallback kills what is inside: this shim).
+        leave_cgroup(&cg);
         return None;
     }
     Some(cg)
 }
 
-/// The cgroup of container `id`'s shim (removed by whoever finds the shim killed).
+/// The cgroup of container `id`'s shim, in every hierarchy a session could be tracked in.
 pub fn own_cgroup_of(id: &str) -> berth_runtime::Cgroup {
-    berth_runtime::Cgroup::open(Path::new(&format!("{SHIM_CGROUP}/{id}")))
+    berth_runtime::Cgroup::open_everywhere(Path::new(&format!("{SHIM_CGROUP}/{id}")))
 }
 
-/// Leaves the shim's cgroup for the root one and removes it, so no empty cgroup stays.
+/// Leaves the shim's cgroup for the root one and removes it if nothing else is in it (a newer
+/// shim of the same container may be), so no empty cgroup stays and nothing is killed.
 fn leave_cgroup(cg: &berth_runtime::Cgroup) {
-    let top = berth_runtime::Cgroup::open(Path::new(""));
-    if top.add(std::process::id() as i32).is_ok() {
-        let _ = cg.destroy();
-    }
+    let top = berth_runtime::Cgroup::open_everywhere(Path::new(""));
+    let _ = top.add(std::process::id() as i32);
+    cg.remove_if_empty();
 }
 
 /// Records a container event from the shim.

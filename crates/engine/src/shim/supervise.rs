@@ -622,7 +622,7 @@ impl<'a> Supervisor<'a> {
             self.clients.clear();
             st.status = Status::Restarting;
             st.restart_count += 1;
-            put(containers, &lock, &st);
+            put_exit(containers, &lock, &st);
             drop(lock);
             if !stopped_during(containers, id, backoff.next(run.started.elapsed())) {
                 return true;
@@ -631,12 +631,12 @@ impl<'a> Supervisor<'a> {
             let mut st = containers.state_raw(id).unwrap_or_default();
             st.status = Status::Exited;
             st.stopping = false;
-            put(containers, &lock, &st);
+            put_exit(containers, &lock, &st);
             crate::network::detach(&self.root, &self.dir, id);
             return false;
         }
         st.exited(code, oom);
-        put(containers, &lock, &st);
+        put_exit(containers, &lock, &st);
         crate::network::detach(&self.root, &self.dir, id);
         if self.rec.host_config.auto_remove {
             // Docker's --rm takes the container's anonymous volumes with it.
@@ -660,13 +660,20 @@ struct Exit {
     oom: bool,
 }
 
-/// How long the shim keeps trying to record a state, a second apart.
+/// How long the shim keeps trying to record an exit, a second apart.
 const PUT_TRIES: u32 = 60;
 
-/// Writes the state under `lock`, trying again for a while when it fails (a full disk, whose
-/// space may come back): an exit not recorded would later read as a dead shim, with no exit
-/// code, and end the restart policy. A container that is gone has no state to write.
+/// Writes the state under `lock`; a container that is gone has no state to write.
 fn put(containers: &ContainerStore, lock: &Option<StateLock>, st: &State) {
+    if let Some(l) = lock {
+        let _ = containers.write_state(l, st);
+    }
+}
+
+/// [`put`] for a run's end, trying again for a while when it fails (a full disk, whose space
+/// may come back): an exit not recorded would later read as a dead shim, with no exit code,
+/// and end the restart policy. Health results and the like are not worth the wait.
+fn put_exit(containers: &ContainerStore, lock: &Option<StateLock>, st: &State) {
     let Some(l) = lock else { return };
     for _ in 0..PUT_TRIES {
         if !containers.dir(l.id()).exists() || containers.write_state(l, st).is_ok() {

@@ -109,6 +109,8 @@ impl LayerStore {
                 if !dest.join("layer.json").exists() {
                     return Err(Error::io(format!("store layer {diff_id}"), e));
                 }
+                // Theirs may be an orphan about to be collected: it is ours now.
+                store::touch(&dest);
                 let _ = store::make_writable_and_remove(&tmp);
             }
             Ok(info)

@@ -99,10 +99,12 @@ impl Engine {
             repair,
             report: CheckReport::default(),
         };
+        // Hashing every blob takes long: done without the lock, which a pull or a create
+        // needs; a blob is renamed into place whole, so one that hashes wrong is corrupt.
+        let bad_blobs = c.blobs();
         {
             // Images, names and orphans are judged with no pull, rmi or create in between.
             let _l = self.images.lock()?;
-            let bad_blobs = c.blobs();
             c.images(&bad_blobs);
             c.names_of_images();
             c.orphans();
@@ -126,12 +128,23 @@ impl Checker<'_> {
         let mut bad = HashSet::new();
         for digest in content.list() {
             self.report.blobs += 1;
-            let got = content.open(&digest).ok().and_then(|f| {
+            let got = content.open(&digest).and_then(|f| {
                 let mut hr = HashingReader::new(std::io::BufReader::new(f));
-                std::io::copy(&mut hr, &mut std::io::sink()).ok()?;
-                hr.finish().ok().map(|(d, _)| d)
+                std::io::copy(&mut hr, &mut std::io::sink())
+                    .and_then(|_| hr.finish())
+                    .map(|(d, _)| d)
+                    .map_err(|e| crate::Error::io(format!("read blob {digest}"), e))
             });
-            if got.as_deref() != Some(digest.as_str()) {
+            let got = match got {
+                Ok(d) => d,
+                // Gone meanwhile (an rmi), or unreadable: no evidence of corruption.
+                Err(e) if e.kind == crate::ErrorKind::NotFound => continue,
+                Err(e) => {
+                    self.found_only(Severity::Damage, e.message);
+                    continue;
+                }
+            };
+            if got != digest {
                 bad.insert(digest.clone());
                 let what = format!("blob {digest} is corrupt (its content does not match)");
                 self.found(Severity::Damage, what, || content.delete(&digest));
@@ -155,12 +168,11 @@ impl Checker<'_> {
             self.report.images += 1;
             match store::read_json::<crate::image::ImageRecord>(&path) {
                 Ok(rec) => records.push(rec),
-                Err(err) => {
-                    let what = format!("image record {} is unreadable: {err}", path.display());
-                    self.found(Severity::Damage, what, || {
-                        std::fs::remove_file(&path).map_err(|e| crate::Error::io("remove", e))
-                    });
-                }
+                // A newer berth's record or an I/O error: the user decides, nothing is removed.
+                Err(err) => self.found_only(
+                    Severity::Damage,
+                    format!("image record {} is unreadable: {err}", path.display()),
+                ),
             }
         }
         for rec in records {
@@ -192,7 +204,7 @@ impl Checker<'_> {
             } else {
                 let what = format!(
                     "{what} (used by container {}: remove it first)",
-                    &users[0][..12]
+                    users[0].get(..12).unwrap_or(&users[0])
                 );
                 self.found_only(Severity::Damage, what);
             }
@@ -222,7 +234,14 @@ impl Checker<'_> {
     /// Layers and blobs nothing refers to.
     fn orphans(&mut self) {
         let e = self.engine;
-        for (o, size) in e.find_orphans() {
+        let orphans = match e.find_orphans() {
+            Ok(o) => o,
+            Err(err) => {
+                let what = format!("orphans not judged: {}", err.message);
+                return self.found_only(Severity::Damage, what);
+            }
+        };
+        for (o, size) in orphans {
             self.found(Severity::Leftover, o.to_string(), || e.remove_orphan(&o));
             if let Some(p) = self.report.problems.last_mut() {
                 p.bytes = size;
@@ -266,14 +285,15 @@ impl Checker<'_> {
             let dir = e.containers.dir(&id);
             let rec = match e.containers.record(&id) {
                 Ok(r) => r,
+                // Its rw layer is the user's: reported, never removed here.
                 Err(err) => {
-                    let what = format!("container {id} has no readable record: {}", err.message);
-                    self.found(Severity::Damage, what, || {
-                        e.cgroup(&id).destroy().ok();
-                        crate::network::attach::drop_netns(&id);
-                        store::make_writable_and_remove(&dir)
-                            .map_err(|x| crate::Error::io("remove", x))
-                    });
+                    let what = format!(
+                        "container {id} has no readable record ({}): {}",
+                        dir.display(),
+                        err.message
+                    );
+                    self.found_only(Severity::Damage, what);
+                    ours.push((id, true));
                     continue;
                 }
             };
@@ -287,8 +307,9 @@ impl Checker<'_> {
                     e.containers.write_state(&lock, &st)
                 });
             }
-            // Reading the state marks a container whose shim died as exited.
-            let live = e.state(&id).is_ok_and(|s| s.status.is_live());
+            // Reading the state marks a container whose shim died as exited; one whose state
+            // cannot be read counts as live, so nothing it may hold is taken.
+            let live = e.state(&id).map_or(true, |s| s.status.is_live());
             if rec.abandoned_build_step() && !live {
                 let what = format!("build step container {id} of a build that was killed");
                 self.found(Severity::Leftover, what, || e.remove(&id, true, true));
@@ -341,9 +362,7 @@ impl Checker<'_> {
         };
         for entry in rd.flatten() {
             let name = entry.file_name().to_string_lossy().into_owned();
-            if named.contains(&name)
-                || !older_than(entry.metadata().and_then(|m| m.modified()), GRACE_SECS)
-            {
+            if named.contains(&name) || !crate::container::names::is_stale(&e.root, &entry.path()) {
                 continue;
             }
             let what = format!("name {name} is held for a container that does not exist");
@@ -385,6 +404,7 @@ impl Checker<'_> {
                     );
                     let p = entry.path();
                     self.found(Severity::Leftover, what, || {
+                        e.still_stopped(&holder)?;
                         std::fs::remove_file(&p).map_err(|x| crate::Error::io("remove", x))
                     });
                 }
@@ -416,7 +436,9 @@ impl Checker<'_> {
             };
             if stale {
                 let what = format!("network namespace {} is left mounted", p.display());
+                let e = self.engine;
                 self.found(Severity::Leftover, what, || {
+                    e.still_stopped(&id)?;
                     crate::network::attach::drop_netns(&id);
                     Ok(())
                 });
@@ -443,7 +465,11 @@ impl Checker<'_> {
             }
             for child in children {
                 let rel = format!("{parent}/{child}");
-                let cg = berth_runtime::Cgroup::open(Path::new(&rel));
+                let cg = if parent == crate::shim::SHIM_CGROUP {
+                    crate::shim::own_cgroup_of(&child)
+                } else {
+                    berth_runtime::Cgroup::open(Path::new(&rel))
+                };
                 let young = cg.dirs().next().is_some_and(|d| {
                     !older_than(std::fs::metadata(d).and_then(|m| m.modified()), GRACE_SECS)
                 });
@@ -452,9 +478,14 @@ impl Checker<'_> {
                     continue;
                 }
                 let what = format!("cgroup {rel} is left with nothing in it");
+                // Only empty directories go: a start that just made it and moved its process
+                // in keeps it, and nothing is killed.
                 self.found(Severity::Leftover, what, || {
-                    cg.destroy()
-                        .map_err(|x| crate::Error::internal(x.to_string()))
+                    if cg.remove_if_empty() {
+                        Ok(())
+                    } else {
+                        Err(crate::Error::conflict(format!("cgroup {rel} is in use")))
+                    }
                 });
             }
         }
@@ -463,16 +494,25 @@ impl Checker<'_> {
     /// Shims of this root whose container is gone.
     fn shims(&mut self) {
         let e = self.engine;
-        for (pid, id) in shims_of(e.root.path()) {
+        for (pid, id) in shims_of(e.root.path(), &e.shim_binary) {
             if e.containers.dir(&id).exists() {
                 continue;
             }
             let what = format!("shim {pid} runs for container {id} that does not exist");
             self.found(Severity::Leftover, what, || {
+                // Through a pidfd: the pid cannot be another process's by the time of the kill.
+                let fd = rustix::process::pidfd_open(
+                    rustix::process::Pid::from_raw(pid)
+                        .ok_or_else(|| crate::Error::internal("pid"))?,
+                    rustix::process::PidfdFlags::empty(),
+                )
+                .map_err(|x| crate::Error::internal(format!("pidfd {pid}: {x}")))?;
+                if !shims_of(e.root.path(), &e.shim_binary).contains(&(pid, id.clone())) {
+                    return Err(crate::Error::conflict("the shim is gone"));
+                }
                 e.cgroup(&id).signal_all(libc::SIGKILL);
-                // SAFETY: kill(2) has no memory-safety preconditions.
-                unsafe { libc::kill(pid, libc::SIGKILL) };
-                Ok(())
+                rustix::process::pidfd_send_signal(&fd, rustix::process::Signal::KILL)
+                    .map_err(|x| crate::Error::internal(format!("kill {pid}: {x}")))
             });
         }
     }
@@ -488,8 +528,14 @@ impl Checker<'_> {
             let Some(mp) = line.split(' ').nth(4) else {
                 continue;
             };
+            // Only what berth itself mounts (a container's overlay, a namespace): a disk the
+            // operator mounted for volumes or containers is theirs.
+            let fstype = line
+                .split_once(" - ")
+                .and_then(|(_, post)| post.split(' ').next())
+                .unwrap_or("");
             let mp = PathBuf::from(unescape_mountinfo(mp));
-            if mp == root || !mp.starts_with(&root) {
+            if mp == root || !mp.starts_with(&root) || !matches!(fstype, "overlay" | "nsfs") {
                 continue;
             }
             let what = format!("{} is left mounted on the host", mp.display());
@@ -497,6 +543,22 @@ impl Checker<'_> {
                 nix::mount::umount2(&mp, nix::mount::MntFlags::MNT_DETACH)
                     .map_err(|x| crate::Error::internal(format!("umount: {x}")))
             });
+        }
+    }
+}
+
+impl Engine {
+    /// Fails unless container `id` of this root is (still) not running, read under its lock:
+    /// what a repair takes from a stopped container must not be taken from one that started
+    /// since the check looked. A container of no known record counts as stopped.
+    fn still_stopped(&self, id: &str) -> Result<()> {
+        if !self.containers.dir(id).exists() {
+            return Ok(());
+        }
+        let lock = self.containers.lock(id)?;
+        match self.state_locked(&lock) {
+            Ok(st) if !st.status.is_live() => Ok(()),
+            _ => Err(crate::Error::conflict(format!("container {id} runs now"))),
         }
     }
 }
@@ -515,8 +577,11 @@ fn namespaces_in_use() -> HashSet<u64> {
     out
 }
 
-/// The shims (pid, container id) serving the state root `root`: `berth shim --root <root> <id>`.
-pub fn shims_of(root: &Path) -> Vec<(i32, String)> {
+/// The shims (pid, container id) serving the state root `root`: root's processes running the
+/// shim binary as `berth shim --root <root> <64-hex id>` (a command line alone anyone can forge).
+pub fn shims_of(root: &Path, binary: &Path) -> Vec<(i32, String)> {
+    use std::os::unix::fs::MetadataExt;
+    let ours = std::fs::metadata(binary).ok().map(|m| (m.dev(), m.ino()));
     let mut out = Vec::new();
     let Ok(rd) = std::fs::read_dir("/proc") else {
         return out;
@@ -529,11 +594,21 @@ pub fn shims_of(root: &Path) -> Vec<(i32, String)> {
             continue;
         };
         let args: Vec<&[u8]> = cmd.split(|b| *b == 0).collect();
-        if args.len() >= 5
+        let hex_id = args.len() >= 5
+            && args[4].len() == 64
+            && args[4]
+                .iter()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(b));
+        if !(hex_id
             && args[1] == b"shim"
             && args[2] == b"--root"
-            && Path::new(std::ffi::OsStr::from_bytes(args[3])) == root
+            && Path::new(std::ffi::OsStr::from_bytes(args[3])) == root)
         {
+            continue;
+        }
+        let exe = std::fs::metadata(e.path().join("exe")).ok();
+        let owner = std::fs::metadata(e.path()).ok().map(|m| m.uid());
+        if exe.map(|m| (m.dev(), m.ino())) == ours && ours.is_some() && owner == Some(0) {
             out.push((pid, String::from_utf8_lossy(args[4]).into_owned()));
         }
     }

@@ -47,37 +47,32 @@ pub(crate) struct Referenced {
 }
 
 impl Engine {
-    /// What the store's records refer to; read under the images lock to be exact.
-    pub(crate) fn referenced(&self) -> Referenced {
+    /// What the store's records refer to; read under the images lock to be exact. Any record
+    /// that cannot be read is an error: then nothing may be judged unreferenced.
+    pub(crate) fn referenced(&self) -> Result<Referenced> {
         let mut r = Referenced {
             layers: HashSet::new(),
             blobs: HashSet::new(),
         };
-        for img in self.images.list() {
+        for img in self.images.list_strict()? {
             r.blobs.insert(img.id.clone());
             for l in img.layers {
                 r.layers.insert(l.diff_id);
                 r.blobs.insert(l.blob);
             }
         }
-        for (name, _) in self.images.all_refs() {
-            if let Some(d) = name.digest() {
-                r.blobs.insert(d.to_string());
-            }
-        }
+        r.blobs.extend(self.images.manifest_digests_strict()?);
         // A container whose image was removed by force still runs on its layers.
         for id in self.containers.ids() {
-            if let Ok(rec) = self.containers.record(&id) {
-                r.layers.extend(rec.layers);
-            }
+            r.layers.extend(self.containers.record(&id)?.layers);
         }
-        r
+        Ok(r)
     }
 
     /// The orphans older than every live operation; the caller holds the images lock.
-    pub(crate) fn find_orphans(&self) -> Vec<(Orphan, u64)> {
-        let refs = self.referenced();
-        let cutoff = self.root.oldest_operation();
+    pub(crate) fn find_orphans(&self) -> Result<Vec<(Orphan, u64)>> {
+        let refs = self.referenced()?;
+        let cutoff = self.root.oldest_operation()?;
         let old_enough = |p: &std::path::Path| {
             let Some(cutoff) = cutoff else { return true };
             std::fs::symlink_metadata(p)
@@ -105,7 +100,7 @@ impl Engine {
                 out.push((o, size));
             }
         }
-        out
+        Ok(out)
     }
 
     /// Removes one orphan (the caller holds the images lock).
@@ -123,10 +118,12 @@ impl Engine {
         self.root.sweep_temp();
         let mut gone = Vec::new();
         let mut bytes = 0;
-        for (o, size) in self.find_orphans() {
-            self.remove_orphan(&o)?;
-            bytes += size;
-            gone.push(o);
+        for (o, size) in self.find_orphans()? {
+            // One that cannot go does not keep the others.
+            if self.remove_orphan(&o).is_ok() {
+                bytes += size;
+                gone.push(o);
+            }
         }
         Ok((gone, bytes))
     }
@@ -155,14 +152,9 @@ pub(crate) fn stray_temp_files(engine: &Engine) -> Vec<PathBuf> {
             continue;
         };
         for e in rd.flatten() {
-            let name = e.file_name().to_string_lossy().into_owned();
-            if !name.starts_with('.') || !name.contains(".tmp-") {
-                continue;
+            if store::is_dead_temp(&e.file_name().to_string_lossy()) {
+                out.push(e.path());
             }
-            if store::temp_owner(&name).is_some_and(store::pid_alive) {
-                continue;
-            }
-            out.push(e.path());
         }
     }
     out
