@@ -43,7 +43,7 @@ pub(crate) fn filter_pairs(q: &HashMap<String, String>) -> ApiResult<Vec<(String
 }
 
 /// Docker's `filters` query: `{"status":["running"],"name":{"web":true}}` (both shapes).
-pub(crate) fn filters(q: &HashMap<String, String>) -> ApiResult<HashMap<String, Vec<String>>> {
+pub fn filters(q: &HashMap<String, String>) -> ApiResult<HashMap<String, Vec<String>>> {
     let Some(raw) = q.get("filters").filter(|s| !s.is_empty()) else {
         return Ok(HashMap::new());
     };
@@ -133,11 +133,19 @@ pub(crate) fn summary(
 }
 
 async fn create(State(engine): State<Shared>, Query(q): Q, body: Bytes) -> ApiResult<Response> {
+    let name = q.get("name").filter(|n| !n.is_empty()).cloned();
+    let req = create_request(&body, name)?;
+    let id = blocking(&engine, move |e| e.create(req)).await?;
+    Ok((StatusCode::CREATED, Json(json!({"Id": id, "Warnings": []}))).into_response())
+}
+
+/// Reads the body of `POST /containers/create` (Docker's container config with `HostConfig`
+/// and `NetworkingConfig`) into the engine's request for a container named `name`.
+pub fn create_request(body: &[u8], name: Option<String>) -> ApiResult<CreateRequest> {
     let mut v: Value = if body.is_empty() {
         json!({})
     } else {
-        serde_json::from_slice(&body)
-            .map_err(|e| ApiError::invalid(format!("invalid JSON: {e}")))?
+        serde_json::from_slice(body).map_err(|e| ApiError::invalid(format!("invalid JSON: {e}")))?
     };
     strip_nulls(&mut v);
     // `--mount` through the API: Docker's Mount objects, checked by the engine as the CLI's.
@@ -205,21 +213,18 @@ async fn create(State(engine): State<Shared>, Query(q): Q, body: Bytes) -> ApiRe
     }
     let config: ContainerConfig = serde_json::from_value(v)
         .map_err(|e| ApiError::invalid(format!("invalid container config: {e}")))?;
-    let name = q.get("name").filter(|n| !n.is_empty()).cloned();
     let mounts = v_mounts
         .iter()
         .map(|m| mount_fields(m).into_request(&m.to_string()))
         .collect::<berth_engine::Result<Vec<_>>>()?;
-    let req = CreateRequest {
+    Ok(CreateRequest {
         name,
         image,
         config,
         host_config,
         mounts,
         build_step: false,
-    };
-    let id = blocking(&engine, move |e| e.create(req)).await?;
-    Ok((StatusCode::CREATED, Json(json!({"Id": id, "Warnings": []}))).into_response())
+    })
 }
 
 async fn inspect(State(engine): State<Shared>, Path(id): Path<String>) -> ApiResult<Json<Value>> {

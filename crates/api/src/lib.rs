@@ -28,6 +28,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 pub use berth_engine::inspect::{API_VERSION, MIN_API_VERSION};
+pub use containers::{create_request, filters};
 pub use error::ApiError;
 pub use listen::{Endpoint, TlsFiles};
 

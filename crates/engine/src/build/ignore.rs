@@ -15,6 +15,11 @@ impl Patterns {
             .read(".dockerignore")
             .map(|b| String::from_utf8_lossy(&b).into_owned())
             .unwrap_or_default();
+        Ok(Patterns::parse(&text))
+    }
+
+    /// The patterns of a `.dockerignore` text: one a line, `#` comments, `!` exceptions.
+    pub fn parse(text: &str) -> Patterns {
         let rules = text
             .lines()
             .map(str::trim)
@@ -24,7 +29,7 @@ impl Patterns {
                 None => (false, clean(l)),
             })
             .collect();
-        Ok(Patterns { rules })
+        Patterns { rules }
     }
 
     /// True if the context path `rel` (or a directory above it) is excluded.

@@ -8,7 +8,7 @@ mod cache;
 mod copy;
 mod copy_tar;
 pub mod dockerfile;
-mod ignore;
+pub mod ignore;
 mod run;
 mod scratch;
 mod stage;

@@ -22,6 +22,44 @@ const MT_CONFIG: &str = "application/vnd.oci.image.config.v1+json";
 const MT_DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
 const MT_DOCKER_LIST: &str = "application/vnd.docker.distribution.manifest.list.v2+json";
 
+/// One image of a docker-archive's `manifest.json`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ArchiveImage {
+    /// The config's path in the archive.
+    pub config: String,
+    /// The layers' paths in the archive, bottom first.
+    pub layers: Vec<String>,
+    /// The names to tag the image with, as written.
+    pub tags: Vec<String>,
+}
+
+/// Reads a docker-archive's `manifest.json`: every entry must name its config.
+pub fn parse_docker_manifest(data: &[u8]) -> Result<Vec<ArchiveImage>> {
+    let manifest: Vec<Value> = serde_json::from_slice(data)
+        .map_err(|e| Error::invalid(format!("invalid archive: manifest.json: {e}")))?;
+    manifest
+        .iter()
+        .map(|entry| {
+            let config = entry["Config"]
+                .as_str()
+                .ok_or_else(|| Error::invalid("invalid archive: manifest entry without Config"))?;
+            Ok(ArchiveImage {
+                config: config.to_string(),
+                layers: store::json_strings(&entry["Layers"]),
+                tags: store::json_strings(&entry["RepoTags"]),
+            })
+        })
+        .collect()
+}
+
+/// The cleaned path of the archive member `rel`; absolute names and names that climb out are
+/// refused, since a manifest may name any file.
+pub fn member_path(rel: &str) -> Result<String> {
+    crate::rooted::clean_inside(rel)
+        .filter(|c| !c.is_empty() && !rel.starts_with('/'))
+        .ok_or_else(|| Error::invalid(format!("invalid archive: path {rel:?} escapes the archive")))
+}
+
 /// The media type of a layer blob, from its first bytes.
 fn sniff_media_type(path: &Path) -> Result<&'static str> {
     let mut head = [0u8; 4];
@@ -146,11 +184,7 @@ impl ImageStore {
 
     /// The archive's member `rel`, opened inside it; names that climb out are refused.
     fn member(dir: &Rooted, rel: &str) -> Result<Opened> {
-        let clean = crate::rooted::clean_inside(rel)
-            .filter(|c| !c.is_empty() && !rel.starts_with('/'))
-            .ok_or_else(|| {
-                Error::invalid(format!("invalid archive: path {rel:?} escapes the archive"))
-            })?;
+        let clean = member_path(rel)?;
         dir.opened(&clean)
             .map_err(|e| Error::invalid(format!("invalid archive: {rel}: {e}")))
     }
@@ -165,14 +199,17 @@ impl ImageStore {
     }
 
     fn load_docker_archive(&self, dir: &Rooted) -> Result<Vec<(Vec<Reference>, String)>> {
-        let manifest: Vec<Value> = Self::member_json(dir, "manifest.json")?;
+        let data = dir
+            .read("manifest.json")
+            .map_err(|e| Error::invalid(format!("invalid archive: manifest.json: {e}")))?;
         let mut out = Vec::new();
-        for entry in manifest {
-            let cfg_path = entry["Config"]
-                .as_str()
-                .ok_or_else(|| Error::invalid("invalid archive: manifest entry without Config"))?;
-            let layers = store::json_strings(&entry["Layers"]);
-            let tags = store::json_strings(&entry["RepoTags"]);
+        for ArchiveImage {
+            config: cfg_path,
+            layers,
+            tags,
+        } in parse_docker_manifest(&data)?
+        {
+            let cfg_path = cfg_path.as_str();
             let cfg_bytes =
                 fs::read(Self::member(dir, cfg_path)?.path()).ctx(|| format!("read {cfg_path}"))?;
             let held: Vec<Opened> = layers
@@ -251,7 +288,7 @@ impl ImageStore {
             .unwrap_or(MT_MANIFEST);
         if mt == MT_INDEX || mt == MT_DOCKER_LIST || v.get("manifests").is_some() {
             let arch = super::config::host_arch();
-            let host = crate::registry::pull::Platform::host();
+            let host = crate::registry::manifest::Platform::host();
             let list = v["manifests"].as_array().cloned().unwrap_or_default();
             let pick = list
                 .iter()

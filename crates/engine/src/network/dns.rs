@@ -187,15 +187,20 @@ impl Dns {
 
 /// The one question of a query.
 #[derive(Debug, PartialEq)]
-struct Question {
-    name: String,
-    qtype: u16,
-    class: u16,
+pub struct Question {
+    /// The name asked for, lower case, labels joined with dots.
+    pub name: String,
+    /// The record type (1 A, 28 AAAA).
+    pub qtype: u16,
+    /// The class (1 IN).
+    pub class: u16,
     /// Where the question section ends.
-    end: usize,
+    pub end: usize,
 }
 
-fn parse_question(q: &[u8]) -> Option<Question> {
+/// Reads the question of a query packet; None for a response, a packet of other than one
+/// question, or one that is cut short.
+pub fn parse_question(q: &[u8]) -> Option<Question> {
     if q.len() < 12 || q[2] & 0x80 != 0 || u16::from_be_bytes([q[4], q[5]]) != 1 {
         return None;
     }
@@ -223,8 +228,9 @@ fn parse_question(q: &[u8]) -> Option<Question> {
     })
 }
 
-/// A response carrying the question and one A record per address (TTL 600, as Docker's).
-fn answer(q: &[u8], end: usize, ips: &[Ipv4Addr], _rcode: u8) -> Vec<u8> {
+/// A response carrying the question and one A record per address (TTL 600, as Docker's);
+/// `end` is the [`Question::end`] that [`parse_question`] found in `q`.
+pub fn answer(q: &[u8], end: usize, ips: &[Ipv4Addr], _rcode: u8) -> Vec<u8> {
     let mut r = q[..end].to_vec();
     r[2] = 0x80 | 0x04 | (q[2] & 0x01); // response, authoritative, recursion desired as asked
     r[3] = 0x80; // recursion available, NOERROR
@@ -242,7 +248,7 @@ fn answer(q: &[u8], end: usize, ips: &[Ipv4Addr], _rcode: u8) -> Vec<u8> {
 }
 
 /// A response with no answer and `rcode` (2 SERVFAIL, 3 NXDOMAIN).
-fn failure(q: &[u8], rcode: u8) -> Vec<u8> {
+pub fn failure(q: &[u8], rcode: u8) -> Vec<u8> {
     let end = parse_question(q).map(|x| x.end).unwrap_or(12.min(q.len()));
     let mut r = q[..end].to_vec();
     if r.len() >= 12 {

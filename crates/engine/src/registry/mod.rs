@@ -3,6 +3,7 @@
 //! `pull.rs` and `push.rs` build the two operations on top.
 
 pub mod auth;
+pub mod manifest;
 pub mod pull;
 pub mod push;
 

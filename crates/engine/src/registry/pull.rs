@@ -1,6 +1,7 @@
 //! `pull`: reference → manifest (through an index to this platform) → config → layers, every
 //! layer downloaded and unpacked at once in its own thread, each byte hashed as it streams by.
 
+use super::manifest::{parse_platform, read_manifest, LayerJob, Manifest, Platform};
 use super::{Client, RegistryConfig, MANIFEST_ACCEPT};
 use crate::content::sha256_digest;
 use crate::error::{Error, ErrorKind, IoContext, Result};
@@ -18,10 +19,6 @@ use std::time::{Duration, Instant};
 
 /// Layers fetched and unpacked at the same time.
 const MAX_PARALLEL: usize = 8;
-const MT_DOCKER_LIST: &str = "application/vnd.docker.distribution.manifest.list.v2+json";
-const MT_OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
-const MT_DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
-const MT_OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
 
 /// What a pull reports as it goes, in the shape of Docker's progress messages.
 #[derive(Debug, Clone)]
@@ -57,63 +54,6 @@ pub struct PullResult {
     pub digest: String,
     /// False when the name already meant this image ("Image is up to date").
     pub downloaded: bool,
-}
-
-/// An `os/arch[/variant]` to pick from a manifest list or index.
-pub(crate) struct Platform {
-    os: String,
-    arch: String,
-    variant: Option<String>,
-}
-
-fn parse_platform(p: Option<&str>) -> Result<Platform> {
-    let Some(p) = p else {
-        return Ok(Platform::host());
-    };
-    let parts: Vec<&str> = p.split('/').collect();
-    match parts.as_slice() {
-        [os, arch] => Ok(Platform {
-            os: os.to_string(),
-            arch: arch.to_string(),
-            variant: None,
-        }),
-        [os, arch, v] => Ok(Platform {
-            os: os.to_string(),
-            arch: arch.to_string(),
-            variant: Some(v.to_string()),
-        }),
-        _ => Err(Error::invalid(format!(
-            "invalid platform {p:?}: expected os/arch[/variant]"
-        ))),
-    }
-}
-
-impl Platform {
-    /// This host's platform: linux and the architecture berth was built for.
-    pub(crate) fn host() -> Platform {
-        Platform {
-            os: "linux".into(),
-            arch: crate::image::config::host_arch().into(),
-            variant: None,
-        }
-    }
-
-    fn text(&self) -> String {
-        match &self.variant {
-            Some(v) => format!("{}/{}/{v}", self.os, self.arch),
-            None => format!("{}/{}", self.os, self.arch),
-        }
-    }
-
-    /// True when an index entry's `platform` object is this one (any variant if none asked).
-    pub(crate) fn matches(&self, p: &Value) -> bool {
-        p["os"] == self.os.as_str()
-            && p["architecture"] == self.arch.as_str()
-            && self
-                .variant
-                .as_ref()
-                .is_none_or(|v| p["variant"].as_str() == Some(v.as_str()))
-    }
 }
 
 /// The largest image config read from a registry (Docker Hub's biggest are a few hundred KiB):
@@ -162,21 +102,6 @@ fn fetch_manifest(c: &Client, reference: &str) -> Result<(Vec<u8>, String, Strin
         )));
     }
     Ok((body, digest, mt))
-}
-
-fn media_type(body: &Value, header: &str) -> String {
-    body["mediaType"]
-        .as_str()
-        .map(String::from)
-        .unwrap_or_else(|| {
-            if body.get("manifests").is_some() {
-                MT_OCI_INDEX.into()
-            } else if header.is_empty() {
-                MT_OCI_MANIFEST.into()
-            } else {
-                header.into()
-            }
-        })
 }
 
 /// Reads a blob, reconnecting with a Range request where the stream broke.
@@ -308,14 +233,6 @@ impl<R: Read> Read for Shared<'_, R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         self.0.borrow_mut().read(buf)
     }
-}
-
-#[derive(Clone)]
-struct LayerJob {
-    digest: String,
-    size: u64,
-    media_type: String,
-    diff_id: String,
 }
 
 /// The 12 hex digits Docker shows for a layer or blob digest.
@@ -498,46 +415,27 @@ fn pull_from(
         reference.repository()
     )));
     let (body, digest, header_mt) = fetch_manifest(c, &wanted)?;
-    let mut v: Value = serde_json::from_slice(&body)
+    let v: Value = serde_json::from_slice(&body)
         .map_err(|e| Error::invalid(format!("invalid manifest for {wanted}: {e}")))?;
-    let mut mt = media_type(&v, &header_mt);
-    if mt == MT_DOCKER_LIST || mt == MT_OCI_INDEX {
-        let list = v["manifests"].as_array().cloned().unwrap_or_default();
-        let pick = list
-            .iter()
-            .find(|m| platform.matches(&m["platform"]))
-            .ok_or_else(|| {
-                Error::not_found(format!(
-                    "no matching manifest for {} in the manifest list entries",
-                    platform.text()
-                ))
-            })?;
-        let d = pick["digest"]
-            .as_str()
-            .ok_or_else(|| Error::invalid("manifest list entry without digest"))?
-            .to_string();
-        let (b, _, h) = fetch_manifest(c, &d)?;
-        v = serde_json::from_slice(&b)
+    let mut read = read_manifest(&v, &header_mt, platform)?;
+    if let Manifest::Index { digest: d, .. } = &read {
+        let (b, _, h) = fetch_manifest(c, d)?;
+        let v: Value = serde_json::from_slice(&b)
             .map_err(|e| Error::invalid(format!("invalid manifest {d}: {e}")))?;
-        mt = media_type(&v, &h);
+        read = read_manifest(&v, &h, platform)?;
     }
-    if mt != MT_DOCKER_MANIFEST && mt != MT_OCI_MANIFEST {
-        return Err(Error::invalid(format!(
-            "unsupported manifest media type {mt} for {}",
-            reference.familiar()
-        )));
-    }
-    if v["schemaVersion"].as_u64() == Some(1) {
-        return Err(Error::invalid(
-            "schema 1 manifests are not supported (the registry must serve schema 2 or OCI)",
-        ));
-    }
-    let cfg_digest = v["config"]["digest"]
-        .as_str()
-        .ok_or_else(|| Error::invalid("manifest without a config"))?
-        .to_string();
-    let cfg_size = v["config"]["size"].as_u64();
-    let layers_json = v["layers"].as_array().cloned().unwrap_or_default();
+    let manifest = match read {
+        Manifest::Image(m) => m,
+        // An index that points at another index is as unsupported as an unknown type.
+        Manifest::Index { media_type: mt, .. } | Manifest::Unsupported(mt) => {
+            return Err(Error::invalid(format!(
+                "unsupported manifest media type {mt} for {}",
+                reference.familiar()
+            )))
+        }
+    };
+    let cfg_digest = manifest.config_digest.clone();
+    let cfg_size = manifest.config_size;
     let _op = root.begin("pull")?;
     // The image may be complete here already: then nothing is fetched. Checked under the
     // images lock, so an `rmi` cannot take it away between the check and the tag.
@@ -575,35 +473,7 @@ fn pull_from(
     };
     let cfg: ImageConfig = serde_json::from_slice(&cfg_bytes)
         .map_err(|e| Error::invalid(format!("invalid image config {cfg_digest}: {e}")))?;
-    if cfg.rootfs.diff_ids.len() != layers_json.len() {
-        return Err(Error::invalid(format!(
-            "image config lists {} layers but the manifest has {}",
-            cfg.rootfs.diff_ids.len(),
-            layers_json.len()
-        )));
-    }
-    let mut jobs = Vec::new();
-    for (l, diff) in layers_json.iter().zip(&cfg.rootfs.diff_ids) {
-        let d = l["digest"]
-            .as_str()
-            .ok_or_else(|| Error::invalid("layer without digest"))?;
-        crate::content::digest_hex(d)?;
-        let lmt = l["mediaType"].as_str().unwrap_or("").to_string();
-        if lmt.contains("foreign") || lmt.contains("nondistributable") {
-            return Err(Error::invalid(format!(
-                "unsupported media type {lmt} (foreign layers)"
-            )));
-        }
-        if !(lmt.contains("tar") || lmt.is_empty()) {
-            return Err(Error::invalid(format!("unsupported media type {lmt}")));
-        }
-        jobs.push(LayerJob {
-            digest: d.to_string(),
-            size: l["size"].as_u64().unwrap_or(0),
-            media_type: lmt,
-            diff_id: diff.clone(),
-        });
-    }
+    let jobs = manifest.layer_jobs(&cfg.rootfs.diff_ids)?;
     for j in &jobs {
         if !(images.layers.exists(&j.diff_id) && images.content.exists(&j.digest)) {
             progress(PullEvent::Layer {
