@@ -56,12 +56,14 @@ fn check_destination(d: &str, spec: &str) -> Result<String> {
     if !d.starts_with('/') {
         return Err(Error::invalid(format!("invalid mount config for type \"volume\": invalid mount path: '{d}' mount path must be absolute (in {spec:?})")));
     }
-    if d == "/" {
+    // "//" is "/" too: trimmed, it would be an empty destination.
+    let trimmed = d.trim_end_matches('/');
+    if trimmed.is_empty() {
         return Err(Error::invalid(format!(
             "invalid specification: destination can't be '/' in '{spec}'"
         )));
     }
-    Ok(d.trim_end_matches('/').to_string())
+    Ok(trimmed.to_string())
 }
 
 const PROPAGATIONS: &[&str] = &[
@@ -362,6 +364,21 @@ pub fn check_tmpfs_options(options: &[String]) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_destination_of_slashes_is_the_root_and_refused() {
+        // Found by the mount_options fuzz target: "//" became the empty destination.
+        for spec in ["//", "v://", "/h:///:ro"] {
+            assert!(parse_volume_flag(spec).is_err(), "{spec}");
+        }
+        assert!(parse_tmpfs_flag("//:size=1m").is_err());
+        assert!(parse_mount_flag("type=bind,src=/h,dst=//").is_err());
+        assert_eq!(
+            parse_tmpfs_flag("/run//").unwrap().destination(),
+            "/run",
+            "trailing slashes still go"
+        );
+    }
 
     #[test]
     fn tmpfs_options_are_tmpfs_options() {
