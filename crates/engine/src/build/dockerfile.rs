@@ -109,6 +109,11 @@ pub fn parse_instructions(text: &str) -> Result<Vec<Instruction>> {
             full.push_str(&cur);
             break;
         }
+        // A continuation that never reaches an instruction (a lone `\` line) is no
+        // instruction at all, as in Docker, rather than one without a keyword.
+        if full.trim().is_empty() {
+            continue;
+        }
         let (word, rest) = match full.split_once(char::is_whitespace) {
             Some((w, r)) => (w.to_string(), r.trim().to_string()),
             None => (full.clone(), String::new()),
@@ -333,6 +338,15 @@ pub fn shell_words(s: &str) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_continuation_to_nothing_is_no_instruction() {
+        // Found by the dockerfile fuzz target: " \\" made an instruction with an empty keyword.
+        assert_eq!(parse_instructions(" \\").unwrap(), vec![]);
+        let list = parse("FROM busybox\n\\\n   \nRUN true\n\\").unwrap();
+        let cmds: Vec<&str> = list.iter().map(|i| i.cmd.as_str()).collect();
+        assert_eq!(cmds, ["FROM", "RUN"]);
+    }
 
     #[test]
     fn parses_forms_continuations_heredocs() {
