@@ -70,26 +70,51 @@ fn ancestors(rel: &str) -> impl Iterator<Item = &str> {
 pub fn glob(pattern: &str, path: &str) -> bool {
     let p: Vec<&str> = pattern.split('/').collect();
     let s: Vec<&str> = path.split('/').collect();
-    segs(&p, &s)
+    wildcard(
+        &p,
+        &s,
+        |seg| *seg == "**",
+        |seg, name| {
+            wildcard(
+                seg.as_bytes(),
+                name.as_bytes(),
+                |c| *c == b'*',
+                |c, b| *c == b'?' || c == b,
+            )
+        },
+    )
 }
 
-fn segs(p: &[&str], s: &[&str]) -> bool {
-    match p.first() {
-        None => s.is_empty(),
-        Some(&"**") => (0..=s.len()).any(|k| segs(&p[1..], &s[k..])),
-        Some(seg) => {
-            !s.is_empty() && one(seg.as_bytes(), s[0].as_bytes()) && segs(&p[1..], &s[1..])
+/// Matches `s` against `p`, where `star(e)` elements match any run of elements and
+/// `one(e, x)` says whether any other element matches `x`. On a mismatch only the latest
+/// star takes one more element: a later star can take whatever an earlier one could, so
+/// nothing is lost, and the work stays |p| × |s| where trying every split was exponential
+/// in the number of stars (a `.dockerignore` of `*a*a*a…` hung a build).
+fn wildcard<P, S>(
+    p: &[P],
+    s: &[S],
+    star: impl Fn(&P) -> bool,
+    one: impl Fn(&P, &S) -> bool,
+) -> bool {
+    let (mut pi, mut si) = (0, 0);
+    // The latest star's position, and where its match ends so far.
+    let mut resume: Option<(usize, usize)> = None;
+    while si < s.len() {
+        if pi < p.len() && star(&p[pi]) {
+            resume = Some((pi, si));
+            pi += 1;
+        } else if pi < p.len() && one(&p[pi], &s[si]) {
+            pi += 1;
+            si += 1;
+        } else if let Some((sp, end)) = resume {
+            resume = Some((sp, end + 1));
+            pi = sp + 1;
+            si = end + 1;
+        } else {
+            return false;
         }
     }
-}
-
-fn one(p: &[u8], s: &[u8]) -> bool {
-    match p.first() {
-        None => s.is_empty(),
-        Some(b'*') => (0..=s.len()).any(|k| one(&p[1..], &s[k..])),
-        Some(b'?') => !s.is_empty() && one(&p[1..], &s[1..]),
-        Some(c) => s.first() == Some(c) && one(&p[1..], &s[1..]),
-    }
+    p[pi..].iter().all(star)
 }
 
 #[cfg(test)]
@@ -117,5 +142,43 @@ mod tests {
             "a single-segment pattern matches at the top only"
         );
         assert!(glob("**/*.rs", "a/b/c.rs") && glob("*.rs", "c.rs") && !glob("*.rs", "a/c.rs"));
+    }
+
+    #[test]
+    fn many_stars_match_in_polynomial_time() {
+        // Found by the dockerignore fuzz target: each `*` or `**` multiplied the splits tried.
+        let stars = "*a".repeat(30);
+        let name = "a".repeat(60) + "b";
+        assert!(!glob(&stars, &name));
+        assert!(glob(&stars, &"a".repeat(60)));
+        let deep = "**/".repeat(30) + "x";
+        let path = "d/".repeat(60) + "y";
+        assert!(!glob(&deep, &path));
+        assert!(glob(&deep, &("d/".repeat(60) + "x")));
+        let p = Patterns::parse(&format!("{}\n!keep", "*".repeat(40) + "z"));
+        assert!(!p.ignored(&"y".repeat(200)));
+    }
+
+    #[test]
+    fn globs_match_as_before() {
+        for (pattern, path, want) in [
+            ("*", "", true),
+            ("", "", true),
+            ("?", "", false),
+            ("a*b*c", "abbbc", true),
+            ("a*b*c", "acb", false),
+            ("**", "a/b/c", true),
+            ("a/**", "a", true),
+            ("a/**/b", "a/b", true),
+            ("a/**/b", "a/x/y/b", true),
+            ("a/**/b", "a/x/y/c", false),
+            ("**/**/c", "c", true),
+            ("*/?", "ab/c", true),
+            ("*/?", "ab/cd", false),
+            ("a**b", "axxb", true),
+            ("a**b", "ax/xb", false),
+        ] {
+            assert_eq!(glob(pattern, path), want, "{pattern:?} {path:?}");
+        }
     }
 }
