@@ -224,7 +224,10 @@ pub(super) fn sprintf(format: &str, args: &[Value]) -> String {
     let mut next_arg = 0;
     let mut i = 0;
     let star = |next_arg: &mut usize| -> Option<i64> {
-        let v = args.get(*next_arg).and_then(|v| int_arg(v).ok());
+        let v = args
+            .get(*next_arg)
+            .and_then(|v| int_arg(v).ok())
+            .filter(|n| n.unsigned_abs() <= TOO_LARGE);
         *next_arg += 1;
         v
     };
@@ -298,12 +301,25 @@ pub(super) fn sprintf(format: &str, args: &[Value]) -> String {
     out
 }
 
+/// Go's fmt refuses widths and precisions past a million (its `tooLarge`), so that a stray
+/// number cannot ask for gigabytes of padding.
+const TOO_LARGE: u64 = 1_000_000;
+
+/// Reads a width or precision as Go's `parsenum` does: None without digits, and a number
+/// that grows past [`TOO_LARGE`] swallows the rest of the format (Go then prints NOVERB).
 fn read_num(chars: &[char], i: &mut usize) -> Option<usize> {
-    let start = *i;
-    while chars.get(*i).is_some_and(|c| c.is_ascii_digit()) {
+    let mut num: u64 = 0;
+    let mut any = false;
+    while let Some(d) = chars.get(*i).and_then(|c| c.to_digit(10)) {
+        if num > TOO_LARGE {
+            *i = chars.len();
+            return None;
+        }
+        num = num * 10 + u64::from(d);
+        any = true;
         *i += 1;
     }
-    chars[start..*i].iter().collect::<String>().parse().ok()
+    any.then_some(num as usize)
 }
 
 fn bad_verb(verb: char, v: &Value) -> String {
@@ -476,6 +492,7 @@ fn fmt_float(spec: &Spec, verb: char, f: f64) -> String {
 
 #[cfg(test)]
 mod tests {
+    use super::sprintf;
     use crate::template::testutil::{r, ri};
     use serde_json::json;
 
@@ -504,6 +521,32 @@ mod tests {
             "1.234568e+03|1e-05|3.14|1e+06"
         );
         assert_eq!(ri(r#"{{printf "%*d|%-*d|" 4 1 3 2}}"#), "   1|2  |");
+    }
+
+    #[test]
+    fn printf_refuses_huge_widths_as_go() {
+        // Found by the template fuzz target: "%1111111111v" allocated a gigabyte of padding.
+        assert_eq!(
+            sprintf("%1111111111v|", &[json!(1)]),
+            "%!(NOVERB)%!(EXTRA int=1)"
+        );
+        assert_eq!(
+            sprintf("%.1111111111s", &[json!("x")]),
+            "%!(NOVERB)%!(EXTRA string=x)"
+        );
+        assert_eq!(
+            sprintf("%*d", &[json!(2_000_000), json!(1)]),
+            "%!(BADWIDTH)1"
+        );
+        assert_eq!(
+            sprintf("%.*s", &[json!(-2_000_000), json!("x")]),
+            "%!(BADPREC)x"
+        );
+        assert_eq!(
+            sprintf("%1000000d", &[json!(1)]).len(),
+            1_000_000,
+            "a million is fine"
+        );
     }
 
     #[test]
