@@ -114,9 +114,11 @@ pub fn parse_instructions(text: &str) -> Result<Vec<Instruction>> {
         if full.trim().is_empty() {
             continue;
         }
+        // The keyword may come from a continued line, indented: `\` then `    RUN x`.
+        let full = full.trim_start();
         let (word, rest) = match full.split_once(char::is_whitespace) {
             Some((w, r)) => (w.to_string(), r.trim().to_string()),
-            None => (full.clone(), String::new()),
+            None => (full.to_string(), String::new()),
         };
         let cmd = word.to_ascii_uppercase();
         let (flags, rest) = split_flags(&rest);
@@ -346,6 +348,13 @@ mod tests {
         let list = parse("FROM busybox\n\\\n   \nRUN true\n\\").unwrap();
         let cmds: Vec<&str> = list.iter().map(|i| i.cmd.as_str()).collect();
         assert_eq!(cmds, ["FROM", "RUN"]);
+        // Found on a longer run: the keyword on an indented continued line was read as "".
+        let list = parse("FROM busybox\n\\\n    RUN echo hi\n").unwrap();
+        assert_eq!(
+            (list[1].cmd.as_str(), list[1].rest.as_str()),
+            ("RUN", "echo hi")
+        );
+        assert_eq!(list[1].original, "RUN echo hi");
     }
 
     #[test]
