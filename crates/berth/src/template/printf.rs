@@ -455,8 +455,9 @@ fn fmt_int(spec: &Spec, verb: char, i: i128) -> String {
         if p == 0 && mag == 0 {
             digits.clear();
         }
-        while digits.len() < p {
-            digits.insert(0, '0');
+        // One allocation: inserting the zeros one by one was quadratic in the precision.
+        if digits.len() < p {
+            digits = "0".repeat(p - digits.len()) + &digits;
         }
     }
     let prefix = match (spec.sharp, verb) {
@@ -547,6 +548,14 @@ mod tests {
             1_000_000,
             "a million is fine"
         );
+    }
+
+    #[test]
+    fn integer_precision_pads_in_linear_time() {
+        // Found by the template fuzz target: "%.909092d" ran past 10 seconds.
+        let out = sprintf("%.909092d|%.3d|%.0d", &[json!(-7), json!(5), json!(0)]);
+        assert_eq!(out.len(), 1 + 909_092 + "|005|".len());
+        assert!(out.starts_with("-000") && out.ends_with("7|005|"));
     }
 
     #[test]
