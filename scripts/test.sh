@@ -5,3 +5,5 @@ cd "$(dirname "$0")/.."
 [ "$(id -u)" = 0 ] || { echo "the tests need root (namespaces, mounts, cgroups)" >&2; exit 1; }
 ./scripts/deps.sh
 cargo test --workspace
+# A 30-second smoke of every fuzz target (bench-length runs: scripts/fuzz.sh 600).
+./scripts/fuzz.sh 30
