@@ -141,6 +141,7 @@ impl Engine {
         }
         crate::container::names::sweep(&self.root);
         self.networks.sweep_lease_temps();
+        self.sweep_stray_temp();
         Ok((out, bytes))
     }
 }

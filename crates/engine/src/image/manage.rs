@@ -222,6 +222,7 @@ impl Engine {
             out.push(img.id);
         }
         // What killed pulls, commits and removals left behind goes too.
+        self.sweep_stray_temp();
         // (Skipped whole when some record cannot be read: nothing is judged unreferenced then.)
         for (o, size) in self.find_orphans().unwrap_or_default() {
             if self.remove_orphan(&o).is_ok() {

@@ -116,6 +116,7 @@ impl Engine {
     pub fn collect_orphans(&self) -> Result<(Vec<Orphan>, u64)> {
         let _l = self.images.lock()?;
         self.root.sweep_temp();
+        self.sweep_stray_temp();
         let mut gone = Vec::new();
         let mut bytes = 0;
         for (o, size) in self.find_orphans()? {
@@ -126,6 +127,16 @@ impl Engine {
             }
         }
         Ok((gone, bytes))
+    }
+}
+
+impl Engine {
+    /// Removes the temp files killed atomic writes left beside records (a prune does it, and
+    /// the daemon).
+    pub fn sweep_stray_temp(&self) {
+        for p in stray_temp_files(self) {
+            let _ = std::fs::remove_file(p);
+        }
     }
 }
 
