@@ -323,6 +323,8 @@ fn copy_streams_a_big_file_instead_of_holding_it_in_memory() {
         .unwrap()
         .set_len(256 << 20)
         .unwrap();
+    // Waited for with wait4 below, for its resource usage.
+    #[allow(clippy::zombie_processes)]
     let child = b
         .cmd(&["build", "-q", "-t", "big:1", ctx.to_str().unwrap()])
         .stdout(std::process::Stdio::null())

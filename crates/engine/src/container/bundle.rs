@@ -362,7 +362,7 @@ impl Engine {
                     let f = std::fs::File::create(&staged).map_err(|e| fail(&e))?;
                     let mut b = tar::Builder::new(std::io::BufWriter::new(f));
                     b.follow_symlinks(false);
-                    snapshot::changes::write_tree(&mut b, &src, Path::new("."), &[])
+                    snapshot::changes::write_tree(&mut b, src, Path::new("."), &[])
                         .and_then(|()| {
                             b.into_inner()
                                 .and_then(|mut w| std::io::Write::flush(&mut w))

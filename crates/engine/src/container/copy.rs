@@ -271,7 +271,7 @@ impl Engine {
             // SAFETY: the caller's descriptor, open for this call; never closed here.
             let input = std::mem::ManuallyDrop::new(unsafe { std::fs::File::from_raw_fd(fd) });
             let owner = (!archive).then_some((0, 0));
-            snapshot::unpack::unpack_owned(&*input, &d, owner)
+            snapshot::unpack::unpack_owned(&*input, d, owner)
                 .map_err(|e| format!("extract into {dest}: {e}"))?;
             Ok(())
         })
