@@ -150,6 +150,7 @@ pub fn read_manifest(v: &Value, header: &str, platform: &Platform) -> Result<Man
             .as_str()
             .ok_or_else(|| Error::invalid("manifest list entry without digest"))?
             .to_string();
+        crate::content::digest_hex(&digest)?;
         return Ok(Manifest::Index {
             media_type: mt,
             digest,
@@ -167,6 +168,8 @@ pub fn read_manifest(v: &Value, header: &str, platform: &Platform) -> Result<Man
         .as_str()
         .ok_or_else(|| Error::invalid("manifest without a config"))?
         .to_string();
+    // It goes into a URL and names a blob: a sha256 digest and nothing else.
+    crate::content::digest_hex(&config_digest)?;
     Ok(Manifest::Image(ImageManifest {
         config_digest,
         config_size: v["config"]["size"].as_u64(),
@@ -208,5 +211,23 @@ impl ImageManifest {
             });
         }
         Ok(jobs)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_config_digest_that_is_no_digest_is_refused() {
+        let body = br#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"digest":"sha256:../../../v2/other/manifests/x"},"layers":[]}"#;
+        let v: Value = serde_json::from_slice(body).unwrap();
+        assert!(read_manifest(&v, "", &Platform::host()).is_err());
+        let index = serde_json::json!({
+            "schemaVersion": 2,
+            "mediaType": MT_OCI_INDEX,
+            "manifests": [{"digest": "../x", "platform": {"os": "linux", "architecture": Platform::host().text().split('/').nth(1).unwrap_or("amd64")}}],
+        });
+        assert!(read_manifest(&index, "", &Platform::host()).is_err());
     }
 }
