@@ -79,18 +79,11 @@ struct FullRoot {
     disk: SmallDisk,
 }
 
-/// `system check` finds nothing wrong in the store. Host-wide leftovers (namespaces and
-/// cgroups of other roots' containers) are the crash trials' to judge, which run alone.
+/// `system check` finds nothing wrong in the store ([`crate::common::own_problems`]).
 fn has_no_problems(b: &Berth) {
     let out = b.run(&["system", "check"]);
-    let problems: Vec<&str> = out
-        .stdout
-        .lines()
-        .filter(|l| l.starts_with("damaged:") || l.starts_with("leftover:"))
-        .filter(|l| !l.contains("network namespace /run/") && !l.contains(": cgroup "))
-        .collect();
     assert!(
-        problems.is_empty(),
+        crate::common::own_problems(&out.stdout).is_empty(),
         "the full disk left something behind:\n{}",
         out.stdout
     );
