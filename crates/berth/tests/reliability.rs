@@ -232,28 +232,20 @@ fn copying_from_a_running_container_leaves_the_daemon_no_descriptor() {
 #[test]
 fn an_attached_client_that_stops_reading_does_not_stall_the_container() {
     let b = Berth::new();
-    let id = b
-        .ok(&[
-            "run",
-            "-d",
-            "busybox",
-            "sh",
-            "-c",
-            "sleep 1; head -c 4000000 /dev/zero | tr '\\0' a | fold -w 100; echo done",
-        ])
-        .trim()
-        .to_string();
+    let script = "sleep 1; head -c 4000000 /dev/zero | tr '\\0' a | fold -w 100; echo done";
+    let out = b.ok(&["run", "-d", "busybox", "sh", "-c", script]);
+    let id = out.trim();
     // Attached, and never reading a byte.
     let _stalled =
-        std::os::unix::net::UnixStream::connect(b.container_dir(&id).join("attach.sock")).unwrap();
+        std::os::unix::net::UnixStream::connect(b.container_dir(id).join("attach.sock")).unwrap();
     let t = std::time::Instant::now();
-    let out = b.run(&["wait", &id]);
+    let out = b.run(&["wait", id]);
     assert_eq!(out.stdout.trim(), "0", "{out:?}");
     assert!(
         t.elapsed() < std::time::Duration::from_secs(30),
         "the container waited on its stalled client"
     );
-    let last = b.ok(&["logs", "--tail", "1", &id]);
+    let last = b.ok(&["logs", "--tail", "1", id]);
     assert!(
         last.trim_end().ends_with("done"),
         "the log lost the end: {last}"
