@@ -212,7 +212,6 @@ async fn collect_orphans(engine: Shared) {
         let e = engine.clone();
         let _ = tokio::task::spawn_blocking(move || {
             berth_engine::container::names::sweep(&e.root);
-            e.networks.sweep_lease_temps();
             e.collect_orphans()
         })
         .await;

@@ -218,16 +218,6 @@ pub fn is_dead_temp(name: &str) -> bool {
     name.starts_with('.') && name.contains(".tmp-") && !temp_owner(name).is_some_and(pid_alive)
 }
 
-/// Removes the temp files of dead processes in `dir` (a folder records are linked into).
-pub fn sweep_dead_temp(dir: &Path) {
-    let Ok(rd) = fs::read_dir(dir) else { return };
-    for e in rd.flatten() {
-        if is_dead_temp(&e.file_name().to_string_lossy()) {
-            let _ = fs::remove_file(e.path());
-        }
-    }
-}
-
 /// Makes a rename or a new name in the folder `dir` survive a power loss (best effort: the
 /// data itself was synced before).
 pub fn sync_dir(dir: &Path) {

@@ -510,9 +510,9 @@ impl Cgroup {
     /// (a new shim of the same container) stays. True when none is left.
     pub fn remove_if_empty(&self) -> bool {
         let mut all = true;
-        for (_, dir) in &self.dirs {
+        for (mount, dir) in &self.dirs {
             match fs::remove_dir(dir) {
-                Ok(()) => {}
+                Ok(()) => remove_empty_parents(mount, dir),
                 Err(e) if e.kind() == io::ErrorKind::NotFound => {}
                 Err(_) => all = false,
             }
@@ -545,23 +545,24 @@ impl Cgroup {
                     }
                 }
             }
-            // Remove the now possibly empty parents up to (not including) the hierarchy root;
-            // a parent still holding other containers refuses with EBUSY/ENOTEMPTY, which is fine.
-            let mut p = dir.parent();
-            while let Some(parent) = p {
-                if parent == mount.as_path() || !parent.starts_with(mount) {
-                    break;
-                }
-                if fs::remove_dir(parent).is_err() {
-                    break;
-                }
-                p = parent.parent();
-            }
+            remove_empty_parents(mount, dir);
         }
         match first_err {
             Some(e) => Err(e),
             None => Ok(()),
         }
+    }
+}
+
+/// Removes the now possibly empty parents of `dir` up to (not including) the hierarchy root
+/// `mount`; a parent still holding other cgroups refuses with EBUSY/ENOTEMPTY, which is fine.
+fn remove_empty_parents(mount: &Path, dir: &Path) {
+    let mut p = dir.parent();
+    while let Some(parent) = p {
+        if parent == mount || !parent.starts_with(mount) || fs::remove_dir(parent).is_err() {
+            break;
+        }
+        p = parent.parent();
     }
 }
 

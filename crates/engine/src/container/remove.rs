@@ -140,7 +140,6 @@ impl Engine {
             }
         }
         crate::container::names::sweep(&self.root);
-        self.networks.sweep_lease_temps();
         self.sweep_stray_temp();
         Ok((out, bytes))
     }

@@ -378,8 +378,6 @@ impl NetworkStore {
             .ok_or_else(|| Error::invalid(format!("network {} has no subnet", net.name)))?;
         let dir = self.leases(net);
         std::fs::create_dir_all(&dir).ctx(|| format!("create {}", dir.display()))?;
-        // What starts killed while leasing left (the default bridge's folder is host-wide).
-        crate::store::sweep_dead_temp(&dir);
         let (from, to) = match net.ipam.config.first().map(|c| c.ip_range.as_str()) {
             Some(r) if !r.is_empty() => {
                 let (rn, rl) = parse_cidr(r)?;
@@ -469,13 +467,6 @@ impl NetworkStore {
             "no available IPv4 addresses on network {}",
             net.name
         )))
-    }
-
-    /// Removes what starts killed while leasing left in the leases folders.
-    pub fn sweep_lease_temps(&self) {
-        for net in self.list().unwrap_or_default() {
-            crate::store::sweep_dead_temp(&self.leases(&net));
-        }
     }
 
     /// Gives a lease back (only if `owner` still holds it).
